@@ -1,0 +1,167 @@
+"""CoNLL-U reader and writer on top of the `conllu` library, with line-precise validation.
+
+Units are syntactic words (integer IDs). Multiword-token lines (`3-4  du`) give the surface
+form only and are kept for write-back; empty nodes (`5.1`) belong to enhanced graphs and are
+skipped, as the UD spec prescribes for the basic tree.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import conllu
+
+from alignscope.data.sentence import UPOS_TAGS, Sentence
+from alignscope.errors import DataFormatError
+
+_INT_ID = re.compile(r"^[1-9][0-9]*$")
+_RANGE_ID = re.compile(r"^([1-9][0-9]*)-([1-9][0-9]*)$")
+_EMPTY_ID = re.compile(r"^[0-9]+\.[1-9][0-9]*$")
+_UPOS = frozenset(UPOS_TAGS)
+
+
+def _blocks(path: Path) -> Iterator[tuple[int, list[tuple[int, str]]]]:
+    """Yield (first line number, [(line number, line)]) for each blank-line separated block."""
+    block: list[tuple[int, str]] = []
+    with path.open(encoding="utf-8") as handle:
+        for number, raw in enumerate(handle, start=1):
+            line = raw.rstrip("\n").rstrip("\r")
+            if line.strip():
+                block.append((number, line))
+            elif block:
+                yield block[0][0], block
+                block = []
+    if block:
+        yield block[0][0], block
+
+
+def _validate_block(path: Path, block: list[tuple[int, str]]) -> None:
+    expected = 1
+    n_words = sum(1 for _, line in block if not line.startswith("#")
+                  and _INT_ID.match(line.split("\t", 1)[0]))
+    for number, line in block:
+        if line.startswith("#"):
+            continue
+        columns = line.split("\t")
+        if len(columns) != 10:
+            raise DataFormatError(
+                path, number, f"expected 10 tab-separated columns, found {len(columns)}",
+                "CoNLL-U token lines are ID FORM LEMMA UPOS XPOS FEATS HEAD DEPREL DEPS MISC; "
+                "check for spaces used instead of tabs",
+            )
+        token_id, form, _, upos, _, _, head, deprel = columns[:8]
+        if _RANGE_ID.match(token_id) or _EMPTY_ID.match(token_id):
+            continue
+        if not _INT_ID.match(token_id):
+            raise DataFormatError(path, number, f"invalid ID {token_id!r}",
+                                  "IDs are integers, ranges like 3-4, or empty nodes like 5.1")
+        if int(token_id) != expected:
+            raise DataFormatError(path, number, f"word ID {token_id} out of sequence, "
+                                  f"expected {expected}", "word IDs must run 1, 2, 3, ...")
+        expected += 1
+        if not form:
+            raise DataFormatError(path, number, "empty FORM column")
+        if upos != "_" and upos not in _UPOS:
+            raise DataFormatError(path, number, f"unknown UPOS tag {upos!r}",
+                                  f"UD v2 tags are {', '.join(UPOS_TAGS)}")
+        if head != "_":
+            if not re.fullmatch(r"[0-9]+", head):
+                raise DataFormatError(path, number, f"HEAD {head!r} is not an integer",
+                                      "HEAD is the ID of the governing word, 0 for the root")
+            if int(head) > n_words:
+                raise DataFormatError(path, number, f"HEAD {head} points outside the sentence "
+                                      f"of {n_words} words")
+            if int(head) == int(token_id):
+                raise DataFormatError(path, number, f"word {token_id} is its own HEAD")
+        if head != "_" and deprel == "_":
+            raise DataFormatError(path, number, "DEPREL missing for a word with a HEAD")
+
+
+def _check_tree(path: Path, line: int, heads: tuple[int, ...]) -> None:
+    """Every word must reach the root (0) without a cycle."""
+    for start in range(1, len(heads) + 1):
+        seen = set()
+        node = start
+        while node != 0:
+            if node in seen:
+                raise DataFormatError(path, line, f"the gold tree has a cycle through word {node}",
+                                      "fix the HEAD column of this sentence")
+            seen.add(node)
+            node = heads[node - 1]
+
+
+def _to_sentence(path: Path, line: int, tokens: conllu.TokenList) -> Sentence:
+    words = [t for t in tokens if isinstance(t["id"], int)]
+    if not words:
+        raise DataFormatError(path, line, "sentence without any word line")
+    upos = tuple(t["upos"] for t in words)
+    heads = tuple(t["head"] for t in words)
+    deprels = tuple(t["deprel"] for t in words)
+    has_upos = all(tag not in (None, "_") for tag in upos)
+    has_heads = all(head is not None for head in heads)
+    if has_heads:
+        _check_tree(path, line, heads)  # type: ignore[arg-type]
+    return Sentence(
+        words=tuple(t["form"] for t in words),
+        upos=upos if has_upos else None,
+        heads=heads if has_heads else None,  # type: ignore[arg-type]
+        deprels=deprels if has_heads else None,
+        sent_id=tokens.metadata.get("sent_id"),
+        text=tokens.metadata.get("text"),
+        path=str(path),
+        line=line,
+        source=tokens,
+    )
+
+
+def iter_conllu(path: str | Path) -> Iterator[Sentence]:
+    path = Path(path)
+    for line, block in _blocks(path):
+        _validate_block(path, block)
+        text = "\n".join(content for _, content in block) + "\n\n"
+        try:
+            parsed = conllu.parse(text)
+        except conllu.exceptions.ParseException as error:  # pragma: no cover - validated above
+            raise DataFormatError(path, line, f"unparsable sentence: {error}") from error
+        yield _to_sentence(path, line, parsed[0])
+
+
+def read_conllu(path: str | Path, limit: int | None = None) -> list[Sentence]:
+    """Read a CoNLL-U file into sentences of syntactic words, failing on the first bad line."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataFormatError(path, None, "file not found")
+    sentences: list[Sentence] = []
+    for sentence in iter_conllu(path):
+        sentences.append(sentence)
+        if limit is not None and len(sentences) >= limit:
+            break
+    if not sentences:
+        raise DataFormatError(path, None, "file holds no sentence", "is it empty or truncated?")
+    return sentences
+
+
+def write_conllu(path: str | Path, sentences: list[Sentence],
+                 upos: list[list[str]] | None = None,
+                 heads: list[list[int]] | None = None,
+                 deprels: list[list[str]] | None = None) -> None:
+    """Write sentences back as CoNLL-U, replacing predicted columns and keeping all others."""
+    from alignscope.io import atomic_write_text
+
+    chunks = []
+    for index, sentence in enumerate(sentences):
+        tokens: conllu.TokenList = sentence.source.copy() if sentence.source is not None else None
+        if tokens is None:
+            raise ValueError(f"{sentence.location}: sentence has no CoNLL-U source to write back")
+        words = [t for t in tokens if isinstance(t["id"], int)]
+        for position, token in enumerate(words):
+            if upos is not None:
+                token["upos"] = upos[index][position]
+            if heads is not None:
+                token["head"] = heads[index][position]
+            if deprels is not None:
+                token["deprel"] = deprels[index][position]
+        chunks.append(tokens.serialize())
+    atomic_write_text(path, "".join(chunks))

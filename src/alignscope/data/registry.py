@@ -1,0 +1,177 @@
+"""Dataset references: `ud:en_ewt`, `ud:fr_pud:test`, `ner:wikiann:de`, or a file path.
+
+A reference resolves against a data directory (`--data-dir`, else `$ALIGNSCOPE_DATA`, else
+the download cache) into a concrete file, split and language. The split comes from the
+reference when it names one, else from the role the dataset plays (train, dev or eval).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from alignscope.errors import AlignscopeError, UnknownNameError
+
+Role = Literal["train", "dev", "eval"]
+SPLITS = ("train", "dev", "test")
+ROLE_SPLIT: dict[str, str] = {"train": "train", "dev": "dev", "eval": "test"}
+_UD_FILE = re.compile(r"^(?P<code>[a-z]{2,3}_[a-z0-9]+)-ud-(?P<split>train|dev|test)\.conllu$")
+_NER_SPLIT_FILES = {"train": "train", "dev": "val", "test": "test"}
+
+
+@dataclass(frozen=True)
+class DatasetRef:
+    """A parsed reference; `scheme` is `ud`, `ner` or `file`."""
+
+    scheme: str
+    name: str
+    split: str | None = None
+
+    def __str__(self) -> str:
+        if self.scheme == "file":
+            return self.name
+        return f"{self.scheme}:{self.name}" + (f":{self.split}" if self.split else "")
+
+
+@dataclass(frozen=True)
+class ResolvedDataset:
+    ref: DatasetRef
+    path: Path
+    split: str
+    language: str
+    format: Literal["conllu", "iob"]
+
+    @property
+    def name(self) -> str:
+        """A stable display name, e.g. `ud:fr_pud:test`."""
+        if self.ref.scheme == "file":
+            return str(self.path)
+        return str(DatasetRef(self.ref.scheme, self.ref.name, self.split))
+
+
+def parse_ref(text: str) -> DatasetRef:
+    text = text.strip()
+    if not text:
+        raise AlignscopeError("empty dataset reference")
+    if text.startswith("ud:"):
+        parts = text[3:].split(":")
+        if len(parts) > 2 or not parts[0]:
+            raise AlignscopeError(f"bad UD reference {text!r}: use ud:CODE or ud:CODE:SPLIT, "
+                                  "e.g. ud:en_ewt or ud:fr_pud:test")
+        split = parts[1] if len(parts) == 2 else None
+        _check_split(text, split)
+        return DatasetRef("ud", parts[0].lower(), split)
+    if text.startswith("ner:"):
+        parts = text[4:].split(":")
+        if len(parts) not in (2, 3) or not all(parts):
+            raise AlignscopeError(f"bad NER reference {text!r}: use ner:CORPUS:LANG[:SPLIT], "
+                                  "e.g. ner:wikiann:de")
+        split = parts[2] if len(parts) == 3 else None
+        _check_split(text, split)
+        return DatasetRef("ner", f"{parts[0].lower()}:{parts[1].lower()}", split)
+    return DatasetRef("file", text)
+
+
+def _check_split(text: str, split: str | None) -> None:
+    if split is not None and split not in SPLITS:
+        raise AlignscopeError(f"bad split {split!r} in {text!r}; use one of {', '.join(SPLITS)}")
+
+
+def default_data_dir(explicit: str | Path | None = None) -> Path:
+    if explicit:
+        return Path(explicit).expanduser()
+    if os.environ.get("ALIGNSCOPE_DATA"):
+        return Path(os.environ["ALIGNSCOPE_DATA"]).expanduser()
+    return cache_dir() / "data"
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("ALIGNSCOPE_CACHE") or Path("~/.cache/alignscope").expanduser()
+    return Path(root)
+
+
+@lru_cache(maxsize=16)
+def _ud_index(root: Path) -> dict[str, dict[str, Path]]:
+    """Map treebank codes (en_ewt) to their split files, from a recursive scan of `root`."""
+    index: dict[str, dict[str, Path]] = {}
+    if not root.is_dir():
+        return index
+    for path in sorted(root.rglob("*-ud-*.conllu")):
+        match = _UD_FILE.match(path.name)
+        if match:
+            index.setdefault(match["code"], {}).setdefault(match["split"], path)
+    return index
+
+
+def ud_treebanks(data_dir: str | Path | None = None) -> dict[str, dict[str, Path]]:
+    """All treebanks found under the data directory: code -> split -> path."""
+    return _ud_index(default_data_dir(data_dir).resolve())
+
+
+def _language_of_file(path: Path) -> str:
+    match = _UD_FILE.match(path.name)
+    if match:
+        return match["code"].split("_")[0]
+    return path.stem
+
+
+def resolve(ref: str | DatasetRef, role: Role = "eval",
+            data_dir: str | Path | None = None) -> ResolvedDataset:
+    """Resolve a reference to a file; errors list what exists instead."""
+    ref = parse_ref(ref) if isinstance(ref, str) else ref
+    root = default_data_dir(data_dir)
+    if ref.scheme == "file":
+        path = Path(ref.name).expanduser()
+        if not path.is_file():
+            raise AlignscopeError(f"dataset file {path} does not exist")
+        fmt = "conllu" if path.suffix == ".conllu" and _UD_FILE.match(path.name) else _sniff(path)
+        return ResolvedDataset(ref, path, ref.split or ROLE_SPLIT[role], _language_of_file(path),
+                               fmt)
+    split = ref.split or ROLE_SPLIT[role]
+    if ref.scheme == "ud":
+        index = _ud_index(root.resolve())
+        if ref.name not in index:
+            if not index:
+                raise AlignscopeError(
+                    f"no UD treebank found under {root}; set --data-dir or ALIGNSCOPE_DATA, or "
+                    f"run `alignscope data download ud {ref.name.upper()}`")
+            raise UnknownNameError(f"UD treebank (in {root})", ref.name, list(index))
+        splits = index[ref.name]
+        if split not in splits:
+            raise AlignscopeError(
+                f"treebank {ref.name} has no {split} split under {root} "
+                f"(it has: {', '.join(sorted(splits))}); name a split, e.g. ud:{ref.name}:"
+                f"{sorted(splits)[0]}")
+        return ResolvedDataset(ref, splits[split], split, ref.name.split("_")[0], "conllu")
+    return _resolve_ner(ref, split, root)
+
+
+def _resolve_ner(ref: DatasetRef, split: str, root: Path) -> ResolvedDataset:
+    corpus, language = ref.name.split(":")
+    folder = root / corpus / language
+    if not folder.is_dir():
+        folder = root / "ner" / corpus / language
+    path = folder / f"{_NER_SPLIT_FILES[split]}.conllu"
+    if not path.is_file():
+        alt = folder / f"{split}.conllu"
+        path = alt if alt.is_file() else path
+    if not path.is_file():
+        found = sorted(p.name for p in (root / corpus).glob("*")) if (root / corpus).is_dir() else []
+        hint = f" (languages present: {', '.join(found)})" if found else ""
+        raise AlignscopeError(
+            f"no {split} file for {ref} under {root}: expected {path}{hint}; "
+            f"run `alignscope data download ner {corpus} {language}` with internet access")
+    return ResolvedDataset(ref, path, split, language, "iob")
+
+
+def _sniff(path: Path) -> Literal["conllu", "iob"]:
+    """CoNLL-U has 10 columns; IOB files have the tag in the last of 2-4 columns."""
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip() and not line.startswith("#"):
+                return "conllu" if len(line.rstrip("\n").split("\t")) == 10 else "iob"
+    return "conllu"

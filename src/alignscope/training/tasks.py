@@ -1,0 +1,74 @@
+"""Task registry: what a fine-tuning task reads, predicts, and how it is scored.
+
+A task works at the word level: the training loop turns subword windows into one vector per
+word and hands the task head a tensor [batch, words, hidden] with a word mask. Adding a task
+means subclassing `Task` and decorating it with `@register_task`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from alignscope.data.registry import ResolvedDataset
+from alignscope.data.sentence import Sentence
+from alignscope.errors import UnknownNameError
+
+IGNORE_INDEX = -100
+Labels = dict[str, list[str]]  # JSON-serialisable label vocabularies, saved with the checkpoint
+
+TASKS: dict[str, type[Task]] = {}
+
+
+def register_task(cls: type[Task]) -> type[Task]:
+    TASKS[cls.name] = cls
+    return cls
+
+
+def get_task(name: str) -> Task:
+    if name not in TASKS:
+        raise UnknownNameError("task", name, sorted(TASKS))
+    return TASKS[name]()
+
+
+class Task(ABC):
+    name: ClassVar[str]
+    main_metric: ClassVar[str]  # the metric used for model selection and tables
+    data_format: ClassVar[str]  # "conllu" or "iob"
+
+    @abstractmethod
+    def read(self, dataset: ResolvedDataset, limit: int | None = None) -> list[Sentence]:
+        """Read a dataset, checking that it carries this task's annotation."""
+
+    @abstractmethod
+    def build_labels(self, train: Sequence[Sentence]) -> Labels: ...
+
+    @abstractmethod
+    def build_head(self, hidden_size: int, labels: Labels, dropout: float) -> nn.Module: ...
+
+    @abstractmethod
+    def targets(self, sentences: Sequence[Sentence], labels: Labels,
+                max_words: int) -> dict[str, torch.Tensor]:
+        """Padded word-level gold tensors [batch, max_words], IGNORE_INDEX where padded."""
+
+    @abstractmethod
+    def loss(self, output: Any, targets: dict[str, torch.Tensor],
+             word_mask: torch.Tensor) -> torch.Tensor: ...
+
+    @abstractmethod
+    def decode(self, output: Any, word_mask: torch.Tensor, labels: Labels) -> list[Any]:
+        """One prediction per sentence, in plain Python types."""
+
+    @abstractmethod
+    def score(self, sentences: Sequence[Sentence], predictions: Sequence[Any]) -> dict[str, Any]:
+        """Metrics over a whole dataset; must contain `main_metric`."""
+
+    @abstractmethod
+    def write_predictions(self, path: Path, sentences: Sequence[Sentence],
+                          predictions: Sequence[Any]) -> None:
+        """Write predictions in the input's format (atomically)."""
