@@ -22,7 +22,7 @@ from alignscope.errors import UnknownNameError
 IGNORE_INDEX = -100
 Labels = dict[str, list[str]]  # JSON-serialisable label vocabularies, saved with the checkpoint
 
-TASKS: dict[str, type[Task]] = {}
+TASKS: dict[str, type["Task"]] = {}
 
 
 def register_task(cls: type[Task]) -> type[Task]:

@@ -1,0 +1,5 @@
+"""Command-line interface: a thin layer over the Python API, one module per command group."""
+
+from alignscope.cli._app import app
+
+__all__ = ["app"]
