@@ -107,6 +107,11 @@ def _ud_index(root: Path) -> dict[str, dict[str, Path]]:
     return index
 
 
+def refresh_index() -> None:
+    """Forget scanned directories, e.g. after a download added treebanks."""
+    _ud_index.cache_clear()
+
+
 def ud_treebanks(data_dir: str | Path | None = None) -> dict[str, dict[str, Path]]:
     """All treebanks found under the data directory: code -> split -> path."""
     return _ud_index(default_data_dir(data_dir).resolve())

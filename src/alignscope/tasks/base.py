@@ -22,7 +22,7 @@ from alignscope.errors import UnknownNameError
 IGNORE_INDEX = -100
 Labels = dict[str, list[str]]  # JSON-serialisable label vocabularies, saved with the checkpoint
 
-TASKS: dict[str, type["Task"]] = {}
+TASKS: dict[str, type[Task]] = {}
 
 
 def register_task(cls: type[Task]) -> type[Task]:
@@ -30,10 +30,11 @@ def register_task(cls: type[Task]) -> type[Task]:
     return cls
 
 
-def get_task(name: str) -> Task:
+def get_task(name: str, **options: Any) -> Task:
+    """Instantiate a registered task; `options` are its constructor's keyword arguments."""
     if name not in TASKS:
         raise UnknownNameError("task", name, sorted(TASKS))
-    return TASKS[name]()
+    return TASKS[name](**options)
 
 
 class Task(ABC):

@@ -1,0 +1,215 @@
+"""Layer-by-layer comparison of two paired feature sets with every similarity measure.
+
+Measures (the names used in options, results and files):
+  linear        linear CKA, feature space
+  debiased      linear CKA with the unbiased HSIC estimator (shares linear's cross product)
+  rbf           RBF CKA, median bandwidth per side
+  debiased-rbf  RBF CKA with the unbiased HSIC estimator
+  retrieval     cosine top-1 retrieval accuracy, mean of both directions (also stored per
+                direction as retrieval-forward / retrieval-backward)
+
+A comparison runs on one or more samples of rows (all rows, or the authors' windows) and
+averages the per-sample values. Bootstrap intervals resample sentences with replacement (all
+rows of a drawn sentence come together), pairing stays intact, and every measure is recomputed
+on each resample; the RBF bandwidth stays at its full-sample value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from alignscope.analysis.cka import (
+    GramSide,
+    LinearSide,
+    gram_cka,
+    linear_cka_pair,
+    prepare_linear,
+    prepare_rbf,
+)
+from alignscope.analysis.retrieval import cosine_matrix, resampled_retrieval, retrieval_accuracy
+from alignscope.errors import ConfigError
+
+MEASURES = ("linear", "debiased", "rbf", "debiased-rbf", "retrieval")
+RETRIEVAL_DIRECTIONS = ("retrieval-forward", "retrieval-backward")
+MATRIX_MEASURES = ("linear", "debiased", "rbf", "debiased-rbf")
+MAX_SQUARE_ROWS = 12_000  # an n x n float64 matrix beyond this passes 1 GiB
+
+
+@dataclass(frozen=True)
+class MeasureOptions:
+    measures: tuple[str, ...] = ("linear", "debiased", "rbf", "retrieval")
+    bootstrap: int = 0  # resamples; 0 = no intervals
+    confidence: float = 0.95
+    layer_matrix: bool = False
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        unknown = [m for m in self.measures if m not in MEASURES]
+        if unknown or not self.measures:
+            raise ConfigError(f"unknown measure {unknown[0] if unknown else '(none)'!r}; "
+                              f"use some of {', '.join(MEASURES)}")
+        if self.bootstrap < 0:
+            raise ConfigError("--bootstrap must be 0 (off) or a number of resamples")
+        if not 0 < self.confidence < 1:
+            raise ConfigError(f"--confidence must lie in (0, 1), got {self.confidence}")
+
+    @property
+    def result_keys(self) -> tuple[str, ...]:
+        keys = [m for m in self.measures if m != "retrieval"]
+        if "retrieval" in self.measures:
+            keys += ["retrieval", *RETRIEVAL_DIRECTIONS]
+        return tuple(keys)
+
+
+class LayerSides:
+    """Every layer of one feature set ([layers, rows, dim]) prepared lazily for each measure."""
+
+    def __init__(self, hidden: Tensor, device: torch.device) -> None:
+        self.hidden = hidden.to(device)
+        self._linear: dict[int, LinearSide] = {}
+        self._rbf: dict[int, GramSide] = {}
+
+    @property
+    def rows(self) -> int:
+        return self.hidden.shape[1]
+
+    @property
+    def num_layers(self) -> int:
+        return self.hidden.shape[0]
+
+    def linear(self, layer: int) -> LinearSide:
+        if layer not in self._linear:
+            self._linear[layer] = prepare_linear(self.hidden[layer])
+        return self._linear[layer]
+
+    def rbf(self, layer: int) -> GramSide:
+        if layer not in self._rbf:
+            _check_square(self.rows, "RBF CKA")
+            self._rbf[layer] = prepare_rbf(self.hidden[layer])
+        return self._rbf[layer]
+
+
+@dataclass
+class Comparison:
+    """Per-layer values of each result key; optional intervals, window spread, layer matrix."""
+
+    values: dict[str, list[float]] = field(default_factory=dict)
+    intervals: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    spread: dict[str, list[float]] = field(default_factory=dict)  # std over samples
+    matrix: dict[str, list[list[float]]] = field(default_factory=dict)
+
+
+def _check_square(rows: int, what: str) -> None:
+    if rows > MAX_SQUARE_ROWS:
+        raise ConfigError(f"{what} needs an n x n matrix and {rows} rows would take "
+                          f"{rows * rows * 8 / 2**30:.1f} GiB; lower --max-sentences or use the "
+                          "linear measures")
+
+
+def layer_values(x: LayerSides, y: LayerSides, layer_x: int, layer_y: int,
+                 measures: Sequence[str]) -> dict[str, float]:
+    """Every requested measure between layer `layer_x` of x and `layer_y` of y."""
+    if x.rows != y.rows:
+        raise ConfigError(f"paired feature sets differ in rows: {x.rows} vs {y.rows}")
+    values: dict[str, float] = {}
+    if "linear" in measures or "debiased" in measures:
+        biased, debiased = linear_cka_pair(x.linear(layer_x), y.linear(layer_y))
+        values.update({"linear": biased, "debiased": debiased})
+    if "rbf" in measures:
+        values["rbf"] = gram_cka(x.rbf(layer_x), y.rbf(layer_y))
+    if "debiased-rbf" in measures:
+        values["debiased-rbf"] = gram_cka(x.rbf(layer_x), y.rbf(layer_y), debiased=True)
+    if "retrieval" in measures:
+        forward, backward = retrieval_accuracy(x.hidden[layer_x], y.hidden[layer_y])
+        values.update({"retrieval": (forward + backward) / 2, "retrieval-forward": forward,
+                       "retrieval-backward": backward})
+    return {key: values[key] for key in values if key in measures
+            or key in RETRIEVAL_DIRECTIONS and "retrieval" in measures}
+
+
+def compare(xs: Sequence[LayerSides], ys: Sequence[LayerSides], options: MeasureOptions,
+            row_groups: Tensor | None = None) -> Comparison:
+    """Measures per layer (layer i of x against layer i of y), averaged over the samples.
+
+    `xs[k]`/`ys[k]` hold sample k; `row_groups` gives each row's sentence for the bootstrap.
+    """
+    layers = min(xs[0].num_layers, ys[0].num_layers)
+    per_sample = [[layer_values(x, y, layer, layer, options.measures) for layer in range(layers)]
+                  for x, y in zip(xs, ys, strict=True)]
+    result = Comparison()
+    for key in options.result_keys:
+        table = np.array([[sample[layer][key] for layer in range(layers)] for sample in per_sample])
+        result.values[key] = table.mean(0).tolist()
+        if len(per_sample) > 1:
+            result.spread[key] = table.std(0).tolist()
+    if options.bootstrap:
+        if len(xs) > 1:
+            raise ConfigError("--bootstrap works on one sample of sentences, not on windows")
+        result.intervals = bootstrap_intervals(xs[0], ys[0], options, row_groups)
+    if options.layer_matrix:
+        if len(xs) > 1:
+            raise ConfigError("--layer-matrix works on one sample of sentences, not on windows")
+        result.matrix = layer_matrix(xs[0], ys[0], options)
+    return result
+
+
+def layer_matrix(x: LayerSides, y: LayerSides, options: MeasureOptions) -> dict[str, list]:
+    """Every layer of x against every layer of y, for the CKA measures."""
+    measures = [m for m in options.measures if m in MATRIX_MEASURES]
+    grid = [[layer_values(x, y, i, j, measures) for j in range(y.num_layers)]
+            for i in range(x.num_layers)]
+    return {m: [[cell[m] for cell in row] for row in grid] for m in measures}
+
+
+def bootstrap_intervals(x: LayerSides, y: LayerSides, options: MeasureOptions,
+                        row_groups: Tensor | None) -> dict[str, list[tuple[float, float]]]:
+    """Percentile intervals over sentence resamples drawn with `options.seed`."""
+    device = x.hidden.device
+    groups = row_groups if row_groups is not None else torch.arange(x.rows)
+    groups = groups.to(device)
+    count = int(groups.max()) + 1
+    members = [torch.nonzero(groups == g).flatten() for g in range(count)] \
+        if groups.numel() != count else None
+    generator = torch.Generator().manual_seed(options.seed)
+    layers = min(x.num_layers, y.num_layers)
+    if "retrieval" in options.measures:
+        _check_square(x.rows, "a retrieval bootstrap")
+    cosines = [cosine_matrix(x.hidden[layer], y.hidden[layer])
+               if "retrieval" in options.measures else None for layer in range(layers)]
+    draws: dict[str, list[list[float]]] = {key: [[] for _ in range(layers)]
+                                          for key in options.result_keys}
+    for _ in range(options.bootstrap):
+        drawn = torch.randint(count, (count,), generator=generator).to(device)
+        rows = drawn if members is None else torch.cat([members[g] for g in drawn.tolist()])
+        for layer in range(layers):
+            values = _resample_values(x, y, layer, rows, options.measures, cosines[layer])
+            for key, value in values.items():
+                draws[key][layer].append(value)
+    alpha = (1 - options.confidence) / 2
+    return {key: [(float(np.nanquantile(v, alpha)), float(np.nanquantile(v, 1 - alpha)))
+                  for v in per_layer] for key, per_layer in draws.items()}
+
+
+def _resample_values(x: LayerSides, y: LayerSides, layer: int, rows: Tensor,
+                     measures: Sequence[str], cosines: Tensor | None) -> dict[str, float]:
+    values: dict[str, float] = {}
+    if "linear" in measures or "debiased" in measures:
+        biased, debiased = linear_cka_pair(prepare_linear(x.hidden[layer][rows]),
+                                           prepare_linear(y.hidden[layer][rows]))
+        values.update({"linear": biased, "debiased": debiased})
+    for name, debiased_rbf in (("rbf", False), ("debiased-rbf", True)):
+        if name in measures:
+            kx = GramSide(x.rbf(layer).kernel[rows][:, rows])
+            ky = GramSide(y.rbf(layer).kernel[rows][:, rows])
+            values[name] = gram_cka(kx, ky, debiased_rbf)
+    if cosines is not None:
+        forward, backward = resampled_retrieval(cosines, rows)
+        values.update({"retrieval": (forward + backward) / 2, "retrieval-forward": forward,
+                       "retrieval-backward": backward})
+    return {key: value for key, value in values.items() if key in measures
+            or key in RETRIEVAL_DIRECTIONS and "retrieval" in measures}

@@ -1,0 +1,71 @@
+"""Shared pieces of analysis outputs: run folders written whole or not at all, CSV tables."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import math
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from alignscope.errors import ConfigError
+from alignscope.io import atomic_directory, atomic_write_json, atomic_write_text
+
+SCHEMA_VERSION = 1
+
+
+def check_out(out: str | Path | None, overwrite: bool) -> Path | None:
+    """Refuse, before any work, to replace a non-empty folder unless asked."""
+    if out is None:
+        return None
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise ConfigError(f"--out {out} already holds results; pass --overwrite to replace them")
+    return out
+
+
+def finite(value: float | None) -> float | None:
+    """JSON has no NaN: an undefined value is written as null."""
+    if value is None or math.isnan(value) or math.isinf(value):
+        return None
+    return float(value)
+
+
+def clean(data: Any) -> Any:
+    """Recursively replace NaN/inf floats by None."""
+    if isinstance(data, float):
+        return finite(data)
+    if isinstance(data, Mapping):
+        return {key: clean(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [clean(value) for value in data]
+    return data
+
+
+def layer_table(layers: Sequence[int], columns: Mapping[str, Sequence[float | None]]) -> str:
+    """CSV with one row per layer and one column per language (empty cell: undefined)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["layer", *columns])
+    for index, layer in enumerate(layers):
+        cells = [columns[name][index] for name in columns]
+        writer.writerow([layer, *("" if v is None else f"{v:.6f}" for v in cells)])
+    return buffer.getvalue()
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def write_run(out: Path, result: dict[str, Any], json_name: str, tables: Mapping[str, str],
+              draw: Callable[[Path], None]) -> None:
+    """The JSON, the CSV tables and the figures appear in `out` together, or nothing does."""
+    with atomic_directory(out) as folder:
+        atomic_write_json(folder / json_name, result)
+        for name, text in tables.items():
+            atomic_write_text(folder / name, text)
+        draw(folder)

@@ -1,0 +1,262 @@
+"""Cross-lingual similarity: how alike a model's representations of translations are, per layer.
+
+`run_similarity` extracts pooled features of the source and every target language, compares
+source against each target at every layer with the chosen measures, runs the controls, and
+writes similarity.json, one CSV per measure (layer x language) and the figures.
+
+Presets:
+  default  the corrected procedure: mean pooling without special tokens, all sentences (or a
+           seeded sample), linear / debiased / RBF CKA and retrieval on the whole sample.
+  authors  the released script (measure_similarity.py) exactly: RBF CKA with per-side median
+           bandwidth, all hidden states, the first 800 sentences, inputs of at most 200 tokens,
+           its pooling (one [CLS] and one [SEP] inside the mean), and its sampling: CKA on
+           n//4 sentences at offsets 0, 1, 2, 3 (its loop slices [i : i + n//4]), averaged.
+Options the user sets explicitly override the preset's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from alignscope.analysis.compare import LayerSides, MeasureOptions, compare
+from alignscope.analysis.controls import check_controls, derangement, random_init_copy
+from alignscope.analysis.features import ExtractionOptions, FeatureExtractor, Features
+from alignscope.analysis.outputs import (
+    SCHEMA_VERSION,
+    check_out,
+    clean,
+    layer_table,
+    now,
+    write_run,
+)
+from alignscope.data.parallel import ParallelCorpus, load_parallel
+from alignscope.errors import ConfigError
+from alignscope.models.encoder import load_encoder
+from alignscope.report.figures import plot_layer_curves, plot_layer_matrix
+from alignscope.training.runtime import device_description, pick_device, versions
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "default": {"measures": ("linear", "debiased", "rbf", "retrieval"), "pooling": "mean",
+                "max_sentences": None, "max_tokens": None},
+    "authors": {"measures": ("rbf",), "pooling": "authors", "max_sentences": 800,
+                "max_tokens": 200},
+}
+MEASURE_LABELS = {"linear": "linear CKA", "debiased": "debiased linear CKA", "rbf": "RBF CKA",
+                  "debiased-rbf": "debiased RBF CKA", "retrieval": "top-1 retrieval accuracy",
+                  "retrieval-forward": "top-1 retrieval, source to target",
+                  "retrieval-backward": "top-1 retrieval, target to source"}
+
+
+@dataclass(frozen=True)
+class SimilarityConfig:
+    """What `alignscope similarity` runs; None means "the preset's value"."""
+
+    model: str
+    targets: tuple[str, ...]
+    source: str = "en"
+    parallel: str = "ud:pud"
+    preset: str = "default"
+    measures: tuple[str, ...] | None = None
+    pooling: str | None = None
+    max_sentences: int | None = None
+    max_tokens: int | None = None
+    controls: tuple[str, ...] = ("shuffled", "random-init")
+    bootstrap: int = 0
+    confidence: float = 0.95
+    centre: bool = False  # subtract each language's mean vector first (Libovicky et al. 2020)
+    layer_matrix: bool = False
+    seed: int = 0
+    data_dir: str | None = None
+    device: str = "auto"
+    autocast: str | None = None
+    batch_tokens: int = 8192
+    use_cache: bool = True
+    revision: str | None = None
+    trust_remote_code: bool = False
+    allow_pickle: bool = False
+
+    def resolved(self) -> SimilarityConfig:
+        """The preset's values filled in, then everything checked."""
+        if self.preset not in PRESETS:
+            raise ConfigError(f"unknown preset {self.preset!r}; use one of {', '.join(PRESETS)}")
+        filled = {key: value for key, value in PRESETS[self.preset].items()
+                  if getattr(self, key) is None}
+        config = dataclasses.replace(self, **filled)
+        if not config.targets:
+            raise ConfigError("give at least one target language (--targets fr,de,...)")
+        if config.source in config.targets:
+            raise ConfigError(f"the source language {config.source!r} is also a target")
+        if config.pooling == "word":
+            raise ConfigError("word pooling gives one row per word and translations have no "
+                              "word alignment; use it with `alignscope stability`")
+        check_controls(config.controls)
+        return config
+
+    def measure_options(self) -> MeasureOptions:
+        assert self.measures is not None
+        return MeasureOptions(tuple(self.measures), self.bootstrap, self.confidence,
+                              self.layer_matrix, self.seed)
+
+    def extraction_options(self) -> ExtractionOptions:
+        assert self.pooling is not None
+        return ExtractionOptions(self.pooling, self.max_tokens, self.batch_tokens, self.autocast,
+                                 self.use_cache)
+
+
+def authors_windows(count: int) -> list[tuple[int, int]]:
+    """The script's samples: batch = n//4, n//batch windows starting at 0, 1, 2, ..."""
+    size = count // 4
+    if size < 4:
+        raise ConfigError(f"the authors' windows hold n//4 = {size} sentences; use at least 16")
+    return [(start, start + size) for start in range(count // size)]
+
+
+def sample_corpus(corpus: ParallelCorpus, config: SimilarityConfig,
+                  ) -> tuple[ParallelCorpus, list[tuple[int, int]] | None]:
+    """The sentences to extract and, for the authors' preset, the windows over them."""
+    if config.preset == "authors":
+        requested = min(config.max_sentences or len(corpus), len(corpus))
+        windows = authors_windows(requested)
+        return corpus.head(windows[-1][1]), windows
+    return corpus.subsample(config.max_sentences, config.seed), None
+
+
+def centred(features: dict[str, Features]) -> dict[str, Features]:
+    """Each language's mean vector removed, per layer (language-neutral components)."""
+    return {lang: dataclasses.replace(f, hidden=f.hidden - f.hidden.mean(1, keepdim=True))
+            for lang, f in features.items()}
+
+
+def _samples(features: Features, windows: list[tuple[int, int]] | None,
+             device: torch.device, permutation: torch.Tensor | None = None) -> list[LayerSides]:
+    hidden = features.hidden if permutation is None else features.hidden[:, permutation]
+    if windows is None:
+        return [LayerSides(hidden, device)]
+    return [LayerSides(hidden[:, start:stop], device) for start, stop in windows]
+
+
+def compare_languages(features: dict[str, Features], source: str, targets: tuple[str, ...],
+                      options: MeasureOptions, windows: list[tuple[int, int]] | None,
+                      device: torch.device, permutation: torch.Tensor | None = None,
+                      ) -> dict[str, Any]:
+    """Source against each target; `permutation` reorders targets (the shuffled control)."""
+    source_sides = _samples(features[source], windows, device)
+    return {lang: compare(source_sides, _samples(features[lang], windows, device, permutation),
+                          options, features[lang].row_sentence)
+            for lang in targets}
+
+
+def run_similarity(config: SimilarityConfig, out: str | Path | None = None,
+                   overwrite: bool = False, show_progress: bool = False) -> dict[str, Any]:
+    """Run the analysis; write it to `out` (a folder) if given. Returns the result."""
+    started = time.perf_counter()
+    config = config.resolved()
+    out_dir = check_out(out, overwrite)
+    options = config.measure_options()
+    languages = (config.source, *config.targets)
+    corpus = load_parallel(config.parallel, languages, config.data_dir)
+    corpus, windows = sample_corpus(corpus, config)
+    device = pick_device(config.device)
+    encoder = load_encoder(config.model, revision=config.revision,
+                           trust_remote_code=config.trust_remote_code,
+                           allow_pickle=config.allow_pickle)
+    extractor = FeatureExtractor(encoder, config.extraction_options(), device,
+                                 show_progress=show_progress)
+    conditions: dict[str, dict[str, Any]] = {}
+    features = extractor.extract_all(corpus, languages)
+    if config.centre:
+        features = centred(features)
+    conditions["parallel"] = compare_languages(features, config.source, config.targets, options,
+                                               windows, device)
+    if "shuffled" in config.controls:
+        conditions["shuffled"] = compare_languages(
+            features, config.source, config.targets, dataclasses.replace(
+                options, bootstrap=0, layer_matrix=False), windows, device,
+            derangement(len(corpus), config.seed))
+    extraction = {"model": extractor.stats.as_dict()}
+    if "random-init" in config.controls:
+        random_encoder, identity = random_init_copy(encoder, config.seed, extractor.identity)
+        random_extractor = FeatureExtractor(random_encoder, config.extraction_options(), device,
+                                            identity, show_progress)
+        random_features = random_extractor.extract_all(corpus, languages, "random-init ")
+        if config.centre:
+            random_features = centred(random_features)
+        conditions["random-init"] = compare_languages(
+            random_features, config.source, config.targets,
+            dataclasses.replace(options, bootstrap=0, layer_matrix=False), windows, device)
+        extraction["random-init"] = random_extractor.stats.as_dict()
+    result = _result(config, encoder.source, corpus, features, conditions, windows, options)
+    result.update(extraction=extraction, device=device_description(device), versions=versions(),
+                  created=now(), seconds=round(time.perf_counter() - started, 3))
+    result = clean(result)
+    if out_dir is not None:
+        write_similarity(out_dir, result)
+    return result
+
+
+def _result(config: SimilarityConfig, model_source: str, corpus: ParallelCorpus,
+            features: dict[str, Features], conditions: dict[str, dict[str, Any]],
+            windows: list[tuple[int, int]] | None, options: MeasureOptions) -> dict[str, Any]:
+    layers = list(range(features[config.source].num_layers))
+    keys = options.result_keys
+
+    def gather(field: str) -> dict[str, Any]:
+        return {key: {condition: {lang: getattr(comparison, field)[key]
+                                  for lang, comparison in by_lang.items()
+                                  if key in getattr(comparison, field)}
+                      for condition, by_lang in conditions.items()}
+                for key in keys}
+
+    parallel = conditions["parallel"]
+    return {
+        "schema_version": SCHEMA_VERSION, "kind": "similarity",
+        "model": config.model, "model_source": model_source,
+        "preset": config.preset, "config": dataclasses.asdict(config),
+        "source_language": config.source, "target_languages": list(config.targets),
+        "parallel": {"spec": config.parallel, "sentences": len(corpus),
+                     "ids_sha256": hashlib.sha256("\n".join(corpus.ids).encode()).hexdigest(),
+                     "files": corpus.sources},
+        "windows": windows, "layers": layers, "measures": list(keys),
+        "conditions": list(conditions),
+        "results": gather("values"),
+        "intervals": {k: v["parallel"] for k, v in gather("intervals").items() if v["parallel"]},
+        "window_spread": {k: v for k, v in gather("spread").items() if v["parallel"]},
+        "layer_matrix": {m: {lang: c.matrix[m] for lang, c in parallel.items()}
+                         for m in next(iter(parallel.values())).matrix},
+        "truncated": {lang: f.truncated for lang, f in features.items()},
+    }
+
+
+def write_similarity(out: Path, result: dict[str, Any]) -> None:
+    layers = result["layers"]
+    tables = {}
+    for key, by_condition in result["results"].items():
+        for condition, columns in by_condition.items():
+            suffix = "" if condition == "parallel" else f".{condition}"
+            tables[f"{key}{suffix}.csv"] = layer_table(layers, columns)
+
+    def draw(folder: Path) -> None:
+        for key, by_condition in result["results"].items():
+            if key.startswith("retrieval-"):
+                continue
+            controls = {c: v for c, v in by_condition.items() if c != "parallel"}
+            plot_layer_curves(
+                folder, f"similarity-{key}", layers, by_condition["parallel"],
+                title=f"{result['model']}: {result['source_language']} vs targets",
+                ylabel=MEASURE_LABELS[key], controls=controls,
+                intervals=result["intervals"].get(key))
+        for key, by_language in result["layer_matrix"].items():
+            for lang, matrix in by_language.items():
+                plot_layer_matrix(folder, f"matrix-{key}-{lang}", matrix,
+                                  title=f"{MEASURE_LABELS[key]}: {result['source_language']} "
+                                        f"vs {lang}",
+                                  xlabel=f"{lang} layer", ylabel=f"{result['source_language']} layer")
+
+    write_run(out, result, "similarity.json", tables, draw)

@@ -1,0 +1,200 @@
+"""Encoder stability: how much fine-tuning changed each layer's representations.
+
+`run_stability` extracts the same sentences with the pretrained and the fine-tuned encoder and
+measures, per language and layer, the similarity between the two (1 = unchanged up to what the
+measure ignores). The shuffled control pairs each sentence with another one's representation.
+With two or more languages it also measures cross-lingual similarity (first language against
+each other one) in both models, for the pre- versus post-fine-tuning comparison.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from alignscope.analysis.compare import LayerSides, MeasureOptions, compare
+from alignscope.analysis.controls import check_controls, derangement
+from alignscope.analysis.features import ExtractionOptions, FeatureExtractor, Features
+from alignscope.analysis.outputs import (
+    SCHEMA_VERSION,
+    check_out,
+    clean,
+    layer_table,
+    now,
+    write_run,
+)
+from alignscope.analysis.similarity import MEASURE_LABELS, compare_languages
+from alignscope.data.parallel import load_parallel
+from alignscope.errors import AlignscopeError, ConfigError
+from alignscope.models.encoder import load_encoder
+from alignscope.report.figures import plot_layer_curves, plot_layer_matrix, plot_pre_post
+from alignscope.training.runtime import device_description, pick_device, versions
+
+
+@dataclass(frozen=True)
+class StabilityConfig:
+    pretrained: str
+    finetuned: str
+    languages: tuple[str, ...]
+    parallel: str = "ud:pud"
+    measures: tuple[str, ...] = ("linear", "debiased", "rbf")
+    pooling: str = "mean"  # mean | cls | word | authors
+    max_sentences: int | None = None
+    max_tokens: int | None = None
+    controls: tuple[str, ...] = ("shuffled",)
+    bootstrap: int = 0
+    confidence: float = 0.95
+    layer_matrix: bool = False
+    seed: int = 0
+    data_dir: str | None = None
+    device: str = "auto"
+    autocast: str | None = None
+    batch_tokens: int = 8192
+    use_cache: bool = True
+    trust_remote_code: bool = False
+    allow_pickle: bool = False
+
+    def check(self) -> None:
+        if not self.languages:
+            raise ConfigError("give at least one language (--langs en,fr,de)")
+        check_controls(self.controls)
+        if "random-init" in self.controls:
+            raise ConfigError("stability compares two trained encoders; its control is "
+                              "`shuffled` (random-init belongs to `similarity`)")
+
+    def measure_options(self) -> MeasureOptions:
+        return MeasureOptions(self.measures, self.bootstrap, self.confidence, self.layer_matrix,
+                              self.seed)
+
+
+def _check_paired(before: Features, after: Features) -> None:
+    same_rows = torch.equal(before.row_sentence, after.row_sentence) \
+        and torch.equal(before.row_word, after.row_word)
+    if not same_rows:
+        raise AlignscopeError(
+            f"{before.language}: the two models give different rows ({before.hidden.shape[1]} vs "
+            f"{after.hidden.shape[1]}); they must share a tokenizer and length limit")
+    if before.num_layers != after.num_layers:
+        raise AlignscopeError(f"the models have {before.num_layers} and {after.num_layers} "
+                              "hidden states; stability compares the same architecture")
+
+
+def run_stability(config: StabilityConfig, out: str | Path | None = None,
+                  overwrite: bool = False, show_progress: bool = False) -> dict[str, Any]:
+    """Run the analysis; write it to `out` (a folder) if given. Returns the result."""
+    started = time.perf_counter()
+    config.check()
+    out_dir = check_out(out, overwrite)
+    options = config.measure_options()
+    corpus = load_parallel(config.parallel, config.languages, config.data_dir)
+    corpus = corpus.subsample(config.max_sentences, config.seed)
+    device = pick_device(config.device)
+    extraction = ExtractionOptions(config.pooling, config.max_tokens, config.batch_tokens,
+                                   config.autocast, config.use_cache)
+    features: dict[str, dict[str, Features]] = {}
+    stats: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for role, name in (("pretrained", config.pretrained), ("finetuned", config.finetuned)):
+        encoder = load_encoder(name, trust_remote_code=config.trust_remote_code,
+                               allow_pickle=config.allow_pickle)
+        extractor = FeatureExtractor(encoder, extraction, device, show_progress=show_progress)
+        features[role] = extractor.extract_all(corpus, config.languages, f"{role} ")
+        stats[role], sources[role] = extractor.stats.as_dict(), encoder.source
+        del encoder, extractor  # one model in memory at a time
+    before, after = features["pretrained"], features["finetuned"]
+    for lang in config.languages:
+        _check_paired(before[lang], after[lang])
+    conditions: dict[str, dict[str, Any]] = {"paired": {}}
+    if "shuffled" in config.controls:
+        conditions["shuffled"] = {}
+    light = dataclasses.replace(options, bootstrap=0, layer_matrix=False)
+    for lang in config.languages:
+        x = [LayerSides(before[lang].hidden, device)]
+        conditions["paired"][lang] = compare(x, [LayerSides(after[lang].hidden, device)],
+                                             options, before[lang].row_sentence)
+        if "shuffled" in conditions:
+            permutation = derangement(before[lang].hidden.shape[1], config.seed)
+            conditions["shuffled"][lang] = compare(
+                x, [LayerSides(after[lang].hidden[:, permutation], device)], light)
+    cross_lingual = {}
+    if len(config.languages) > 1 and config.pooling != "word":
+        source, *targets = config.languages
+        cross_lingual = {role: compare_languages(features[role], source, tuple(targets), light,
+                                                 None, device)
+                         for role in ("pretrained", "finetuned")}
+    result = _result(config, sources, len(corpus), before, conditions, cross_lingual, options)
+    result.update(extraction=stats, device=device_description(device), versions=versions(),
+                  created=now(), seconds=round(time.perf_counter() - started, 3))
+    result = clean(result)
+    if out_dir is not None:
+        write_stability(out_dir, result)
+    return result
+
+
+def _result(config: StabilityConfig, sources: dict[str, str], sentences: int,
+            before: dict[str, Features], conditions: dict[str, dict[str, Any]],
+            cross_lingual: dict[str, dict[str, Any]], options: MeasureOptions) -> dict[str, Any]:
+    keys = options.result_keys
+    paired = conditions["paired"]
+    return {
+        "schema_version": SCHEMA_VERSION, "kind": "stability",
+        "pretrained": config.pretrained, "finetuned": config.finetuned,
+        "model_sources": sources, "config": dataclasses.asdict(config),
+        "languages": list(config.languages), "sentences": sentences,
+        "rows": {lang: f.hidden.shape[1] for lang, f in before.items()},
+        "layers": list(range(next(iter(before.values())).num_layers)),
+        "measures": list(keys), "conditions": list(conditions),
+        "results": {key: {condition: {lang: c.values[key] for lang, c in by_lang.items()}
+                          for condition, by_lang in conditions.items()} for key in keys},
+        "intervals": {key: {lang: c.intervals[key] for lang, c in paired.items()}
+                      for key in keys if options.bootstrap},
+        "layer_matrix": {m: {lang: c.matrix[m] for lang, c in paired.items()}
+                         for m in next(iter(paired.values())).matrix},
+        "cross_lingual": {
+            "source_language": config.languages[0],
+            "results": {key: {role: {lang: c.values[key] for lang, c in by_lang.items()}
+                              for role, by_lang in cross_lingual.items()}
+                        for key in keys} if cross_lingual else {},
+        },
+    }
+
+
+def write_stability(out: Path, result: dict[str, Any]) -> None:
+    layers = result["layers"]
+    tables = {}
+    for key, by_condition in result["results"].items():
+        for condition, columns in by_condition.items():
+            suffix = "" if condition == "paired" else f".{condition}"
+            tables[f"{key}{suffix}.csv"] = layer_table(layers, columns)
+    for key, by_role in result["cross_lingual"]["results"].items():
+        for role, columns in by_role.items():
+            tables[f"cross-lingual-{key}.{role}.csv"] = layer_table(layers, columns)
+    source = result["cross_lingual"]["source_language"]
+
+    def draw(folder: Path) -> None:
+        for key, by_condition in result["results"].items():
+            if key.startswith("retrieval-"):
+                continue
+            plot_layer_curves(
+                folder, f"stability-{key}", layers, by_condition["paired"],
+                title="pretrained vs fine-tuned, same sentences", ylabel=MEASURE_LABELS[key],
+                controls={c: v for c, v in by_condition.items() if c != "paired"},
+                intervals=result["intervals"].get(key))
+        for key, by_role in result["cross_lingual"]["results"].items():
+            if key.startswith("retrieval-"):
+                continue
+            plot_pre_post(folder, f"pre-post-{key}", layers, by_role["pretrained"],
+                          by_role["finetuned"], title=f"{source} vs each language, before and "
+                          "after fine-tuning", ylabel=MEASURE_LABELS[key])
+        for key, by_language in result["layer_matrix"].items():
+            for lang, matrix in by_language.items():
+                plot_layer_matrix(folder, f"matrix-{key}-{lang}", matrix,
+                                  title=f"{MEASURE_LABELS[key]}, {lang}: pretrained vs fine-tuned",
+                                  xlabel="fine-tuned layer", ylabel="pretrained layer")
+
+    write_run(out, result, "stability.json", tables, draw)

@@ -1,0 +1,172 @@
+"""`alignscope similarity`, `alignscope stability` and `alignscope correlate`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from alignscope.cli._app import app, run_guarded, split_list
+
+Opt = typer.Option
+
+
+def _tuple_or_none(value: str | None) -> tuple[str, ...] | None:
+    return tuple(split_list(value)) if value else None
+
+
+def _print_curves(result: dict[str, Any], key: str, first: str, title: str) -> None:
+    """Mean over languages per layer, for each condition."""
+    table = Table(title=title)
+    conditions = result["results"][key]
+    table.add_column("layer", justify="right")
+    for condition in conditions:
+        table.add_column(f"{condition} (mean)" if condition == first else condition,
+                         justify="right")
+    for layer in result["layers"]:
+        cells = []
+        for by_language in conditions.values():
+            values = [v[layer] for v in by_language.values() if v[layer] is not None]
+            cells.append(f"{sum(values) / len(values):.3f}" if values else "-")
+        table.add_row(str(layer), *cells)
+    Console().print(table)
+
+
+@app.command()
+def similarity(
+    model: Annotated[str, Opt(help="Hub id, model folder or finetune run folder.")],
+    targets: Annotated[str, Opt(help="Comma-separated target languages, e.g. fr,de,ru.")],
+    out: Annotated[Path, Opt(help="Output folder (similarity.json, CSVs, figures).")],
+    source: Annotated[str, Opt(help="Source language.")] = "en",
+    parallel: Annotated[str, Opt(help="ud:pud, a path template with {lang}, or "
+                                      "LANG=PATH,...")] = "ud:pud",
+    preset: Annotated[str, Opt(help="default (corrected) | authors (released script).")] = "default",
+    measures: Annotated[str | None, Opt(help="linear,debiased,rbf,debiased-rbf,retrieval.")] = None,
+    pooling: Annotated[str | None, Opt(help="mean | cls | authors.")] = None,
+    max_sentences: Annotated[int | None, Opt(help="Seeded sample size (authors: first N).")] = None,
+    max_tokens: Annotated[int | None, Opt(help="Token limit per sentence.")] = None,
+    controls: Annotated[str, Opt(help="shuffled,random-init or none.")] = "shuffled,random-init",
+    bootstrap: Annotated[int, Opt(help="Bootstrap resamples for intervals (0 = off).")] = 0,
+    confidence: Annotated[float, Opt(help="Interval coverage.")] = 0.95,
+    centre: Annotated[bool, Opt(help="Remove each language's mean vector first.")] = False,
+    layer_matrix: Annotated[bool, Opt(help="Also every source layer x target layer.")] = False,
+    seed: Annotated[int, Opt(help="Seed for sampling, shuffling, bootstrap, random init.")] = 0,
+    data_dir: Annotated[str | None, Opt(help="Data folder (default $ALIGNSCOPE_DATA).")] = None,
+    device: Annotated[str, Opt(help="auto | cpu | cuda[:N].")] = "auto",
+    autocast: Annotated[str | None, Opt(help="bf16 | fp16 (CUDA) mixed precision.")] = None,
+    batch_tokens: Annotated[int, Opt(help="Padded tokens per forward pass.")] = 8192,
+    cache: Annotated[bool, Opt(help="Re-use and store features on disk.")] = True,
+    revision: Annotated[str | None, Opt(help="Hub revision of the model.")] = None,
+    trust_remote_code: Annotated[bool, Opt(help="Run the model's own code.")] = False,
+    allow_pickle: Annotated[bool, Opt(help="Allow pickled .bin weights.")] = False,
+    overwrite: Annotated[bool, Opt(help="Replace an existing --out folder.")] = False,
+    progress: Annotated[bool, Opt(help="Show progress bars.")] = True,
+) -> None:
+    """Cross-lingual similarity of hidden representations, per layer, with controls."""
+    from alignscope.analysis.similarity import SimilarityConfig, run_similarity
+
+    def body() -> None:
+        config = SimilarityConfig(
+            model=model, targets=tuple(split_list(targets)), source=source, parallel=parallel,
+            preset=preset, measures=_tuple_or_none(measures), pooling=pooling,
+            max_sentences=max_sentences, max_tokens=max_tokens,
+            controls=tuple(c for c in split_list(controls) if c != "none"), bootstrap=bootstrap,
+            confidence=confidence, centre=centre, layer_matrix=layer_matrix, seed=seed,
+            data_dir=data_dir, device=device, autocast=autocast, batch_tokens=batch_tokens,
+            use_cache=cache, revision=revision, trust_remote_code=trust_remote_code,
+            allow_pickle=allow_pickle)
+        result = run_similarity(config, out, overwrite, show_progress=progress)
+        key = result["measures"][0]
+        _print_curves(result, key, "parallel", f"{key}: {result['source_language']} vs "
+                      f"{len(result['target_languages'])} targets, {result['parallel']['sentences']}"
+                      " sentences")
+        Console().print(f"written to {out}")
+
+    run_guarded(body)
+
+
+@app.command()
+def stability(
+    pretrained: Annotated[str, Opt(help="The encoder before fine-tuning.")],
+    finetuned: Annotated[str, Opt(help="A finetune run folder or encoder folder.")],
+    langs: Annotated[str, Opt(help="Languages; the first is the source for the "
+                                   "cross-lingual comparison.")],
+    out: Annotated[Path, Opt(help="Output folder (stability.json, CSVs, figures).")],
+    parallel: Annotated[str, Opt(help="ud:pud, a path template with {lang}, or "
+                                      "LANG=PATH,...")] = "ud:pud",
+    measures: Annotated[str, Opt(help="linear,debiased,rbf,debiased-rbf,retrieval.")]
+    = "linear,debiased,rbf",
+    pooling: Annotated[str, Opt(help="mean | cls | word | authors.")] = "mean",
+    max_sentences: Annotated[int | None, Opt(help="Seeded sample size.")] = None,
+    max_tokens: Annotated[int | None, Opt(help="Token limit per sentence.")] = None,
+    controls: Annotated[str, Opt(help="shuffled or none.")] = "shuffled",
+    bootstrap: Annotated[int, Opt(help="Bootstrap resamples for intervals (0 = off).")] = 0,
+    confidence: Annotated[float, Opt(help="Interval coverage.")] = 0.95,
+    layer_matrix: Annotated[bool, Opt(help="Also every pretrained x fine-tuned layer.")] = False,
+    seed: Annotated[int, Opt(help="Seed for sampling, shuffling and bootstrap.")] = 0,
+    data_dir: Annotated[str | None, Opt(help="Data folder (default $ALIGNSCOPE_DATA).")] = None,
+    device: Annotated[str, Opt(help="auto | cpu | cuda[:N].")] = "auto",
+    autocast: Annotated[str | None, Opt(help="bf16 | fp16 (CUDA) mixed precision.")] = None,
+    batch_tokens: Annotated[int, Opt(help="Padded tokens per forward pass.")] = 8192,
+    cache: Annotated[bool, Opt(help="Re-use and store features on disk.")] = True,
+    trust_remote_code: Annotated[bool, Opt(help="Run the models' own code.")] = False,
+    allow_pickle: Annotated[bool, Opt(help="Allow pickled .bin weights.")] = False,
+    overwrite: Annotated[bool, Opt(help="Replace an existing --out folder.")] = False,
+    progress: Annotated[bool, Opt(help="Show progress bars.")] = True,
+) -> None:
+    """How much fine-tuning changed each layer: CKA between the two models, same sentences."""
+    from alignscope.analysis.stability import StabilityConfig, run_stability
+
+    def body() -> None:
+        config = StabilityConfig(
+            pretrained=pretrained, finetuned=finetuned, languages=tuple(split_list(langs)),
+            parallel=parallel, measures=tuple(split_list(measures)), pooling=pooling,
+            max_sentences=max_sentences, max_tokens=max_tokens,
+            controls=tuple(c for c in split_list(controls) if c != "none"), bootstrap=bootstrap,
+            confidence=confidence, layer_matrix=layer_matrix, seed=seed, data_dir=data_dir,
+            device=device, autocast=autocast, batch_tokens=batch_tokens, use_cache=cache,
+            trust_remote_code=trust_remote_code, allow_pickle=allow_pickle)
+        result = run_stability(config, out, overwrite, show_progress=progress)
+        key = result["measures"][0]
+        _print_curves(result, key, "paired", f"{key}: pretrained vs fine-tuned")
+        Console().print(f"written to {out}")
+
+    run_guarded(body)
+
+
+@app.command()
+def correlate(
+    similarity: Annotated[str, Opt(help="A similarity run folder or its similarity.json.")],
+    transfer: Annotated[str, Opt(help="A finetune results.json (or its run folder).")],
+    out: Annotated[Path | None, Opt(help="Output folder (default: beside the similarity "
+                                          "result, correlation-<run>).")] = None,
+    measure: Annotated[str | None, Opt(help="Similarity measure (default: the run's first).")]
+    = None,
+    condition: Annotated[str, Opt(help="parallel, or a control to correlate instead.")]
+    = "parallel",
+    dataset: Annotated[str | None, Opt(help="Keep evaluations whose dataset contains this, "
+                                            "e.g. _pud.")] = None,
+    overwrite: Annotated[bool, Opt(help="Replace an existing --out folder.")] = False,
+) -> None:
+    """Spearman and Pearson, per layer, between similarity and zero-shot scores."""
+    from alignscope.analysis.correlation import CorrelationConfig, default_out, run_correlation
+
+    def body() -> None:
+        config = CorrelationConfig(similarity, transfer, measure, condition, dataset)
+        target = out or default_out(config)
+        result = run_correlation(config, target, overwrite)
+        table = Table(title=f"{result['measure']} vs {result['metric']} over "
+                            f"{', '.join(result['languages'])}")
+        for column in ("layer", "spearman", "p", "pearson", "p "):
+            table.add_column(column, justify="right")
+        for entry in result["per_layer"]:
+            table.add_row(str(entry["layer"]), *(
+                "-" if entry[k] is None else f"{entry[k]:.3f}"
+                for k in ("spearman", "spearman_p", "pearson", "pearson_p")))
+        Console().print(table)
+        Console().print(f"written to {target}")
+
+    run_guarded(body)

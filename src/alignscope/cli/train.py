@@ -1,0 +1,132 @@
+"""`alignscope finetune` and `alignscope evaluate`."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from alignscope.cli._app import app, run_guarded, split_list
+from alignscope.errors import ConfigError
+from alignscope.training.config import FinetuneConfig
+
+Opt = typer.Option
+
+
+def _load_config(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config file must be a mapping of option: value")
+    known = {f.name for f in dataclasses.fields(FinetuneConfig)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown option(s) {', '.join(unknown)}; "
+                          f"known: {', '.join(sorted(known))}")
+    return data
+
+
+def _print_results(results: dict[str, Any]) -> None:
+    metric = results["metric"]
+    table = Table(title=f"{results['task']} — {metric}")
+    for column in ("dataset", "language", "sentences", "words", metric):
+        table.add_column(column, justify="left" if column == "dataset" else "right")
+    for entry in results["evaluations"]:
+        metrics = entry["metrics"]
+        table.add_row(entry["dataset"], entry["language"], str(entry["sentences"]),
+                      str(metrics.get("words", "")), f"{100 * metrics[metric]:.2f}")
+    Console().print(table)
+
+
+@app.command()
+def finetune(
+    model: Annotated[str | None, Opt(help="Hub id or local directory of the encoder.")] = None,
+    train: Annotated[str | None, Opt(help="Source dataset, e.g. ud:en_ewt.")] = None,
+    eval: Annotated[str | None, Opt(help="Comma-separated targets, e.g. ud:fr_pud,ud:de_gsd.")] = None,
+    out: Annotated[Path, Opt(help="Run directory (results.json, checkpoint/).")] = Path("runs/run"),
+    task: Annotated[str | None, Opt(help="pos | parsing | ner.")] = None,
+    dev: Annotated[str | None, Opt(help="Dev set for model selection (default: train's dev).")] = None,
+    data_dir: Annotated[str | None, Opt(help="Data directory (default $ALIGNSCOPE_DATA).")] = None,
+    random_init: Annotated[str | None, Opt(help="Layers to re-initialise: 0-1, 10,11, embeddings.")] = None,
+    random_init_regex: Annotated[str | None, Opt(help="Parameter-name regex (authors' parity).")] = None,
+    scope: Annotated[str | None, Opt(help="all | attention | ffn | layernorm.")] = None,
+    init_scheme: Annotated[str | None, Opt(help="model | torch-default | normal:SIGMA.")] = None,
+    seed: Annotated[int | None, Opt()] = None,
+    epochs: Annotated[int | None, Opt()] = None,
+    lr: Annotated[float | None, Opt()] = None,
+    batch_size: Annotated[int | None, Opt()] = None,
+    max_length: Annotated[int | None, Opt(help="Subword window length.")] = None,
+    warmup_ratio: Annotated[float | None, Opt()] = None,
+    weight_decay: Annotated[float | None, Opt()] = None,
+    dropout: Annotated[float | None, Opt(help="Task-head dropout.")] = None,
+    max_steps: Annotated[int | None, Opt(help="Stop after this many updates.")] = None,
+    max_train_sentences: Annotated[int | None, Opt(help="Train on the first N sentences.")] = None,
+    max_dev_sentences: Annotated[int | None, Opt(help="Select on the first N dev sentences.")] = None,
+    device: Annotated[str | None, Opt(help="auto | cpu | cuda.")] = None,
+    bf16: Annotated[bool | None, Opt("--bf16/--no-bf16", help="bf16 autocast on CUDA.")] = None,
+    write_predictions: Annotated[bool, Opt(help="Write predictions in the input format.")] = False,
+    deprel: Annotated[str | None, Opt(help="Parsing: score 'universal' or 'full' DEPRELs.")] = None,
+    config: Annotated[Path | None, Opt(help="YAML file of options; flags override it.")] = None,
+    overwrite: Annotated[bool, Opt(help="Replace an existing results.json in --out.")] = False,
+    quiet: Annotated[bool, Opt(help="No progress bars.")] = False,
+) -> None:
+    """Fine-tune on a source language, evaluate on its test set and zero-shot on targets."""
+
+    def body() -> None:
+        from alignscope.training.finetune import finetune as run_finetune
+
+        options = _load_config(config)
+        flags = {"model": model, "train": train, "task": task, "dev": dev, "data_dir": data_dir,
+                 "random_init": random_init, "random_init_regex": random_init_regex,
+                 "reinit_scope": scope, "reinit_scheme": init_scheme, "seed": seed,
+                 "epochs": epochs, "lr": lr, "batch_size": batch_size, "max_length": max_length,
+                 "warmup_ratio": warmup_ratio, "weight_decay": weight_decay, "dropout": dropout,
+                 "max_steps": max_steps, "max_train_sentences": max_train_sentences,
+                 "max_dev_sentences": max_dev_sentences, "device": device, "bf16": bf16}
+        options.update({k: v for k, v in flags.items() if v is not None})
+        if eval is not None:
+            options["eval"] = split_list(eval)
+        if write_predictions:
+            options["write_predictions"] = True
+        if deprel is not None:
+            options.setdefault("task_options", {})["deprel"] = deprel
+        for required in ("model", "train"):
+            if not options.get(required):
+                raise ConfigError(f"--{required} is required (or set it in --config)")
+        results = run_finetune(FinetuneConfig(**options), out, overwrite=overwrite,
+                               show_progress=not quiet)
+        _print_results(results)
+        Console().print(f"results: {out / 'results.json'}")
+
+    run_guarded(body)
+
+
+@app.command()
+def evaluate(
+    checkpoint: Annotated[Path, Opt(help="A `finetune` run directory.")],
+    eval: Annotated[str, Opt(help="Comma-separated datasets, e.g. ud:fr_pud,ud:ja_gsd.")],
+    out: Annotated[Path | None, Opt(help="Output JSON (default CHECKPOINT/evaluation.json).")] = None,
+    data_dir: Annotated[str | None, Opt()] = None,
+    batch_size: Annotated[int, Opt()] = 64,
+    device: Annotated[str, Opt()] = "auto",
+    bf16: Annotated[bool, Opt("--bf16/--no-bf16")] = True,
+    write_predictions: Annotated[bool, Opt()] = False,
+    quiet: Annotated[bool, Opt()] = False,
+) -> None:
+    """Evaluate a fine-tuned checkpoint zero-shot on any datasets."""
+
+    def body() -> None:
+        from alignscope.training.evaluate import evaluate as run_evaluate
+
+        results = run_evaluate(checkpoint, split_list(eval), out=out, data_dir=data_dir,
+                               batch_size=batch_size, device=device, bf16=bf16,
+                               write_predictions=write_predictions, show_progress=not quiet)
+        _print_results(results)
+
+    run_guarded(body)

@@ -1,0 +1,221 @@
+"""Parallel sentences across languages: PUD treebanks matched by sent_id, or line-aligned text.
+
+A `ParallelCorpus` holds, for each language, the same sentences in the same order. PUD files
+are aligned by `# sent_id`, never by position: two files need not list their sentences in the
+same order. Text files are aligned by line number. Every analysis reads sentences from here.
+
+A `--parallel` specification is one of:
+  ud:pud              every treebank whose code ends in `_pud` (test split), e.g. fr_pud
+  ud:pud:dev          the same, another split
+  corpus/{lang}.txt   a path template; `{lang}` is replaced by each language code
+  en=a.txt,fr=b.txt   explicit files, one per language
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from alignscope.data.conllu import read_conllu
+from alignscope.data.registry import SPLITS, default_data_dir, ud_treebanks
+from alignscope.data.sentence import Sentence
+from alignscope.errors import AlignscopeError, ConfigError, DataFormatError, UnknownNameError
+
+
+@dataclass(frozen=True)
+class ParallelCorpus:
+    """The same sentences in several languages; index i is a translation in every language.
+
+    `texts` is the raw sentence per language (what a model reads); `words` its words, for
+    word-level representations; `sources` the file each language came from.
+    """
+
+    ids: tuple[str, ...]
+    texts: dict[str, tuple[str, ...]]
+    words: dict[str, tuple[tuple[str, ...], ...]]
+    sources: dict[str, str]
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(self.texts)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def select(self, indices: Sequence[int]) -> ParallelCorpus:
+        """The sentences at `indices`, in that order, in every language."""
+        return replace(
+            self,
+            ids=tuple(self.ids[i] for i in indices),
+            texts={lang: tuple(texts[i] for i in indices) for lang, texts in self.texts.items()},
+            words={lang: tuple(words[i] for i in indices) for lang, words in self.words.items()},
+        )
+
+    def subsample(self, max_sentences: int | None, seed: int = 0) -> ParallelCorpus:
+        """At most `max_sentences` sentences drawn with `seed`, kept in corpus order."""
+        if max_sentences is None or max_sentences >= len(self):
+            return self
+        if max_sentences < 1:
+            raise ConfigError(f"--max-sentences must be at least 1, got {max_sentences}")
+        chosen = sorted(random.Random(seed).sample(range(len(self)), max_sentences))
+        return self.select(chosen)
+
+    def head(self, count: int) -> ParallelCorpus:
+        """The first `count` sentences in corpus order (the authors' script's choice)."""
+        return self.select(range(min(count, len(self))))
+
+    def fingerprint(self, language: str) -> str:
+        """A digest of one language's sentences, for cache keys."""
+        digest = hashlib.sha256()
+        for sent_id, text, words in zip(self.ids, self.texts[language], self.words[language],
+                                        strict=True):
+            digest.update("\x1f".join((sent_id, text, *words)).encode("utf-8") + b"\x1e")
+        return digest.hexdigest()[:20]
+
+
+def load_parallel(spec: str, languages: Sequence[str],
+                  data_dir: str | Path | None = None) -> ParallelCorpus:
+    """Load `languages` (the first one defines the order) from a `--parallel` specification."""
+    languages = _unique(languages)
+    spec = spec.strip()
+    if spec.startswith("ud:"):
+        return load_ud_parallel(spec, languages, data_dir)
+    if "{lang}" in spec:
+        return load_text_parallel({lang: spec.replace("{lang}", lang) for lang in languages})
+    if "=" in spec:
+        files: dict[str, str] = {}
+        for item in filter(None, (part.strip() for part in spec.split(","))):
+            lang, _, path = item.partition("=")
+            if not lang.strip() or not path.strip():
+                raise ConfigError(f"bad parallel file {item!r}; write LANG=PATH, e.g. fr=corpus.fr")
+            files[lang.strip()] = path.strip()
+        missing = [lang for lang in languages if lang not in files]
+        if missing:
+            raise UnknownNameError("language in --parallel", missing[0], list(files))
+        return load_text_parallel({lang: files[lang] for lang in languages})
+    raise ConfigError(f"cannot read --parallel {spec!r}: use ud:pud, a path template with {{lang}} "
+                      "(corpus/{lang}.txt), or LANG=PATH,LANG=PATH")
+
+
+def load_ud_parallel(spec: str, languages: Sequence[str],
+                     data_dir: str | Path | None = None) -> ParallelCorpus:
+    """`ud:pud[:split]`: the treebanks `<lang>_pud`, aligned by sent_id."""
+    parts = spec[3:].split(":")
+    if len(parts) > 2 or not parts[0]:
+        raise ConfigError(f"bad parallel reference {spec!r}; use ud:NAME or ud:NAME:SPLIT, "
+                          "e.g. ud:pud")
+    name, split = parts[0].lower(), (parts[1] if len(parts) == 2 else "test")
+    if split not in SPLITS:
+        raise ConfigError(f"bad split {split!r} in {spec!r}; use one of {', '.join(SPLITS)}")
+    treebanks = ud_treebanks(data_dir)
+    available = {code.rsplit("_", 1)[0]: splits for code, splits in treebanks.items()
+                 if code.endswith(f"_{name}") and split in splits}
+    if not available:
+        raise AlignscopeError(f"no {name} treebank with a {split} split under "
+                              f"{default_data_dir(data_dir)}; set --data-dir or ALIGNSCOPE_DATA")
+    for lang in languages:
+        if lang not in available:
+            raise UnknownNameError(f"language for {spec} (no {lang}_{name}-ud-{split}.conllu)",
+                                   lang, sorted(available))
+    sentences = {lang: read_conllu(available[lang][split]) for lang in languages}
+    return align_by_sent_id(sentences)
+
+
+def align_by_sent_id(sentences: dict[str, list[Sentence]]) -> ParallelCorpus:
+    """Match sentences across languages by `sent_id`, in the order of the first language."""
+    by_id = {lang: _index_by_id(items) for lang, items in sentences.items()}
+    first, *others = by_id
+    order = list(by_id[first])
+    for lang in others:
+        _check_same_ids(first, by_id[first], lang, by_id[lang], sentences)
+    return ParallelCorpus(
+        ids=tuple(order),
+        texts={lang: tuple(_text(by_id[lang][i]) for i in order) for lang in by_id},
+        words={lang: tuple(by_id[lang][i].words for i in order) for lang in by_id},
+        sources={lang: str(items[0].path) for lang, items in sentences.items()},
+    )
+
+
+def _index_by_id(sentences: list[Sentence]) -> dict[str, Sentence]:
+    index: dict[str, Sentence] = {}
+    for sentence in sentences:
+        if not sentence.sent_id:
+            raise DataFormatError(sentence.path or "<corpus>", sentence.line,
+                                  "sentence without a `# sent_id` comment",
+                                  "parallel treebanks are aligned by sent_id")
+        if sentence.sent_id in index:
+            raise DataFormatError(sentence.path or "<corpus>", sentence.line,
+                                  f"duplicate sent_id {sentence.sent_id!r} (first at line "
+                                  f"{index[sentence.sent_id].line})")
+        index[sentence.sent_id] = sentence
+    return index
+
+
+def _check_same_ids(first: str, first_ids: dict[str, Sentence], other: str,
+                    other_ids: dict[str, Sentence], sentences: dict[str, list[Sentence]]) -> None:
+    """Refuse two languages whose id sets differ, naming the first missing id (in file order)."""
+    for sentence in sentences[first]:
+        if sentence.sent_id not in other_ids:
+            raise DataFormatError(
+                sentences[other][0].path or other, None,
+                f"sent_id {sentence.sent_id!r} (from {sentence.location}) is missing from the "
+                f"{other} file; the parallel files must hold the same sentences",
+                "use the same release of every treebank")
+    for sentence in sentences[other]:
+        if sentence.sent_id not in first_ids:
+            raise DataFormatError(
+                sentence.path or other, sentence.line,
+                f"sent_id {sentence.sent_id!r} is missing from the {first} file "
+                f"{sentences[first][0].path}; the parallel files must hold the same sentences",
+                "use the same release of every treebank")
+
+
+def _text(sentence: Sentence) -> str:
+    return sentence.text if sentence.text else " ".join(sentence.words)
+
+
+def load_text_parallel(files: dict[str, str | Path]) -> ParallelCorpus:
+    """Line-aligned text files, one sentence per line, the same number of lines in each."""
+    lines = {lang: _read_lines(Path(path).expanduser()) for lang, path in files.items()}
+    first, *others = lines
+    for lang in others:
+        if len(lines[lang]) != len(lines[first]):
+            raise DataFormatError(
+                files[lang], None,
+                f"{len(lines[lang])} lines but {files[first]} has {len(lines[first])}: "
+                "the files are not line-aligned", "give translations one per line, in order")
+    count = len(lines[first])
+    return ParallelCorpus(
+        ids=tuple(str(number) for number in range(1, count + 1)),
+        texts={lang: tuple(rows) for lang, rows in lines.items()},
+        words={lang: tuple(tuple(row.split()) for row in rows) for lang, rows in lines.items()},
+        sources={lang: str(path) for lang, path in files.items()},
+    )
+
+
+def _read_lines(path: Path) -> list[str]:
+    if not path.is_file():
+        raise DataFormatError(path, None, "file not found", "check the path or the {lang} template")
+    with path.open(encoding="utf-8") as handle:
+        rows = [line.rstrip("\n").rstrip("\r") for line in handle]
+    if not rows:
+        raise DataFormatError(path, None, "file is empty", "give one sentence per line")
+    for number, row in enumerate(rows, start=1):
+        if not row.strip():
+            raise DataFormatError(path, number, "empty line in a line-aligned file",
+                                  "every line must hold a sentence; remove it in all languages")
+    return [row.strip() for row in rows]
+
+
+def _unique(languages: Sequence[str]) -> list[str]:
+    seen: list[str] = []
+    for lang in languages:
+        if lang in seen:
+            raise ConfigError(f"language {lang!r} is given twice")
+        seen.append(lang)
+    if not seen:
+        raise ConfigError("give at least one language")
+    return seen

@@ -1,0 +1,1 @@
+"""Reports: figures (PNG + SVG) from analysis and experiment results."""

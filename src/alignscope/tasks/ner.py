@@ -1,0 +1,113 @@
+"""Named-entity recognition: IOB2 tagging of tokens, scored by strict span F1 (seqeval).
+
+The label set is `O` plus `B-`/`I-` of every entity type seen in training. A gold tag of
+another type in an evaluation file is an error naming its file and line: its entities could
+never be found, and the F1 would silently mix tag sets. Predicted tags are the per-token
+argmax, with any `I-X` that continues no `X` entity replaced by `O`: seqeval's strict mode
+ignores such tags anyway, so the score is unchanged, and the written predictions are valid
+IOB2, on which lenient scorers such as `conlleval` agree with seqeval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from alignscope.data.ner import IobSource, read_iob, write_iob
+from alignscope.data.registry import ResolvedDataset
+from alignscope.data.sentence import Sentence
+from alignscope.errors import AlignscopeError, DataFormatError
+from alignscope.models.heads import TaggerHead
+from alignscope.tasks.base import IGNORE_INDEX, Labels, Task, register_task
+from alignscope.tasks.metrics import span_scores
+
+
+def _check_label_set(sentences: Sequence[Sentence], tags: frozenset[str]) -> None:
+    for sentence in sentences:
+        for position, tag in enumerate(sentence.ner_tags or ()):
+            if tag not in tags:
+                line = sentence.source.lines[position] \
+                    if isinstance(sentence.source, IobSource) else sentence.line
+                raise DataFormatError(sentence.path or sentence.location, line,
+                                      f"NER tag {tag!r} is outside the model's label set "
+                                      f"({', '.join(sorted(tags))})",
+                                      "evaluate on data with the entity types of the training "
+                                      "set, or map the other types to O")
+
+
+def strict_iob2(tags: Sequence[str]) -> list[str]:
+    """Replace each `I-X` that continues no `X` entity by `O`, as seqeval's strict mode reads it."""
+    repaired: list[str] = []
+    previous = "O"
+    for tag in tags:
+        if tag.startswith("I-") and previous[2:] != tag[2:]:
+            tag = "O"
+        repaired.append(tag)
+        previous = tag
+    return repaired
+
+
+@register_task
+class NamedEntityRecognition(Task):
+    name = "ner"
+    main_metric = "f1"
+    data_format = "iob"
+
+    def __init__(self) -> None:
+        # The label set of the model being evaluated, recorded by `decode` for `score`.
+        self.known_tags: frozenset[str] | None = None
+
+    def read(self, dataset: ResolvedDataset, limit: int | None = None) -> list[Sentence]:
+        if dataset.format != "iob":
+            raise AlignscopeError(f"{dataset.path}: NER needs an IOB2 file (WikiANN layout "
+                                  "`index token tag` or CoNLL-2003 style `token ... tag`)")
+        return read_iob(dataset.path, limit=limit)
+
+    def build_labels(self, train: Sequence[Sentence]) -> Labels:
+        types = sorted({tag[2:] for s in train for tag in s.ner_tags or () if tag != "O"})
+        return {"ner": ["O", *(f"{prefix}-{kind}" for kind in types for prefix in "BI")]}
+
+    def build_head(self, hidden_size: int, labels: Labels, dropout: float) -> nn.Module:
+        return TaggerHead(hidden_size, len(labels["ner"]), dropout)
+
+    def targets(self, sentences: Sequence[Sentence], labels: Labels,
+                max_words: int) -> dict[str, torch.Tensor]:
+        _check_label_set(sentences, frozenset(labels["ner"]))
+        index = {tag: i for i, tag in enumerate(labels["ner"])}
+        gold = torch.full((len(sentences), max_words), IGNORE_INDEX, dtype=torch.long)
+        for row, sentence in enumerate(sentences):
+            gold[row, : len(sentence)] = torch.tensor([index[t] for t in sentence.ner_tags or ()])
+        return {"ner": gold}
+
+    def loss(self, output: torch.Tensor, targets: dict[str, torch.Tensor],
+             word_mask: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(output.flatten(0, 1).float(),
+                               targets["ner"].to(output.device).flatten(),
+                               ignore_index=IGNORE_INDEX)
+
+    def decode(self, output: torch.Tensor, word_mask: torch.Tensor,
+               labels: Labels) -> list[list[str]]:
+        self.known_tags = frozenset(labels["ner"])
+        best = output.argmax(-1).cpu()
+        lengths = word_mask.sum(-1).tolist()
+        return [strict_iob2([labels["ner"][i] for i in best[row, :n].tolist()])
+                for row, n in enumerate(lengths)]
+
+    def score(self, sentences: Sequence[Sentence],
+              predictions: Sequence[list[str]]) -> dict[str, Any]:
+        if self.known_tags is not None:
+            _check_label_set(sentences, self.known_tags)
+        for sentence, predicted in zip(sentences, predictions, strict=True):
+            if len(predicted) != len(sentence):
+                raise AssertionError(f"{sentence.location}: {len(predicted)} tags predicted "
+                                     f"for {len(sentence)} tokens")
+        return span_scores([s.ner_tags or () for s in sentences], predictions)
+
+    def write_predictions(self, path: Path, sentences: Sequence[Sentence],
+                          predictions: Sequence[list[str]]) -> None:
+        write_iob(path, sentences, predictions)

@@ -1,0 +1,43 @@
+"""Evaluate a fine-tuned checkpoint on any datasets, zero-shot."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from alignscope.data.registry import resolve
+from alignscope.errors import ConfigError
+from alignscope.io import atomic_write_json
+from alignscope.training.alignment import WordAligner
+from alignscope.training.checkpoint import load_checkpoint
+from alignscope.training.predict import Predictor
+from alignscope.training.runtime import device_description, pick_device, versions
+
+
+def evaluate(checkpoint: str | Path, eval_refs: list[str], *, out: str | Path | None = None,
+             data_dir: str | None = None, batch_size: int = 64, device: str = "auto",
+             bf16: bool = True, write_predictions: bool = False,
+             show_progress: bool = True) -> dict[str, Any]:
+    """Score `checkpoint` on each reference; writes `out` (default CHECKPOINT/evaluation.json)."""
+    if not eval_refs:
+        raise ConfigError("give at least one dataset to evaluate (--eval ud:fr_pud,...)")
+    datasets = [resolve(ref, "eval", data_dir) for ref in eval_refs]
+    torch_device = pick_device(device)
+    model, encoder, task, labels, meta = load_checkpoint(checkpoint, torch_device)
+    sentences = [task.read(dataset) for dataset in datasets]
+    aligner = WordAligner(encoder.tokenizer, encoder.max_tokens(meta.get("max_length")))
+    predictor = Predictor(model, task, labels, aligner, torch_device, batch_size, bf16,
+                          show_progress)
+    out = Path(out) if out else Path(checkpoint) / "evaluation.json"
+    predictions_dir = out.parent / "predictions" if write_predictions else None
+    results = {
+        "schema_version": 1, "task": task.name, "metric": task.main_metric,
+        "checkpoint": str(checkpoint), "model": meta.get("model"),
+        "evaluations": [predictor.evaluate(d, s, predictions_dir)
+                        for d, s in zip(datasets, sentences, strict=True)],
+        "versions": versions(), "device": device_description(torch_device),
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    atomic_write_json(out, results)
+    return results

@@ -1,0 +1,240 @@
+"""Fine-tune an encoder (optionally with RANDOM-INIT layers) on a source language and evaluate
+zero-shot on target languages. Writes `results.json` and `checkpoint/` atomically."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import get_linear_schedule_with_warmup
+
+from alignscope.data.registry import DatasetRef, ResolvedDataset, parse_ref, resolve
+from alignscope.data.sentence import Sentence
+from alignscope.errors import AlignscopeError, ConfigError
+from alignscope.io import atomic_write_json
+from alignscope.models.encoder import load_encoder
+from alignscope.models.reinit import parse_layer_spec, reinitialize
+from alignscope.models.task_model import TaskModel
+from alignscope.progress import progress_bar
+from alignscope.tasks import Task, get_task
+from alignscope.training.alignment import WordAligner
+from alignscope.training.batching import collate, length_grouped_batches
+from alignscope.training.checkpoint import save_checkpoint
+from alignscope.training.config import FinetuneConfig
+from alignscope.training.predict import Predictor
+from alignscope.training.runtime import (
+    autocast,
+    device_description,
+    peak_memory_mb,
+    pick_device,
+    versions,
+)
+
+RESULTS_FILE = "results.json"
+
+
+@dataclass
+class _Data:
+    train: ResolvedDataset
+    dev: ResolvedDataset | None
+    evals: list[ResolvedDataset]
+
+
+def _resolve_data(config: FinetuneConfig) -> _Data:
+    train_ref = parse_ref(config.train)
+    train = resolve(train_ref, "train", config.data_dir)
+    if config.dev:
+        dev: ResolvedDataset | None = resolve(config.dev, "dev", config.data_dir)
+    elif train_ref.scheme == "file":
+        dev = None  # a bare file has no sibling dev split; the last model is kept
+    else:
+        dev = resolve(DatasetRef(train_ref.scheme, train_ref.name), "dev", config.data_dir)
+    evals: list[ResolvedDataset] = []
+    if train_ref.scheme != "file":
+        # Always score the source language's own test split.
+        evals.append(resolve(DatasetRef(train_ref.scheme, train_ref.name), "eval", config.data_dir))
+    for ref in config.eval:
+        dataset = resolve(ref, "eval", config.data_dir)
+        if all(dataset.path != seen.path for seen in evals):
+            evals.append(dataset)
+    return _Data(train, dev, evals)
+
+
+def _check_config(config: FinetuneConfig) -> None:
+    for name in ("epochs", "batch_size", "max_length", "eval_batch_size"):
+        if getattr(config, name) < 1:
+            raise ConfigError(f"{name} must be at least 1, got {getattr(config, name)}")
+    if config.lr <= 0:
+        raise ConfigError(f"lr must be positive, got {config.lr}")
+    if not 0 <= config.warmup_ratio < 1:
+        raise ConfigError(f"warmup_ratio must be in [0, 1), got {config.warmup_ratio}")
+    if config.max_steps is not None and config.max_steps < 1:
+        raise ConfigError("max_steps must be at least 1")
+
+
+def finetune(config: FinetuneConfig, out: str | Path, *, overwrite: bool = False,
+             show_progress: bool = True) -> dict[str, Any]:
+    """Run one fine-tuning experiment and return the results dict written to `out`."""
+    out = Path(out)
+    _check_config(config)
+    if (out / RESULTS_FILE).exists() and not overwrite:
+        raise AlignscopeError(f"{out / RESULTS_FILE} already exists; choose another --out or "
+                              "pass --overwrite")
+    task = get_task(config.task, **config.task_options)
+    data = _resolve_data(config)  # fail on bad references before any heavy work
+    train_sentences = task.read(data.train, limit=config.max_train_sentences)
+    dev_sentences = task.read(data.dev, limit=config.max_dev_sentences) if data.dev else None
+    eval_sentences = [task.read(dataset) for dataset in data.evals]
+
+    torch.manual_seed(config.seed)
+    device = pick_device(config.device)
+    encoder = load_encoder(config.model, revision=config.revision,
+                           trust_remote_code=config.trust_remote_code,
+                           allow_pickle=config.allow_pickle)
+    reinit_records = _random_init(encoder.model, config)
+    labels = task.build_labels(train_sentences)
+    head = task.build_head(encoder.hidden_size, labels, config.dropout)
+    model = TaskModel(encoder.model, head).to(device)
+    aligner = WordAligner(encoder.tokenizer, encoder.max_tokens(config.max_length))
+    predictor = Predictor(model, task, labels, aligner, device, config.eval_batch_size,
+                          config.bf16, show_progress)
+
+    training = _train(model, task, labels, aligner, predictor, train_sentences, dev_sentences,
+                      config, device, show_progress)
+    model.load_state_dict(training.pop("best_state"))
+
+    predictions_dir = out / "predictions" if config.write_predictions else None
+    evaluations = [predictor.evaluate(dataset, sentences, predictions_dir)
+                   for dataset, sentences in zip(data.evals, eval_sentences, strict=True)]
+    results = {
+        "schema_version": 1,
+        "task": task.name,
+        "metric": task.main_metric,
+        "source_language": data.train.language,
+        "model": {"name": config.model, "source": encoder.source,
+                  "class": type(encoder.model).__name__, "num_layers": encoder.num_layers,
+                  "hidden_size": encoder.hidden_size},
+        "config": config.to_dict(),
+        "seed": config.seed,
+        "random_init": {"layers": config.random_init, "regex": config.random_init_regex,
+                        "scope": config.reinit_scope, "scheme": config.reinit_scheme,
+                        "seed": config.seed, "tensors": [r.to_dict() for r in reinit_records]},
+        "data": {"train": _describe(data.train, train_sentences),
+                 "dev": _describe(data.dev, dev_sentences) if data.dev else None},
+        "training": training,
+        "evaluations": evaluations,
+        "versions": versions(),
+        "device": device_description(device),
+        "resources": peak_memory_mb(device),
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    save_checkpoint(out / "checkpoint", model, encoder, task, labels, {
+        "model": config.model, "dropout": config.dropout, "max_length": config.max_length,
+        "task_options": config.task_options, "seed": config.seed})
+    atomic_write_json(out / RESULTS_FILE, results)  # last: its presence marks a finished run
+    return results
+
+
+def _random_init(model: torch.nn.Module, config: FinetuneConfig) -> list[Any]:
+    if not config.random_init and not config.random_init_regex:
+        return []
+    from alignscope.models.encoder import transformer_layers
+
+    layers = (parse_layer_spec(config.random_init, len(transformer_layers(model)))
+              if config.random_init else None)
+    return reinitialize(model, layers, regex=config.random_init_regex, scope=config.reinit_scope,
+                        scheme=config.reinit_scheme, seed=config.seed)
+
+
+def _describe(dataset: ResolvedDataset, sentences: list[Sentence] | None) -> dict[str, Any]:
+    sentences = sentences or []
+    return {"dataset": dataset.name, "path": str(dataset.path), "language": dataset.language,
+            "sentences": len(sentences), "words": sum(len(s) for s in sentences)}
+
+
+def _train(model: TaskModel, task: Task, labels: Any, aligner: WordAligner, predictor: Predictor,
+           train: list[Sentence], dev: list[Sentence] | None, config: FinetuneConfig,
+           device: torch.device, show_progress: bool) -> dict[str, Any]:
+    encoded, alignment = aligner.encode([s.words for s in train])
+    lengths = [item.num_tokens for item in encoded]
+    batches_per_epoch = math.ceil(len(train) / config.batch_size)
+    total_steps = config.epochs * batches_per_epoch
+    if config.max_steps is not None:
+        total_steps = min(total_steps, config.max_steps)
+    epochs = math.ceil(total_steps / batches_per_epoch)
+
+    decay, no_decay = [], []
+    for name, parameter in model.named_parameters():
+        is_norm_or_bias = name.endswith("bias") or "LayerNorm" in name or "layer_norm" in name
+        (no_decay if is_norm_or_bias else decay).append(parameter)
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": config.weight_decay},
+         {"params": no_decay, "weight_decay": 0.0}], lr=config.lr, eps=1e-8,
+        # The fused kernel updates the large embedding matrix ~20x faster than the loop.
+        fused=device.type in {"cpu", "cuda"})
+    scheduler = get_linear_schedule_with_warmup(
+        optimizer, int(config.warmup_ratio * total_steps), total_steps)
+    generator = torch.Generator().manual_seed(config.seed)
+    pad_id = aligner.tokenizer.pad_token_id or 0
+
+    history: list[dict[str, Any]] = []
+    best_score, best_state, best_step = -math.inf, None, 0
+    step, words_seen, train_seconds = 0, 0, 0.0
+    model.train()
+    with progress_bar(show_progress) as bar:
+        job = bar.add_task("train", total=total_steps, status="")
+        for epoch in range(1, epochs + 1):
+            started = time.perf_counter()
+            running_loss, batches_run = 0.0, 0
+            for indices in length_grouped_batches(lengths, config.batch_size, generator):
+                if step >= total_steps:
+                    break
+                batch = collate(encoded, indices, pad_id).to(device)
+                targets = {k: v.to(device) for k, v in task.targets(
+                    [train[i] for i in indices], labels, batch.word_mask.shape[1]).items()}
+                with autocast(device, config.bf16):
+                    output = model(batch)
+                    loss = task.loss(output, targets, batch.word_mask)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                step += 1
+                words_seen += batch.num_words
+                running_loss += float(loss.detach())
+                batches_run += 1
+                bar.update(job, advance=1, status=f"epoch {epoch} loss {running_loss / batches_run:.4f}")
+            train_seconds += time.perf_counter() - started
+            record: dict[str, Any] = {"epoch": epoch, "step": step,
+                                      "train_loss": running_loss / max(batches_run, 1)}
+            score = -math.inf
+            if dev is not None:
+                predictions, _ = predictor.predict(dev, description=f"dev epoch {epoch}")
+                dev_metrics = task.score(dev, predictions)
+                record["dev"] = dev_metrics
+                score = float(dev_metrics[task.main_metric])
+            history.append(record)
+            # Without a dev set the last model is kept (ties also favour the later model).
+            if dev is None or score > best_score:
+                best_score, best_step = score, step
+                best_state = copy.deepcopy({k: v.detach().clone()
+                                            for k, v in model.state_dict().items()})
+            if step >= total_steps:
+                break
+    return {
+        "steps": step, "epochs_run": len(history), "batches_per_epoch": batches_per_epoch,
+        "best_step": best_step, "best_epoch": next(r["epoch"] for r in history
+                                                   if r["step"] == best_step),
+        "best_dev_score": None if dev is None else best_score,
+        "history": history, "alignment": alignment.to_dict(),
+        "train_seconds": round(train_seconds, 3), "train_words": words_seen,
+        "train_words_per_second": round(words_seen / train_seconds, 1) if train_seconds else None,
+        "best_state": best_state,
+    }

@@ -1,0 +1,48 @@
+"""Fixtures for the analysis tests: a small PUD sample, a perturbed tiny model, a private cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoModel, AutoTokenizer
+
+from alignscope.data.parallel import ParallelCorpus, load_parallel
+
+LANGUAGES = ("en", "fr", "de", "ru")
+
+
+@pytest.fixture(scope="session")
+def pud_full(shared_data: Path) -> ParallelCorpus:
+    return load_parallel("ud:pud", LANGUAGES, shared_data)
+
+
+@pytest.fixture(scope="session")
+def pud_small(pud_full: ParallelCorpus) -> ParallelCorpus:
+    return pud_full.subsample(40, seed=0)
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Features cached by one test never leak into another."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("ALIGNSCOPE_CACHE", str(folder))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_tuned(tiny_bert: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A stand-in for a fine-tuned checkpoint: tiny_bert with its last two layers perturbed,
+    saved as a finetune run folder (checkpoint/encoder/)."""
+    run = tmp_path_factory.mktemp("tuned_run")
+    model = AutoModel.from_pretrained(tiny_bert)
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if name.startswith(("encoder.layer.2.", "encoder.layer.3.")):
+                parameter.add_(0.5 * parameter.std() * torch.randn(parameter.shape,
+                                                                   generator=generator))
+    model.save_pretrained(run / "checkpoint" / "encoder")
+    AutoTokenizer.from_pretrained(tiny_bert).save_pretrained(run / "checkpoint" / "encoder")
+    return run

@@ -1,0 +1,135 @@
+"""Batched extraction equals one forward per sentence; pooling; the on-disk cache; bad models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from transformers.modeling_outputs import BaseModelOutput
+
+from alignscope.analysis.features import (
+    ExtractionOptions,
+    FeatureExtractor,
+    length_sorted_batches,
+)
+from alignscope.data.parallel import ParallelCorpus
+from alignscope.errors import AlignscopeError, ConfigError
+from alignscope.models.encoder import Encoder, load_encoder
+
+CPU = torch.device("cpu")
+
+
+def one_by_one(encoder: Encoder, corpus: ParallelCorpus, lang: str, pooling: str) -> torch.Tensor:
+    """Reference: one unpadded forward per sentence, positions chosen by hand."""
+    tokenizer, rows = encoder.tokenizer, []
+    for text, words in zip(corpus.texts[lang], corpus.words[lang], strict=True):
+        if pooling == "word":
+            encoding = tokenizer(list(words), is_split_into_words=True, truncation=True,
+                                 max_length=128)
+            ids = encoding["input_ids"]
+            word_ids = encoding.word_ids()
+            keep = [i for i, w in enumerate(word_ids)
+                    if w is not None and (i == 0 or word_ids[i - 1] != w)]
+        elif pooling == "authors":  # "[CLS] text [SEP]" encoded with special tokens
+            ids = tokenizer.encode(f"{tokenizer.cls_token} {text} {tokenizer.sep_token}")
+            if len(ids) >= 126:  # the script's cut: 125 tokens, then encode("[SEP]")
+                ids = ids[:125] + tokenizer.encode(tokenizer.sep_token)
+            keep = list(range(1, len(ids) - 1))
+        else:
+            ids = tokenizer(text, truncation=True, max_length=128)["input_ids"]
+            keep = [0] if pooling == "cls" else list(range(1, len(ids) - 1))
+        with torch.inference_mode():
+            states = encoder.model(input_ids=torch.tensor([ids]),
+                                   output_hidden_states=True).hidden_states
+        stacked = torch.stack(states)[:, 0, keep]  # [layers, kept, dim]
+        rows.append(stacked.mean(1, keepdim=True) if pooling in ("mean", "authors") else stacked)
+    return torch.cat(rows, 1)
+
+
+@pytest.mark.parametrize("pooling", ["mean", "cls", "word", "authors"])
+def test_batched_extraction_equals_one_forward_per_sentence(tiny_bert: Path,
+                                                            pud_small: ParallelCorpus,
+                                                            pooling: str) -> None:
+    encoder = load_encoder(tiny_bert)
+    # tiny_bert accepts 128 tokens; the authors' pooling adds up to 2 to its limit
+    options = ExtractionOptions(pooling=pooling, max_tokens=126 if pooling == "authors" else None,
+                                batch_tokens=300, use_cache=False)
+    extractor = FeatureExtractor(encoder, options, CPU)
+    features = extractor.extract(pud_small, "fr")
+    expected = one_by_one(encoder, pud_small, "fr", pooling)
+    assert features.hidden.shape == expected.shape
+    assert features.num_layers == encoder.num_layers + 1
+    torch.testing.assert_close(features.hidden, expected, atol=2e-5, rtol=1e-4)
+    assert extractor.stats.batches > 1  # several length-sorted batches were run
+    assert extractor.stats.padded_tokens >= extractor.stats.tokens > 0
+    if pooling == "word":
+        for index, words in enumerate(pud_small.words["fr"]):
+            kept = features.row_word[features.row_sentence == index].tolist()
+            assert kept == list(range(len(kept))) and 0 < len(kept) <= len(words)
+    else:
+        assert features.hidden.shape[1] == len(pud_small)
+
+
+def test_features_are_cached_and_keyed_by_pooling_and_data(tiny_bert: Path,
+                                                           pud_small: ParallelCorpus,
+                                                           private_cache: Path) -> None:
+    encoder = load_encoder(tiny_bert)
+    first = FeatureExtractor(encoder, ExtractionOptions(), CPU).extract(pud_small, "en")
+    assert not first.from_cache
+    assert len(list((private_cache / "features").iterdir())) == 1
+    again = FeatureExtractor(encoder, ExtractionOptions(), CPU)
+    second = again.extract(pud_small, "en")
+    assert second.from_cache and again.stats.cache_hits == ["en"] and again.stats.batches == 0
+    assert torch.equal(first.hidden, second.hidden)
+    other_pooling = FeatureExtractor(encoder, ExtractionOptions(pooling="cls"), CPU)
+    assert not other_pooling.extract(pud_small, "en").from_cache
+    other_data = FeatureExtractor(encoder, ExtractionOptions(), CPU)
+    assert not other_data.extract(pud_small.head(10), "en").from_cache
+    assert len(list((private_cache / "features").iterdir())) == 3
+
+
+def test_truncation_is_counted(tiny_bert: Path, pud_small: ParallelCorpus) -> None:
+    encoder = load_encoder(tiny_bert)
+    features = FeatureExtractor(encoder, ExtractionOptions(max_tokens=8, use_cache=False),
+                                CPU).extract(pud_small, "de")
+    assert features.truncated == len(pud_small)  # every PUD sentence is longer than 6 pieces
+
+
+class _NoHiddenStates(torch.nn.Module):
+    """Wraps a model and drops the hidden states from its output."""
+
+    def __init__(self, inner: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+        self.config = inner.config
+
+    def forward(self, **inputs: torch.Tensor) -> BaseModelOutput:
+        return BaseModelOutput(last_hidden_state=self.inner(**inputs).last_hidden_state)
+
+
+def test_model_without_hidden_states_is_a_clear_error(tiny_bert: Path, pud_small: ParallelCorpus,
+                                                      private_cache: Path) -> None:
+    encoder = load_encoder(tiny_bert)
+    broken = Encoder(_NoHiddenStates(encoder.model), encoder.tokenizer, "broken", "broken")
+    with pytest.raises(AlignscopeError, match="returned no hidden states"):
+        FeatureExtractor(broken, ExtractionOptions(), CPU, identity={"test": 1}).extract(
+            pud_small, "en")
+    assert not (private_cache / "features").exists()  # nothing half-written
+
+
+def test_options_are_checked() -> None:
+    with pytest.raises(ConfigError, match="unknown pooling"):
+        ExtractionOptions(pooling="max")
+    with pytest.raises(ConfigError, match="unknown autocast"):
+        ExtractionOptions(autocast="int8")
+
+
+def test_length_sorted_batches_respect_the_token_budget() -> None:
+    lengths = [5, 40, 12, 7, 33, 12, 60, 2, 9]
+    batches = length_sorted_batches(lengths, batch_tokens=64)
+    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
+    for batch in batches:
+        assert len(batch) == 1 or len(batch) * max(lengths[i] for i in batch) <= 64
+    widths = [max(lengths[i] for i in batch) for batch in batches]
+    assert widths == sorted(widths)

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import torch
+
+from alignscope.training.alignment import EncodedSentence
+from alignscope.training.batching import collate, length_grouped_batches, sorted_batches
+
+
+def test_collate_gathers_each_word_from_its_window() -> None:
+    one = EncodedSentence(((0, 11, 12, 2),), (0, 0), (1, 2))
+    two = EncodedSentence(((0, 21, 2), (0, 22, 23, 24, 2)), (0, 1, 1), (1, 2, 3))
+    batch = collate([one, two], [1, 0], pad_id=9)
+    assert batch.input_ids.shape == (3, 5)
+    assert batch.input_ids[0].tolist() == [0, 21, 2, 9, 9]
+    assert batch.attention_mask.sum().item() == 3 + 5 + 4
+    flat = batch.input_ids.flatten()
+    assert flat[batch.anchor_index].tolist() == [21, 23, 24, 11, 12]
+    assert batch.word_mask.tolist() == [[True, True, True], [True, True, False]]
+    assert batch.word_slot.tolist() == [0, 1, 2, 3, 4]
+
+
+def test_length_grouping_is_seeded_and_covers_everything() -> None:
+    lengths = [(i * 37) % 101 for i in range(1000)]
+    first = length_grouped_batches(lengths, 32, torch.Generator().manual_seed(3))
+    again = length_grouped_batches(lengths, 32, torch.Generator().manual_seed(3))
+    other = length_grouped_batches(lengths, 32, torch.Generator().manual_seed(4))
+    assert first == again and first != other
+    assert sorted(i for b in first for i in b) == list(range(1000))
+    padded = sum(len(b) * max(lengths[i] for i in b) for b in first)
+    random_order = torch.randperm(1000, generator=torch.Generator().manual_seed(3)).tolist()
+    chunks = [random_order[i:i + 32] for i in range(0, 1000, 32)]
+    padded_random = sum(len(b) * max(lengths[i] for i in b) for b in chunks)
+    assert padded < 0.8 * padded_random
+
+
+def test_sorted_batches_are_longest_first() -> None:
+    batches = list(sorted_batches([3, 9, 1, 7], 2))
+    assert batches == [[1, 3], [0, 2]]

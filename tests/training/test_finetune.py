@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from alignscope.cli import app
+from alignscope.data.conllu import read_conllu
+from alignscope.errors import AlignscopeError, ConfigError, UnknownNameError
+from alignscope.training.config import FinetuneConfig
+from alignscope.training.evaluate import evaluate
+from alignscope.training.finetune import finetune
+
+
+def tiny_config(model: Path, data: Path, **overrides: object) -> FinetuneConfig:
+    options: dict = dict(model=str(model), train="ud:en_ewt", eval=["ud:fr_pud"],
+                         data_dir=str(data), epochs=2, lr=2e-3, batch_size=16,
+                         max_train_sentences=240, max_dev_sentences=80, seed=7, warmup_ratio=0.1)
+    options.update(overrides)
+    return FinetuneConfig(**options)
+
+
+@pytest.fixture(scope="module")
+def trained_run(tiny_bert: Path, shared_data: Path,
+                tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("runs") / "pos"
+    results = finetune(tiny_config(tiny_bert, shared_data, random_init="0-1"), out,
+                       show_progress=False)
+    return out, results
+
+
+def test_results_cover_every_word_and_beat_majority(trained_run: tuple[Path, dict],
+                                                    shared_data: Path) -> None:
+    out, results = trained_run
+    assert json.loads((out / "results.json").read_text()) == results
+    assert [e["dataset"] for e in results["evaluations"]] == ["ud:en_ewt:test", "ud:fr_pud:test"]
+    for entry, relative in zip(results["evaluations"],
+                               ["ud/UD_English-EWT/en_ewt-ud-test.conllu",
+                                "ud/UD_French-PUD/fr_pud-ud-test.conllu"], strict=True):
+        gold = read_conllu(shared_data / relative)
+        assert entry["metrics"]["words"] == sum(len(s) for s in gold)
+        majority = Counter(t for s in gold for t in s.upos).most_common(1)[0][1]
+        assert entry["metrics"]["upos_accuracy"] > majority / entry["metrics"]["words"]
+    assert results["config"]["random_init"] == "0-1"
+    assert results["versions"]["torch"] and results["training"]["train_words_per_second"] > 0
+    assert results["training"]["history"][0]["dev"]["words"] > 0
+
+
+def test_random_init_tensors_are_listed(trained_run: tuple[Path, dict]) -> None:
+    _, results = trained_run
+    names = [t["name"] for t in results["random_init"]["tensors"]]
+    assert names and all(n.startswith(("encoder.layer.0.", "encoder.layer.1.")) for n in names)
+    assert any("LayerNorm" in n for n in names) and any("attention.self.query" in n for n in names)
+    assert all({"mean", "std", "shape"} <= set(t) for t in results["random_init"]["tensors"])
+
+
+def test_evaluate_reproduces_the_final_evaluation(trained_run: tuple[Path, dict],
+                                                  shared_data: Path) -> None:
+    out, results = trained_run
+    again = evaluate(out, ["ud:fr_pud"], data_dir=str(shared_data), show_progress=False)
+    assert again["evaluations"][0]["metrics"] == results["evaluations"][1]["metrics"]
+    assert (out / "evaluation.json").is_file()
+
+
+def test_cpu_runs_are_bit_reproducible(tiny_bert: Path, shared_data: Path, tmp_path: Path) -> None:
+    config = tiny_config(tiny_bert, shared_data, eval=[], max_train_sentences=64, epochs=1,
+                         max_dev_sentences=16, random_init="2")
+    first = finetune(config, tmp_path / "a", show_progress=False)
+    second = finetune(config, tmp_path / "b", show_progress=False)
+    assert first["evaluations"] == second["evaluations"] or all(
+        a["metrics"] == b["metrics"] for a, b in zip(first["evaluations"], second["evaluations"],
+                                                     strict=True))
+    for name in ("head.safetensors", "encoder/model.safetensors"):
+        assert (tmp_path / "a/checkpoint" / name).read_bytes() == \
+            (tmp_path / "b/checkpoint" / name).read_bytes()
+    assert first["random_init"]["tensors"] == second["random_init"]["tensors"]
+
+
+def test_long_sentences_are_windowed_not_truncated(tiny_bert: Path, shared_data: Path,
+                                                   tmp_path: Path) -> None:
+    results = finetune(tiny_config(tiny_bert, shared_data, eval=[], max_length=24, epochs=1,
+                                   max_train_sentences=32, max_dev_sentences=16),
+                       tmp_path / "w", show_progress=False)
+    [entry] = results["evaluations"]
+    assert entry["alignment"]["windowed_sentences"] > 100
+    assert entry["metrics"]["words"] == 25094  # en_ewt test, every word scored
+
+
+@pytest.mark.parametrize(("overrides", "error", "needle"), [
+    ({"task": "postag"}, UnknownNameError, "did you mean: pos"),
+    ({"eval": ["ud:fr_pudd"]}, UnknownNameError, "fr_pud"),
+    ({"random_init": "3-5"}, ConfigError, "0-3"),
+    ({"train": "ud:fr_gsd"}, AlignscopeError, "no train split"),
+])
+def test_bad_input_fails_before_writing_anything(tiny_bert: Path, shared_data: Path, tmp_path: Path,
+                                                 overrides: dict, error: type, needle: str) -> None:
+    with pytest.raises(error, match=needle):
+        finetune(tiny_config(tiny_bert, shared_data, **overrides), tmp_path / "out",
+                 show_progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_existing_results_are_not_overwritten(trained_run: tuple[Path, dict], tiny_bert: Path,
+                                              shared_data: Path) -> None:
+    out, _ = trained_run
+    with pytest.raises(AlignscopeError, match="already exists"):
+        finetune(tiny_config(tiny_bert, shared_data), out, show_progress=False)
+
+
+def test_cli_reports_user_errors_cleanly(tiny_bert: Path, shared_data: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, [
+        "finetune", "--model", str(tiny_bert), "--task", "tagging", "--train", "ud:en_ewt",
+        "--data-dir", str(shared_data), "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2
+    assert "unknown task 'tagging'" in result.output
+
+
+def test_cli_config_file_and_flags(tiny_bert: Path, shared_data: Path, tmp_path: Path) -> None:
+    config = tmp_path / "run.yaml"
+    config.write_text(f"model: {tiny_bert}\ntrain: ud:en_ewt\nepochs: 1\nmax_train_sentences: 32\n"
+                      f"max_dev_sentences: 16\ndata_dir: {shared_data}\nlr: 0.002\n")
+    result = CliRunner().invoke(app, ["finetune", "--config", str(config), "--eval", "ud:de_gsd",
+                                      "--seed", "3", "--quiet", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    results = json.loads((tmp_path / "run/results.json").read_text())
+    assert results["config"]["seed"] == 3 and results["config"]["epochs"] == 1
+    assert [e["language"] for e in results["evaluations"]] == ["en", "de"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("modle: x\n")
+    result = CliRunner().invoke(app, ["finetune", "--config", str(bad)])
+    assert result.exit_code == 2 and "unknown option(s) modle" in result.output
