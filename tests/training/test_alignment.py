@@ -88,3 +88,16 @@ def test_words_without_subwords_become_unknown(tiny_bert: Path) -> None:
     assert encoded.num_words == 3 and report.empty_words_replaced_by_unk == 1
     window = encoded.windows[0]
     assert window[encoded.word_position[1]] == tokenizer.unk_token_id
+
+
+@pytest.mark.slow
+def test_real_xlmr_tokenizer_never_anchors_on_bare_piece(e5_dir: Path, shared_data: Path) -> None:
+    tokenizer = AutoTokenizer.from_pretrained(e5_dir)
+    aligner = WordAligner(tokenizer, 128)
+    for treebank in ("UD_Chinese-PUD/zh_pud", "UD_Japanese-PUD/ja_pud"):
+        sentences = read_conllu(shared_data / f"ud/{treebank}-ud-test.conllu", limit=200)
+        encoded, report = aligner.encode([s.words for s in sentences])
+        assert report.words_anchored_on_bare_piece == 0
+        bare = tokenizer.convert_tokens_to_ids("▁")
+        assert all(item.windows[w][p] != bare for item in encoded
+                   for w, p in zip(item.word_window, item.word_position, strict=True))

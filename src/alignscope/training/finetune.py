@@ -78,9 +78,17 @@ def _check_config(config: FinetuneConfig) -> None:
         raise ConfigError("max_steps must be at least 1")
 
 
-def finetune(config: FinetuneConfig, out: str | Path, *, overwrite: bool = False,
-             show_progress: bool = True) -> dict[str, Any]:
-    """Run one fine-tuning experiment and return the results dict written to `out`."""
+def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run", *,
+             overwrite: bool = False, show_progress: bool = True, **fields: Any) -> dict[str, Any]:
+    """Run one fine-tuning experiment and return the results dict written to `out`.
+
+    Pass a `FinetuneConfig`, or its fields as keywords:
+    `finetune(model="xlm-roberta-base", train="ud:en_ewt", eval=["ud:fr_gsd"], out="runs/x")`.
+    """
+    if config is None:
+        config = FinetuneConfig(**fields)
+    elif fields:
+        raise ConfigError("pass either a FinetuneConfig or keyword fields, not both")
     out = Path(out)
     _check_config(config)
     if (out / RESULTS_FILE).exists() and not overwrite:

@@ -1,0 +1,95 @@
+"""Tables from `finetune` results: one row per evaluated dataset, one column per run, with the
+change against the first (reference) run — the layout of the paper's RANDOM-INIT tables."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alignscope.errors import AlignscopeError
+
+FORMATS = ("markdown", "csv", "latex")
+
+
+def load_results(path: str | Path) -> dict[str, Any]:
+    """Read a results file, given the file or its run directory."""
+    path = Path(path)
+    file = path / "results.json" if path.is_dir() else path
+    if not file.is_file():
+        raise AlignscopeError(f"no results file at {file}; pass a finetune --out directory")
+    results = json.loads(file.read_text(encoding="utf-8"))
+    if "evaluations" not in results or "metric" not in results:
+        raise AlignscopeError(f"{file} is not an alignscope results file (no evaluations)")
+    return results
+
+
+def run_label(results: dict[str, Any]) -> str:
+    init = results.get("random_init") or {}
+    if init.get("layers") or init.get("regex"):
+        return f"RI {init.get('layers') or init.get('regex')}"
+    return "REF"
+
+
+@dataclass
+class TransferTable:
+    metric: str
+    labels: list[str]
+    rows: list[tuple[str, list[float | None]]]  # dataset -> score per run (0-100)
+
+    def render(self, fmt: str = "markdown") -> str:
+        if fmt not in FORMATS:
+            raise AlignscopeError(f"unknown table format {fmt!r}; use one of {', '.join(FORMATS)}")
+        header = ["dataset", *(self.labels[:1]), *(f"{label} (Δ)" for label in self.labels[1:])]
+        body = []
+        for dataset, scores in self.rows:
+            reference = scores[0]
+            cells = [_number(reference)]
+            for score in scores[1:]:
+                delta = None if score is None or reference is None else score - reference
+                cells.append(f"{_number(score)} ({_signed(delta)})")
+            body.append([dataset, *cells])
+        if fmt == "csv":
+            return "\n".join(",".join(row) for row in [header, *body]) + "\n"
+        if fmt == "latex":
+            lines = [r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}", r"\toprule",
+                     " & ".join(header) + r" \\", r"\midrule"]
+            lines += [" & ".join(row) + r" \\" for row in body]
+            return "\n".join([*lines, r"\bottomrule", r"\end{tabular}"]).replace("Δ", r"$\Delta$") + "\n"
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(row) + " |" for row in body]
+        return f"{self.metric} ×100\n\n" + "\n".join(lines) + "\n"
+
+
+def transfer_table(runs: list[str | Path], labels: list[str] | None = None) -> TransferTable:
+    """Compare runs of one task; the first run is the reference for the deltas."""
+    if not runs:
+        raise AlignscopeError("give at least one run")
+    loaded = [load_results(run) for run in runs]
+    metrics = {r["metric"] for r in loaded}
+    if len(metrics) > 1:
+        raise AlignscopeError(f"runs report different metrics ({', '.join(sorted(metrics))}); "
+                              "compare runs of one task")
+    if labels is not None and len(labels) != len(loaded):
+        raise AlignscopeError(f"{len(labels)} labels for {len(loaded)} runs")
+    metric = metrics.pop()
+    datasets: list[str] = []
+    for results in loaded:
+        datasets += [e["dataset"] for e in results["evaluations"] if e["dataset"] not in datasets]
+    rows = []
+    for dataset in datasets:
+        scores = []
+        for results in loaded:
+            entry = next((e for e in results["evaluations"] if e["dataset"] == dataset), None)
+            scores.append(None if entry is None else 100 * float(entry["metrics"][metric]))
+        rows.append((dataset, scores))
+    return TransferTable(metric, labels or [run_label(r) for r in loaded], rows)
+
+
+def _number(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def _signed(value: float | None) -> str:
+    return "–" if value is None else f"{value:+.2f}"
