@@ -23,6 +23,7 @@ class FinetuneConfig:
     # optimisation (XTREME udpos: lr 2e-5, 10 epochs, batch 32, max length 128)
     epochs: int = 10
     lr: float = 2e-5
+    head_lr: float | None = None  # task head learning rate; None: same as lr
     batch_size: int = 32
     max_length: int = 128
     warmup_ratio: float = 0.1

@@ -3,7 +3,6 @@ zero-shot on target languages. Writes `results.json` and `checkpoint/` atomicall
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import math
 import time
@@ -166,6 +165,18 @@ def _describe(dataset: ResolvedDataset, sentences: list[Sentence] | None) -> dic
             "sentences": len(sentences), "words": sum(len(s) for s in sentences)}
 
 
+def _parameter_groups(model: TaskModel, config: FinetuneConfig) -> list[dict[str, Any]]:
+    """No weight decay on biases and norms; the head may have its own learning rate."""
+    groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
+    for name, parameter in model.named_parameters():
+        no_decay = name.endswith("bias") or "LayerNorm" in name or "layer_norm" in name
+        groups.setdefault((name.startswith("head."), no_decay), []).append(parameter)
+    head_lr = config.head_lr if config.head_lr is not None else config.lr
+    return [{"params": params, "lr": head_lr if in_head else config.lr,
+             "weight_decay": 0.0 if no_decay else config.weight_decay}
+            for (in_head, no_decay), params in groups.items()]
+
+
 def _train(model: TaskModel, task: Task, labels: Any, aligner: WordAligner, predictor: Predictor,
            train: list[Sentence], dev: list[Sentence] | None, config: FinetuneConfig,
            device: torch.device, show_progress: bool) -> dict[str, Any]:
@@ -177,13 +188,8 @@ def _train(model: TaskModel, task: Task, labels: Any, aligner: WordAligner, pred
         total_steps = min(total_steps, config.max_steps)
     epochs = math.ceil(total_steps / batches_per_epoch)
 
-    decay, no_decay = [], []
-    for name, parameter in model.named_parameters():
-        is_norm_or_bias = name.endswith("bias") or "LayerNorm" in name or "layer_norm" in name
-        (no_decay if is_norm_or_bias else decay).append(parameter)
     optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": config.weight_decay},
-         {"params": no_decay, "weight_decay": 0.0}], lr=config.lr, eps=1e-8,
+        _parameter_groups(model, config), lr=config.lr, eps=1e-8,
         # The fused kernel updates the large embedding matrix ~20x faster than the loop.
         fused=device.type in {"cpu", "cuda"})
     scheduler = get_linear_schedule_with_warmup(
@@ -232,8 +238,7 @@ def _train(model: TaskModel, task: Task, labels: Any, aligner: WordAligner, pred
             # Without a dev set the last model is kept (ties also favour the later model).
             if dev is None or score > best_score:
                 best_score, best_step = score, step
-                best_state = copy.deepcopy({k: v.detach().clone()
-                                            for k, v in model.state_dict().items()})
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             if step >= total_steps:
                 break
     return {
