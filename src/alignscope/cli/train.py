@@ -71,6 +71,7 @@ def finetune(
     max_dev_sentences: Annotated[int | None, Opt(help="Select on the first N dev sentences.")] = None,
     device: Annotated[str | None, Opt(help="auto | cpu | cuda.")] = None,
     bf16: Annotated[bool | None, Opt("--bf16/--no-bf16", help="bf16 autocast on CUDA.")] = None,
+    threads: Annotated[int | None, Opt(help="CPU threads (1 is fastest on a busy machine).")] = None,
     write_predictions: Annotated[bool, Opt(help="Write predictions in the input format.")] = False,
     deprel: Annotated[str | None, Opt(help="Parsing: score 'universal' or 'full' DEPRELs.")] = None,
     config: Annotated[Path | None, Opt(help="YAML file of options; flags override it.")] = None,
@@ -90,7 +91,8 @@ def finetune(
                  "max_length": max_length,
                  "warmup_ratio": warmup_ratio, "weight_decay": weight_decay, "dropout": dropout,
                  "max_steps": max_steps, "max_train_sentences": max_train_sentences,
-                 "max_dev_sentences": max_dev_sentences, "device": device, "bf16": bf16}
+                 "max_dev_sentences": max_dev_sentences, "device": device, "bf16": bf16,
+                 "threads": threads}
         options.update({k: v for k, v in flags.items() if v is not None})
         if eval is not None:
             options["eval"] = split_list(eval)

@@ -37,6 +37,7 @@ class FinetuneConfig:
     # runtime
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     bf16: bool = True  # bf16 autocast, on CUDA only
+    threads: int | None = None  # CPU threads for torch; None: torch's default
     write_predictions: bool = False
     task_options: dict[str, Any] = field(default_factory=dict)
     revision: str | None = None

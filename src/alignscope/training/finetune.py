@@ -100,6 +100,8 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
     eval_sentences = [task.read(dataset) for dataset in data.evals]
 
     torch.manual_seed(config.seed)
+    if config.threads:
+        torch.set_num_threads(config.threads)
     device = pick_device(config.device)
     encoder = load_encoder(config.model, revision=config.revision,
                            trust_remote_code=config.trust_remote_code,
