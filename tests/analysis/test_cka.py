@@ -24,17 +24,17 @@ VARIANTS = [("linear", False), ("linear", True), ("rbf", False), ("rbf", True)]
 
 # --- numpy textbook -------------------------------------------------------------------------
 
-def np_hsic(k: np.ndarray, l: np.ndarray) -> float:
+def np_hsic(k: np.ndarray, l_: np.ndarray) -> float:
     """Gretton et al. (2005): tr(K H L H) / (n-1)^2 with the centring matrix H."""
     n = k.shape[0]
     h = np.eye(n) - np.ones((n, n)) / n
-    return float(np.trace(k @ h @ l @ h)) / (n - 1) ** 2
+    return float(np.trace(k @ h @ l_ @ h)) / (n - 1) ** 2
 
 
-def np_hsic_unbiased(k: np.ndarray, l: np.ndarray) -> float:
+def np_hsic_unbiased(k: np.ndarray, l_: np.ndarray) -> float:
     """Song et al. (2012), equation (5), with the diagonals set to zero."""
     n = k.shape[0]
-    kt, lt = k.copy(), l.copy()
+    kt, lt = k.copy(), l_.copy()
     np.fill_diagonal(kt, 0)
     np.fill_diagonal(lt, 0)
     one = np.ones(n)
@@ -52,9 +52,9 @@ def np_rbf(x: np.ndarray) -> np.ndarray:
 
 
 def np_cka(x: np.ndarray, y: np.ndarray, kernel: str, debiased: bool) -> float:
-    k, l = (x @ x.T, y @ y.T) if kernel == "linear" else (np_rbf(x), np_rbf(y))
+    k, l_ = (x @ x.T, y @ y.T) if kernel == "linear" else (np_rbf(x), np_rbf(y))
     hsic = np_hsic_unbiased if debiased else np_hsic
-    return hsic(k, l) / math.sqrt(hsic(k, k) * hsic(l, l))
+    return hsic(k, l_) / math.sqrt(hsic(k, k) * hsic(l_, l_))
 
 
 # --- data -----------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from alignscope.data.ner import read_iob, write_iob
 from alignscope.errors import DataFormatError
 
 
-
 def write(tmp_path: Path, text: str, name: str = "data.iob") -> Path:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")

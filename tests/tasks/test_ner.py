@@ -112,7 +112,7 @@ def test_wikiann_reference_gold_scores_one_and_round_trips(tmp_path: Path,
     sentences = task.read(dataset, limit=50)
     gold = [list(s.ner_tags) for s in sentences]
     scores = task.score(sentences, gold)
-    assert scores["f1"] == 1.0 and scores["tokens"] == sum(map(len, sentences))
+    assert scores["f1"] == 1.0 and scores["words"] == sum(map(len, sentences))
     out = tmp_path / "pred.conllu"
     task.write_predictions(out, sentences, gold)
     original = dataset.path.read_text(encoding="utf-8").split("\n\n")[:50]

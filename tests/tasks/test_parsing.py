@@ -98,6 +98,19 @@ def test_unknown_evaluation_relation_is_ignored_in_loss_and_counted(tmp_path: Pa
     assert full.score(sentences, predictions)["unknown_deprels"] == 1
 
 
+def test_decoding_outside_autocast_accepts_bf16_outputs(tmp_path: Path) -> None:
+    task = DependencyParsing()
+    sentences = read_conllu(conllu_file(tmp_path, SENTENCE))
+    labels = task.build_labels(sentences)
+    head = task.build_head(8, labels, dropout=0.0)
+    mask = torch.ones(1, 5, dtype=torch.bool)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        output = head(torch.randn(1, 5, 8), mask)
+        assert torch.isfinite(task.loss(output, task.targets(sentences, labels, 5), mask))
+    [prediction] = task.decode(output, mask, labels)
+    assert is_single_root_tree(prediction["heads"])
+
+
 def test_unknown_deprel_scoring_option_is_refused() -> None:
     with pytest.raises(ConfigError, match="universal or full"):
         DependencyParsing(deprel="basic")  # type: ignore[arg-type]

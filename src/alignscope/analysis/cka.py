@@ -25,6 +25,7 @@ that device in float64.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 from torch import Tensor
@@ -47,23 +48,30 @@ class LinearSide:
         return self.centred.shape[0]
 
 
-@dataclass(frozen=True)
 class GramSide:
-    """One representation prepared as an n x n kernel matrix (RBF)."""
+    """One representation prepared as an n x n kernel matrix (RBF); the centred and
+    zero-diagonal forms are computed once, when first needed."""
 
-    kernel: Tensor  # [n, n] float64, the raw (uncentred) kernel matrix
+    def __init__(self, kernel: Tensor) -> None:
+        self.kernel = kernel  # [n, n] float64, the raw (uncentred) kernel matrix
 
     @property
     def n(self) -> int:
         return self.kernel.shape[0]
 
+    @cached_property
     def centred(self) -> Tensor:
         """H K H, by subtracting row, column and grand means."""
         k = self.kernel
         return k - k.mean(0, keepdim=True) - k.mean(1, keepdim=True) + k.mean()
 
+    @cached_property
     def zero_diagonal(self) -> Tensor:
         return self.kernel.clone().fill_diagonal_(0)
+
+    @cached_property
+    def zero_diagonal_row_sums(self) -> Tensor:
+        return self.zero_diagonal.sum(1)
 
 
 def _float64(x: Tensor) -> Tensor:
@@ -141,10 +149,10 @@ def linear_hsic(a: LinearSide, b: LinearSide, debiased: bool = False,
 def gram_hsic(a: GramSide, b: GramSide, debiased: bool = False) -> Tensor:
     n = _check_sizes(a, b, debiased)
     if not debiased:
-        return (a.centred() * b.centred()).sum() / (n - 1) ** 2
-    k, l_ = a.zero_diagonal(), b.zero_diagonal()
-    k_rows, l_rows = k.sum(1), l_.sum(1)
-    return ((k * l_).sum() + k_rows.sum() * l_rows.sum() / ((n - 1) * (n - 2))
+        return (a.centred * b.centred).sum() / (n - 1) ** 2
+    k_rows, l_rows = a.zero_diagonal_row_sums, b.zero_diagonal_row_sums
+    return ((a.zero_diagonal * b.zero_diagonal).sum()
+            + k_rows.sum() * l_rows.sum() / ((n - 1) * (n - 2))
             - 2 * (k_rows @ l_rows) / (n - 2)) / (n * (n - 3))
 
 

@@ -16,7 +16,7 @@ on each resample; the RBF bandwidth stays at its full-sample value.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -67,7 +67,11 @@ class MeasureOptions:
 
 
 class LayerSides:
-    """Every layer of one feature set ([layers, rows, dim]) prepared lazily for each measure."""
+    """Every layer of one feature set ([layers, rows, dim]) prepared lazily for each measure.
+
+    Prepared layers stay cached until `release`: a source compared with many targets is
+    prepared once per layer.
+    """
 
     def __init__(self, hidden: Tensor, device: torch.device) -> None:
         self.hidden = hidden.to(device)
@@ -92,6 +96,10 @@ class LayerSides:
             _check_square(self.rows, "RBF CKA")
             self._rbf[layer] = prepare_rbf(self.hidden[layer])
         return self._rbf[layer]
+
+    def release(self, layer: int) -> None:
+        self._linear.pop(layer, None)
+        self._rbf.pop(layer, None)
 
 
 @dataclass
@@ -129,33 +137,49 @@ def layer_values(x: LayerSides, y: LayerSides, layer_x: int, layer_y: int,
         values.update({"retrieval": (forward + backward) / 2, "retrieval-forward": forward,
                        "retrieval-backward": backward})
     return {key: values[key] for key in values if key in measures
-            or key in RETRIEVAL_DIRECTIONS and "retrieval" in measures}
+            or (key in RETRIEVAL_DIRECTIONS and "retrieval" in measures)}
 
 
-def compare(xs: Sequence[LayerSides], ys: Sequence[LayerSides], options: MeasureOptions,
-            row_groups: Tensor | None = None) -> Comparison:
-    """Measures per layer (layer i of x against layer i of y), averaged over the samples.
+def compare(xs: Sequence[LayerSides], ys: Mapping[str, Sequence[LayerSides]],
+            options: MeasureOptions, row_groups: Tensor | None = None) -> dict[str, Comparison]:
+    """Measures per layer (layer i of x against layer i of each y), averaged over samples.
 
-    `xs[k]`/`ys[k]` hold sample k; `row_groups` gives each row's sentence for the bootstrap.
+    `xs[k]` and `ys[name][k]` hold sample k (all rows, or one of the authors' windows);
+    `row_groups` gives each row's sentence, for the bootstrap. Layers are visited in the
+    outer loop so that only one layer's n x n matrices are alive at a time (all of them
+    when a layer matrix is requested).
     """
-    layers = min(xs[0].num_layers, ys[0].num_layers)
-    per_sample = [[layer_values(x, y, layer, layer, options.measures) for layer in range(layers)]
-                  for x, y in zip(xs, ys, strict=True)]
-    result = Comparison()
-    for key in options.result_keys:
-        table = np.array([[sample[layer][key] for layer in range(layers)] for sample in per_sample])
-        result.values[key] = table.mean(0).tolist()
-        if len(per_sample) > 1:
-            result.spread[key] = table.std(0).tolist()
-    if options.bootstrap:
-        if len(xs) > 1:
-            raise ConfigError("--bootstrap works on one sample of sentences, not on windows")
-        result.intervals = bootstrap_intervals(xs[0], ys[0], options, row_groups)
-    if options.layer_matrix:
-        if len(xs) > 1:
-            raise ConfigError("--layer-matrix works on one sample of sentences, not on windows")
-        result.matrix = layer_matrix(xs[0], ys[0], options)
-    return result
+    if options.bootstrap and len(xs) > 1:
+        raise ConfigError("--bootstrap works on one sample of sentences, not on windows")
+    if options.layer_matrix and len(xs) > 1:
+        raise ConfigError("--layer-matrix works on one sample of sentences, not on windows")
+    layers = min(xs[0].num_layers, *(samples[0].num_layers for samples in ys.values()))
+    values = {name: [[] for _ in xs] for name in ys}  # name -> sample -> layer -> {key: value}
+    results = {name: Comparison() for name in ys}
+    for layer in range(layers):
+        for name, samples in ys.items():
+            for index, (x, y) in enumerate(zip(xs, samples, strict=True)):
+                values[name][index].append(layer_values(x, y, layer, layer, options.measures))
+            if options.bootstrap:
+                for key, interval in bootstrap_interval(xs[0], samples[0], layer, options,
+                                                        row_groups).items():
+                    results[name].intervals.setdefault(key, []).append(interval)
+            if not options.layer_matrix:
+                for y in samples:
+                    y.release(layer)
+        if not options.layer_matrix:
+            for x in xs:
+                x.release(layer)
+    for name, per_sample in values.items():
+        for key in options.result_keys:
+            table = np.array([[sample[layer][key] for layer in range(layers)]
+                              for sample in per_sample])
+            results[name].values[key] = table.mean(0).tolist()
+            if len(per_sample) > 1:
+                results[name].spread[key] = table.std(0).tolist()
+        if options.layer_matrix:
+            results[name].matrix = layer_matrix(xs[0], ys[name][0], options)
+    return results
 
 
 def layer_matrix(x: LayerSides, y: LayerSides, options: MeasureOptions) -> dict[str, list]:
@@ -166,33 +190,29 @@ def layer_matrix(x: LayerSides, y: LayerSides, options: MeasureOptions) -> dict[
     return {m: [[cell[m] for cell in row] for row in grid] for m in measures}
 
 
-def bootstrap_intervals(x: LayerSides, y: LayerSides, options: MeasureOptions,
-                        row_groups: Tensor | None) -> dict[str, list[tuple[float, float]]]:
-    """Percentile intervals over sentence resamples drawn with `options.seed`."""
+def bootstrap_interval(x: LayerSides, y: LayerSides, layer: int, options: MeasureOptions,
+                       row_groups: Tensor | None) -> dict[str, tuple[float, float]]:
+    """Percentile intervals at one layer over sentence resamples drawn with `options.seed`
+    (the same resamples at every layer and for every pair)."""
     device = x.hidden.device
-    groups = row_groups if row_groups is not None else torch.arange(x.rows)
-    groups = groups.to(device)
+    groups = (row_groups if row_groups is not None else torch.arange(x.rows)).to(device)
     count = int(groups.max()) + 1
     members = [torch.nonzero(groups == g).flatten() for g in range(count)] \
         if groups.numel() != count else None
-    generator = torch.Generator().manual_seed(options.seed)
-    layers = min(x.num_layers, y.num_layers)
+    cosines = None
     if "retrieval" in options.measures:
         _check_square(x.rows, "a retrieval bootstrap")
-    cosines = [cosine_matrix(x.hidden[layer], y.hidden[layer])
-               if "retrieval" in options.measures else None for layer in range(layers)]
-    draws: dict[str, list[list[float]]] = {key: [[] for _ in range(layers)]
-                                          for key in options.result_keys}
+        cosines = cosine_matrix(x.hidden[layer], y.hidden[layer])
+    generator = torch.Generator().manual_seed(options.seed)
+    draws: dict[str, list[float]] = {key: [] for key in options.result_keys}
     for _ in range(options.bootstrap):
         drawn = torch.randint(count, (count,), generator=generator).to(device)
         rows = drawn if members is None else torch.cat([members[g] for g in drawn.tolist()])
-        for layer in range(layers):
-            values = _resample_values(x, y, layer, rows, options.measures, cosines[layer])
-            for key, value in values.items():
-                draws[key][layer].append(value)
+        for key, value in _resample_values(x, y, layer, rows, options.measures, cosines).items():
+            draws[key].append(value)
     alpha = (1 - options.confidence) / 2
-    return {key: [(float(np.nanquantile(v, alpha)), float(np.nanquantile(v, 1 - alpha)))
-                  for v in per_layer] for key, per_layer in draws.items()}
+    return {key: (float(np.nanquantile(v, alpha)), float(np.nanquantile(v, 1 - alpha)))
+            for key, v in draws.items()}
 
 
 def _resample_values(x: LayerSides, y: LayerSides, layer: int, rows: Tensor,
@@ -212,4 +232,4 @@ def _resample_values(x: LayerSides, y: LayerSides, layer: int, rows: Tensor,
         values.update({"retrieval": (forward + backward) / 2, "retrieval-forward": forward,
                        "retrieval-backward": backward})
     return {key: value for key, value in values.items() if key in measures
-            or key in RETRIEVAL_DIRECTIONS and "retrieval" in measures}
+            or (key in RETRIEVAL_DIRECTIONS and "retrieval" in measures)}

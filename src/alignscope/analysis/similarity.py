@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from alignscope.analysis.compare import LayerSides, MeasureOptions, compare
+from alignscope.analysis.compare import Comparison, LayerSides, MeasureOptions, compare
 from alignscope.analysis.controls import check_controls, derangement, random_init_copy
 from alignscope.analysis.features import ExtractionOptions, FeatureExtractor, Features
 from alignscope.analysis.outputs import (
@@ -145,12 +145,11 @@ def _samples(features: Features, windows: list[tuple[int, int]] | None,
 def compare_languages(features: dict[str, Features], source: str, targets: tuple[str, ...],
                       options: MeasureOptions, windows: list[tuple[int, int]] | None,
                       device: torch.device, permutation: torch.Tensor | None = None,
-                      ) -> dict[str, Any]:
+                      ) -> dict[str, Comparison]:
     """Source against each target; `permutation` reorders targets (the shuffled control)."""
-    source_sides = _samples(features[source], windows, device)
-    return {lang: compare(source_sides, _samples(features[lang], windows, device, permutation),
-                          options, features[lang].row_sentence)
-            for lang in targets}
+    return compare(_samples(features[source], windows, device),
+                   {lang: _samples(features[lang], windows, device, permutation)
+                    for lang in targets}, options, features[source].row_sentence)
 
 
 def run_similarity(config: SimilarityConfig, out: str | Path | None = None,

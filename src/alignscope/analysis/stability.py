@@ -115,12 +115,13 @@ def run_stability(config: StabilityConfig, out: str | Path | None = None,
     light = dataclasses.replace(options, bootstrap=0, layer_matrix=False)
     for lang in config.languages:
         x = [LayerSides(before[lang].hidden, device)]
-        conditions["paired"][lang] = compare(x, [LayerSides(after[lang].hidden, device)],
-                                             options, before[lang].row_sentence)
+        conditions["paired"][lang] = compare(
+            x, {lang: [LayerSides(after[lang].hidden, device)]}, options,
+            before[lang].row_sentence)[lang]
         if "shuffled" in conditions:
             permutation = derangement(before[lang].hidden.shape[1], config.seed)
             conditions["shuffled"][lang] = compare(
-                x, [LayerSides(after[lang].hidden[:, permutation], device)], light)
+                x, {lang: [LayerSides(after[lang].hidden[:, permutation], device)]}, light)[lang]
     cross_lingual = {}
     if len(config.languages) > 1 and config.pooling != "word":
         source, *targets = config.languages

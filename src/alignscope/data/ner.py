@@ -93,7 +93,7 @@ def _check_row(path: Path, number: int, position: int, row: tuple[str, ...],
         raise DataFormatError(path, number, "empty token")
 
 
-def check_iob2(path: str | Path, lines: Sequence[int], tags: Sequence[str]) -> None:
+def _check_iob2(path: str | Path, lines: Sequence[int], tags: Sequence[str]) -> None:
     """Gold tags must be strict IOB2; the error names the first offending line."""
     previous = "O"
     for number, tag in zip(lines, tags, strict=True):
@@ -114,7 +114,7 @@ def _to_sentence(path: Path, block: list[tuple[int, tuple[str, ...], str]],
     lines = tuple(number for number, _, _ in block)
     rows = tuple(row for _, row, _ in block)
     tags = tuple(row[-1] for row in rows)
-    check_iob2(path, lines, tags)
+    _check_iob2(path, lines, tags)
     return Sentence(words=tuple(row[layout.token_column] for row in rows), ner_tags=tags,
                     path=str(path), line=lines[0],
                     source=IobSource(rows, lines, block[0][2]))

@@ -35,13 +35,14 @@ class Biaffine(nn.Module):
         """[batch, D, i] x [batch, H, j] -> [batch, out, D, H]."""
         x = self._with_one(dependents, self.dependent_bias)
         y = self._with_one(heads, self.head_bias)
-        return torch.einsum("bdi,oij,bhj->bodh", x, self.weight, y)
+        return torch.einsum("bdi,oij,bhj->bodh", x, self.weight.to(x.dtype), y)
 
     def aligned_pairs(self, dependents: torch.Tensor, heads: torch.Tensor) -> torch.Tensor:
         """[batch, W, i] x [batch, W, j] (the head of each word) -> [batch, W, out]."""
         x = self._with_one(dependents, self.dependent_bias)
         y = self._with_one(heads, self.head_bias)
-        return torch.einsum("bwi,oij,bwj->bwo", x, self.weight, y)
+        # Decoding runs outside autocast on vectors made inside it (bf16), hence the cast.
+        return torch.einsum("bwi,oij,bwj->bwo", x, self.weight.to(x.dtype), y)
 
 
 def _mlp(in_features: int, out_features: int, dropout: float) -> nn.Sequential:

@@ -61,7 +61,7 @@ def span_scores(gold_tags: Sequence[Sequence[str]],
         "f1": float(f1_score(gold, predicted, **options)),
         "gold_entities": _count_entities(gold),
         "predicted_entities": _count_entities(predicted),
-        "tokens": sum(len(tags) for tags in gold),
+        "words": sum(len(tags) for tags in gold),
     }
 
 

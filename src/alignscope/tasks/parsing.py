@@ -97,7 +97,7 @@ class DependencyParsing(Task):
         with torch.no_grad():
             best = output.label_logits(padded.to(output.arc_scores.device)).argmax(-1).cpu()
         return [{"heads": sentence_heads,
-                 "deprels": [labels["deprels"][i] for i in best[row, : len(sentence_heads)]]}
+                 "deprels": [labels["deprels"][i] for i in best[row, : len(sentence_heads)].tolist()]}
                 for row, sentence_heads in enumerate(heads)]
 
     def score(self, sentences: Sequence[Sentence],

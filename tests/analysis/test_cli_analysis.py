@@ -1,0 +1,52 @@
+"""The `similarity`, `stability` and `correlate` commands: thin wrappers, clean errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+import alignscope.cli.analysis  # noqa: F401  (registers the commands)
+from alignscope.cli import app
+
+runner = CliRunner()
+
+
+def test_similarity_then_correlate(tiny_bert: Path, pud_text: str, tmp_path: Path) -> None:
+    out = tmp_path / "sim"
+    result = runner.invoke(app, [
+        "similarity", "--model", str(tiny_bert), "--parallel", pud_text, "--source", "en",
+        "--targets", "fr,de", "--out", str(out), "--controls", "shuffled",
+        "--measures", "linear,retrieval", "--device", "cpu", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "linear" in result.output and (out / "similarity.json").is_file()
+    run = tmp_path / "runs" / "pos"
+    run.mkdir(parents=True)
+    (run / "results.json").write_text(json.dumps({
+        "task": "pos", "metric": "upos_accuracy", "source_language": "en",
+        "evaluations": [{"dataset": f"ud:{lang}_pud:test", "language": lang,
+                         "metrics": {"upos_accuracy": score}}
+                        for lang, score in (("fr", 0.9), ("de", 0.8))]}), encoding="utf-8")
+    refused = runner.invoke(app, ["correlate", "--similarity", str(out),
+                                  "--transfer", str(run / "results.json")])
+    assert refused.exit_code == 2
+    assert "needs at least 3" in refused.output and "Traceback" not in refused.output
+
+
+def test_stability_command(tiny_bert: Path, pud_text: str, tmp_path: Path) -> None:
+    result = runner.invoke(app, [
+        "stability", "--pretrained", str(tiny_bert), "--finetuned", str(tiny_bert),
+        "--parallel", pud_text, "--langs", "en,fr", "--out", str(tmp_path / "st"),
+        "--measures", "linear", "--device", "cpu", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "st" / "stability-linear.png").is_file()
+
+
+def test_user_errors_exit_2_with_one_line(tiny_bert: Path, pud_text: str, tmp_path: Path) -> None:
+    result = runner.invoke(app, [
+        "similarity", "--model", str(tiny_bert), "--parallel", pud_text, "--targets", "fr",
+        "--out", str(tmp_path / "x"), "--pooling", "word", "--no-progress"])
+    assert result.exit_code == 2
+    assert "error:" in result.output and "word pooling" in result.output
+    assert not (tmp_path / "x").exists()

@@ -1,0 +1,124 @@
+"""Layer comparisons: windows, bootstrap, layer matrix, retrieval and the controls' helpers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from alignscope.analysis.cka import linear_cka, rbf_cka
+from alignscope.analysis.compare import LayerSides, MeasureOptions, compare
+from alignscope.analysis.controls import derangement
+from alignscope.analysis.retrieval import cosine_matrix, resampled_retrieval, retrieval_accuracy
+from alignscope.errors import ConfigError
+
+CPU = torch.device("cpu")
+
+
+def paired_layers(n: int = 48, layers: int = 3, dim: int = 6, seed: int = 0,
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """x and a noisier y per layer, the noise growing with depth."""
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(layers, n, dim, generator=generator)
+    noise = torch.randn(layers, n, dim, generator=generator)
+    scale = torch.linspace(0.2, 2.0, layers)[:, None, None]
+    return x, x + scale * noise
+
+
+def test_values_per_layer_match_the_direct_functions() -> None:
+    x, y = paired_layers()
+    result = compare([LayerSides(x, CPU)], {"y": [LayerSides(y, CPU)]},
+                     MeasureOptions(("linear", "debiased", "rbf", "debiased-rbf", "retrieval")))["y"]
+    for layer in range(3):
+        assert result.values["linear"][layer] == pytest.approx(linear_cka(x[layer], y[layer]))
+        assert result.values["debiased"][layer] == \
+            pytest.approx(linear_cka(x[layer], y[layer], debiased=True))
+        assert result.values["rbf"][layer] == pytest.approx(rbf_cka(x[layer], y[layer]))
+        forward, backward = retrieval_accuracy(x[layer], y[layer])
+        assert result.values["retrieval-forward"][layer] == forward
+        assert result.values["retrieval"][layer] == pytest.approx((forward + backward) / 2)
+    assert result.values["linear"] == sorted(result.values["linear"], reverse=True)
+    assert not result.intervals and not result.matrix and not result.spread
+
+
+def test_one_source_against_several_targets() -> None:
+    x, y = paired_layers()
+    source = LayerSides(x, CPU)
+    results = compare([source], {"y": [LayerSides(y, CPU)], "x": [LayerSides(x, CPU)]},
+                      MeasureOptions(("linear", "rbf")))
+    assert results["x"].values["rbf"] == pytest.approx([1.0] * 3)
+    alone = compare([LayerSides(x, CPU)], {"y": [LayerSides(y, CPU)]},
+                    MeasureOptions(("linear", "rbf")))["y"]
+    assert results["y"].values == alone.values
+    assert not source._rbf  # every layer released once all targets were measured
+
+
+def test_windows_are_averaged_and_their_spread_kept() -> None:
+    x, y = paired_layers(n=40)
+    windows = [(0, 10), (1, 11), (2, 12)]
+    result = compare([LayerSides(x[:, a:b], CPU) for a, b in windows],
+                     {"y": [LayerSides(y[:, a:b], CPU) for a, b in windows]},
+                     MeasureOptions(("rbf",)))["y"]
+    expected = [sum(rbf_cka(x[layer, a:b], y[layer, a:b]) for a, b in windows) / 3
+                for layer in range(3)]
+    assert result.values["rbf"] == pytest.approx(expected)
+    assert len(result.spread["rbf"]) == 3
+    with pytest.raises(ConfigError, match="one sample"):
+        compare([LayerSides(x[:, a:b], CPU) for a, b in windows],
+                {"y": [LayerSides(y[:, a:b], CPU) for a, b in windows]},
+                MeasureOptions(("rbf",), bootstrap=5))
+
+
+def test_bootstrap_is_seeded_and_brackets_a_range() -> None:
+    x, y = paired_layers()
+    options = MeasureOptions(("linear", "rbf", "retrieval"), bootstrap=30, seed=3)
+    first = compare([LayerSides(x, CPU)], {"y": [LayerSides(y, CPU)]}, options)["y"]
+    again = compare([LayerSides(x, CPU)], {"y": [LayerSides(y, CPU)]}, options)["y"]
+    other = compare([LayerSides(x, CPU)], {"y": [LayerSides(y, CPU)]},
+                    MeasureOptions(("linear", "rbf", "retrieval"), bootstrap=30, seed=4))["y"]
+    assert first.intervals == again.intervals != other.intervals
+    for key in ("linear", "rbf", "retrieval", "retrieval-forward"):
+        assert len(first.intervals[key]) == 3
+        assert all(low <= high for low, high in first.intervals[key])
+
+
+def test_bootstrap_draws_whole_sentences_for_word_rows() -> None:
+    x, y = paired_layers(n=30)
+    groups = torch.arange(10).repeat_interleave(3)  # 10 sentences of 3 words
+    result = compare([LayerSides(x, CPU)], {"y": [LayerSides(y, CPU)]},
+                     MeasureOptions(("linear",), bootstrap=10), groups)["y"]
+    assert len(result.intervals["linear"]) == 3
+
+
+def test_layer_matrix_diagonal_is_the_per_layer_curve() -> None:
+    x, y = paired_layers(layers=4)
+    result = compare([LayerSides(x, CPU)], {"y": [LayerSides(y[:3], CPU)]},
+                     MeasureOptions(("linear", "rbf"), layer_matrix=True))["y"]
+    matrix = result.matrix["linear"]
+    assert len(matrix) == 4 and len(matrix[0]) == 3
+    assert [matrix[i][i] for i in range(3)] == pytest.approx(result.values["linear"])
+    assert matrix[3][0] == pytest.approx(linear_cka(x[3], y[0]))
+
+
+def test_retrieval_directions_and_resampling() -> None:
+    x, _ = paired_layers(n=20)
+    assert retrieval_accuracy(x[0], x[0]) == (1.0, 1.0)
+    permutation = derangement(20, seed=0)
+    forward, backward = retrieval_accuracy(x[0], x[0][permutation])
+    assert forward == backward == 0.0
+    rows = torch.tensor([0, 0, 5, 7, 7, 7])
+    assert resampled_retrieval(cosine_matrix(x[0], x[0]), rows) == (1.0, 1.0)
+
+
+def test_derangement_moves_every_row_and_is_seeded() -> None:
+    permutation = derangement(50, seed=7)
+    assert sorted(permutation.tolist()) == list(range(50))
+    assert not (permutation == torch.arange(50)).any()
+    assert torch.equal(permutation, derangement(50, seed=7))
+    assert not torch.equal(permutation, derangement(50, seed=8))
+
+
+def test_measure_options_are_checked() -> None:
+    with pytest.raises(ConfigError, match="unknown measure 'cca'"):
+        MeasureOptions(("linear", "cca"))
+    with pytest.raises(ConfigError, match="confidence"):
+        MeasureOptions(confidence=1.5)
