@@ -8,7 +8,7 @@ import torch
 from alignscope.analysis.cka import linear_cka, rbf_cka
 from alignscope.analysis.compare import LayerSides, MeasureOptions, compare
 from alignscope.analysis.controls import derangement
-from alignscope.analysis.retrieval import cosine_matrix, resampled_retrieval, retrieval_accuracy
+from alignscope.analysis.retrieval import cosine_matrix, retrieval_accuracy, subset_retrieval
 from alignscope.errors import ConfigError
 
 CPU = torch.device("cpu")
@@ -81,6 +81,33 @@ def test_bootstrap_is_seeded_and_brackets_a_range() -> None:
         assert all(low <= high for low, high in first.intervals[key])
 
 
+def latent_pairs(n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two views of a shared 16-dimensional latent, each with its own noise: [1, n, 48]."""
+    mix_x = torch.randn(16, 48, generator=torch.Generator().manual_seed(100))
+    mix_y = torch.randn(16, 48, generator=torch.Generator().manual_seed(101))
+    latent = torch.randn(n, 16, generator=generator)
+    x = latent @ mix_x + 2 * torch.randn(n, 48, generator=generator)
+    y = latent @ mix_y + 2 * torch.randn(n, 48, generator=generator)
+    return x[None], y[None]
+
+
+def test_intervals_hold_the_estimate_and_match_the_sampling_spread() -> None:
+    """Repeated sentences (drawing with replacement) would push debiased CKA's whole interval
+    above the estimate; disjoint half-samples keep it centred, at the right width."""
+    generator = torch.Generator().manual_seed(0)
+    options = MeasureOptions(("linear", "debiased"), bootstrap=100, seed=1)
+    x, y = latent_pairs(400, generator)
+    result = compare([LayerSides(x, CPU)], {"y": [LayerSides(y, CPU)]}, options)["y"]
+    fresh = [compare([LayerSides(a, CPU)], {"y": [LayerSides(b, CPU)]},
+                     MeasureOptions(("linear", "debiased")))["y"].values
+             for a, b in (latent_pairs(400, generator) for _ in range(60))]
+    for key in ("linear", "debiased"):
+        low, high = result.intervals[key][0]
+        assert abs((low + high) / 2 - result.values[key][0]) < 0.25 * (high - low)
+        sampling_sd = torch.tensor([v[key][0] for v in fresh]).std().item()
+        assert 0.6 < (high - low) / (2 * 1.96 * sampling_sd) < 1.6
+
+
 def test_bootstrap_draws_whole_sentences_for_word_rows() -> None:
     x, y = paired_layers(n=30)
     groups = torch.arange(10).repeat_interleave(3)  # 10 sentences of 3 words
@@ -105,8 +132,9 @@ def test_retrieval_directions_and_resampling() -> None:
     permutation = derangement(20, seed=0)
     forward, backward = retrieval_accuracy(x[0], x[0][permutation])
     assert forward == backward == 0.0
-    rows = torch.tensor([0, 0, 5, 7, 7, 7])
-    assert resampled_retrieval(cosine_matrix(x[0], x[0]), rows) == (1.0, 1.0)
+    rows = torch.tensor([7, 0, 5])
+    assert subset_retrieval(cosine_matrix(x[0], x[0]), rows) == (1.0, 1.0)
+    assert subset_retrieval(cosine_matrix(x[0], x[0][permutation]), rows) != (1.0, 1.0)
 
 
 def test_derangement_moves_every_row_and_is_seeded() -> None:

@@ -96,10 +96,11 @@ def median_bandwidth(squared_distances: Tensor) -> Tensor:
     values = values[values != 0]
     if values.numel() == 0:
         raise ConfigError("RBF bandwidth undefined: all representations are identical")
-    ordered = values.sort().values
-    middle = ordered.numel() // 2
-    median = ordered[middle] if ordered.numel() % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-    return median.sqrt()
+    middle = values.numel() // 2 + 1  # 1-based rank of the upper middle value
+    upper = values.kthvalue(middle).values  # selection, not a full sort
+    if values.numel() % 2:
+        return upper.sqrt()
+    return ((values.kthvalue(middle - 1).values + upper) / 2).sqrt()
 
 
 def squared_distances(x: Tensor) -> Tensor:

@@ -9,9 +9,16 @@ Measures (the names used in options, results and files):
                 direction as retrieval-forward / retrieval-backward)
 
 A comparison runs on one or more samples of rows (all rows, or the authors' windows) and
-averages the per-sample values. Bootstrap intervals resample sentences with replacement (all
-rows of a drawn sentence come together), pairing stays intact, and every measure is recomputed
-on each resample; the RBF bandwidth stays at its full-sample value.
+averages the per-sample values.
+
+Intervals come from disjoint half-samples (the delete-n/2 jackknife): each draw splits the
+sentences at random into two disjoint halves (all rows of a sentence stay together, pairing
+stays intact) and recomputes every measure on each half. The spread of half-sample values
+estimates the full sample's sampling spread; the interval is the full-sample value plus the
+centred percentiles of the half-sample values, so a measure whose level depends on n (biased
+CKA, retrieval) keeps its own centre. Drawing with replacement would repeat sentences, which
+inflates CKA and breaks the unbiased HSIC estimator (its intervals can miss the estimate).
+The RBF bandwidth stays at its full-sample value.
 """
 
 from __future__ import annotations
@@ -31,11 +38,15 @@ from alignscope.analysis.cka import (
     prepare_linear,
     prepare_rbf,
 )
-from alignscope.analysis.retrieval import cosine_matrix, resampled_retrieval, retrieval_accuracy
+from alignscope.analysis.retrieval import cosine_matrix, retrieval_accuracy, subset_retrieval
 from alignscope.errors import ConfigError
 
 MEASURES = ("linear", "debiased", "rbf", "debiased-rbf", "retrieval")
 RETRIEVAL_DIRECTIONS = ("retrieval-forward", "retrieval-backward")
+MEASURE_LABELS = {"linear": "linear CKA", "debiased": "debiased linear CKA", "rbf": "RBF CKA",
+                  "debiased-rbf": "debiased RBF CKA", "retrieval": "top-1 retrieval accuracy",
+                  "retrieval-forward": "top-1 retrieval, source to target",
+                  "retrieval-backward": "top-1 retrieval, target to source"}
 MATRIX_MEASURES = ("linear", "debiased", "rbf", "debiased-rbf")
 MAX_SQUARE_ROWS = 12_000  # an n x n float64 matrix beyond this passes 1 GiB
 
@@ -162,7 +173,7 @@ def compare(xs: Sequence[LayerSides], ys: Mapping[str, Sequence[LayerSides]],
                 values[name][index].append(layer_values(x, y, layer, layer, options.measures))
             if options.bootstrap:
                 for key, interval in bootstrap_interval(xs[0], samples[0], layer, options,
-                                                        row_groups).items():
+                                                        row_groups, values[name][0][-1]).items():
                     results[name].intervals.setdefault(key, []).append(interval)
             if not options.layer_matrix:
                 for y in samples:
@@ -191,28 +202,42 @@ def layer_matrix(x: LayerSides, y: LayerSides, options: MeasureOptions) -> dict[
 
 
 def bootstrap_interval(x: LayerSides, y: LayerSides, layer: int, options: MeasureOptions,
-                       row_groups: Tensor | None) -> dict[str, tuple[float, float]]:
-    """Percentile intervals at one layer over sentence resamples drawn with `options.seed`
-    (the same resamples at every layer and for every pair)."""
+                       row_groups: Tensor | None, estimate: Mapping[str, float],
+                       ) -> dict[str, tuple[float, float]]:
+    """Half-sample intervals around `estimate` at one layer, drawn with `options.seed` (the
+    same splits at every layer and for every pair)."""
     device = x.hidden.device
     groups = (row_groups if row_groups is not None else torch.arange(x.rows)).to(device)
     count = int(groups.max()) + 1
+    if count < 8:
+        raise ConfigError(f"intervals need at least 8 sentences, got {count}")
     members = [torch.nonzero(groups == g).flatten() for g in range(count)] \
         if groups.numel() != count else None
     cosines = None
     if "retrieval" in options.measures:
-        _check_square(x.rows, "a retrieval bootstrap")
+        _check_square(x.rows, "retrieval intervals")
         cosines = cosine_matrix(x.hidden[layer], y.hidden[layer])
     generator = torch.Generator().manual_seed(options.seed)
+    half = count // 2
     draws: dict[str, list[float]] = {key: [] for key in options.result_keys}
     for _ in range(options.bootstrap):
-        drawn = torch.randint(count, (count,), generator=generator).to(device)
-        rows = drawn if members is None else torch.cat([members[g] for g in drawn.tolist()])
-        for key, value in _resample_values(x, y, layer, rows, options.measures, cosines).items():
-            draws[key].append(value)
+        order = torch.randperm(count, generator=generator)
+        for part in (order[:half], order[half:2 * half]):
+            rows = part.to(device) if members is None \
+                else torch.cat([members[g] for g in part.tolist()])
+            for key, value in _resample_values(x, y, layer, rows, options.measures,
+                                               cosines).items():
+                draws[key].append(value)
     alpha = (1 - options.confidence) / 2
-    return {key: (float(np.nanquantile(v, alpha)), float(np.nanquantile(v, 1 - alpha)))
-            for key, v in draws.items()}
+    intervals = {}
+    for key, values in draws.items():
+        if np.isnan(values).all():  # a constant side: CKA undefined
+            intervals[key] = (float("nan"), float("nan"))
+            continue
+        deviations = np.asarray(values) - np.nanmean(values)
+        low, high = np.nanquantile(deviations, [alpha, 1 - alpha])
+        intervals[key] = (float(estimate[key] + low), float(estimate[key] + high))
+    return intervals
 
 
 def _resample_values(x: LayerSides, y: LayerSides, layer: int, rows: Tensor,
@@ -228,7 +253,7 @@ def _resample_values(x: LayerSides, y: LayerSides, layer: int, rows: Tensor,
             ky = GramSide(y.rbf(layer).kernel[rows][:, rows])
             values[name] = gram_cka(kx, ky, debiased_rbf)
     if cosines is not None:
-        forward, backward = resampled_retrieval(cosines, rows)
+        forward, backward = subset_retrieval(cosines, rows)
         values.update({"retrieval": (forward + backward) / 2, "retrieval-forward": forward,
                        "retrieval-backward": backward})
     return {key: value for key, value in values.items() if key in measures

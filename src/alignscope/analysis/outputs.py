@@ -10,8 +10,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from alignscope.analysis.compare import MEASURE_LABELS
 from alignscope.errors import ConfigError
 from alignscope.io import atomic_directory, atomic_write_json, atomic_write_text
+from alignscope.report.figures import plot_layer_curves
 
 SCHEMA_VERSION = 1
 
@@ -55,6 +57,31 @@ def layer_table(layers: Sequence[int], columns: Mapping[str, Sequence[float | No
         cells = [columns[name][index] for name in columns]
         writer.writerow([layer, *("" if v is None else f"{v:.6f}" for v in cells)])
     return buffer.getvalue()
+
+
+Results = Mapping[str, Mapping[str, Mapping[str, Sequence[float | None]]]]
+
+
+def condition_tables(layers: Sequence[int], results: Results, main: str | None,
+                     prefix: str = "") -> dict[str, str]:
+    """One CSV per measure and condition: `KEY.csv` for the main condition (None: every
+    condition gets a suffix), `KEY.CONDITION.csv` for the others."""
+    return {f"{prefix}{key}{'' if condition == main else '.' + condition}.csv":
+            layer_table(layers, columns)
+            for key, by_condition in results.items()
+            for condition, columns in by_condition.items()}
+
+
+def plot_conditions(folder: Path, stem: str, layers: Sequence[int], results: Results,
+                    main: str, title: str, intervals: Mapping[str, Any]) -> None:
+    """Per measure, the main condition's curves with every other condition as a control."""
+    for key, by_condition in results.items():
+        if key.startswith("retrieval-"):  # the directions are in the mean's figure's data
+            continue
+        plot_layer_curves(folder, f"{stem}-{key}", layers, by_condition[main], title=title,
+                          ylabel=MEASURE_LABELS[key],
+                          controls={c: v for c, v in by_condition.items() if c != main},
+                          intervals=intervals.get(key))
 
 
 def now() -> str:

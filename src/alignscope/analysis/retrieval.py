@@ -35,13 +35,14 @@ def retrieval_accuracy(x: Tensor, y: Tensor) -> tuple[float, float]:
 
 
 def cosine_matrix(x: Tensor, y: Tensor) -> Tensor:
-    """The full [n, n] cosine matrix, for resampling (bootstrap) without recomputation."""
+    """The full [n, n] cosine matrix, for the half-sample intervals without recomputation."""
     return _unit_rows(x) @ _unit_rows(y).T
 
 
-def resampled_retrieval(cosines: Tensor, rows: Tensor) -> tuple[float, float]:
-    """Retrieval among the rows `rows` (repeats allowed): a hit is any copy of the right row."""
+def subset_retrieval(cosines: Tensor, rows: Tensor) -> tuple[float, float]:
+    """Retrieval among the distinct rows `rows` only, read from the full cosine matrix."""
     block = cosines[rows][:, rows]
-    forward = (rows[block.argmax(1)] == rows).double().mean()
-    backward = (rows[block.argmax(0)] == rows).double().mean()
+    expected = torch.arange(rows.numel(), device=block.device)
+    forward = (block.argmax(1) == expected).double().mean()
+    backward = (block.argmax(0) == expected).double().mean()
     return float(forward), float(backward)

@@ -25,21 +25,22 @@ from typing import Any
 
 import torch
 
-from alignscope.analysis.compare import Comparison, LayerSides, MeasureOptions, compare
-from alignscope.analysis.controls import check_controls, derangement, random_init_copy
-from alignscope.analysis.features import ExtractionOptions, FeatureExtractor, Features
+from alignscope.analysis.compare import MEASURE_LABELS, Comparison, LayerSides, MeasureOptions, compare
+from alignscope.analysis.controls import derangement, random_init_copy
+from alignscope.analysis.features import FeatureExtractor, Features
 from alignscope.analysis.outputs import (
     SCHEMA_VERSION,
     check_out,
     clean,
-    layer_table,
+    condition_tables,
     now,
+    plot_conditions,
     write_run,
 )
+from alignscope.analysis.settings import AnalysisSettings
 from alignscope.data.parallel import ParallelCorpus, load_parallel
 from alignscope.errors import ConfigError
-from alignscope.models.encoder import load_encoder
-from alignscope.report.figures import plot_layer_curves, plot_layer_matrix
+from alignscope.report.figures import plot_layer_matrix
 from alignscope.training.runtime import device_description, pick_device, versions
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -48,39 +49,18 @@ PRESETS: dict[str, dict[str, Any]] = {
     "authors": {"measures": ("rbf",), "pooling": "authors", "max_sentences": 800,
                 "max_tokens": 200},
 }
-MEASURE_LABELS = {"linear": "linear CKA", "debiased": "debiased linear CKA", "rbf": "RBF CKA",
-                  "debiased-rbf": "debiased RBF CKA", "retrieval": "top-1 retrieval accuracy",
-                  "retrieval-forward": "top-1 retrieval, source to target",
-                  "retrieval-backward": "top-1 retrieval, target to source"}
 
 
-@dataclass(frozen=True)
-class SimilarityConfig:
+@dataclass(frozen=True, kw_only=True)
+class SimilarityConfig(AnalysisSettings):
     """What `alignscope similarity` runs; None means "the preset's value"."""
 
     model: str
     targets: tuple[str, ...]
     source: str = "en"
-    parallel: str = "ud:pud"
     preset: str = "default"
-    measures: tuple[str, ...] | None = None
-    pooling: str | None = None
-    max_sentences: int | None = None
-    max_tokens: int | None = None
     controls: tuple[str, ...] = ("shuffled", "random-init")
-    bootstrap: int = 0
-    confidence: float = 0.95
     centre: bool = False  # subtract each language's mean vector first (Libovicky et al. 2020)
-    layer_matrix: bool = False
-    seed: int = 0
-    data_dir: str | None = None
-    device: str = "auto"
-    autocast: str | None = None
-    batch_tokens: int = 8192
-    use_cache: bool = True
-    revision: str | None = None
-    trust_remote_code: bool = False
-    allow_pickle: bool = False
 
     def resolved(self) -> SimilarityConfig:
         """The preset's values filled in, then everything checked."""
@@ -96,18 +76,8 @@ class SimilarityConfig:
         if config.pooling == "word":
             raise ConfigError("word pooling gives one row per word and translations have no "
                               "word alignment; use it with `alignscope stability`")
-        check_controls(config.controls)
+        config.check()
         return config
-
-    def measure_options(self) -> MeasureOptions:
-        assert self.measures is not None
-        return MeasureOptions(tuple(self.measures), self.bootstrap, self.confidence,
-                              self.layer_matrix, self.seed)
-
-    def extraction_options(self) -> ExtractionOptions:
-        assert self.pooling is not None
-        return ExtractionOptions(self.pooling, self.max_tokens, self.batch_tokens, self.autocast,
-                                 self.use_cache)
 
 
 def authors_windows(count: int) -> list[tuple[int, int]]:
@@ -163,9 +133,7 @@ def run_similarity(config: SimilarityConfig, out: str | Path | None = None,
     corpus = load_parallel(config.parallel, languages, config.data_dir)
     corpus, windows = sample_corpus(corpus, config)
     device = pick_device(config.device)
-    encoder = load_encoder(config.model, revision=config.revision,
-                           trust_remote_code=config.trust_remote_code,
-                           allow_pickle=config.allow_pickle)
+    encoder = config.load(config.model, config.revision)
     extractor = FeatureExtractor(encoder, config.extraction_options(), device,
                                  show_progress=show_progress)
     conditions: dict[str, dict[str, Any]] = {}
@@ -235,22 +203,12 @@ def _result(config: SimilarityConfig, model_source: str, corpus: ParallelCorpus,
 
 def write_similarity(out: Path, result: dict[str, Any]) -> None:
     layers = result["layers"]
-    tables = {}
-    for key, by_condition in result["results"].items():
-        for condition, columns in by_condition.items():
-            suffix = "" if condition == "parallel" else f".{condition}"
-            tables[f"{key}{suffix}.csv"] = layer_table(layers, columns)
+    tables = condition_tables(layers, result["results"], "parallel")
 
     def draw(folder: Path) -> None:
-        for key, by_condition in result["results"].items():
-            if key.startswith("retrieval-"):
-                continue
-            controls = {c: v for c, v in by_condition.items() if c != "parallel"}
-            plot_layer_curves(
-                folder, f"similarity-{key}", layers, by_condition["parallel"],
-                title=f"{result['model']}: {result['source_language']} vs targets",
-                ylabel=MEASURE_LABELS[key], controls=controls,
-                intervals=result["intervals"].get(key))
+        plot_conditions(folder, "similarity", layers, result["results"], "parallel",
+                        f"{result['model']}: {result['source_language']} vs targets",
+                        result["intervals"])
         for key, by_language in result["layer_matrix"].items():
             for lang, matrix in by_language.items():
                 plot_layer_matrix(folder, f"matrix-{key}-{lang}", matrix,

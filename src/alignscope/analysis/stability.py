@@ -17,59 +17,44 @@ from typing import Any
 
 import torch
 
-from alignscope.analysis.compare import LayerSides, MeasureOptions, compare
-from alignscope.analysis.controls import check_controls, derangement
-from alignscope.analysis.features import ExtractionOptions, FeatureExtractor, Features
+from alignscope.analysis.compare import MEASURE_LABELS, LayerSides, MeasureOptions, compare
+from alignscope.analysis.controls import derangement
+from alignscope.analysis.features import FeatureExtractor, Features
 from alignscope.analysis.outputs import (
     SCHEMA_VERSION,
     check_out,
     clean,
-    layer_table,
+    condition_tables,
     now,
+    plot_conditions,
     write_run,
 )
-from alignscope.analysis.similarity import MEASURE_LABELS, compare_languages
+from alignscope.analysis.settings import AnalysisSettings
+from alignscope.analysis.similarity import compare_languages
 from alignscope.data.parallel import load_parallel
 from alignscope.errors import AlignscopeError, ConfigError
-from alignscope.models.encoder import load_encoder
-from alignscope.report.figures import plot_layer_curves, plot_layer_matrix, plot_pre_post
+from alignscope.report.figures import plot_layer_matrix, plot_pre_post
 from alignscope.training.runtime import device_description, pick_device, versions
 
 
-@dataclass(frozen=True)
-class StabilityConfig:
+@dataclass(frozen=True, kw_only=True)
+class StabilityConfig(AnalysisSettings):
+    """What `alignscope stability` runs; `revision` applies to the pretrained model."""
+
     pretrained: str
     finetuned: str
     languages: tuple[str, ...]
-    parallel: str = "ud:pud"
-    measures: tuple[str, ...] = ("linear", "debiased", "rbf")
-    pooling: str = "mean"  # mean | cls | word | authors
-    max_sentences: int | None = None
-    max_tokens: int | None = None
+    measures: tuple[str, ...] | None = ("linear", "debiased", "rbf")
+    pooling: str | None = "mean"
     controls: tuple[str, ...] = ("shuffled",)
-    bootstrap: int = 0
-    confidence: float = 0.95
-    layer_matrix: bool = False
-    seed: int = 0
-    data_dir: str | None = None
-    device: str = "auto"
-    autocast: str | None = None
-    batch_tokens: int = 8192
-    use_cache: bool = True
-    trust_remote_code: bool = False
-    allow_pickle: bool = False
 
     def check(self) -> None:
         if not self.languages:
             raise ConfigError("give at least one language (--langs en,fr,de)")
-        check_controls(self.controls)
         if "random-init" in self.controls:
             raise ConfigError("stability compares two trained encoders; its control is "
                               "`shuffled` (random-init belongs to `similarity`)")
-
-    def measure_options(self) -> MeasureOptions:
-        return MeasureOptions(self.measures, self.bootstrap, self.confidence, self.layer_matrix,
-                              self.seed)
+        super().check()
 
 
 def _check_paired(before: Features, after: Features) -> None:
@@ -94,14 +79,13 @@ def run_stability(config: StabilityConfig, out: str | Path | None = None,
     corpus = load_parallel(config.parallel, config.languages, config.data_dir)
     corpus = corpus.subsample(config.max_sentences, config.seed)
     device = pick_device(config.device)
-    extraction = ExtractionOptions(config.pooling, config.max_tokens, config.batch_tokens,
-                                   config.autocast, config.use_cache)
+    extraction = config.extraction_options()
     features: dict[str, dict[str, Features]] = {}
     stats: dict[str, Any] = {}
     sources: dict[str, str] = {}
-    for role, name in (("pretrained", config.pretrained), ("finetuned", config.finetuned)):
-        encoder = load_encoder(name, trust_remote_code=config.trust_remote_code,
-                               allow_pickle=config.allow_pickle)
+    for role, name, revision in (("pretrained", config.pretrained, config.revision),
+                                 ("finetuned", config.finetuned, None)):
+        encoder = config.load(name, revision)
         extractor = FeatureExtractor(encoder, extraction, device, show_progress=show_progress)
         features[role] = extractor.extract_all(corpus, config.languages, f"{role} ")
         stats[role], sources[role] = extractor.stats.as_dict(), encoder.source
@@ -167,25 +151,14 @@ def _result(config: StabilityConfig, sources: dict[str, str], sentences: int,
 
 def write_stability(out: Path, result: dict[str, Any]) -> None:
     layers = result["layers"]
-    tables = {}
-    for key, by_condition in result["results"].items():
-        for condition, columns in by_condition.items():
-            suffix = "" if condition == "paired" else f".{condition}"
-            tables[f"{key}{suffix}.csv"] = layer_table(layers, columns)
-    for key, by_role in result["cross_lingual"]["results"].items():
-        for role, columns in by_role.items():
-            tables[f"cross-lingual-{key}.{role}.csv"] = layer_table(layers, columns)
+    tables = condition_tables(layers, result["results"], "paired")
+    tables.update(condition_tables(layers, result["cross_lingual"]["results"], None,
+                                   "cross-lingual-"))
     source = result["cross_lingual"]["source_language"]
 
     def draw(folder: Path) -> None:
-        for key, by_condition in result["results"].items():
-            if key.startswith("retrieval-"):
-                continue
-            plot_layer_curves(
-                folder, f"stability-{key}", layers, by_condition["paired"],
-                title="pretrained vs fine-tuned, same sentences", ylabel=MEASURE_LABELS[key],
-                controls={c: v for c, v in by_condition.items() if c != "paired"},
-                intervals=result["intervals"].get(key))
+        plot_conditions(folder, "stability", layers, result["results"], "paired",
+                        "pretrained vs fine-tuned, same sentences", result["intervals"])
         for key, by_role in result["cross_lingual"]["results"].items():
             if key.startswith("retrieval-"):
                 continue

@@ -15,9 +15,10 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from alignscope.data.conllu import read_conllu
 from alignscope.data.registry import ResolvedDataset
 from alignscope.data.sentence import Sentence
-from alignscope.errors import UnknownNameError
+from alignscope.errors import AlignscopeError, UnknownNameError
 
 IGNORE_INDEX = -100
 Labels = dict[str, list[str]]  # JSON-serialisable label vocabularies, saved with the checkpoint
@@ -35,6 +36,23 @@ def get_task(name: str, **options: Any) -> Task:
     if name not in TASKS:
         raise UnknownNameError("task", name, sorted(TASKS))
     return TASKS[name](**options)
+
+
+_CONLLU_LAYERS = {"upos": "no UPOS annotation ('_' in column 4)",
+                  "heads": "no dependency tree ('_' in HEAD)"}
+
+
+def read_annotated_conllu(dataset: ResolvedDataset, limit: int | None, layer: str,
+                          task_title: str) -> list[Sentence]:
+    """A CoNLL-U file whose every sentence carries `layer` ("upos" or "heads")."""
+    if dataset.format != "conllu":
+        raise AlignscopeError(f"{dataset.path}: {task_title} needs a CoNLL-U file")
+    sentences = read_conllu(dataset.path, limit=limit)
+    for sentence in sentences:
+        if getattr(sentence, layer) is None:
+            raise AlignscopeError(f"{sentence.location}: sentence {sentence.sent_id} has "
+                                  f"{_CONLLU_LAYERS[layer]}")
+    return sentences
 
 
 class Task(ABC):

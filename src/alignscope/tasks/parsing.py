@@ -16,13 +16,19 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from alignscope.data.conllu import read_conllu, write_conllu
+from alignscope.data.conllu import write_conllu
 from alignscope.data.registry import ResolvedDataset
 from alignscope.data.sentence import Sentence
-from alignscope.errors import AlignscopeError, ConfigError
+from alignscope.errors import ConfigError
 from alignscope.models.biaffine import BiaffineParserHead, ParserOutput
 from alignscope.models.decoding import max_spanning_tree
-from alignscope.tasks.base import IGNORE_INDEX, Labels, Task, register_task
+from alignscope.tasks.base import (
+    IGNORE_INDEX,
+    Labels,
+    Task,
+    read_annotated_conllu,
+    register_task,
+)
 from alignscope.tasks.metrics import DEPREL_SCORINGS, DeprelScoring, attachment_scores
 
 
@@ -46,14 +52,7 @@ class DependencyParsing(Task):
         self.known_deprels: frozenset[str] | None = None
 
     def read(self, dataset: ResolvedDataset, limit: int | None = None) -> list[Sentence]:
-        if dataset.format != "conllu":
-            raise AlignscopeError(f"{dataset.path}: dependency parsing needs a CoNLL-U file")
-        sentences = read_conllu(dataset.path, limit=limit)
-        for sentence in sentences:
-            if sentence.heads is None:
-                raise AlignscopeError(f"{sentence.location}: sentence {sentence.sent_id} has no "
-                                      "dependency tree ('_' in HEAD)")
-        return sentences
+        return read_annotated_conllu(dataset, limit, "heads", "dependency parsing")
 
     def build_labels(self, train: Sequence[Sentence]) -> Labels:
         return {"deprels": sorted({rel for sentence in train for rel in sentence.deprels or ()})}

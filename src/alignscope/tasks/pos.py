@@ -9,12 +9,17 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from alignscope.data.conllu import read_conllu, write_conllu
+from alignscope.data.conllu import write_conllu
 from alignscope.data.registry import ResolvedDataset
 from alignscope.data.sentence import UPOS_TAGS, Sentence
-from alignscope.errors import AlignscopeError
 from alignscope.models.heads import TaggerHead
-from alignscope.tasks.base import IGNORE_INDEX, Labels, Task, register_task
+from alignscope.tasks.base import (
+    IGNORE_INDEX,
+    Labels,
+    Task,
+    read_annotated_conllu,
+    register_task,
+)
 
 
 @register_task
@@ -24,14 +29,7 @@ class PosTagging(Task):
     data_format = "conllu"
 
     def read(self, dataset: ResolvedDataset, limit: int | None = None) -> list[Sentence]:
-        if dataset.format != "conllu":
-            raise AlignscopeError(f"{dataset.path}: UPOS tagging needs a CoNLL-U file")
-        sentences = read_conllu(dataset.path, limit=limit)
-        for sentence in sentences:
-            if sentence.upos is None:
-                raise AlignscopeError(f"{sentence.location}: sentence {sentence.sent_id} has no "
-                                      "UPOS annotation ('_' in column 4)")
-        return sentences
+        return read_annotated_conllu(dataset, limit, "upos", "UPOS tagging")
 
     def build_labels(self, train: Sequence[Sentence]) -> Labels:
         # The tag set is fixed by UD, so a tag unseen in training can still be scored.
