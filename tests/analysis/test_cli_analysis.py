@@ -50,3 +50,31 @@ def test_user_errors_exit_2_with_one_line(tiny_bert: Path, pud_text: str, tmp_pa
     assert result.exit_code == 2
     assert "error:" in result.output and "word pooling" in result.output
     assert not (tmp_path / "x").exists()
+
+
+def test_a_config_file_sets_options_and_typed_flags_win(tiny_bert: Path, pud_text: str,
+                                                         tmp_path: Path) -> None:
+    config = tmp_path / "similarity.yaml"
+    config.write_text(f"model: {tiny_bert}\nparallel: '{pud_text}'\ntargets: [fr, de]\n"
+                      "measures: linear\ncontrols: none\nmax_sentences: 12\nseed: 3\n"
+                      "device: cpu\n", encoding="utf-8")
+    result = runner.invoke(app, ["similarity", "--config", str(config), "--out",
+                                 str(tmp_path / "a"), "--seed", "5", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    written = json.loads((tmp_path / "a" / "similarity.json").read_text(encoding="utf-8"))
+    assert written["target_languages"] == ["fr", "de"] and written["measures"] == ["linear"]
+    assert written["conditions"] == ["parallel"] and written["parallel"]["sentences"] == 12
+    assert written["config"]["seed"] == 5  # typed on the command line: beats the file's 3
+
+
+def test_bad_config_files_are_refused_before_any_work(tiny_bert: Path, tmp_path: Path) -> None:
+    config = tmp_path / "stability.yaml"
+    config.write_text(f"pretrained: {tiny_bert}\nfinetuned: {tiny_bert}\nlangs: en,fr\n",
+                      encoding="utf-8")
+    result = runner.invoke(app, ["stability", "--config", str(config), "--out",
+                                 str(tmp_path / "st"), "--no-progress"])
+    assert result.exit_code == 2
+    assert "unknown option(s) langs" in result.output and "languages" in result.output
+    missing = runner.invoke(app, ["similarity", "--out", str(tmp_path / "s"), "--targets", "fr"])
+    assert missing.exit_code == 2 and "--model is required" in missing.output
+    assert not (tmp_path / "st").exists() and not (tmp_path / "s").exists()

@@ -1,13 +1,16 @@
-"""The Typer application that every command module registers on."""
+"""The Typer application that every command module registers on, and its shared helpers."""
 
-from collections.abc import Callable
-from typing import TypeVar
+import dataclasses
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
 
 import typer
+import yaml
 from rich.console import Console
 from rich.markup import escape
 
-from alignscope.errors import AlignscopeError
+from alignscope.errors import AlignscopeError, ConfigError
 
 T = TypeVar("T")
 
@@ -33,3 +36,48 @@ def run_guarded(action: Callable[[], T]) -> T:
 def split_list(value: str | None) -> list[str]:
     """`fr,de, es` -> ['fr', 'de', 'es']."""
     return [item.strip() for item in (value or "").split(",") if item.strip()]
+
+
+def load_config(path: Path | None, config_class: type) -> dict[str, Any]:
+    """Options from a YAML mapping whose keys are `config_class`'s fields."""
+    if path is None:
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as error:
+        raise ConfigError(f"cannot read the config file {path}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config file must be a mapping of option: value")
+    known = {f.name for f in dataclasses.fields(config_class)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown option(s) {', '.join(unknown)}; "
+                          f"known: {', '.join(sorted(known))}")
+    return data
+
+
+def merge_config(ctx: typer.Context, path: Path | None, config_class: type,
+                 flags: Mapping[str, Any], field_of: Mapping[str, str] | None = None,
+                 ) -> dict[str, Any]:
+    """Flags typed on the command line, over the config file, over the flags' defaults.
+
+    `flags` maps config fields to the command's values; `field_of` maps a parameter name to
+    its field where they differ (`cache` -> `use_cache`).
+    """
+    parameter_of = {field: name for name, field in (field_of or {}).items()}
+    options = dict(flags)
+    for key, value in load_config(path, config_class).items():
+        source = ctx.get_parameter_source(parameter_of.get(key, key))
+        # By name: Typer may carry its own copy of click's ParameterSource enum.
+        if getattr(source, "name", None) not in ("COMMANDLINE", "ENVIRONMENT"):
+            options[key] = value
+    return options
+
+
+def as_names(value: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """A comma-separated flag or a YAML list, as a tuple (None stays None)."""
+    if value is None:
+        return None
+    return tuple(split_list(value) if isinstance(value, str) else value)

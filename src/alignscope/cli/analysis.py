@@ -9,13 +9,21 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from alignscope.cli._app import app, run_guarded, split_list
+from alignscope.cli._app import app, as_names, merge_config, run_guarded
+from alignscope.errors import ConfigError
 
 Opt = typer.Option
 
 
-def _tuple_or_none(value: str | None) -> tuple[str, ...] | None:
-    return tuple(split_list(value)) if value else None
+def _require(options: dict[str, Any], *fields: str) -> None:
+    for field in fields:
+        if not options.get(field):
+            flag = "langs" if field == "languages" else field
+            raise ConfigError(f"--{flag} is required (or set {field} in --config)")
+
+
+def _controls(options: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(c for c in as_names(options["controls"]) or () if c != "none")
 
 
 def _print_curves(result: dict[str, Any], key: str, first: str, title: str) -> None:
@@ -37,9 +45,11 @@ def _print_curves(result: dict[str, Any], key: str, first: str, title: str) -> N
 
 @app.command()
 def similarity(
-    model: Annotated[str, Opt(help="Hub id, model folder or finetune run folder.")],
-    targets: Annotated[str, Opt(help="Comma-separated target languages, e.g. fr,de,ru.")],
+    ctx: typer.Context,
     out: Annotated[Path, Opt(help="Output folder (similarity.json, CSVs, figures).")],
+    model: Annotated[str | None, Opt(help="Hub id, model folder or finetune run folder.")] = None,
+    targets: Annotated[str | None, Opt(help="Comma-separated target languages, e.g. fr,de.")]
+    = None,
     source: Annotated[str, Opt(help="Source language.")] = "en",
     parallel: Annotated[str, Opt(help="ud:pud, a path template with {lang}, or "
                                       "LANG=PATH,...")] = "ud:pud",
@@ -62,6 +72,8 @@ def similarity(
     revision: Annotated[str | None, Opt(help="Hub revision of the model.")] = None,
     trust_remote_code: Annotated[bool, Opt(help="Run the model's own code.")] = False,
     allow_pickle: Annotated[bool, Opt(help="Allow pickled .bin weights.")] = False,
+    config: Annotated[Path | None, Opt(help="YAML file of options (SimilarityConfig fields); "
+                                            "flags typed here override it.")] = None,
     overwrite: Annotated[bool, Opt(help="Replace an existing --out folder.")] = False,
     progress: Annotated[bool, Opt(help="Show progress bars.")] = True,
 ) -> None:
@@ -69,16 +81,21 @@ def similarity(
     from alignscope.analysis.similarity import SimilarityConfig, run_similarity
 
     def body() -> None:
-        config = SimilarityConfig(
-            model=model, targets=tuple(split_list(targets)), source=source, parallel=parallel,
-            preset=preset, measures=_tuple_or_none(measures), pooling=pooling,
-            max_sentences=max_sentences, max_tokens=max_tokens,
-            controls=tuple(c for c in split_list(controls) if c != "none"), bootstrap=bootstrap,
-            confidence=confidence, centre=centre, layer_matrix=layer_matrix, seed=seed,
-            data_dir=data_dir, device=device, autocast=autocast, batch_tokens=batch_tokens,
-            use_cache=cache, revision=revision, trust_remote_code=trust_remote_code,
-            allow_pickle=allow_pickle)
-        result = run_similarity(config, out, overwrite, show_progress=progress)
+        flags = {
+            "model": model, "targets": targets, "source": source, "parallel": parallel,
+            "preset": preset, "measures": measures, "pooling": pooling,
+            "max_sentences": max_sentences, "max_tokens": max_tokens, "controls": controls,
+            "bootstrap": bootstrap, "confidence": confidence, "centre": centre,
+            "layer_matrix": layer_matrix, "seed": seed, "data_dir": data_dir, "device": device,
+            "autocast": autocast, "batch_tokens": batch_tokens, "use_cache": cache,
+            "revision": revision, "trust_remote_code": trust_remote_code,
+            "allow_pickle": allow_pickle}
+        options = merge_config(ctx, config, SimilarityConfig, flags, {"cache": "use_cache"})
+        _require(options, "model", "targets")
+        settings = SimilarityConfig(**{
+            **options, "targets": as_names(options["targets"]),
+            "measures": as_names(options["measures"]), "controls": _controls(options)})
+        result = run_similarity(settings, out, overwrite, show_progress=progress)
         key = result["measures"][0]
         _print_curves(result, key, "parallel", f"{key}: {result['source_language']} vs "
                       f"{len(result['target_languages'])} targets, {result['parallel']['sentences']}"
@@ -90,11 +107,13 @@ def similarity(
 
 @app.command()
 def stability(
-    pretrained: Annotated[str, Opt(help="The encoder before fine-tuning.")],
-    finetuned: Annotated[str, Opt(help="A finetune run folder or encoder folder.")],
-    langs: Annotated[str, Opt(help="Languages; the first is the source for the "
-                                   "cross-lingual comparison.")],
+    ctx: typer.Context,
     out: Annotated[Path, Opt(help="Output folder (stability.json, CSVs, figures).")],
+    pretrained: Annotated[str | None, Opt(help="The encoder before fine-tuning.")] = None,
+    finetuned: Annotated[str | None, Opt(help="A finetune run folder or encoder folder.")]
+    = None,
+    langs: Annotated[str | None, Opt(help="Languages; the first is the source for the "
+                                          "cross-lingual comparison.")] = None,
     parallel: Annotated[str, Opt(help="ud:pud, a path template with {lang}, or "
                                       "LANG=PATH,...")] = "ud:pud",
     measures: Annotated[str, Opt(help="linear,debiased,rbf,debiased-rbf,retrieval.")]
@@ -112,8 +131,11 @@ def stability(
     autocast: Annotated[str | None, Opt(help="bf16 | fp16 (CUDA) mixed precision.")] = None,
     batch_tokens: Annotated[int, Opt(help="Padded tokens per forward pass.")] = 8192,
     cache: Annotated[bool, Opt(help="Re-use and store features on disk.")] = True,
+    revision: Annotated[str | None, Opt(help="Hub revision of the pretrained model.")] = None,
     trust_remote_code: Annotated[bool, Opt(help="Run the models' own code.")] = False,
     allow_pickle: Annotated[bool, Opt(help="Allow pickled .bin weights.")] = False,
+    config: Annotated[Path | None, Opt(help="YAML file of options (StabilityConfig fields); "
+                                            "flags typed here override it.")] = None,
     overwrite: Annotated[bool, Opt(help="Replace an existing --out folder.")] = False,
     progress: Annotated[bool, Opt(help="Show progress bars.")] = True,
 ) -> None:
@@ -121,15 +143,21 @@ def stability(
     from alignscope.analysis.stability import StabilityConfig, run_stability
 
     def body() -> None:
-        config = StabilityConfig(
-            pretrained=pretrained, finetuned=finetuned, languages=tuple(split_list(langs)),
-            parallel=parallel, measures=tuple(split_list(measures)), pooling=pooling,
-            max_sentences=max_sentences, max_tokens=max_tokens,
-            controls=tuple(c for c in split_list(controls) if c != "none"), bootstrap=bootstrap,
-            confidence=confidence, layer_matrix=layer_matrix, seed=seed, data_dir=data_dir,
-            device=device, autocast=autocast, batch_tokens=batch_tokens, use_cache=cache,
-            trust_remote_code=trust_remote_code, allow_pickle=allow_pickle)
-        result = run_stability(config, out, overwrite, show_progress=progress)
+        flags = {
+            "pretrained": pretrained, "finetuned": finetuned, "languages": langs,
+            "parallel": parallel, "measures": measures, "pooling": pooling,
+            "max_sentences": max_sentences, "max_tokens": max_tokens, "controls": controls,
+            "bootstrap": bootstrap, "confidence": confidence, "layer_matrix": layer_matrix,
+            "seed": seed, "data_dir": data_dir, "device": device, "autocast": autocast,
+            "batch_tokens": batch_tokens, "use_cache": cache, "revision": revision,
+            "trust_remote_code": trust_remote_code, "allow_pickle": allow_pickle}
+        options = merge_config(ctx, config, StabilityConfig, flags,
+                               {"cache": "use_cache", "langs": "languages"})
+        _require(options, "pretrained", "finetuned", "languages")
+        settings = StabilityConfig(**{
+            **options, "languages": as_names(options["languages"]),
+            "measures": as_names(options["measures"]), "controls": _controls(options)})
+        result = run_stability(settings, out, overwrite, show_progress=progress)
         key = result["measures"][0]
         _print_curves(result, key, "paired", f"{key}: pretrained vs fine-tuned")
         Console().print(f"written to {out}")

@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from rich.console import Console
 from rich.table import Table
 
-from alignscope.cli._app import app, run_guarded, split_list
+from alignscope.cli._app import app, load_config, run_guarded, split_list
 from alignscope.errors import ConfigError
 from alignscope.training.config import FinetuneConfig
 
 Opt = typer.Option
-
-
-def _load_config(path: Path | None) -> dict[str, Any]:
-    if path is None:
-        return {}
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a config file must be a mapping of option: value")
-    known = {f.name for f in dataclasses.fields(FinetuneConfig)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ConfigError(f"{path}: unknown option(s) {', '.join(unknown)}; "
-                          f"known: {', '.join(sorted(known))}")
-    return data
 
 
 def _print_results(results: dict[str, Any]) -> None:
@@ -83,7 +67,7 @@ def finetune(
     def body() -> None:
         from alignscope.training.finetune import finetune as run_finetune
 
-        options = _load_config(config)
+        options = load_config(config, FinetuneConfig)
         flags = {"model": model, "train": train, "task": task, "dev": dev, "data_dir": data_dir,
                  "random_init": random_init, "random_init_regex": random_init_regex,
                  "reinit_scope": scope, "reinit_scheme": init_scheme, "seed": seed,
