@@ -158,3 +158,17 @@ def test_finetune_then_evaluate_end_to_end(tmp_path: Path, shared_data: Path,
                        [s.ner_tags for s in predicted])["f1"] == metrics["f1"]
     again = evaluate(tmp_path / "run", [str(german)], show_progress=False, device="cpu")
     assert again["evaluations"][0]["metrics"] == metrics
+
+
+def test_an_entity_type_unseen_in_training_is_refused_before_training(tmp_path: Path) -> None:
+    from alignscope.training.finetune import finetune
+
+    train = tmp_path / "en.iob"
+    train.write_text("0\tParis\tB-LOC\n1\tis\tO\n\n0\tBerlin\tB-LOC\n\n", encoding="utf-8")
+    target = tmp_path / "de.iob"
+    target.write_text("0\tAngela\tB-PER\n1\tMerkel\tI-PER\n\n", encoding="utf-8")
+    with pytest.raises(DataFormatError, match=r"de\.iob:1: NER tag 'B-PER' is outside"):
+        # No model at that path: the data check must come first, before any loading.
+        finetune(model=str(tmp_path / "no-model"), train=str(train), eval=[str(target)], task="ner",
+                 out=tmp_path / "run", device="cpu", show_progress=False)
+    assert not (tmp_path / "run").exists()

@@ -196,3 +196,9 @@ def test_finetune_then_evaluate_end_to_end(tmp_path: Path, shared_data: Path,
     assert [s.words for s in predicted] == [s.words for s in read_conllu(french)]
     again = evaluate(tmp_path / "run", [str(french)], show_progress=False, device="cpu")
     assert again["evaluations"][0]["metrics"] == metrics
+    universal = evaluate(tmp_path / "run", [str(french)], show_progress=False, device="cpu",
+                         task_options={"deprel": "universal"}, max_sentences=5,
+                         out=tmp_path / "universal.json")
+    [scored] = universal["evaluations"]
+    assert scored["sentences"] == 5 and universal["task_options"] == {"deprel": "universal"}
+    assert scored["metrics"]["unknown_deprels"] <= metrics["unknown_deprels"]

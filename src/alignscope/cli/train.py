@@ -53,6 +53,8 @@ def finetune(
     max_steps: Annotated[int | None, Opt(help="Stop after this many updates.")] = None,
     max_train_sentences: Annotated[int | None, Opt(help="Train on the first N sentences.")] = None,
     max_dev_sentences: Annotated[int | None, Opt(help="Select on the first N dev sentences.")] = None,
+    max_eval_sentences: Annotated[int | None, Opt(help="Score the first N sentences of each "
+                                                       "eval set.")] = None,
     device: Annotated[str | None, Opt(help="auto | cpu | cuda.")] = None,
     bf16: Annotated[bool | None, Opt("--bf16/--no-bf16", help="bf16 autocast on CUDA.")] = None,
     threads: Annotated[int | None, Opt(help="CPU threads (1 is fastest on a busy machine).")] = None,
@@ -75,7 +77,8 @@ def finetune(
                  "max_length": max_length,
                  "warmup_ratio": warmup_ratio, "weight_decay": weight_decay, "dropout": dropout,
                  "max_steps": max_steps, "max_train_sentences": max_train_sentences,
-                 "max_dev_sentences": max_dev_sentences, "device": device, "bf16": bf16,
+                 "max_dev_sentences": max_dev_sentences,
+                 "max_eval_sentences": max_eval_sentences, "device": device, "bf16": bf16,
                  "threads": threads}
         options.update({k: v for k, v in flags.items() if v is not None})
         if eval is not None:
@@ -105,6 +108,10 @@ def evaluate(
     device: Annotated[str, Opt()] = "auto",
     bf16: Annotated[bool, Opt("--bf16/--no-bf16")] = True,
     write_predictions: Annotated[bool, Opt()] = False,
+    max_sentences: Annotated[int | None, Opt(help="Score the first N sentences of each set.")]
+    = None,
+    deprel: Annotated[str | None, Opt(help="Parsing: score 'universal' or 'full' DEPRELs "
+                                           "(default: as trained).")] = None,
     quiet: Annotated[bool, Opt()] = False,
 ) -> None:
     """Evaluate a fine-tuned checkpoint zero-shot on any datasets."""
@@ -114,7 +121,10 @@ def evaluate(
 
         results = run_evaluate(checkpoint, split_list(eval), out=out, data_dir=data_dir,
                                batch_size=batch_size, device=device, bf16=bf16,
-                               write_predictions=write_predictions, show_progress=not quiet)
+                               write_predictions=write_predictions,
+                               max_sentences=max_sentences,
+                               task_options={"deprel": deprel} if deprel else None,
+                               show_progress=not quiet)
         _print_results(results)
 
     run_guarded(body)

@@ -67,6 +67,10 @@ class Task(ABC):
     @abstractmethod
     def build_labels(self, train: Sequence[Sentence]) -> Labels: ...
 
+    def check_labels(self, sentences: Sequence[Sentence], labels: Labels) -> None:
+        """Refuse gold labels a model with `labels` cannot score; runs before any training."""
+        return  # most tasks can score any gold label (UPOS is closed; unknown DEPRELs count)
+
     @abstractmethod
     def build_head(self, hidden_size: int, labels: Labels, dropout: float) -> nn.Module: ...
 

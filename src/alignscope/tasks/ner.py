@@ -72,6 +72,9 @@ class NamedEntityRecognition(Task):
         types = sorted({tag[2:] for s in train for tag in s.ner_tags or () if tag != "O"})
         return {"ner": ["O", *(f"{prefix}-{kind}" for kind in types for prefix in "BI")]}
 
+    def check_labels(self, sentences: Sequence[Sentence], labels: Labels) -> None:
+        _check_label_set(sentences, frozenset(labels["ner"]))
+
     def build_head(self, hidden_size: int, labels: Labels, dropout: float) -> nn.Module:
         return TaggerHead(hidden_size, len(labels["ner"]), dropout)
 

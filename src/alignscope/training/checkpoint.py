@@ -30,8 +30,11 @@ def save_checkpoint(directory: Path, model: TaskModel, encoder: Encoder, task: T
         atomic_write_json(tmp / TASK_FILE, {"task": task.name, "labels": labels, **meta})
 
 
-def load_checkpoint(run_dir: str | Path, device: torch.device
+def load_checkpoint(run_dir: str | Path, device: torch.device,
+                    task_options: dict[str, Any] | None = None,
                     ) -> tuple[TaskModel, Encoder, Task, Labels, dict[str, Any]]:
+    """The model, encoder, task, labels and metadata of a run; `task_options` override the
+    scoring options it was trained with (e.g. parsing's `deprel`)."""
     run_dir = Path(run_dir)
     directory = run_dir / "checkpoint" if (run_dir / "checkpoint").is_dir() else run_dir
     task_file = directory / TASK_FILE
@@ -39,7 +42,7 @@ def load_checkpoint(run_dir: str | Path, device: torch.device
         raise AlignscopeError(f"{run_dir} is not a fine-tuned checkpoint (no {TASK_FILE}); pass "
                               "the --out directory of `alignscope finetune`")
     meta = json.loads(task_file.read_text(encoding="utf-8"))
-    task = get_task(meta["task"], **meta.get("task_options", {}))
+    task = get_task(meta["task"], **{**meta.get("task_options", {}), **(task_options or {})})
     encoder = load_encoder(directory / "encoder")
     head = task.build_head(encoder.hidden_size, meta["labels"], meta.get("dropout", 0.1))
     head.load_state_dict(load_file(str(directory / HEAD_FILE)))

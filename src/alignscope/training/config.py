@@ -33,6 +33,7 @@ class FinetuneConfig:
     max_steps: int | None = None
     max_train_sentences: int | None = None
     max_dev_sentences: int | None = None
+    max_eval_sentences: int | None = None  # score the first N sentences of each eval set
     eval_batch_size: int = 64
     # runtime
     device: str = "auto"  # auto | cpu | cuda | cuda:N

@@ -18,14 +18,21 @@ from alignscope.training.runtime import device_description, pick_device, version
 def evaluate(checkpoint: str | Path, eval_refs: list[str], *, out: str | Path | None = None,
              data_dir: str | None = None, batch_size: int = 64, device: str = "auto",
              bf16: bool = True, write_predictions: bool = False,
+             max_sentences: int | None = None, task_options: dict[str, Any] | None = None,
              show_progress: bool = True) -> dict[str, Any]:
-    """Score `checkpoint` on each reference; writes `out` (default CHECKPOINT/evaluation.json)."""
+    """Score `checkpoint` on each reference; writes `out` (default CHECKPOINT/evaluation.json).
+
+    `max_sentences` scores the first N sentences of each set; `task_options` override the
+    checkpoint's scoring options (`{"deprel": "full"}`).
+    """
     if not eval_refs:
         raise ConfigError("give at least one dataset to evaluate (--eval ud:fr_pud,...)")
     datasets = [resolve(ref, "eval", data_dir) for ref in eval_refs]
     torch_device = pick_device(device)
-    model, encoder, task, labels, meta = load_checkpoint(checkpoint, torch_device)
-    sentences = [task.read(dataset) for dataset in datasets]
+    model, encoder, task, labels, meta = load_checkpoint(checkpoint, torch_device, task_options)
+    sentences = [task.read(dataset, limit=max_sentences) for dataset in datasets]
+    for read in sentences:
+        task.check_labels(read, labels)
     aligner = WordAligner(encoder.tokenizer, encoder.max_tokens(meta.get("max_length")))
     predictor = Predictor(model, task, labels, aligner, torch_device, batch_size, bf16,
                           show_progress)
@@ -34,6 +41,7 @@ def evaluate(checkpoint: str | Path, eval_refs: list[str], *, out: str | Path | 
     results = {
         "schema_version": 1, "task": task.name, "metric": task.main_metric,
         "checkpoint": str(checkpoint), "model": meta.get("model"),
+        "task_options": {**meta.get("task_options", {}), **(task_options or {})},
         "evaluations": [predictor.evaluate(d, s, predictions_dir)
                         for d, s in zip(datasets, sentences, strict=True)],
         "versions": versions(), "device": device_description(torch_device),

@@ -97,7 +97,11 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
     data = _resolve_data(config)  # fail on bad references before any heavy work
     train_sentences = task.read(data.train, limit=config.max_train_sentences)
     dev_sentences = task.read(data.dev, limit=config.max_dev_sentences) if data.dev else None
-    eval_sentences = [task.read(dataset) for dataset in data.evals]
+    eval_sentences = [task.read(dataset, limit=config.max_eval_sentences)
+                      for dataset in data.evals]
+    labels = task.build_labels(train_sentences)
+    for sentences in (dev_sentences or [], *eval_sentences):
+        task.check_labels(sentences, labels)
 
     torch.manual_seed(config.seed)
     if config.threads:
@@ -107,7 +111,6 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
                            trust_remote_code=config.trust_remote_code,
                            allow_pickle=config.allow_pickle)
     reinit_records = _random_init(encoder.model, config)
-    labels = task.build_labels(train_sentences)
     head = task.build_head(encoder.hidden_size, labels, config.dropout)
     model = TaskModel(encoder.model, head).to(device)
     aligner = WordAligner(encoder.tokenizer, encoder.max_tokens(config.max_length))
