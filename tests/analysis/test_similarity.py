@@ -113,6 +113,16 @@ def test_centring_leaves_cka_unchanged(tiny_bert: Path, pud_text: str) -> None:
                 pytest.approx(plain["results"][key]["parallel"][lang], abs=1e-6)
 
 
+def test_length_partialling_applies_to_every_condition(tiny_bert: Path, pud_text: str) -> None:
+    plain = run_similarity(config(tiny_bert, pud_text, measures=("linear",)))
+    partial = run_similarity(config(tiny_bert, pud_text, measures=("linear",),
+                                    partial_length=True))
+    assert partial["config"]["partial_length"] is True
+    for condition in ("parallel", "shuffled", "random-init"):
+        assert partial["results"]["linear"][condition]["fr"] != \
+            pytest.approx(plain["results"]["linear"][condition]["fr"], abs=1e-6)
+
+
 def test_bootstrap_and_layer_matrix_are_reported(tiny_bert: Path, pud_text: str,
                                                  tmp_path: Path) -> None:
     result = run_similarity(config(tiny_bert, pud_text, controls=("shuffled",), bootstrap=8,

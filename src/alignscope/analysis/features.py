@@ -143,6 +143,12 @@ class FeatureExtractor:
                 "pooling": self.options.pooling, "max_tokens": self.max_tokens,
                 "autocast": self.options.autocast}
 
+    def sentence_lengths(self, corpus: ParallelCorpus, language: str) -> Tensor:
+        """The number of tokens each sentence is encoded with, within the length limit."""
+        encoded = encode_corpus(self.encoder.tokenizer, corpus, language, self.options.pooling,
+                                self.max_tokens)
+        return torch.tensor([len(sentence.ids) for sentence in encoded])
+
     def extract_all(self, corpus: ParallelCorpus, languages: list[str] | tuple[str, ...],
                     label: str = "") -> dict[str, Features]:
         with progress_bar(self.show_progress) as progress:

@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 
+from alignscope.analysis.adjust import centred, length_partialled
 from alignscope.analysis.compare import MEASURE_LABELS, Comparison, LayerSides, MeasureOptions, compare
 from alignscope.analysis.controls import derangement, random_init_copy
 from alignscope.analysis.features import FeatureExtractor, Features
@@ -61,6 +62,7 @@ class SimilarityConfig(AnalysisSettings):
     preset: str = "default"
     controls: tuple[str, ...] = ("shuffled", "random-init")
     centre: bool = False  # subtract each language's mean vector first (Libovicky et al. 2020)
+    partial_length: bool = False  # residualise features on sentence length first (adjust.py)
 
     def resolved(self) -> SimilarityConfig:
         """The preset's values filled in, then everything checked."""
@@ -98,10 +100,15 @@ def sample_corpus(corpus: ParallelCorpus, config: SimilarityConfig,
     return corpus.subsample(config.max_sentences, config.seed), None
 
 
-def centred(features: dict[str, Features]) -> dict[str, Features]:
-    """Each language's mean vector removed, per layer (language-neutral components)."""
-    return {lang: dataclasses.replace(f, hidden=f.hidden - f.hidden.mean(1, keepdim=True))
-            for lang, f in features.items()}
+def adjusted(features: dict[str, Features], extractor: FeatureExtractor, corpus: ParallelCorpus,
+             config: SimilarityConfig) -> dict[str, Features]:
+    """The features with the requested adjustments (see adjust.py) applied."""
+    if config.centre:
+        features = centred(features)
+    if config.partial_length:
+        features = length_partialled(features, {lang: extractor.sentence_lengths(corpus, lang)
+                                                for lang in features})
+    return features
 
 
 def _samples(features: Features, windows: list[tuple[int, int]] | None,
@@ -137,9 +144,7 @@ def run_similarity(config: SimilarityConfig, out: str | Path | None = None,
     extractor = FeatureExtractor(encoder, config.extraction_options(), device,
                                  show_progress=show_progress)
     conditions: dict[str, dict[str, Any]] = {}
-    features = extractor.extract_all(corpus, languages)
-    if config.centre:
-        features = centred(features)
+    features = adjusted(extractor.extract_all(corpus, languages), extractor, corpus, config)
     conditions["parallel"] = compare_languages(features, config.source, config.targets, options,
                                                windows, device)
     if "shuffled" in config.controls:
@@ -152,9 +157,8 @@ def run_similarity(config: SimilarityConfig, out: str | Path | None = None,
         random_encoder, identity = random_init_copy(encoder, config.seed, extractor.identity)
         random_extractor = FeatureExtractor(random_encoder, config.extraction_options(), device,
                                             identity, show_progress)
-        random_features = random_extractor.extract_all(corpus, languages, "random-init ")
-        if config.centre:
-            random_features = centred(random_features)
+        random_features = adjusted(random_extractor.extract_all(corpus, languages, "random-init "),
+                                   random_extractor, corpus, config)
         conditions["random-init"] = compare_languages(
             random_features, config.source, config.targets,
             dataclasses.replace(options, bootstrap=0, layer_matrix=False), windows, device)

@@ -62,6 +62,9 @@ def similarity(
     bootstrap: Annotated[int, Opt(help="Half-sample splits for confidence intervals (0 = off).")] = 0,
     confidence: Annotated[float, Opt(help="Interval coverage.")] = 0.95,
     centre: Annotated[bool, Opt(help="Remove each language's mean vector first.")] = False,
+    partial_length: Annotated[bool, Opt(help="Residualise each language's features on its "
+                                             "sentence lengths first (removes the length "
+                                             "confound).")] = False,
     layer_matrix: Annotated[bool, Opt(help="Also every source layer x target layer.")] = False,
     seed: Annotated[int, Opt(help="Seed for sampling, shuffling, bootstrap, random init.")] = 0,
     data_dir: Annotated[str | None, Opt(help="Data folder (default $ALIGNSCOPE_DATA).")] = None,
@@ -86,6 +89,7 @@ def similarity(
             "preset": preset, "measures": measures, "pooling": pooling,
             "max_sentences": max_sentences, "max_tokens": max_tokens, "controls": controls,
             "bootstrap": bootstrap, "confidence": confidence, "centre": centre,
+            "partial_length": partial_length,
             "layer_matrix": layer_matrix, "seed": seed, "data_dir": data_dir, "device": device,
             "autocast": autocast, "batch_tokens": batch_tokens, "use_cache": cache,
             "revision": revision, "trust_remote_code": trust_remote_code,

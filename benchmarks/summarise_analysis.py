@@ -1,0 +1,95 @@
+"""Markdown tables for BENCHMARKS.md from `similarity` / `stability` output folders.
+
+    .venv/bin/python benchmarks/summarise_analysis.py similarity runs/issue3/sim-pretrained
+    .venv/bin/python benchmarks/summarise_analysis.py prepost runs/issue3/sim-pretrained \
+        runs/issue3/sim-finetuned
+    .venv/bin/python benchmarks/summarise_analysis.py stability runs/issue3/stability
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+LAYERS = (0, 3, 6, 9, 12)
+
+
+def load(folder: str, name: str) -> dict[str, Any]:
+    return json.loads((Path(folder) / name).read_text(encoding="utf-8"))
+
+
+def cell(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def with_interval(value: float | None, interval: list[float | None] | None) -> str:
+    if value is None or not interval or None in interval:
+        return cell(value)
+    return f"{value:.3f} [{interval[0]:.3f}, {interval[1]:.3f}]"
+
+
+def similarity(folder: str, measure: str = "linear") -> None:
+    result = load(folder, "similarity.json")
+    values = result["results"][measure]
+    intervals = result["intervals"].get(measure, {})
+    layers = [layer for layer in LAYERS if layer in result["layers"]]
+    header = ["target", *(f"layer {layer}" for layer in layers), "shuffled (max)",
+              "random-init (max)", "retrieval (best layer)"]
+    print(f"{measure}, {result['parallel']['sentences']} sentences; 95 % half-sample interval")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for lang in result["target_languages"]:
+        parallel = values["parallel"][lang]
+        row = [lang, *(with_interval(parallel[layer], (intervals.get(lang) or [None] * 99)[layer])
+                       for layer in layers)]
+        for control in ("shuffled", "random-init"):
+            curve = [v for v in values.get(control, {}).get(lang, []) if v is not None]
+            row.append(cell(max(curve)) if curve else "–")
+        retrieval = result["results"].get("retrieval", {}).get("parallel", {}).get(lang)
+        if retrieval:
+            best = max(range(len(retrieval)), key=lambda i: retrieval[i] or 0)
+            row.append(f"{retrieval[best]:.3f} ({best})")
+        else:
+            row.append("–")
+        print("| " + " | ".join(row) + " |")
+
+
+def prepost(before_folder: str, after_folder: str, measure: str = "linear") -> None:
+    before, after = load(before_folder, "similarity.json"), load(after_folder, "similarity.json")
+    languages = [lang for lang in before["target_languages"] if lang in after["target_languages"]]
+    layers = [layer for layer in LAYERS if layer in before["layers"]]
+    print(f"{measure}, en vs target: pretrained -> fine-tuned")
+    print("| target | " + " | ".join(f"layer {layer}" for layer in layers) + " |")
+    print("|" + "---|" * (len(layers) + 1))
+    for lang in languages:
+        pre = before["results"][measure]["parallel"][lang]
+        post = after["results"][measure]["parallel"][lang]
+        print(f"| {lang} | " + " | ".join(f"{cell(pre[layer])} → {cell(post[layer])}"
+                                          for layer in layers) + " |")
+
+
+def stability(folder: str) -> None:
+    result = load(folder, "stability.json")
+    measures = [m for m in result["measures"] if not m.startswith("retrieval-")]
+    languages = result["languages"]
+    print(f"pretrained vs fine-tuned, same sentences ({result['sentences']}); "
+          "mean over languages (min-max)")
+    print("| layer | " + " | ".join(measures) + " | shuffled (linear) |")
+    print("|" + "---|" * (len(measures) + 2))
+    for layer in result["layers"]:
+        cells = []
+        for measure in [*measures, "linear"]:
+            condition = "shuffled" if len(cells) == len(measures) else "paired"
+            values = [result["results"][measure][condition][lang][layer] for lang in languages]
+            values = [v for v in values if v is not None]
+            cells.append(f"{sum(values) / len(values):.3f} ({min(values):.3f}-{max(values):.3f})")
+        print(f"| {layer} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    commands = {"similarity": similarity, "prepost": prepost, "stability": stability}
+    if len(sys.argv) < 3 or sys.argv[1] not in commands:
+        sys.exit(__doc__)
+    commands[sys.argv[1]](*sys.argv[2:])

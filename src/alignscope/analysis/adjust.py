@@ -1,0 +1,50 @@
+"""Adjustments of pooled features applied before any measure.
+
+centred         each language's mean vector removed, per layer (Libovicky et al. 2020).
+partial_length  each language's features residualised on a smooth basis of its own sentence
+                lengths, per layer: what remains cannot be predicted linearly from length.
+                Mean-pooled vectors carry length (the averaged position embeddings, the
+                1/sqrt(length) shrinkage of an average), translations have correlated lengths,
+                so CKA reads length as similarity; a randomly initialised model scores high for
+                that reason alone. Partialling removes the confound from every condition.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+from torch import Tensor
+
+from alignscope.analysis.features import Features
+from alignscope.errors import ConfigError
+
+
+def centred(features: dict[str, Features]) -> dict[str, Features]:
+    return {lang: dataclasses.replace(f, hidden=f.hidden - f.hidden.mean(1, keepdim=True))
+            for lang, f in features.items()}
+
+
+def length_basis(lengths: Tensor) -> Tensor:
+    """[n, 5] float64: 1, log T, 1/T, 1/sqrt T, T / mean T (T = tokens of each sentence)."""
+    if lengths.min() < 1:
+        raise ConfigError("length partialling needs sentences of at least one token")
+    t = lengths.to(torch.float64)
+    return torch.stack([torch.ones_like(t), t.log(), 1 / t, t.rsqrt(), t / t.mean()], 1)
+
+
+def partial_out(hidden: Tensor, basis: Tensor) -> Tensor:
+    """`hidden` [layers, n, dim] minus its least-squares fit on `basis` [n, k], per layer."""
+    if basis.shape[0] != hidden.shape[1]:
+        raise ConfigError(f"{basis.shape[0]} lengths for {hidden.shape[1]} rows")
+    values = hidden.to(torch.float64)
+    # One projection for every layer and dimension: Q spans the basis's columns.
+    q = torch.linalg.qr(basis).Q
+    fitted = q @ (q.T @ values)  # broadcasts over layers
+    return (values - fitted).to(hidden.dtype)
+
+
+def length_partialled(features: dict[str, Features],
+                      lengths: dict[str, Tensor]) -> dict[str, Features]:
+    return {lang: dataclasses.replace(f, hidden=partial_out(f.hidden, length_basis(lengths[lang])))
+            for lang, f in features.items()}
