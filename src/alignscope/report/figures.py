@@ -64,7 +64,9 @@ def plot_layer_curves(directory: Path, stem: str, layers: Sequence[int], curves:
         axes.fill_between(x, np.nanmin(table, 0), np.nanmax(table, 0), color="0.5", alpha=0.12,
                           lw=0)
     _layer_axis(axes, layers, ylabel, title)
-    axes.legend(fontsize="small", ncol=2 if len(curves) > 8 else 1)
+    # Outside the axes: with many languages an inside legend hides curves.
+    axes.legend(fontsize="small", ncol=2 if len(curves) > 12 else 1, loc="upper left",
+                bbox_to_anchor=(1.01, 1.0), frameon=False)
     return save_figure(figure, directory, stem)
 
 
