@@ -73,16 +73,23 @@ def plot_layer_curves(directory: Path, stem: str, layers: Sequence[int], curves:
 def plot_pre_post(directory: Path, stem: str, layers: Sequence[int], before: Curves,
                   after: Curves, *, title: str, ylabel: str) -> list[Path]:
     """Per language: before fine-tuning solid, after dashed, same colour."""
+    from matplotlib.lines import Line2D
+
     figure = Figure(figsize=(8, 5))
     axes = figure.subplots()
+    handles = []
     for color, label in zip(_palette(len(before)), before, strict=False):
-        axes.plot(layers, _array(before[label]), color=color, marker="o", markersize=3,
-                  label=f"{label} pretrained")
+        axes.plot(layers, _array(before[label]), color=color, marker="o", markersize=3)
         if label in after:
             axes.plot(layers, _array(after[label]), color=color, linestyle="--", marker="s",
-                      markersize=3, label=f"{label} fine-tuned")
+                      markersize=3)
+        handles.append(Line2D([], [], color=color, label=label))
+    handles += [Line2D([], [], color="0.3", marker="o", markersize=3, label="pretrained"),
+                Line2D([], [], color="0.3", linestyle="--", marker="s", markersize=3,
+                       label="fine-tuned")]
     _layer_axis(axes, layers, ylabel, title)
-    axes.legend(fontsize="small")
+    axes.legend(handles=handles, fontsize="small", ncol=2 if len(before) > 12 else 1,
+                loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return save_figure(figure, directory, stem)
 
 
