@@ -26,3 +26,15 @@ def test_parallel_curves_stand_above_the_controls(e5_dir: Path, shared_data: Pat
         assert max(values["retrieval"]["parallel"][lang]) > 0.9
         assert max(values["retrieval"]["random-init"][lang]) < 0.5
         assert max(values["retrieval"]["shuffled"][lang]) < 0.05
+
+
+@pytest.mark.slow
+def test_length_partialling_puts_the_random_model_below(e5_dir: Path, shared_data: Path) -> None:
+    result = run_similarity(SimilarityConfig(
+        model=str(e5_dir), targets=("fr", "ja"), data_dir=str(shared_data), max_sentences=150,
+        measures=("debiased",), controls=("random-init",), partial_length=True, device="cpu"))
+    values = result["results"]["debiased"]
+    for lang in ("fr", "ja"):
+        parallel, random = values["parallel"][lang], values["random-init"][lang]
+        assert all(r < p for r, p in zip(random, parallel, strict=True))
+        assert all(r < p - 0.2 for r, p in zip(random[3:], parallel[3:], strict=True))
