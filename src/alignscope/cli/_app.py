@@ -59,15 +59,17 @@ def load_config(path: Path | None, config_class: type) -> dict[str, Any]:
 
 
 def merge_config(ctx: typer.Context, path: Path | None, config_class: type,
-                 flags: Mapping[str, Any], field_of: Mapping[str, str] | None = None,
-                 ) -> dict[str, Any]:
-    """Flags typed on the command line, over the config file, over the flags' defaults.
+                 field_of: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The command's options as `config_class` fields: flags typed on the command line, over
+    the config file, over the flags' defaults.
 
-    `flags` maps config fields to the command's values; `field_of` maps a parameter name to
-    its field where they differ (`cache` -> `use_cache`).
+    Every command parameter named like a field (or mapped to one by `field_of`, e.g.
+    `cache` -> `use_cache`) is an option; the others (`out`, `config`) are not.
     """
-    parameter_of = {field: name for name, field in (field_of or {}).items()}
-    options = dict(flags)
+    field_of = field_of or {}
+    fields = {f.name for f in dataclasses.fields(config_class)}
+    parameter_of = {field_of.get(name, name): name for name in ctx.params}
+    options = {field: ctx.params[name] for field, name in parameter_of.items() if field in fields}
     for key, value in load_config(path, config_class).items():
         source = ctx.get_parameter_source(parameter_of.get(key, key))
         # By name: Typer may carry its own copy of click's ParameterSource enum.

@@ -84,17 +84,7 @@ def similarity(
     from alignscope.analysis.similarity import SimilarityConfig, run_similarity
 
     def body() -> None:
-        flags = {
-            "model": model, "targets": targets, "source": source, "parallel": parallel,
-            "preset": preset, "measures": measures, "pooling": pooling,
-            "max_sentences": max_sentences, "max_tokens": max_tokens, "controls": controls,
-            "bootstrap": bootstrap, "confidence": confidence, "centre": centre,
-            "partial_length": partial_length,
-            "layer_matrix": layer_matrix, "seed": seed, "data_dir": data_dir, "device": device,
-            "autocast": autocast, "batch_tokens": batch_tokens, "use_cache": cache,
-            "revision": revision, "trust_remote_code": trust_remote_code,
-            "allow_pickle": allow_pickle}
-        options = merge_config(ctx, config, SimilarityConfig, flags, {"cache": "use_cache"})
+        options = merge_config(ctx, config, SimilarityConfig, {"cache": "use_cache"})
         _require(options, "model", "targets")
         settings = SimilarityConfig(**{
             **options, "targets": as_names(options["targets"]),
@@ -147,15 +137,7 @@ def stability(
     from alignscope.analysis.stability import StabilityConfig, run_stability
 
     def body() -> None:
-        flags = {
-            "pretrained": pretrained, "finetuned": finetuned, "languages": langs,
-            "parallel": parallel, "measures": measures, "pooling": pooling,
-            "max_sentences": max_sentences, "max_tokens": max_tokens, "controls": controls,
-            "bootstrap": bootstrap, "confidence": confidence, "layer_matrix": layer_matrix,
-            "seed": seed, "data_dir": data_dir, "device": device, "autocast": autocast,
-            "batch_tokens": batch_tokens, "use_cache": cache, "revision": revision,
-            "trust_remote_code": trust_remote_code, "allow_pickle": allow_pickle}
-        options = merge_config(ctx, config, StabilityConfig, flags,
+        options = merge_config(ctx, config, StabilityConfig,
                                {"cache": "use_cache", "langs": "languages"})
         _require(options, "pretrained", "finetuned", "languages")
         settings = StabilityConfig(**{
