@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,16 @@ def e5_dir() -> Path:
         pytest.skip("set ALIGNSCOPE_E5_DIR to a checkpoint built by "
                     "../shared/tools/make_offline_encoder.py")
     return Path(value)
+
+
+@pytest.fixture
+def first_sentences(tmp_path: Path) -> Callable[[Path, str, int], Path]:
+    """Copies the first `count` blank-line separated sentences of a data file to tmp_path/name."""
+
+    def copy(source: Path, name: str, count: int) -> Path:
+        blocks = source.read_text(encoding="utf-8").split("\n\n")[:count]
+        target = tmp_path / name
+        target.write_text("\n\n".join(blocks) + "\n\n", encoding="utf-8")
+        return target
+
+    return copy

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -126,22 +127,16 @@ def test_read_rejects_conllu_files(tmp_path: Path) -> None:
         NamedEntityRecognition().read(resolve(str(path)))
 
 
-def first_sentences(source: Path, target: Path, count: int) -> Path:
-    """Copy the first `count` blank-line separated sentences of a data file."""
-    blocks = source.read_text(encoding="utf-8").split("\n\n")[:count]
-    target.write_text("\n\n".join(blocks) + "\n\n", encoding="utf-8")
-    return target
-
-
-def test_finetune_then_evaluate_end_to_end(tmp_path: Path, shared_data: Path,
-                                          tiny_bert: Path) -> None:
+def test_finetune_then_evaluate_end_to_end(tmp_path: Path, shared_data: Path, tiny_bert: Path,
+                                          first_sentences: Callable[[Path, str, int], Path],
+                                          ) -> None:
     from alignscope.training.config import FinetuneConfig
     from alignscope.training.evaluate import evaluate
     from alignscope.training.finetune import finetune
 
     wikiann = shared_data / "wikiann"
-    train = first_sentences(wikiann / "en/train.conllu", tmp_path / "en.iob", 40)
-    german = first_sentences(wikiann / "de/test.conllu", tmp_path / "de.iob", 20)
+    train = first_sentences(wikiann / "en/train.conllu", "en.iob", 40)
+    german = first_sentences(wikiann / "de/test.conllu", "de.iob", 20)
     config = FinetuneConfig(model=str(tiny_bert), train=str(train), eval=[str(german)],
                             task="ner", epochs=2, batch_size=8, lr=1e-3, device="cpu", seed=3,
                             random_init="3", write_predictions=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -161,24 +162,18 @@ def test_read_rejects_iob_files_and_trees_without_heads(tmp_path: Path) -> None:
         DependencyParsing().read(resolve(str(conllu_file(tmp_path, no_tree))))
 
 
-def first_sentences(source: Path, target: Path, count: int) -> Path:
-    """Copy the first `count` blank-line separated sentences of a data file."""
-    blocks = source.read_text(encoding="utf-8").split("\n\n")[:count]
-    target.write_text("\n\n".join(blocks) + "\n\n", encoding="utf-8")
-    return target
-
-
-def test_finetune_then_evaluate_end_to_end(tmp_path: Path, shared_data: Path,
-                                          tiny_bert: Path) -> None:
+def test_finetune_then_evaluate_end_to_end(tmp_path: Path, shared_data: Path, tiny_bert: Path,
+                                          first_sentences: Callable[[Path, str, int], Path],
+                                          ) -> None:
     from alignscope.training.config import FinetuneConfig
     from alignscope.training.evaluate import evaluate
     from alignscope.training.finetune import finetune
 
     ud = shared_data / "ud"
     train = first_sentences(ud / "UD_English-EWT/en_ewt-ud-train.conllu",
-                            tmp_path / "en_ewt-ud-train.conllu", 24)
+                            "en_ewt-ud-train.conllu", 24)
     french = first_sentences(ud / "UD_French-PUD/fr_pud-ud-test.conllu",
-                             tmp_path / "fr_pud-ud-test.conllu", 12)
+                             "fr_pud-ud-test.conllu", 12)
     config = FinetuneConfig(model=str(tiny_bert), train=str(train), eval=[str(french)],
                             task="parsing", epochs=2, batch_size=8, lr=1e-3, device="cpu",
                             seed=3, random_init="0", write_predictions=True,
