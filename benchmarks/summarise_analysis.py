@@ -1,8 +1,7 @@
-"""Markdown tables for BENCHMARKS.md from `similarity` / `stability` output folders.
+"""Summary tables for BENCHMARKS.md from `similarity` / `stability` output folders: the
+controls' maxima and means over languages, which `alignscope table` does not show.
 
     .venv/bin/python benchmarks/summarise_analysis.py similarity runs/issue3/sim-pretrained
-    .venv/bin/python benchmarks/summarise_analysis.py prepost runs/issue3/sim-pretrained \
-        runs/issue3/sim-finetuned
     .venv/bin/python benchmarks/summarise_analysis.py stability runs/issue3/stability
 """
 
@@ -56,20 +55,6 @@ def similarity(folder: str, measure: str = "linear") -> None:
         print("| " + " | ".join(row) + " |")
 
 
-def prepost(before_folder: str, after_folder: str, measure: str = "linear") -> None:
-    before, after = load(before_folder, "similarity.json"), load(after_folder, "similarity.json")
-    languages = [lang for lang in before["target_languages"] if lang in after["target_languages"]]
-    layers = [layer for layer in LAYERS if layer in before["layers"]]
-    print(f"{measure}, en vs target: pretrained -> fine-tuned")
-    print("| target | " + " | ".join(f"layer {layer}" for layer in layers) + " |")
-    print("|" + "---|" * (len(layers) + 1))
-    for lang in languages:
-        pre = before["results"][measure]["parallel"][lang]
-        post = after["results"][measure]["parallel"][lang]
-        print(f"| {lang} | " + " | ".join(f"{cell(pre[layer])} → {cell(post[layer])}"
-                                          for layer in layers) + " |")
-
-
 def stability(folder: str) -> None:
     result = load(folder, "stability.json")
     measures = [m for m in result["measures"] if not m.startswith("retrieval-")]
@@ -89,7 +74,7 @@ def stability(folder: str) -> None:
 
 
 if __name__ == "__main__":
-    commands = {"similarity": similarity, "prepost": prepost, "stability": stability}
+    commands = {"similarity": similarity, "stability": stability}
     if len(sys.argv) < 3 or sys.argv[1] not in commands:
         sys.exit(__doc__)
     commands[sys.argv[1]](*sys.argv[2:])

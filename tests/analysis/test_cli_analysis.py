@@ -21,6 +21,10 @@ def test_similarity_then_correlate(tiny_bert: Path, pud_text: str, tmp_path: Pat
         "--measures", "linear,retrieval", "--device", "cpu", "--no-progress"])
     assert result.exit_code == 0, result.output
     assert "linear" in result.output and (out / "similarity.json").is_file()
+    table = runner.invoke(app, ["table", str(out), "--layers", "0,4", "--format", "csv"])
+    assert table.exit_code == 0, table.output
+    assert table.output.splitlines()[0] == "language,layer 0,layer 4"
+    assert [line.split(",")[0] for line in table.output.splitlines()[1:]] == ["fr", "de"]
     run = tmp_path / "runs" / "pos"
     run.mkdir(parents=True)
     (run / "results.json").write_text(json.dumps({

@@ -1,4 +1,4 @@
-"""`alignscope table`: compare finetune runs in a paper-ready table."""
+"""`alignscope table`: paper-ready tables of finetune runs or of similarity/stability runs."""
 
 from __future__ import annotations
 
@@ -8,22 +8,41 @@ from typing import Annotated
 import typer
 
 from alignscope.cli._app import app, run_guarded, split_list
+from alignscope.errors import ConfigError
 from alignscope.io import atomic_write_text
 
 
 @app.command()
 def table(
-    runs: Annotated[list[Path], typer.Argument(help="Run directories; the first is the reference.")],
-    labels: Annotated[str | None, typer.Option(help="Comma-separated column labels.")] = None,
+    runs: Annotated[list[Path], typer.Argument(help="finetune run folders (the first is the "
+                                                    "reference), or similarity/stability "
+                                                    "run folders.")],
+    labels: Annotated[str | None, typer.Option(help="finetune runs: column labels.")] = None,
+    measure: Annotated[str | None, typer.Option(help="Analysis runs: the measure (default: "
+                                                     "the run's first).")] = None,
+    condition: Annotated[str | None, typer.Option(help="Analysis runs: parallel / paired "
+                                                       "(default) or a control.")] = None,
+    layers: Annotated[str | None, typer.Option(help="Analysis runs: layers to show, e.g. "
+                                                    "0,6,12 (default: all).")] = None,
     fmt: Annotated[str, typer.Option("--format", help="markdown | csv | latex.")] = "markdown",
     out: Annotated[Path | None, typer.Option(help="Write the table to this file.")] = None,
 ) -> None:
-    """Scores of several runs side by side, with the change against the first run."""
+    """Scores of finetune runs side by side with deltas against the first, or an analysis
+    run's values per language and layer (several runs: `before → after`)."""
 
     def body() -> None:
+        from alignscope.report.layer_tables import find_analysis, layer_table
         from alignscope.report.tables import transfer_table
 
-        text = transfer_table(list(runs), split_list(labels) or None).render(fmt)
+        if runs and find_analysis(runs[0]) is not None:
+            try:
+                chosen = [int(layer) for layer in split_list(layers)] or None
+            except ValueError:
+                raise ConfigError(f"--layers takes layer numbers, e.g. 0,6,12; got {layers!r}") \
+                    from None
+            text = layer_table(list(runs), measure, condition, chosen).render(fmt)
+        else:
+            text = transfer_table(list(runs), split_list(labels) or None).render(fmt)
         if out is not None:
             atomic_write_text(out, text)
         typer.echo(text, nl=False)

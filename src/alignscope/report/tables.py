@@ -3,6 +3,8 @@ change against the first (reference) run — the layout of the paper's RANDOM-IN
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,8 +41,6 @@ class TransferTable:
     rows: list[tuple[str, list[float | None]]]  # dataset -> score per run (0-100)
 
     def render(self, fmt: str = "markdown") -> str:
-        if fmt not in FORMATS:
-            raise AlignscopeError(f"unknown table format {fmt!r}; use one of {', '.join(FORMATS)}")
         header = ["dataset", *(self.labels[:1]), *(f"{label} (Δ)" for label in self.labels[1:])]
         body = []
         for dataset, scores in self.rows:
@@ -50,16 +50,26 @@ class TransferTable:
                 delta = None if score is None or reference is None else score - reference
                 cells.append(f"{_number(score)} ({_signed(delta)})")
             body.append([dataset, *cells])
-        if fmt == "csv":
-            return "\n".join(",".join(row) for row in [header, *body]) + "\n"
-        if fmt == "latex":
-            lines = [r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}", r"\toprule",
-                     " & ".join(header) + r" \\", r"\midrule"]
-            lines += [" & ".join(row) + r" \\" for row in body]
-            return "\n".join([*lines, r"\bottomrule", r"\end{tabular}"]).replace("Δ", r"$\Delta$") + "\n"
-        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(row) + " |" for row in body]
-        return f"{self.metric} ×100\n\n" + "\n".join(lines) + "\n"
+        return render_table(header, body, fmt, f"{self.metric} ×100")
+
+
+def render_table(header: list[str], body: list[list[str]], fmt: str, caption: str) -> str:
+    """Markdown (with the caption above), CSV or a booktabs LaTeX tabular."""
+    if fmt not in FORMATS:
+        raise AlignscopeError(f"unknown table format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if fmt == "csv":
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerows([header, *body])
+        return buffer.getvalue()
+    if fmt == "latex":
+        lines = [r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}", r"\toprule",
+                 " & ".join(header) + r" \\", r"\midrule"]
+        lines += [" & ".join(row) + r" \\" for row in body]
+        text = "\n".join([*lines, r"\bottomrule", r"\end{tabular}"])
+        return text.replace("Δ", r"$\Delta$").replace("→", r"$\to$") + "\n"
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in body]
+    return f"{caption}\n\n" + "\n".join(lines) + "\n"
 
 
 def transfer_table(runs: list[str | Path], labels: list[str] | None = None) -> TransferTable:
