@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -18,3 +21,11 @@ def progress_bar(enabled: bool = True) -> Progress:
         TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[status]}"),
         disable=not enabled, transient=False,
     )
+
+
+@contextmanager
+def counter(enabled: bool, description: str, total: int) -> Iterator[Callable[[], None]]:
+    """One progress bar of `total` steps; yields the function that advances it by one."""
+    with progress_bar(enabled) as progress:
+        task = progress.add_task(description, total=total, status="")
+        yield lambda: progress.advance(task)

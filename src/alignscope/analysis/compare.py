@@ -23,7 +23,7 @@ The RBF bandwidth stays at its full-sample value.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -152,11 +152,13 @@ def layer_values(x: LayerSides, y: LayerSides, layer_x: int, layer_y: int,
 
 
 def compare(xs: Sequence[LayerSides], ys: Mapping[str, Sequence[LayerSides]],
-            options: MeasureOptions, row_groups: Tensor | None = None) -> dict[str, Comparison]:
+            options: MeasureOptions, row_groups: Tensor | None = None,
+            advance: Callable[[], None] | None = None) -> dict[str, Comparison]:
     """Measures per layer (layer i of x against layer i of each y), averaged over samples.
 
     `xs[k]` and `ys[name][k]` hold sample k (all rows, or one of the authors' windows);
-    `row_groups` gives each row's sentence, for the bootstrap. Layers are visited in the
+    `row_groups` gives each row's sentence, for the intervals; `advance` is called after each
+    (layer, y), for a progress bar. Layers are visited in the
     outer loop so that only one layer's n x n matrices are alive at a time (all of them
     when a layer matrix is requested).
     """
@@ -178,6 +180,8 @@ def compare(xs: Sequence[LayerSides], ys: Mapping[str, Sequence[LayerSides]],
             if not options.layer_matrix:
                 for y in samples:
                     y.release(layer)
+            if advance is not None:
+                advance()
         if not options.layer_matrix:
             for x in xs:
                 x.release(layer)

@@ -41,6 +41,7 @@ from alignscope.analysis.outputs import (
 from alignscope.analysis.settings import AnalysisSettings
 from alignscope.data.parallel import ParallelCorpus, load_parallel
 from alignscope.errors import ConfigError
+from alignscope.progress import counter
 from alignscope.report.figures import plot_layer_matrix
 from alignscope.training.runtime import device_description, pick_device, versions
 
@@ -122,11 +123,13 @@ def _samples(features: Features, windows: list[tuple[int, int]] | None,
 def compare_languages(features: dict[str, Features], source: str, targets: tuple[str, ...],
                       options: MeasureOptions, windows: list[tuple[int, int]] | None,
                       device: torch.device, permutation: torch.Tensor | None = None,
-                      ) -> dict[str, Comparison]:
+                      show_progress: bool = False, label: str = "") -> dict[str, Comparison]:
     """Source against each target; `permutation` reorders targets (the shuffled control)."""
-    return compare(_samples(features[source], windows, device),
-                   {lang: _samples(features[lang], windows, device, permutation)
-                    for lang in targets}, options, features[source].row_sentence)
+    steps = features[source].num_layers * len(targets)
+    with counter(show_progress, f"measuring {label}".strip(), steps) as advance:
+        return compare(_samples(features[source], windows, device),
+                       {lang: _samples(features[lang], windows, device, permutation)
+                        for lang in targets}, options, features[source].row_sentence, advance)
 
 
 def run_similarity(config: SimilarityConfig, out: str | Path | None = None,
@@ -146,12 +149,12 @@ def run_similarity(config: SimilarityConfig, out: str | Path | None = None,
     conditions: dict[str, dict[str, Any]] = {}
     features = adjusted(extractor.extract_all(corpus, languages), extractor, corpus, config)
     conditions["parallel"] = compare_languages(features, config.source, config.targets, options,
-                                               windows, device)
+                                               windows, device, None, show_progress, "parallel")
     if "shuffled" in config.controls:
         conditions["shuffled"] = compare_languages(
             features, config.source, config.targets, dataclasses.replace(
                 options, bootstrap=0, layer_matrix=False), windows, device,
-            derangement(len(corpus), config.seed))
+            derangement(len(corpus), config.seed), show_progress, "shuffled")
     extraction = {"model": extractor.stats.as_dict()}
     if "random-init" in config.controls:
         random_encoder, identity = random_init_copy(encoder, config.seed, extractor.identity)
@@ -161,7 +164,8 @@ def run_similarity(config: SimilarityConfig, out: str | Path | None = None,
                                    random_extractor, corpus, config)
         conditions["random-init"] = compare_languages(
             random_features, config.source, config.targets,
-            dataclasses.replace(options, bootstrap=0, layer_matrix=False), windows, device)
+            dataclasses.replace(options, bootstrap=0, layer_matrix=False), windows, device,
+            None, show_progress, "random-init")
         extraction["random-init"] = random_extractor.stats.as_dict()
     result = _result(config, encoder.source, corpus, features, conditions, windows, options)
     result.update(extraction=extraction, device=device_description(device), versions=versions(),

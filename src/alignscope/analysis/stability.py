@@ -33,6 +33,7 @@ from alignscope.analysis.settings import AnalysisSettings
 from alignscope.analysis.similarity import compare_languages
 from alignscope.data.parallel import load_parallel
 from alignscope.errors import AlignscopeError, ConfigError
+from alignscope.progress import counter
 from alignscope.report.figures import plot_layer_matrix, plot_pre_post
 from alignscope.training.runtime import device_description, pick_device, versions
 
@@ -97,20 +98,24 @@ def run_stability(config: StabilityConfig, out: str | Path | None = None,
     if "shuffled" in config.controls:
         conditions["shuffled"] = {}
     light = dataclasses.replace(options, bootstrap=0, layer_matrix=False)
-    for lang in config.languages:
-        x = [LayerSides(before[lang].hidden, device)]
-        conditions["paired"][lang] = compare(
-            x, {lang: [LayerSides(after[lang].hidden, device)]}, options,
-            before[lang].row_sentence)[lang]
-        if "shuffled" in conditions:
-            permutation = derangement(before[lang].hidden.shape[1], config.seed)
-            conditions["shuffled"][lang] = compare(
-                x, {lang: [LayerSides(after[lang].hidden[:, permutation], device)]}, light)[lang]
+    steps = before[config.languages[0]].num_layers * len(config.languages) * len(conditions)
+    with counter(show_progress, "measuring stability", steps) as advance:
+        for lang in config.languages:
+            x = [LayerSides(before[lang].hidden, device)]
+            conditions["paired"][lang] = compare(
+                x, {lang: [LayerSides(after[lang].hidden, device)]}, options,
+                before[lang].row_sentence, advance)[lang]
+            if "shuffled" in conditions:
+                permutation = derangement(before[lang].hidden.shape[1], config.seed)
+                conditions["shuffled"][lang] = compare(
+                    x, {lang: [LayerSides(after[lang].hidden[:, permutation], device)]}, light,
+                    advance=advance)[lang]
     cross_lingual = {}
     if len(config.languages) > 1 and config.pooling != "word":
         source, *targets = config.languages
         cross_lingual = {role: compare_languages(features[role], source, tuple(targets), light,
-                                                 None, device)
+                                                 None, device, None, show_progress,
+                                                 f"{role} cross-lingual")
                          for role in ("pretrained", "finetuned")}
     result = _result(config, sources, len(corpus), before, conditions, cross_lingual, options)
     result.update(extraction=stats, device=device_description(device), versions=versions(),
