@@ -15,16 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
-from torch.nn import functional as F
 
 from alignscope.data.ner import IobSource, read_iob, write_iob
 from alignscope.data.registry import ResolvedDataset
 from alignscope.data.sentence import Sentence
 from alignscope.errors import AlignscopeError, DataFormatError
-from alignscope.models.heads import TaggerHead
-from alignscope.tasks.base import IGNORE_INDEX, Labels, Task, register_task
+from alignscope.tasks.base import Labels, register_task
 from alignscope.tasks.metrics import span_scores
+from alignscope.tasks.tagging import WordTagging
 
 
 def _check_label_set(sentences: Sequence[Sentence], tags: frozenset[str]) -> None:
@@ -53,8 +51,9 @@ def strict_iob2(tags: Sequence[str]) -> list[str]:
 
 
 @register_task
-class NamedEntityRecognition(Task):
+class NamedEntityRecognition(WordTagging):
     name = "ner"
+    label_key = "ner"
     main_metric = "f1"
     data_format = "iob"
 
@@ -75,31 +74,16 @@ class NamedEntityRecognition(Task):
     def check_labels(self, sentences: Sequence[Sentence], labels: Labels) -> None:
         _check_label_set(sentences, frozenset(labels["ner"]))
 
-    def build_head(self, hidden_size: int, labels: Labels, dropout: float) -> nn.Module:
-        return TaggerHead(hidden_size, len(labels["ner"]), dropout)
+    def gold(self, sentence: Sentence) -> Sequence[str]:
+        return sentence.ner_tags or ()
 
-    def targets(self, sentences: Sequence[Sentence], labels: Labels,
-                max_words: int) -> dict[str, torch.Tensor]:
-        _check_label_set(sentences, frozenset(labels["ner"]))
-        index = {tag: i for i, tag in enumerate(labels["ner"])}
-        gold = torch.full((len(sentences), max_words), IGNORE_INDEX, dtype=torch.long)
-        for row, sentence in enumerate(sentences):
-            gold[row, : len(sentence)] = torch.tensor([index[t] for t in sentence.ner_tags or ()])
-        return {"ner": gold}
-
-    def loss(self, output: torch.Tensor, targets: dict[str, torch.Tensor],
-             word_mask: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(output.flatten(0, 1).float(),
-                               targets["ner"].to(output.device).flatten(),
-                               ignore_index=IGNORE_INDEX)
+    def repair(self, tags: list[str]) -> list[str]:
+        return strict_iob2(tags)
 
     def decode(self, output: torch.Tensor, word_mask: torch.Tensor,
                labels: Labels) -> list[list[str]]:
         self.known_tags = frozenset(labels["ner"])
-        best = output.argmax(-1).cpu()
-        lengths = word_mask.sum(-1).tolist()
-        return [strict_iob2([labels["ner"][i] for i in best[row, :n].tolist()])
-                for row, n in enumerate(lengths)]
+        return super().decode(output, word_mask, labels)
 
     def score(self, sentences: Sequence[Sentence],
               predictions: Sequence[list[str]]) -> dict[str, Any]:
