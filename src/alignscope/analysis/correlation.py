@@ -122,7 +122,7 @@ def run_correlation(config: CorrelationConfig, out: str | Path | None = None,
 
 
 def default_out(config: CorrelationConfig) -> Path:
-    """Beside the similarity result: <similarity run>/correlation-<transfer run>."""
+    """Inside the similarity run: <similarity run>/correlation-<transfer run>."""
     similarity_dir = _file(config.similarity, "similarity.json").parent
     return similarity_dir / f"correlation-{_file(config.transfer, 'results.json').parent.name}"
 

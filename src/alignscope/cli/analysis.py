@@ -155,8 +155,8 @@ def stability(
 def correlate(
     similarity: Annotated[str, Opt(help="A similarity run folder or its similarity.json.")],
     transfer: Annotated[str, Opt(help="A finetune results.json (or its run folder).")],
-    out: Annotated[Path | None, Opt(help="Output folder (default: beside the similarity "
-                                          "result, correlation-<run>).")] = None,
+    out: Annotated[Path | None, Opt(help="Output folder (default: inside the similarity "
+                                          "run, correlation-<run>).")] = None,
     measure: Annotated[str | None, Opt(help="Similarity measure (default: the run's first).")]
     = None,
     condition: Annotated[str, Opt(help="parallel, or a control to correlate instead.")]
