@@ -2,7 +2,8 @@
 
 A task works at the word level: the training loop turns subword windows into one vector per
 word and hands the task head a tensor [batch, words, hidden] with a word mask. Adding a task
-means subclassing `Task` and decorating it with `@register_task`.
+means subclassing `Task` (or `tagging.WordTagging` for one label per word) and decorating it
+with `@register_task`.
 """
 
 from __future__ import annotations
