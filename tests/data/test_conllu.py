@@ -92,3 +92,12 @@ def test_write_back_keeps_other_columns(tmp_path: Path) -> None:
     assert "3-4\tdu\t" in text and "4.1\tparle" in text and "SpaceAfter=No" in text
     [again] = read_conllu(out)
     assert again.upos == ("X",) * 6 and again.heads == sentence.heads
+    # The gold sentence is untouched: writing it again without predictions gives the input.
+    assert all(token["upos"] != "X" for token in sentence.source if isinstance(token["id"], int))
+    write_conllu(tmp_path / "gold.conllu", [sentence])
+    assert read_conllu(tmp_path / "gold.conllu")[0].upos == sentence.upos
+
+
+def test_a_byte_order_mark_is_tolerated(tmp_path: Path) -> None:
+    [sentence] = read_conllu(write(tmp_path, "\ufeff" + HEADER + GOOD + "\n"))
+    assert sentence.sent_id == "s1" and len(sentence) == 6

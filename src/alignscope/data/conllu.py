@@ -25,7 +25,7 @@ _UPOS = frozenset(UPOS_TAGS)
 def _blocks(path: Path) -> Iterator[tuple[int, list[tuple[int, str]]]]:
     """Yield (first line number, [(line number, line)]) for each blank-line separated block."""
     block: list[tuple[int, str]] = []
-    with path.open(encoding="utf-8") as handle:
+    with path.open(encoding="utf-8-sig") as handle:  # tolerate a byte-order mark
         for number, raw in enumerate(handle, start=1):
             line = raw.rstrip("\n").rstrip("\r")
             if line.strip():
@@ -152,9 +152,11 @@ def write_conllu(path: str | Path, sentences: list[Sentence],
 
     chunks = []
     for index, sentence in enumerate(sentences):
-        tokens: conllu.TokenList = sentence.source.copy() if sentence.source is not None else None
-        if tokens is None:
+        if sentence.source is None:
             raise ValueError(f"{sentence.location}: sentence has no CoNLL-U source to write back")
+        # TokenList.copy() shares the token dicts: copy them, or predictions overwrite the gold.
+        tokens = conllu.TokenList([conllu.Token(token) for token in sentence.source],
+                                  metadata=dict(sentence.source.metadata))
         words = [t for t in tokens if isinstance(t["id"], int)]
         for position, token in enumerate(words):
             if upos is not None:
