@@ -133,3 +133,13 @@ def test_length_sorted_batches_respect_the_token_budget() -> None:
         assert len(batch) == 1 or len(batch) * max(lengths[i] for i in batch) <= 64
     widths = [max(lengths[i] for i in batch) for batch in batches]
     assert widths == sorted(widths)
+
+
+def test_autocast_runs_the_model_only_and_pools_in_float32(tiny_bert: Path,
+                                                           pud_small: ParallelCorpus) -> None:
+    """Under bf16 autocast a pooled mean computed in bf16 would have 8-bit mantissas."""
+    options = ExtractionOptions(autocast="bf16", use_cache=False)
+    hidden = FeatureExtractor(load_encoder(tiny_bert), options, CPU).extract(pud_small, "fr").hidden
+    assert hidden.dtype == torch.float32
+    representable = hidden == hidden.to(torch.bfloat16).float()
+    assert representable.float().mean() < 0.5

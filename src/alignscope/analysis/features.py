@@ -182,7 +182,7 @@ class FeatureExtractor:
         hidden: Tensor | None = None
         start = time.perf_counter()
         for batch in batches:
-            pooled = self._forward([encoded[i] for i in batch], language)
+            pooled = self._forward([encoded[i] for i in batch])
             if hidden is None:
                 hidden = torch.empty(pooled.shape[0], offsets[-1], pooled.shape[2])
             cursor = 0
@@ -201,7 +201,7 @@ class FeatureExtractor:
         return Features(language, hidden, row_sentence, row_word,
                         truncated=sum(s.truncated for s in encoded))
 
-    def _forward(self, batch: list[EncodedSentence], language: str) -> Tensor:
+    def _forward(self, batch: list[EncodedSentence]) -> Tensor:
         width = max(len(s.ids) for s in batch)
         pad = self.encoder.tokenizer.pad_token_id
         pad = 0 if pad is None else pad  # masked out: any id will do
@@ -213,9 +213,10 @@ class FeatureExtractor:
         ids, mask = ids.to(self.device), mask.to(self.device)
         precision = torch.autocast(self.device.type, dtype=AUTOCAST_DTYPES[self.options.autocast]) \
             if self.options.autocast else contextlib.nullcontext()
-        with torch.inference_mode(), precision:
-            outputs = self.encoder.model(input_ids=ids, attention_mask=mask,
-                                         output_hidden_states=True, return_dict=True)
+        with torch.inference_mode():
+            with precision:  # the forward pass only: pooling stays float32
+                outputs = self.encoder.model(input_ids=ids, attention_mask=mask,
+                                             output_hidden_states=True, return_dict=True)
             states = getattr(outputs, "hidden_states", None)
             if not states:
                 raise AlignscopeError(

@@ -26,7 +26,6 @@ from alignscope.data.parallel import ParallelCorpus
 from alignscope.errors import AlignscopeError, ConfigError
 
 POOLINGS = ("mean", "cls", "word", "authors")
-AVERAGED = frozenset({"mean", "authors"})
 
 
 @dataclass(frozen=True)
@@ -111,9 +110,10 @@ def pool_batch(states: Sequence[Tensor], batch: Sequence[EncodedSentence],
     """[layers, rows, dim] from the hidden states ([batch, tokens, dim] per layer)."""
     width = states[0].shape[1]
     if batch[0].average:
-        weights = torch.zeros(len(batch), 1, width, device=device, dtype=torch.float32)
+        weights = torch.zeros(len(batch), 1, width, dtype=torch.float32)
         for row, sentence in enumerate(batch):
             weights[row, 0, sentence.positions] = 1.0 / len(sentence.positions)
+        weights = weights.to(device)  # built on the CPU: one transfer per batch
         return torch.stack([torch.bmm(weights, state.float()).squeeze(1) for state in states])
     rows = torch.tensor([row for row, s in enumerate(batch) for _ in s.positions], device=device)
     columns = torch.tensor([p for s in batch for p in s.positions], device=device)
