@@ -48,6 +48,13 @@ def test_residuals_are_orthogonal_to_the_basis_and_shared_signal_survives() -> N
     assert linear_cka(residual[2], partial_out(y[None], basis)[0]) > 0.95
 
 
+def test_few_distinct_lengths_remove_only_what_they_span() -> None:
+    lengths = torch.tensor([3, 5, 8] * 20)  # 3 distinct lengths: the 5 columns span 3
+    x = torch.randn(1, 60, 64, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    residual = partial_out(x, length_basis(lengths))[0]
+    assert torch.linalg.matrix_rank(residual) == 60 - 3
+
+
 def test_bad_lengths_are_refused() -> None:
     with pytest.raises(ConfigError, match="at least one token"):
         length_basis(torch.tensor([3, 0, 5]))

@@ -149,6 +149,8 @@ def test_bad_requests_fail_before_writing(tiny_bert: Path, pud_text: str,
         run_similarity(config(tiny_bert, pud_text, preset="paper"), out)
     with pytest.raises(ConfigError, match="unknown control"):
         run_similarity(config(tiny_bert, pud_text, controls=("untrained",)), out)
+    with pytest.raises(ConfigError, match="authors' preset averages"):  # before extraction
+        config(tmp_path / "no-model", pud_text, preset="authors", bootstrap=5).resolved()
     assert not out.exists()
     out.mkdir()
     (out / "similarity.json").write_text("{}", encoding="utf-8")

@@ -16,7 +16,8 @@ from alignscope.report.layer_tables import layer_table
 def write_similarity(directory: Path, fr: list[float], intervals: bool = False) -> Path:
     directory.mkdir(parents=True)
     result = {
-        "kind": "similarity", "layers": [0, 1, 2], "measures": ["linear"],
+        "kind": "similarity", "source_language": "en", "layers": [0, 1, 2],
+        "measures": ["linear"],
         "results": {"linear": {"parallel": {"fr": fr, "ja": [0.4, None, 0.6]},
                                "shuffled": {"fr": [0.1, 0.1, 0.1], "ja": [0.0, 0.0, 0.0]}}},
         "intervals": {"linear": {"fr": [[v - 0.01, v + 0.02] for v in fr],
@@ -42,7 +43,8 @@ def test_several_runs_read_before_to_after(tmp_path: Path) -> None:
     post = write_similarity(tmp_path / "post", [0.5, 0.75, 0.6])
     text = layer_table([pre, post]).render("latex")
     assert r"fr & 0.500 $\to$ 0.500 & 0.800 $\to$ 0.750 & 0.700 $\to$ 0.600 \\" in text
-    assert r"ja & 0.400 $\to$ 0.400 & – $\to$ – & 0.600 $\to$ 0.600 \\" in text
+    assert r"ja & 0.400 $\to$ 0.400 & -- $\to$ -- & 0.600 $\to$ 0.600 \\" in text
+    assert text.startswith("% linear (parallel), en vs target\n")
 
 
 def test_bad_requests_name_what_exists(tmp_path: Path) -> None:

@@ -31,7 +31,9 @@ def test_deltas_against_the_reference(tmp_path: Path) -> None:
     assert "| ud:fr_pud:test | 85.00 | 70.00 (-15.00) | – (–) |" in text
     assert "| ud:en_ewt:test | 95.00 | 94.00 (-1.00) | 95.50 (+0.50) |" in text
     assert table.render("csv").splitlines()[0] == "dataset,REF,RI 0-1 (Δ),RI 10-11 (Δ)"
-    assert r"\toprule" in table.render("latex")
+    latex = table.render("latex")
+    assert r"\toprule" in latex and r"RI 0-1 ($\Delta$)" in latex
+    assert r"ud:fr\_pud:test & 85.00 & 70.00 (-15.00) & -- (--) \\" in latex  # escaped: compiles
 
 
 def test_mixed_tasks_and_missing_runs_are_errors(tmp_path: Path) -> None:

@@ -38,8 +38,10 @@ def partial_out(hidden: Tensor, basis: Tensor) -> Tensor:
     if basis.shape[0] != hidden.shape[1]:
         raise ConfigError(f"{basis.shape[0]} lengths for {hidden.shape[1]} rows")
     values = hidden.to(torch.float64)
-    # One projection for every layer and dimension: Q spans the basis's columns.
-    q = torch.linalg.qr(basis).Q
+    # An orthonormal basis of the column space, for every layer and dimension at once. Few
+    # distinct lengths make the basis rank-deficient: keep only the directions it spans.
+    u, singular, _ = torch.linalg.svd(basis, full_matrices=False)
+    q = u[:, singular > singular.max() * basis.shape[0] * torch.finfo(torch.float64).eps]
     fitted = q @ (q.T @ values)  # broadcasts over layers
     return (values - fitted).to(hidden.dtype)
 

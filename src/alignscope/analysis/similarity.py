@@ -76,6 +76,9 @@ class SimilarityConfig(AnalysisSettings):
             raise ConfigError("give at least one target language (--targets fr,de,...)")
         if config.source in config.targets:
             raise ConfigError(f"the source language {config.source!r} is also a target")
+        if config.preset == "authors" and (config.bootstrap or config.layer_matrix):
+            raise ConfigError("--bootstrap and --layer-matrix need one sample of sentences; the "
+                              "authors' preset averages over its windows")
         if config.pooling == "word":
             raise ConfigError("word pooling gives one row per word and translations have no "
                               "word alignment; use it with `alignscope stability`")

@@ -75,7 +75,8 @@ def layer_table(runs: list[str | Path], measure: str | None = None,
     languages = list(results[0]["results"][measure][condition])
     rows = [[lang, *(_cell(results, measure, condition, lang, layer) for layer in layers)]
             for lang in languages]
-    subject = "en vs target" if kind == "similarity" else "pretrained vs fine-tuned"
+    subject = f"{results[0]['source_language']} vs target" if kind == "similarity" \
+        else "pretrained vs fine-tuned"
     return LayerTable(f"{measure} ({condition}), {subject}", list(layers), rows)
 
 

@@ -62,11 +62,10 @@ def render_table(header: list[str], body: list[list[str]], fmt: str, caption: st
         csv.writer(buffer, lineterminator="\n").writerows([header, *body])
         return buffer.getvalue()
     if fmt == "latex":
-        lines = [r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}", r"\toprule",
-                 " & ".join(header) + r" \\", r"\midrule"]
-        lines += [" & ".join(row) + r" \\" for row in body]
-        text = "\n".join([*lines, r"\bottomrule", r"\end{tabular}"])
-        return text.replace("Δ", r"$\Delta$").replace("→", r"$\to$") + "\n"
+        lines = [f"% {caption}", r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}",
+                 r"\toprule", " & ".join(map(_latex, header)) + r" \\", r"\midrule"]
+        lines += [" & ".join(map(_latex, row)) + r" \\" for row in body]
+        return "\n".join([*lines, r"\bottomrule", r"\end{tabular}"]) + "\n"
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in body]
     return f"{caption}\n\n" + "\n".join(lines) + "\n"
@@ -95,6 +94,15 @@ def transfer_table(runs: list[str | Path], labels: list[str] | None = None) -> T
             scores.append(None if entry is None else 100 * float(entry["metrics"][metric]))
         rows.append((dataset, scores))
     return TransferTable(metric, labels or [run_label(r) for r in loaded], rows)
+
+
+_LATEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+          "_": r"\_", "{": r"\{", "}": r"\}", "Δ": r"$\Delta$", "→": r"$\to$",
+          "–": "--", "×": r"$\times$"}
+
+
+def _latex(cell: str) -> str:
+    return "".join(_LATEX.get(char, char) for char in cell)
 
 
 def _number(value: float | None) -> str:
