@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 from torch import nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedModel
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
@@ -61,8 +60,7 @@ def resolve_model_source(name_or_path: str | Path) -> str:
 
 
 def load_encoder(name_or_path: str | Path, *, revision: str | None = None,
-                 trust_remote_code: bool = False, allow_pickle: bool = False,
-                 dtype: torch.dtype | None = None) -> Encoder:
+                 trust_remote_code: bool = False, allow_pickle: bool = False) -> Encoder:
     """Load the base encoder (no task head) and its fast tokenizer.
 
     `allow_pickle` permits `.bin` checkpoints, which execute pickle code on load.
@@ -74,7 +72,6 @@ def load_encoder(name_or_path: str | Path, *, revision: str | None = None,
         model = AutoModel.from_pretrained(
             source, config=config, revision=revision, trust_remote_code=trust_remote_code,
             use_safetensors=None if allow_pickle else True,
-            **({"dtype": dtype} if dtype is not None else {}),
         )
         tokenizer = AutoTokenizer.from_pretrained(source, revision=revision,
                                                   trust_remote_code=trust_remote_code)

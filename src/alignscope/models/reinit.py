@@ -266,7 +266,7 @@ def _matching(owners: dict[str, str], regex: str) -> dict[str, str]:
     return {name: owner for name, owner in owners.items() if pattern.search(name)}
 
 
-def _is_norm(module: nn.Module) -> bool:
+def is_norm(module: nn.Module) -> bool:
     # Custom norms (T5LayerNorm, LlamaRMSNorm...) are not nn.LayerNorm subclasses.
     kind = type(module).__name__
     return isinstance(module, nn.LayerNorm) or "LayerNorm" in kind or "RMSNorm" in kind
@@ -274,7 +274,7 @@ def _is_norm(module: nn.Module) -> bool:
 
 def _scope_of(owner: str, module: nn.Module, layer_prefix: str) -> str:
     """`layernorm`, `attention`, `ffn`, or `other` (embedding tables, pooler)."""
-    if _is_norm(module):
+    if is_norm(module):
         return "layernorm"
     if not owner.startswith(layer_prefix + "."):
         return "other"
@@ -366,7 +366,7 @@ def _draw(model: nn.Module, init: InitScheme, targets: dict[str, torch.Tensor],
     else:
         for name, tensor in targets.items():
             owner = modules[selected[name]]
-            if _is_norm(owner):
+            if is_norm(owner):
                 tensor.fill_(1.0 if name.endswith("weight") else 0.0)
             elif name.endswith("bias"):
                 tensor.zero_()

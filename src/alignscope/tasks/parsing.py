@@ -93,8 +93,7 @@ class DependencyParsing(Task):
         padded = torch.zeros(word_mask.shape, dtype=torch.long)
         for row, sentence_heads in enumerate(heads):
             padded[row, : len(sentence_heads)] = torch.tensor(sentence_heads, dtype=torch.long)
-        with torch.no_grad():
-            best = output.label_logits(padded.to(output.arc_scores.device)).argmax(-1).cpu()
+        best = output.label_logits(padded.to(output.arc_scores.device)).argmax(-1).cpu()
         return [{"heads": sentence_heads,
                  "deprels": [labels["deprels"][i] for i in best[row, : len(sentence_heads)].tolist()]}
                 for row, sentence_heads in enumerate(heads)]

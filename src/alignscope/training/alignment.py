@@ -10,7 +10,8 @@ context, so no word is ever dropped.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
@@ -49,17 +50,8 @@ class AlignmentReport:
     max_tokens: int = 0
     examples: list[str] = field(default_factory=list)
 
-    def merge(self, other: AlignmentReport) -> None:
-        for name in ("sentences", "words", "windowed_sentences", "extra_windows",
-                     "empty_words_replaced_by_unk", "words_anchored_on_bare_piece",
-                     "long_words_clipped"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
-    def to_dict(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in (
-            "sentences", "words", "windowed_sentences", "extra_windows",
-            "empty_words_replaced_by_unk", "words_anchored_on_bare_piece", "long_words_clipped",
-            "max_tokens")}
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 class WordAligner:

@@ -17,8 +17,8 @@ from alignscope.data.registry import DatasetRef, ResolvedDataset, parse_ref, res
 from alignscope.data.sentence import Sentence
 from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.io import atomic_write_json
-from alignscope.models.encoder import load_encoder
-from alignscope.models.reinit import parse_layer_spec, reinitialize
+from alignscope.models.encoder import load_encoder, transformer_layers
+from alignscope.models.reinit import is_norm, parse_layer_spec, reinitialize
 from alignscope.models.task_model import TaskModel
 from alignscope.progress import progress_bar
 from alignscope.tasks import Task, get_task
@@ -156,8 +156,6 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
 def _random_init(model: torch.nn.Module, config: FinetuneConfig) -> list[Any]:
     if not config.random_init and not config.random_init_regex:
         return []
-    from alignscope.models.encoder import transformer_layers
-
     layers = (parse_layer_spec(config.random_init, len(transformer_layers(model)))
               if config.random_init else None)
     return reinitialize(model, layers, regex=config.random_init_regex, scope=config.reinit_scope,
@@ -172,9 +170,10 @@ def _describe(dataset: ResolvedDataset, sentences: list[Sentence] | None) -> dic
 
 def _parameter_groups(model: TaskModel, config: FinetuneConfig) -> list[dict[str, Any]]:
     """No weight decay on biases and norms; the head may have its own learning rate."""
+    norms = {id(p) for module in model.modules() if is_norm(module) for p in module.parameters()}
     groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
     for name, parameter in model.named_parameters():
-        no_decay = name.endswith("bias") or "LayerNorm" in name or "layer_norm" in name
+        no_decay = name.endswith("bias") or id(parameter) in norms
         groups.setdefault((name.startswith("head."), no_decay), []).append(parameter)
     head_lr = config.head_lr if config.head_lr is not None else config.lr
     return [{"params": params, "lr": head_lr if in_head else config.lr,
