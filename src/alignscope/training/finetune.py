@@ -36,6 +36,7 @@ from alignscope.training.runtime import (
 )
 
 RESULTS_FILE = "results.json"
+_STATUS_EVERY = 20  # steps between loss read-outs for the progress bar
 
 
 @dataclass
@@ -119,7 +120,9 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
 
     training = _train(model, task, labels, aligner, predictor, train_sentences, dev_sentences,
                       config, device, show_progress)
-    model.load_state_dict(training.pop("best_state"))
+    best_state = training.pop("best_state")
+    if best_state is not None:  # with a dev set: back to the best epoch's weights
+        model.load_state_dict(best_state)
 
     predictions_dir = out / "predictions" if config.write_predictions else None
     evaluations = [predictor.evaluate(dataset, sentences, predictions_dir)
@@ -209,7 +212,8 @@ def _train(model: TaskModel, task: Task, labels: Any, aligner: WordAligner, pred
         job = bar.add_task("train", total=total_steps, status="")
         for epoch in range(1, epochs + 1):
             started = time.perf_counter()
-            running_loss, batches_run = 0.0, 0
+            # Summed on the device: reading the loss every step would wait for the GPU.
+            running_loss, batches_run = torch.zeros((), dtype=torch.float64, device=device), 0
             for indices in length_grouped_batches(lengths, config.batch_size, generator):
                 if step >= total_steps:
                     break
@@ -226,12 +230,15 @@ def _train(model: TaskModel, task: Task, labels: Any, aligner: WordAligner, pred
                 optimizer.zero_grad(set_to_none=True)
                 step += 1
                 words_seen += batch.num_words
-                running_loss += float(loss.detach())
+                running_loss += loss.detach().double()
                 batches_run += 1
-                bar.update(job, advance=1, status=f"epoch {epoch} loss {running_loss / batches_run:.4f}")
+                status = None
+                if show_progress and batches_run % _STATUS_EVERY == 0:
+                    status = f"epoch {epoch} loss {float(running_loss) / batches_run:.4f}"
+                bar.update(job, advance=1, **({"status": status} if status else {}))
             train_seconds += time.perf_counter() - started
             record: dict[str, Any] = {"epoch": epoch, "step": step,
-                                      "train_loss": running_loss / max(batches_run, 1)}
+                                      "train_loss": float(running_loss) / max(batches_run, 1)}
             score = -math.inf
             if dev is not None:
                 predictions, _ = predictor.predict(dev, description=f"dev epoch {epoch}")
@@ -239,10 +246,13 @@ def _train(model: TaskModel, task: Task, labels: Any, aligner: WordAligner, pred
                 record["dev"] = dev_metrics
                 score = float(dev_metrics[task.main_metric])
             history.append(record)
-            # Without a dev set the last model is kept (ties also favour the later model).
+            # Without a dev set the last model is kept (ties also favour the later model);
+            # the best one waits on the CPU, not beside the live weights on the GPU.
             if dev is None or score > best_score:
                 best_score, best_step = score, step
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                if dev is not None:
+                    best_state = {k: v.detach().to("cpu", copy=True)
+                                  for k, v in model.state_dict().items()}
             if step >= total_steps:
                 break
     return {
