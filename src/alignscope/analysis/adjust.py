@@ -26,7 +26,7 @@ def centred(features: dict[str, Features]) -> dict[str, Features]:
 
 
 def length_basis(lengths: Tensor) -> Tensor:
-    """[n, 5] float64: 1, log T, 1/T, 1/sqrt T, T / mean T (T = tokens of each sentence)."""
+    """[n, 5] float64: 1, log T, 1/T, 1/sqrt T, T / mean T (T = input ids per sentence)."""
     if lengths.min() < 1:
         raise ConfigError("length partialling needs sentences of at least one token")
     t = lengths.to(torch.float64)
@@ -46,7 +46,8 @@ def partial_out(hidden: Tensor, basis: Tensor) -> Tensor:
     return (values - fitted).to(hidden.dtype)
 
 
-def length_partialled(features: dict[str, Features],
-                      lengths: dict[str, Tensor]) -> dict[str, Features]:
-    return {lang: dataclasses.replace(f, hidden=partial_out(f.hidden, length_basis(lengths[lang])))
-            for lang, f in features.items()}
+def length_partialled(features: dict[str, Features]) -> dict[str, Features]:
+    """Sentence-level features (one row per sentence) with their length component removed."""
+    return {lang: dataclasses.replace(
+        f, hidden=partial_out(f.hidden, length_basis(f.sentence_tokens)))
+        for lang, f in features.items()}

@@ -30,7 +30,7 @@ from alignscope.io import atomic_directory, atomic_write_json
 from alignscope.models.encoder import Encoder, transformer_layers
 from alignscope.progress import progress_bar
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: sentence token counts stored
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 _MAX_BATCH_SENTENCES = 256
 
@@ -61,6 +61,7 @@ class Features:
     hidden: Tensor  # [layers, rows, dim] float32, CPU
     row_sentence: Tensor  # [rows] int64
     row_word: Tensor  # [rows] int64
+    sentence_tokens: Tensor  # [sentences] int64: input ids per sentence, special tokens included
     truncated: int  # sentences cut at the length limit
     from_cache: bool = False
 
@@ -143,12 +144,6 @@ class FeatureExtractor:
                 "pooling": self.options.pooling, "max_tokens": self.max_tokens,
                 "autocast": self.options.autocast}
 
-    def sentence_lengths(self, corpus: ParallelCorpus, language: str) -> Tensor:
-        """The number of tokens each sentence is encoded with, within the length limit."""
-        encoded = encode_corpus(self.encoder.tokenizer, corpus, language, self.options.pooling,
-                                self.max_tokens)
-        return torch.tensor([len(sentence.ids) for sentence in encoded])
-
     def extract_all(self, corpus: ParallelCorpus, languages: list[str] | tuple[str, ...],
                     label: str = "") -> dict[str, Features]:
         with progress_bar(self.show_progress) as progress:
@@ -199,6 +194,7 @@ class FeatureExtractor:
                                                torch.tensor(rows_per_sentence))
         row_word = torch.tensor([w for s in encoded for w in (s.words or [-1])], dtype=torch.int64)
         return Features(language, hidden, row_sentence, row_word,
+                        torch.tensor([len(s.ids) for s in encoded]),
                         truncated=sum(s.truncated for s in encoded))
 
     def _forward(self, batch: list[EncodedSentence]) -> Tensor:
@@ -265,12 +261,13 @@ def _load_entry(entry: Path, key: dict[str, Any], language: str) -> Features | N
     except (OSError, ValueError, KeyError, SafetensorError):
         return None  # absent or unreadable: extract again and replace it
     return Features(language, tensors["hidden"], tensors["row_sentence"], tensors["row_word"],
-                    truncated, from_cache=True)
+                    tensors["sentence_tokens"], truncated, from_cache=True)
 
 
 def _save_entry(entry: Path, key: dict[str, Any], features: Features) -> None:
     with atomic_directory(entry) as tmp:
         save_file({"hidden": features.hidden.contiguous(), "row_sentence": features.row_sentence,
-                   "row_word": features.row_word}, str(tmp / "features.safetensors"))
+                   "row_word": features.row_word, "sentence_tokens": features.sentence_tokens},
+                  str(tmp / "features.safetensors"))
         atomic_write_json(tmp / "info.json", {"truncated": features.truncated})
         atomic_write_json(tmp / "key.json", key)

@@ -104,14 +104,12 @@ def sample_corpus(corpus: ParallelCorpus, config: SimilarityConfig,
     return corpus.subsample(config.max_sentences, config.seed), None
 
 
-def adjusted(features: dict[str, Features], extractor: FeatureExtractor, corpus: ParallelCorpus,
-             config: SimilarityConfig) -> dict[str, Features]:
+def adjusted(features: dict[str, Features], config: SimilarityConfig) -> dict[str, Features]:
     """The features with the requested adjustments (see adjust.py) applied."""
     if config.centre:
         features = centred(features)
     if config.partial_length:
-        features = length_partialled(features, {lang: extractor.sentence_lengths(corpus, lang)
-                                                for lang in features})
+        features = length_partialled(features)
     return features
 
 
@@ -150,7 +148,7 @@ def run_similarity(config: SimilarityConfig, out: str | Path | None = None,
     extractor = FeatureExtractor(encoder, config.extraction_options(), device,
                                  show_progress=show_progress)
     conditions: dict[str, dict[str, Any]] = {}
-    features = adjusted(extractor.extract_all(corpus, languages), extractor, corpus, config)
+    features = adjusted(extractor.extract_all(corpus, languages), config)
     conditions["parallel"] = compare_languages(features, config.source, config.targets, options,
                                                windows, device, None, show_progress, "parallel")
     if "shuffled" in config.controls:
@@ -164,7 +162,7 @@ def run_similarity(config: SimilarityConfig, out: str | Path | None = None,
         random_extractor = FeatureExtractor(random_encoder, config.extraction_options(), device,
                                             identity, show_progress)
         random_features = adjusted(random_extractor.extract_all(corpus, languages, "random-init "),
-                                   random_extractor, corpus, config)
+                                   config)
         conditions["random-init"] = compare_languages(
             random_features, config.source, config.targets,
             dataclasses.replace(options, bootstrap=0, layer_matrix=False), windows, device,
