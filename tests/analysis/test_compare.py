@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from alignscope.analysis import compare as compare_module
 from alignscope.analysis.cka import linear_cka, rbf_cka
 from alignscope.analysis.compare import LayerSides, MeasureOptions, compare
 from alignscope.analysis.controls import derangement
@@ -124,6 +125,24 @@ def test_layer_matrix_diagonal_is_the_per_layer_curve() -> None:
     assert len(matrix) == 4 and len(matrix[0]) == 3
     assert [matrix[i][i] for i in range(3)] == pytest.approx(result.values["linear"])
     assert matrix[3][0] == pytest.approx(linear_cka(x[3], y[0]))
+
+
+def test_layer_matrix_holds_one_target_prepared_at_a_time(monkeypatch: pytest.MonkeyPatch,
+                                                          ) -> None:
+    x, y = paired_layers(layers=3)
+    targets = {"a": [LayerSides(y, CPU)], "b": [LayerSides(x + y, CPU)]}
+    held = []
+    original = compare_module.layer_matrix
+
+    def recording(source: LayerSides, target: LayerSides, options: MeasureOptions) -> dict:
+        held.append({name: len(sides[0]._rbf) for name, sides in targets.items()})
+        return original(source, target, options)
+
+    monkeypatch.setattr(compare_module, "layer_matrix", recording)
+    source = LayerSides(x, CPU)
+    compare([source], targets, MeasureOptions(("rbf",), layer_matrix=True))
+    assert held == [{"a": 0, "b": 0}, {"a": 0, "b": 0}]  # prepared inside, released after
+    assert not source._rbf and not targets["a"][0]._rbf and not targets["b"][0]._rbf
 
 
 def test_retrieval_directions_and_resampling() -> None:

@@ -158,9 +158,9 @@ def compare(xs: Sequence[LayerSides], ys: Mapping[str, Sequence[LayerSides]],
 
     `xs[k]` and `ys[name][k]` hold sample k (all rows, or one of the authors' windows);
     `row_groups` gives each row's sentence, for the intervals; `advance` is called after each
-    (layer, y), for a progress bar. Layers are visited in the
-    outer loop so that only one layer's n x n matrices are alive at a time (all of them
-    when a layer matrix is requested).
+    (layer, y), for a progress bar. Layers are visited in the outer loop so that only one
+    layer's n x n matrices are alive at a time; a layer matrix then holds every layer of x and
+    of one y at a time.
     """
     if options.bootstrap and len(xs) > 1:
         raise ConfigError("--bootstrap works on one sample of sentences, not on windows")
@@ -177,14 +177,12 @@ def compare(xs: Sequence[LayerSides], ys: Mapping[str, Sequence[LayerSides]],
                 for key, interval in bootstrap_interval(xs[0], samples[0], layer, options,
                                                         row_groups, values[name][0][-1]).items():
                     results[name].intervals.setdefault(key, []).append(interval)
-            if not options.layer_matrix:
-                for y in samples:
-                    y.release(layer)
+            for y in samples:
+                y.release(layer)
             if advance is not None:
                 advance()
-        if not options.layer_matrix:
-            for x in xs:
-                x.release(layer)
+        for x in xs:
+            x.release(layer)
     for name, per_sample in values.items():
         for key in options.result_keys:
             table = np.array([[sample[layer][key] for layer in range(layers)]
@@ -194,6 +192,10 @@ def compare(xs: Sequence[LayerSides], ys: Mapping[str, Sequence[LayerSides]],
                 results[name].spread[key] = table.std(0).tolist()
         if options.layer_matrix:
             results[name].matrix = layer_matrix(xs[0], ys[name][0], options)
+            for layer in range(ys[name][0].num_layers):
+                ys[name][0].release(layer)
+    for layer in range(xs[0].num_layers):
+        xs[0].release(layer)
     return results
 
 
