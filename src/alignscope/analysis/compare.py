@@ -168,6 +168,8 @@ def compare(xs: Sequence[LayerSides], ys: Mapping[str, Sequence[LayerSides]],
         raise ConfigError("--layer-matrix works on one sample of sentences, not on windows")
     layers = min(xs[0].num_layers, *(samples[0].num_layers for samples in ys.values()))
     values = {name: [[] for _ in xs] for name in ys}  # name -> sample -> layer -> {key: value}
+    parts = half_samples(row_groups if row_groups is not None else torch.arange(xs[0].rows),
+                         options) if options.bootstrap else []
     results = {name: Comparison() for name in ys}
     for layer in range(layers):
         for name, samples in ys.items():
@@ -175,7 +177,7 @@ def compare(xs: Sequence[LayerSides], ys: Mapping[str, Sequence[LayerSides]],
                 values[name][index].append(layer_values(x, y, layer, layer, options.measures))
             if options.bootstrap:
                 for key, interval in bootstrap_interval(xs[0], samples[0], layer, options,
-                                                        row_groups, values[name][0][-1]).items():
+                                                        parts, values[name][0][-1]).items():
                     results[name].intervals.setdefault(key, []).append(interval)
             for y in samples:
                 y.release(layer)
@@ -207,33 +209,40 @@ def layer_matrix(x: LayerSides, y: LayerSides, options: MeasureOptions) -> dict[
     return {m: [[cell[m] for cell in row] for row in grid] for m in measures}
 
 
-def bootstrap_interval(x: LayerSides, y: LayerSides, layer: int, options: MeasureOptions,
-                       row_groups: Tensor | None, estimate: Mapping[str, float],
-                       ) -> dict[str, tuple[float, float]]:
-    """Half-sample intervals around `estimate` at one layer, drawn with `options.seed` (the
-    same splits at every layer and for every pair)."""
-    device = x.hidden.device
-    groups = (row_groups if row_groups is not None else torch.arange(x.rows)).to(device)
-    count = int(groups.max()) + 1
+def half_samples(row_groups: Tensor, options: MeasureOptions) -> list[Tensor]:
+    """The rows of each half: `options.bootstrap` random splits of the sentences into two
+    disjoint halves, drawn with `options.seed`; all rows of a sentence stay together."""
+    count = int(row_groups.max()) + 1
     if count < 8:
         raise ConfigError(f"intervals need at least 8 sentences, got {count}")
-    members = [torch.nonzero(groups == g).flatten() for g in range(count)] \
-        if groups.numel() != count else None
+    rows_of = None
+    if row_groups.numel() != count:  # several rows per sentence (word pooling)
+        order = torch.argsort(row_groups, stable=True)
+        rows_of = order.split(torch.bincount(row_groups, minlength=count).tolist())
+    generator = torch.Generator().manual_seed(options.seed)
+    half, parts = count // 2, []
+    for _ in range(options.bootstrap):
+        order = torch.randperm(count, generator=generator)
+        for part in (order[:half], order[half:2 * half]):
+            parts.append(part if rows_of is None else torch.cat([rows_of[g] for g in part.tolist()]))
+    return parts
+
+
+def bootstrap_interval(x: LayerSides, y: LayerSides, layer: int, options: MeasureOptions,
+                       parts: Sequence[Tensor], estimate: Mapping[str, float],
+                       ) -> dict[str, tuple[float, float]]:
+    """Half-sample intervals around `estimate` at one layer, from the row sets `parts`
+    (`half_samples`: the same splits at every layer and for every pair)."""
+    device = x.hidden.device
     cosines = None
     if "retrieval" in options.measures:
         _check_square(x.rows, "retrieval intervals")
         cosines = cosine_matrix(x.hidden[layer], y.hidden[layer])
-    generator = torch.Generator().manual_seed(options.seed)
-    half = count // 2
     draws: dict[str, list[float]] = {key: [] for key in options.result_keys}
-    for _ in range(options.bootstrap):
-        order = torch.randperm(count, generator=generator)
-        for part in (order[:half], order[half:2 * half]):
-            rows = part.to(device) if members is None \
-                else torch.cat([members[g] for g in part.tolist()])
-            for key, value in _resample_values(x, y, layer, rows, options.measures,
-                                               cosines).items():
-                draws[key].append(value)
+    for rows in parts:
+        for key, value in _resample_values(x, y, layer, rows.to(device), options.measures,
+                                           cosines).items():
+            draws[key].append(value)
     alpha = (1 - options.confidence) / 2
     intervals = {}
     for key, values in draws.items():
