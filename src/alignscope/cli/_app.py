@@ -69,7 +69,9 @@ def merge_config(ctx: typer.Context, path: Path | None, config_class: type,
     field_of = field_of or {}
     fields = {f.name for f in dataclasses.fields(config_class)}
     parameter_of = {field_of.get(name, name): name for name in ctx.params}
-    options = {field: ctx.params[name] for field, name in parameter_of.items() if field in fields}
+    # An unset flag (None) leaves the field to the config class's default.
+    options = {field: ctx.params[name] for field, name in parameter_of.items()
+               if field in fields and ctx.params[name] is not None}
     for key, value in load_config(path, config_class).items():
         source = ctx.get_parameter_source(parameter_of.get(key, key))
         # By name: Typer may carry its own copy of click's ParameterSource enum.

@@ -22,8 +22,10 @@ def _require(options: dict[str, Any], *fields: str) -> None:
             raise ConfigError(f"--{flag} is required (or set {field} in --config)")
 
 
-def _controls(options: dict[str, Any]) -> tuple[str, ...]:
-    return tuple(c for c in as_names(options["controls"]) or () if c != "none")
+def _lists(options: dict[str, Any], *fields: str) -> dict[str, Any]:
+    """The options with comma-separated or YAML lists as tuples; `none` is the empty list."""
+    return {**options, **{field: tuple(v for v in as_names(options[field]) or () if v != "none")
+                          for field in fields if field in options}}
 
 
 def _print_curves(result: dict[str, Any], key: str, first: str, title: str) -> None:
@@ -58,7 +60,7 @@ def similarity(
     pooling: Annotated[str | None, Opt(help="mean | cls | authors.")] = None,
     max_sentences: Annotated[int | None, Opt(help="Seeded sample size (authors: first N).")] = None,
     max_tokens: Annotated[int | None, Opt(help="Token limit per sentence.")] = None,
-    controls: Annotated[str, Opt(help="shuffled,random-init or none.")] = "shuffled,random-init",
+    controls: Annotated[str | None, Opt(help="shuffled,random-init (default) or none.")] = None,
     bootstrap: Annotated[int, Opt(help="Half-sample splits for confidence intervals (0 = off).")] = 0,
     confidence: Annotated[float, Opt(help="Interval coverage.")] = 0.95,
     centre: Annotated[bool, Opt(help="Remove each language's mean vector first.")] = False,
@@ -86,9 +88,7 @@ def similarity(
     def body() -> None:
         options = merge_config(ctx, config, SimilarityConfig, {"cache": "use_cache"})
         _require(options, "model", "targets")
-        settings = SimilarityConfig(**{
-            **options, "targets": as_names(options["targets"]),
-            "measures": as_names(options["measures"]), "controls": _controls(options)})
+        settings = SimilarityConfig(**_lists(options, "targets", "measures", "controls"))
         result = run_similarity(settings, out, overwrite, show_progress=progress)
         key = result["measures"][0]
         _print_curves(result, key, "parallel", f"{key}: {result['source_language']} vs "
@@ -110,12 +110,12 @@ def stability(
                                           "cross-lingual comparison.")] = None,
     parallel: Annotated[str, Opt(help="ud:pud, a path template with {lang}, or "
                                       "LANG=PATH,...")] = "ud:pud",
-    measures: Annotated[str, Opt(help="linear,debiased,rbf,debiased-rbf,retrieval.")]
-    = "linear,debiased,rbf",
-    pooling: Annotated[str, Opt(help="mean | cls | word | authors.")] = "mean",
+    measures: Annotated[str | None, Opt(help="linear,debiased,rbf (default),debiased-rbf,"
+                                              "retrieval.")] = None,
+    pooling: Annotated[str | None, Opt(help="mean (default) | cls | word | authors.")] = None,
     max_sentences: Annotated[int | None, Opt(help="Seeded sample size.")] = None,
     max_tokens: Annotated[int | None, Opt(help="Token limit per sentence.")] = None,
-    controls: Annotated[str, Opt(help="shuffled or none.")] = "shuffled",
+    controls: Annotated[str | None, Opt(help="shuffled (default) or none.")] = None,
     bootstrap: Annotated[int, Opt(help="Half-sample splits for confidence intervals (0 = off).")] = 0,
     confidence: Annotated[float, Opt(help="Interval coverage.")] = 0.95,
     layer_matrix: Annotated[bool, Opt(help="Also every pretrained x fine-tuned layer.")] = False,
@@ -140,9 +140,7 @@ def stability(
         options = merge_config(ctx, config, StabilityConfig,
                                {"cache": "use_cache", "langs": "languages"})
         _require(options, "pretrained", "finetuned", "languages")
-        settings = StabilityConfig(**{
-            **options, "languages": as_names(options["languages"]),
-            "measures": as_names(options["measures"]), "controls": _controls(options)})
+        settings = StabilityConfig(**_lists(options, "languages", "measures", "controls"))
         result = run_stability(settings, out, overwrite, show_progress=progress)
         key = result["measures"][0]
         _print_curves(result, key, "paired", f"{key}: pretrained vs fine-tuned")
