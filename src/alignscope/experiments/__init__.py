@@ -1,0 +1,1 @@
+"""Experiments: a whole study from one YAML file, run as resumable sweeps (see docs/experiments.md)."""

@@ -1,0 +1,95 @@
+"""One run of a sweep, executed into a work folder through the public API (finetune,
+run_similarity, run_stability, run_correlation). Used in-process, by worker processes and by
+Ray tasks alike; returns a record of what happened instead of raising."""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import socket
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from alignscope.experiments.manifest import now
+from alignscope.experiments.plan import FINETUNED, RunSpec
+
+
+def _similarity(config: dict[str, Any], model: str, out: Path, runtime: dict[str, Any]) -> None:
+    from pydantic import TypeAdapter
+
+    from alignscope.analysis.similarity import SimilarityConfig, run_similarity
+
+    settings = TypeAdapter(SimilarityConfig).validate_python(
+        {**config, "model": model, "device": runtime.get("device", "auto")})
+    run_similarity(settings, out)
+
+
+def _stability(config: dict[str, Any], finetuned: str, out: Path,
+               runtime: dict[str, Any]) -> None:
+    from pydantic import TypeAdapter
+
+    from alignscope.analysis.stability import StabilityConfig, run_stability
+
+    settings = TypeAdapter(StabilityConfig).validate_python(
+        {**config, "finetuned": finetuned, "device": runtime.get("device", "auto")})
+    run_stability(settings, out)
+
+
+def _finetune(run: RunSpec, work: Path) -> None:
+    from alignscope.training.config import FinetuneConfig
+    from alignscope.training.finetune import finetune
+
+    runtime = run.runtime
+    config = FinetuneConfig(**run.config["finetune"], device=runtime.get("device", "auto"),
+                            threads=runtime.get("threads"))
+    out = work / "finetune"
+    finetune(config, out, show_progress=False)
+    if "similarity" in run.config:
+        _similarity(run.config["similarity"], str(out), work / "similarity", runtime)
+    if "stability" in run.config:
+        assert run.config["stability"]["finetuned"] == FINETUNED
+        _stability(run.config["stability"], str(out), work / "stability", runtime)
+    if not runtime.get("keep_checkpoint", False):
+        shutil.rmtree(out / "checkpoint", ignore_errors=True)
+
+
+def _correlation(run: RunSpec, work: Path, deps: dict[str, Path]) -> None:
+    from alignscope.analysis.correlation import CorrelationConfig, run_correlation
+
+    similarity, transfer = (deps[name] for name in run.deps)
+    run_correlation(CorrelationConfig(str(similarity / "similarity"), str(transfer / "finetune"),
+                                      run.config["measure"]), work / "correlation")
+
+
+def execute_run(run: RunSpec, work: Path, deps: dict[str, Path] | None = None,
+                ) -> dict[str, Any]:
+    """Fill `work` with the run's results; the record says whether it worked and how long."""
+    import torch
+
+    started, clock = now(), time.perf_counter()
+    threads = run.runtime.get("threads")
+    if threads:
+        torch.set_num_threads(int(threads))
+    record: dict[str, Any] = {"started": started, "host": socket.gethostname(),
+                              "device": run.runtime.get("device", "auto"),
+                              "python": platform.python_version()}
+    try:
+        if run.kind == "finetune":
+            _finetune(run, work)
+        elif run.kind == "similarity":
+            _similarity(run.config, run.config["model"], work / "similarity", run.runtime)
+        elif run.kind == "correlation":
+            _correlation(run, work, deps or {})
+        else:
+            raise ValueError(f"unknown run kind {run.kind!r}")
+        record["status"] = "done"
+    except Exception as error:  # one failed run is recorded and does not stop the others
+        record.update(status="failed", error=f"{type(error).__name__}: {error}",
+                      traceback=traceback.format_exc(limit=8)[-4000:])
+    from alignscope.training.runtime import versions
+
+    record.update(finished=now(), seconds=round(time.perf_counter() - clock, 3),
+                  versions=versions())
+    return record

@@ -1,0 +1,226 @@
+"""The experiment file: one YAML mapping describing a whole study, validated before any work.
+
+    name: paper-pos
+    models: [bert-base-multilingual-cased]
+    data_dir: ${ALIGNSCOPE_DATA:-../shared/data}
+    seeds: [1, 2, 3]
+    tasks:
+      pos: {source: ud:en_ewt, targets: [ud:fr_pud, ud:de_pud]}
+    random_init: {reference: true, window: 2}      # REF + block.0-1, block.2-3, ...
+    finetune: {epochs: 10, lr: 2e-5}               # any FinetuneConfig field
+    analyses:
+      settings: {max_sentences: 500}               # shared by similarity and stability
+      similarity: {pretrained: true, finetuned: true}
+      stability: {groups: all}
+      correlation: {groups: [REF]}
+    keep_checkpoints: false
+
+`${VAR}` and `${VAR:-default}` in any string value are expanded from the environment;
+`--set KEY=VALUE` (dotted keys, YAML values) overrides a key before validation. Every error
+names the key it is about.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from alignscope.errors import ConfigError
+
+REFERENCE = "REF"
+_ENV = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TaskSpec(_Strict):
+    source: str = Field(description="training set, e.g. ud:en_ewt (its dev split selects)")
+    targets: list[str] = Field(min_length=1, description="zero-shot test sets")
+    dev: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict, description="task options (deprel)")
+
+
+class GroupsSpec(_Strict):
+    """RANDOM-INIT groups: the reference (nothing re-drawn), a window, explicit groups."""
+
+    reference: bool = True
+    window: int | None = Field(default=None, ge=1,
+                               description="consecutive blocks per group, covering the model")
+    groups: list[str] = Field(default_factory=list, description="e.g. block.0-1, embeddings")
+
+
+class SimilaritySpec(_Strict):
+    pretrained: bool = True
+    finetuned: bool = False
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class StabilitySpec(_Strict):
+    groups: list[str] | Literal["all"] = "all"
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class CorrelationSpec(_Strict):
+    groups: list[str] = Field(default_factory=lambda: [REFERENCE])
+    measure: str | None = None
+
+
+class AnalysesSpec(_Strict):
+    parallel: str = "ud:pud"
+    languages: list[str] | None = Field(
+        default=None, description="target languages; default: those of each task's targets")
+    settings: dict[str, Any] = Field(default_factory=dict,
+                                     description="shared by similarity and stability")
+    similarity: SimilaritySpec | None = None
+    stability: StabilitySpec | None = None
+    correlation: CorrelationSpec | None = None
+
+
+class ExperimentSpec(_Strict):
+    name: str
+    models: list[str] = Field(min_length=1)
+    data_dir: str | None = None
+    seeds: list[int] = Field(min_length=1)
+    tasks: dict[str, TaskSpec] = Field(min_length=1)
+    random_init: GroupsSpec = Field(default_factory=GroupsSpec)
+    finetune: dict[str, Any] = Field(default_factory=dict)
+    analyses: AnalysesSpec = Field(default_factory=AnalysesSpec)
+    keep_checkpoints: bool = False
+    device: str = "auto"
+    threads: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_model(cls, data: Any) -> Any:
+        """`model: X` is `models: [X]`."""
+        if isinstance(data, dict) and "model" in data:
+            if "models" in data:
+                raise ValueError("give `model` or `models`, not both")
+            data = {**data, "models": [data["model"]]}
+            del data["model"]
+        return data
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct(cls, seeds: list[int]) -> list[int]:
+        if len(set(seeds)) != len(seeds):
+            raise ValueError("seeds repeat")
+        return seeds
+
+
+def expand_env(data: Any, where: str = "") -> Any:
+    """`${VAR}` / `${VAR:-default}` in every string, recursively; an unset VAR is an error."""
+    if isinstance(data, dict):
+        return {key: expand_env(value, _join(where, str(key))) for key, value in data.items()}
+    if isinstance(data, list):
+        return [expand_env(value, f"{where}.{i}") for i, value in enumerate(data)]
+    if not isinstance(data, str):
+        return data
+
+    def substitute(match: re.Match[str]) -> str:
+        value = os.environ.get(match["name"])
+        if value is None and match["default"] is None:
+            raise ConfigError(f"key `{where}`: environment variable {match['name']} is not set "
+                              f"(export it, or write ${{{match['name']}:-DEFAULT}})")
+        return value if value is not None else match["default"]
+
+    return _ENV.sub(substitute, data)
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """`KEY=VALUE` pairs: dotted keys into nested mappings, values parsed as YAML."""
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: write KEY=VALUE, e.g. --set finetune.epochs=3")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise ConfigError(f"--set {item!r}: the value is not valid YAML ({error})") from None
+        parts = key.strip().split(".")
+        node = data
+        for depth, part in enumerate(parts[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {item!r}: `{'.'.join(parts[:depth + 1])}` is not a "
+                                  "mapping")
+            node = child
+        node[parts[-1]] = value
+    return data
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"cannot read the experiment file {path}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: an experiment file is a mapping of key: value")
+    return data
+
+
+def load_spec(source: str | Path | dict[str, Any], overrides: list[str] | None = None,
+              ) -> ExperimentSpec:
+    """Read (file or mapping), override, expand `${VAR}`, validate the schema."""
+    where = "the experiment" if isinstance(source, dict) else str(source)
+    data = dict(source) if isinstance(source, dict) else read_yaml(source)
+    data = expand_env(apply_overrides(data, overrides or []))
+    try:
+        return ExperimentSpec.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(f"{where}: {describe(error, ExperimentSpec)}") from None
+
+
+def describe(error: ValidationError, schema: type[BaseModel] | None = None,
+             prefix: str = "") -> str:
+    """The first problem, naming its key; unknown keys get the close known ones."""
+    first = error.errors()[0]
+    key = _join(prefix, ".".join(str(part) for part in first["loc"]))
+    if first["type"] == "extra_forbidden":
+        known = _known_keys(schema, first["loc"][:-1]) if schema else []
+        close = difflib.get_close_matches(str(first["loc"][-1]), known, n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(close)}?" if close else \
+            (f"; known: {', '.join(known)}" if known else "")
+        return f"unknown key `{key}`{hint}"
+    if first["type"] == "missing":
+        return f"key `{key}` is required"
+    return f"key `{key}`: {first['msg']} (got {first.get('input')!r})"
+
+
+def _known_keys(schema: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    model: Any = schema
+    for part in loc:
+        field = model.model_fields.get(str(part)) if isinstance(model, type) and \
+            issubclass(model, BaseModel) else None
+        if field is None:  # a mapping's key (a task name) or a list index: same schema
+            continue
+        model = _model_of(field.annotation)
+        if model is None:
+            return []
+    return sorted(model.model_fields) if isinstance(model, type) and \
+        issubclass(model, BaseModel) else []
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in getattr(annotation, "__args__", ()):
+        found = _model_of(argument)
+        if found is not None:
+            return found
+    return None
+
+
+def _join(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix and key else prefix or key
