@@ -22,6 +22,7 @@ names the key it is about.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import os
 import re
@@ -174,7 +175,7 @@ def load_spec(source: str | Path | dict[str, Any], overrides: list[str] | None =
               ) -> ExperimentSpec:
     """Read (file or mapping), override, expand `${VAR}`, validate the schema."""
     where = "the experiment" if isinstance(source, dict) else str(source)
-    data = dict(source) if isinstance(source, dict) else read_yaml(source)
+    data = copy.deepcopy(source) if isinstance(source, dict) else read_yaml(source)
     data = expand_env(apply_overrides(data, overrides or []))
     try:
         return ExperimentSpec.model_validate(data)

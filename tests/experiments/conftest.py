@@ -1,0 +1,43 @@
+"""Fixtures for the sweep tests: tiny experiments over the real UD data, a private cache."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("ALIGNSCOPE_CACHE", str(folder))
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny_experiment(model_dir: Path, data: Path, **overrides: Any) -> dict[str, Any]:
+    """2 layer groups (REF, block.0-1) x 2 seeds of POS, a few sentences each."""
+    experiment: dict[str, Any] = {
+        "name": "tiny", "model": str(model_dir), "data_dir": str(data), "seeds": [1, 2],
+        "tasks": {"pos": {"source": "ud:en_ewt", "targets": ["ud:fr_pud", "ud:de_pud"]}},
+        "random_init": {"reference": True, "groups": ["block.0-1"]},
+        "finetune": {"epochs": 1, "lr": 2e-3, "batch_size": 16, "max_train_sentences": 48,
+                     "max_dev_sentences": 8, "max_eval_sentences": 16},
+        "threads": 1}
+    experiment.update(overrides)
+    return experiment
+
+
+@pytest.fixture
+def experiment(tiny_bert: Path, shared_data: Path) -> Callable[..., dict[str, Any]]:
+    return lambda **overrides: tiny_experiment(tiny_bert, shared_data, **overrides)
