@@ -38,6 +38,6 @@ def tiny_experiment(model_dir: Path, data: Path, **overrides: Any) -> dict[str, 
     return experiment
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def experiment(tiny_bert: Path, shared_data: Path) -> Callable[..., dict[str, Any]]:
     return lambda **overrides: tiny_experiment(tiny_bert, shared_data, **overrides)
