@@ -1,4 +1,4 @@
-"""`alignscope table`: paper-ready tables of finetune runs or of similarity/stability runs."""
+"""`alignscope table` (paper-ready tables of runs) and `alignscope report` (a sweep's report)."""
 
 from __future__ import annotations
 
@@ -46,5 +46,22 @@ def table(
         if out is not None:
             atomic_write_text(out, text)
         typer.echo(text, nl=False)
+
+    run_guarded(body)
+
+
+@app.command()
+def report(
+    sweep: Annotated[Path, typer.Argument(help="A sweep folder (`alignscope sweep --out`).")],
+    out: Annotated[Path, typer.Option(help="Report folder: report.md, report.html (self-"
+                                           "contained), figures/, tables/.")] = Path("report"),
+) -> None:
+    """The paper's tables and figures from a sweep, as Markdown and one self-contained HTML."""
+
+    def body() -> None:
+        from alignscope.report.render import render_report
+
+        paths = render_report(sweep, out)
+        typer.echo(f"report: {paths['html']} (Markdown: {paths['markdown']})")
 
     run_guarded(body)

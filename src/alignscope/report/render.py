@@ -1,0 +1,363 @@
+"""`alignscope report SWEEP --out DIR`: the paper's artefacts from a sweep folder.
+
+Writes DIR/report.md (figures linked), DIR/report.html (one self-contained file: figures
+embedded as data URIs, no network needed), DIR/figures/*.{png,svg} and DIR/tables/*.{csv,tex}:
+per task the RANDOM-INIT table (mean ± std over seeds, Δ vs REF with its 95 % interval) and its
+heatmap (layer group x language), the source-vs-target drop per group; similarity per layer
+before and after fine-tuning, the stability curve, the correlation plot; what was run (models,
+seeds, versions, hardware, time) and what failed.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from alignscope.errors import ConfigError
+from alignscope.experiments.aggregate import Row, Tables, collect, finished_runs, to_csv
+from alignscope.experiments.manifest import now, read_manifest
+from alignscope.experiments.spec import REFERENCE
+from alignscope.io import atomic_write_text
+from alignscope.report import sweep_figures
+from alignscope.report.tables import render_table
+
+POINTS = 100  # metrics are stored in 0-1; tables and figures show points
+
+
+@dataclass
+class Figure:
+    stem: str
+    caption: str
+
+
+@dataclass
+class Section:
+    title: str
+    blocks: list[Any] = field(default_factory=list)  # str (Markdown paragraph), Table, Figure
+
+
+@dataclass
+class Table:
+    caption: str
+    header: list[str]
+    rows: list[list[str]]
+
+
+def _number(value: float | None, scale: float = POINTS, signed: bool = False) -> str:
+    if value is None:
+        return "–"
+    return f"{value * scale:+.1f}" if signed else f"{value * scale:.1f}"
+
+
+def _interval(row: Row) -> str:
+    if row["delta_low"] is None:
+        return _number(row["delta_mean"], signed=True)
+    return (f"{_number(row['delta_mean'], signed=True)} [{_number(row['delta_low'], signed=True)},"
+            f" {_number(row['delta_high'], signed=True)}]")
+
+
+def _ordered(values: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+class ReportBuilder:
+    def __init__(self, sweep: Path, out: Path) -> None:
+        self.sweep, self.out = sweep, out
+        self.figures_dir = out / "figures"
+        self.tables_dir = out / "tables"
+        self.tables: Tables = collect(sweep)
+        self.manifest = read_manifest(sweep) or {}
+        self.records = [record for record, _ in finished_runs(sweep)]
+        self.figures: list[Figure] = []
+
+    def figure(self, paths: list[Path], caption: str) -> Figure:
+        entry = Figure(paths[0].stem, caption)
+        self.figures.append(entry)
+        return entry
+
+    # --- sections ---------------------------------------------------------------------
+    def random_init(self, task: str, model: str) -> Section:
+        summary = [r for r in self.tables.summary() if r["task"] == task and r["model"] == model]
+        groups = _ordered(r["group"] for r in summary)
+        languages = _ordered(r["language"] for r in sorted(summary, key=lambda r: r["role"]
+                                                             != "source"))
+        cell = {(r["group"], r["language"]): r for r in summary}
+        metric = summary[0]["metric"]
+        section = Section(f"{task}: RANDOM-INIT ({_short(model)})")
+        rows = []
+        for group in groups:
+            cells = []
+            for language in languages:
+                row = cell.get((group, language))
+                if row is None:
+                    cells.append("–")
+                elif group == REFERENCE:
+                    cells.append(f"{_number(row['mean'])} ± {_number(row['std'])}")
+                else:
+                    cells.append(f"{_number(row['mean'])} ({_interval(row)})")
+            rows.append([group, *cells])
+        seeds = max(r["seeds"] for r in summary)
+        table = Table(f"{metric} ×100, mean over {seeds} seed(s); REF: ± std; groups: (Δ vs REF, "
+                      f"paired per seed, 95 % t-interval over seeds). First column: source "
+                      f"({languages[0]}).", ["group", *languages], rows)
+        section.blocks.append(table)
+        self._write_table(f"random-init-{task}", table)
+        ablated = [g for g in groups if g != REFERENCE]
+        if ablated:
+            deltas = [[_points(cell.get((g, lang), {}).get("delta_mean")) for lang in languages]
+                      for g in ablated]
+            paths = sweep_figures.delta_heatmap(self.figures_dir, f"heatmap-{task}", ablated,
+                                                languages, deltas,
+                                                title=f"{task}: Δ {metric} vs REF")
+            section.blocks.append(self.figure(paths, f"{task}: change against REF (points) per "
+                                                     "layer group and language, mean over seeds."))
+            section.blocks.extend(self._drops(task, model, ablated))
+        return section
+
+    def _drops(self, task: str, model: str, groups: list[str]) -> list[Any]:
+        rows = {r["group"]: r for r in self.tables.drops()
+                if r["task"] == task and r["model"] == model}
+        groups = [g for g in groups if g in rows]
+        if not groups:
+            return []
+
+        def series(name: str) -> list[tuple[float, tuple[float | None, float | None]]]:
+            return [(rows[g][name] * POINTS, (_points(rows[g][f"{name}_low"]),
+                                              _points(rows[g][f"{name}_high"]))) for g in groups]
+
+        paths = sweep_figures.drop_bars(
+            self.figures_dir, f"drops-{task}", groups,
+            {"source": series("source_drop"), "targets (mean)": series("target_drop")},
+            title=f"{task}: drop against REF")
+        table = Table("Drop against REF in points (REF − group), mean over seeds [95 % interval]"
+                      "; the paper's summary is target drop − source drop.",
+                      ["group", "source drop", "target drop", "target − source"],
+                      [[g, *(_band(rows[g], name) for name in
+                             ("source_drop", "target_drop", "target_minus_source"))]
+                       for g in groups])
+        self._write_table(f"drops-{task}", table)
+        return [self.figure(paths, f"{task}: source drop and mean target drop per layer group "
+                                   "(bars: 95 % interval over seeds)."), table]
+
+    def similarity(self) -> Section | None:
+        rows = self.tables.similarity
+        if not rows:
+            return None
+        section = Section("Cross-lingual similarity, before and after fine-tuning")
+        measure = rows[0]["measure"]
+        before = _mean_curves(r for r in rows if r["stage"] == "pretrained"
+                              and r["measure"] == measure and r["condition"] == "parallel")
+        after = _mean_curves(r for r in rows if r["stage"] == "finetuned"
+                             and r["group"] == REFERENCE and r["measure"] == measure
+                             and r["condition"] == "parallel")
+        curves = before or after
+        layers = sorted({layer for values in curves.values() for layer in values})
+        paths = sweep_figures.layer_lines(
+            self.figures_dir, "similarity", layers,
+            {lang: [v.get(layer) for layer in layers] for lang, v in curves.items()},
+            dashed={lang: [v.get(layer) for layer in layers] for lang, v in after.items()}
+            if before else None,
+            title=f"{measure}: source vs each language", ylabel=f"{measure} similarity")
+        what = ("solid: pretrained; dashed: fine-tuned (REF, mean over seeds)" if before and after
+                else "pretrained" if before else "fine-tuned (REF, mean over seeds)")
+        section.blocks.append(self.figure(paths, f"Similarity of the source to each target per "
+                                                 f"layer ({what})."))
+        return section
+
+    def stability(self) -> Section | None:
+        rows = [r for r in self.tables.stability if r["stage"] == "finetuned"
+                and r["condition"] == "paired"]
+        if not rows:
+            return None
+        measure = rows[0]["measure"]
+        by_group: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+        for row in rows:
+            if row["measure"] == measure and row["value"] is not None:
+                by_group[row["group"]][row["layer"]].append(row["value"])
+        layers = sorted({layer for values in by_group.values() for layer in values})
+        curves = {group: [statistics.fmean(v[layer]) if v.get(layer) else None
+                          for layer in layers] for group, v in by_group.items()}
+        paths = sweep_figures.layer_lines(self.figures_dir, "stability", layers, curves,
+                                          title="pretrained vs fine-tuned, same sentences",
+                                          ylabel=f"{measure} (1 = unchanged)", ylim=(0, 1.02))
+        return Section("Stability", [self.figure(
+            paths, "How much fine-tuning changed each layer: similarity between the pretrained "
+                   "and the fine-tuned model's representations of the same sentences, mean over "
+                   "languages and seeds, per layer group.")])
+
+    def correlation(self) -> Section | None:
+        rows = self.tables.correlation
+        if not rows:
+            return None
+        layers = sorted({r["layer"] for r in rows})
+        curves = {}
+        for name in ("spearman", "pearson"):
+            curves[name] = [_mean([r[name] for r in rows if r["layer"] == layer])
+                            for layer in layers]
+        paths = sweep_figures.layer_lines(
+            self.figures_dir, "correlation", layers, curves, ylim=(-1.05, 1.05),
+            title=f"{rows[0]['measure']} similarity vs zero-shot {rows[0]['metric']}",
+            ylabel="correlation across languages")
+        languages = rows[0]["languages"]
+        return Section("Similarity and transfer", [self.figure(
+            paths, f"Correlation, across {languages} target languages, between the pretrained "
+                   "model's similarity at each layer and the zero-shot score, mean over the "
+                   f"fine-tuned runs correlated ({', '.join(_ordered(r['run'] for r in rows))}).")])
+
+    def provenance(self) -> Section:
+        runs = self.manifest.get("runs", {})
+        statuses: dict[str, int] = defaultdict(int)
+        for entry in runs.values():
+            statuses[entry["status"]] += 1
+        labels = [r.get("labels", {}) for r in self.records]
+        versions = _ordered(_versions(r.get("versions", {})) for r in self.records)
+        devices = _ordered(f"{r.get('host', '?')}: {r.get('device', '?')}" for r in self.records)
+        seconds = sum(r.get("seconds") or 0 for r in self.records)
+        sweeps = self.manifest.get("sweeps", [])
+        lines = [
+            f"- experiment: **{self.manifest.get('experiment', '?')}**, folder `{self.sweep}`",
+            f"- models: {', '.join(_ordered(str(x.get('model')) for x in labels if x.get('model')))}",
+            f"- tasks: {', '.join(_ordered(str(x['task']) for x in labels if x.get('task')))}; "
+            f"layer groups: {', '.join(_ordered(str(x['group']) for x in labels if 'seed' in x))}"
+            f"; seeds: {', '.join(_ordered(str(x['seed']) for x in labels if 'seed' in x))}",
+            f"- runs: {', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))}",
+            f"- compute: {seconds / 3600:.2f} h summed over runs; {len(sweeps)} sweep "
+            f"invocation(s), backends: {', '.join(_ordered(s.get('backend', '?') for s in sweeps))}",
+            f"- hardware: {'; '.join(devices) or '–'}",
+            f"- versions: {'; '.join(versions) or '–'}",
+            f"- report generated {now()}",
+        ]
+        section = Section("What was run", ["\n".join(lines)])
+        failed = [[name, e["status"], e.get("error") or ""] for name, e in runs.items()
+                  if e["status"] in ("failed", "skipped", "running", "pending")]
+        if failed:
+            section.blocks.append(Table("Runs without a result", ["run", "status", "error"],
+                                        failed))
+        else:
+            section.blocks.append("Every planned run finished.")
+        return section
+
+    def _write_table(self, stem: str, table: Table) -> None:
+        self.tables_dir.mkdir(parents=True, exist_ok=True)
+        for fmt, suffix in (("csv", "csv"), ("latex", "tex")):
+            atomic_write_text(self.tables_dir / f"{stem}.{suffix}",
+                              render_table(table.header, table.rows, fmt, table.caption))
+
+    def sections(self) -> list[Section]:
+        sections = [self.provenance()]
+        for task, model in _ordered((r["task"], r["model"]) for r in self.tables.scores):
+            sections.append(self.random_init(task, model))
+        sections += [s for s in (self.similarity(), self.stability(), self.correlation()) if s]
+        return sections
+
+
+def _band(row: Row, name: str) -> str:
+    low, high = row[f"{name}_low"], row[f"{name}_high"]
+    text = _number(row[name], signed=True)
+    return text if low is None else f"{text} [{_number(low, signed=True)}, " \
+                                    f"{_number(high, signed=True)}]"
+
+
+def _points(value: float | None) -> float | None:
+    return None if value is None else value * POINTS
+
+
+def _mean(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.fmean(present) if present else None
+
+
+def _mean_curves(rows: Iterable[Row]) -> dict[str, dict[int, float | None]]:
+    """language -> layer -> mean over runs."""
+    collected: dict[str, dict[int, list[float | None]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        collected[row["language"]][row["layer"]].append(row["value"])
+    return {lang: {layer: _mean(values) for layer, values in by_layer.items()}
+            for lang, by_layer in collected.items()}
+
+
+def _versions(versions: dict[str, str]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in versions.items() if k != "platform")
+
+
+def _short(model: str) -> str:
+    return Path(model.rstrip("/")).name or model
+
+
+# --- rendering ----------------------------------------------------------------------------
+
+def _markdown(title: str, sections: list[Section]) -> str:
+    parts = [f"# {title}\n"]
+    for section in sections:
+        parts.append(f"## {section.title}\n")
+        for block in section.blocks:
+            if isinstance(block, Table):
+                parts.append(render_table(block.header, block.rows, "markdown", block.caption))
+            elif isinstance(block, Figure):
+                parts.append(f"![{block.caption}](figures/{block.stem}.png)\n\n*{block.caption}* "
+                             f"([SVG](figures/{block.stem}.svg))\n")
+            else:
+                parts.append(f"{block}\n")
+    return "\n".join(parts)
+
+
+_STYLE = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;
+color:#222}table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}
+td,th{border:1px solid #ccc;padding:.25rem .5rem;text-align:right}td:first-child,th:first-child
+{text-align:left}figure{margin:1.5rem 0}img{max-width:100%}figcaption,caption{font-size:.9rem;
+color:#444;caption-side:top;text-align:left}"""
+
+
+def _html(title: str, sections: list[Section], figures_dir: Path) -> str:
+    esc = html.escape
+    parts = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{esc(title)}"
+             f"</title><style>{_STYLE}</style></head><body><h1>{esc(title)}</h1>"]
+    for section in sections:
+        parts.append(f"<section><h2>{esc(section.title)}</h2>")
+        for block in section.blocks:
+            if isinstance(block, Table):
+                head = "".join(f"<th>{esc(c)}</th>" for c in block.header)
+                body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>"
+                               for row in block.rows)
+                parts.append(f"<table><caption>{esc(block.caption)}</caption><thead><tr>{head}"
+                             f"</tr></thead><tbody>{body}</tbody></table>")
+            elif isinstance(block, Figure):
+                data = base64.b64encode((figures_dir / f"{block.stem}.png").read_bytes())
+                parts.append(f"<figure id=\"{esc(block.stem)}\"><img alt=\"{esc(block.caption)}\""
+                             f" src=\"data:image/png;base64,{data.decode()}\"><figcaption>"
+                             f"{esc(block.caption)}</figcaption></figure>")
+            else:
+                items = [line[2:] for line in str(block).splitlines() if line.startswith("- ")]
+                parts.append("<ul>" + "".join(f"<li>{esc(i).replace('**', '')}</li>"
+                                              for i in items) + "</ul>" if items
+                             else f"<p>{esc(str(block))}</p>")
+        parts.append("</section>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def render_report(sweep: str | Path, out: str | Path) -> dict[str, Path]:
+    """Write the report of a sweep folder; returns the paths of report.md and report.html."""
+    sweep, out = Path(sweep), Path(out)
+    if read_manifest(sweep) is None:
+        raise ConfigError(f"{sweep} is not a sweep folder (no readable manifest.json); pass the "
+                          "--out folder of `alignscope sweep`")
+    builder = ReportBuilder(sweep, out)
+    if not builder.tables.scores and not builder.tables.similarity:
+        raise ConfigError(f"{sweep} has no finished run yet; see `alignscope sweep status "
+                          f"{sweep}`")
+    sections = builder.sections()
+    title = f"alignscope report: {builder.manifest.get('experiment', sweep.name)}"
+    for name, rows in (("summary", builder.tables.summary()), ("drops", builder.tables.drops())):
+        if rows:
+            atomic_write_text(builder.tables_dir / f"{name}.csv", to_csv(rows))
+    paths = {"markdown": atomic_write_text(out / "report.md", _markdown(title, sections)),
+             "html": atomic_write_text(out / "report.html",
+                                       _html(title, sections, builder.figures_dir))}
+    return paths
