@@ -34,8 +34,8 @@ def planned(experiment: dict[str, Any], overrides: list[str] | None = None) -> l
     ({"seeds": "one"}, "key `seeds`: Input should be a valid list"),
     ({"finetune": {"epochs": "many"}}, "key `finetune.epochs`: Input should be a valid integer"),
     ({"random_init": {"groups": ["block.4"]}},
-     "key `random_init.groups.0`: layer 4 does not exist: the model has 4 layers"),
-    ({"random_init": {"groups": ["layer4"]}}, "bad layer group 'layer4'"),
+     "key `random_init.groups.0`: block.4 does not exist: the model has 4 blocks"),
+    ({"random_init": {"groups": ["layer4"]}}, "bad item 'layer4'"),
     ({"tasks": {"pos": {"source": "ud:en_ewt", "targets": ["ud:xx_pud"]}}},
      "key `tasks.pos.targets.0`: unknown UD treebank"),
     ({"tasks": {"postag": {"source": "ud:en_ewt", "targets": ["ud:fr_pud"]}}},
@@ -78,9 +78,10 @@ def test_plan_expands_groups_seeds_and_analyses(experiment: Experiment) -> None:
 
 
 def test_window_covers_every_block(experiment: Experiment) -> None:
-    spec = load_spec(experiment(random_init={"reference": True, "window": 2}))
-    assert layer_groups(spec, 4) == ["REF", "block.0-1", "block.2-3"]
-    assert layer_groups(spec, 5) == ["REF", "block.0-1", "block.2-3", "block.4"]
+    spec = load_spec(experiment(random_init={"reference": True, "window": 2,
+                                             "groups": ["0-1", "embeddings"]}))
+    assert layer_groups(spec, 4) == ["REF", "block.0-1", "block.2-3", "embeddings"]
+    assert layer_groups(spec, 5) == ["REF", "block.0-1", "block.2-3", "block.4", "embeddings"]
 
 
 def test_keys_follow_the_configuration_not_the_runtime(experiment: Experiment) -> None:

@@ -24,7 +24,7 @@ from alignscope.data.registry import parse_ref, resolve, ud_treebanks
 from alignscope.errors import AlignscopeError, ConfigError, UnknownNameError
 from alignscope.experiments.keys import run_key, without_runtime
 from alignscope.experiments.spec import REFERENCE, ExperimentSpec, TaskSpec, describe
-from alignscope.models.reinit import parse_layer_spec
+from alignscope.models.layers import LayerSelection, parse_layers
 from alignscope.tasks import TASKS
 from alignscope.training.config import FinetuneConfig
 
@@ -33,7 +33,6 @@ MANAGED_FINETUNE = frozenset({"model", "train", "eval", "task", "dev", "data_dir
                               "random_init", "task_options", "device", "threads"})
 MANAGED_ANALYSIS = frozenset({"model", "pretrained", "finetuned", "targets", "source", "languages",
                               "parallel", "data_dir", "device"})
-_BLOCKS = re.compile(r"^block\.(\d+)(?:-(\d+))?$")
 FINETUNED = "<this run's fine-tuned model>"
 
 
@@ -60,19 +59,10 @@ class RunSpec:
                    tuple(data["deps"]))
 
 
-def group_spec(group: str) -> str:
-    """`block.0-1` / `embeddings` / `embeddings,block.0` as a `--random-init` layer spec."""
-    items = []
-    for item in (part.strip() for part in group.split(",")):
-        match = _BLOCKS.match(item)
-        if item == "embeddings":
-            items.append(item)
-        elif match:
-            items.append(match[1] if match[2] is None else f"{match[1]}-{match[2]}")
-        else:
-            raise ConfigError(f"bad layer group {group!r}: write block.N, block.N-M or "
-                              "embeddings, joined by commas")
-    return ",".join(items)
+def legacy_spec(selection: LayerSelection) -> str:
+    """A layer selection as `--random-init` numbers (`0-1`, `embeddings,3`), which every
+    version of `finetune` reads as blocks."""
+    return str(selection).replace("block.", "")
 
 
 def model_depth(model: str) -> int:
@@ -97,16 +87,15 @@ def layer_groups(spec: ExperimentSpec, depth: int) -> list[str]:
     groups = [REFERENCE] if spec.random_init.reference else []
     window = spec.random_init.window
     if window:
-        for start in range(0, depth, window):
-            stop = min(start + window, depth) - 1
-            groups.append(f"block.{start}" if stop == start else f"block.{start}-{stop}")
+        groups += [str(LayerSelection(tuple(range(start, min(start + window, depth)))))
+                   for start in range(0, depth, window)]
     for index, group in enumerate(spec.random_init.groups):
         try:
-            parse_layer_spec(group_spec(group), depth)
+            label = str(parse_layers(group, depth))  # canonical: `block.0-1`
         except ConfigError as error:
             raise ConfigError(f"key `random_init.groups.{index}`: {error}") from None
-        if group not in groups:
-            groups.append(group)
+        if label not in groups:
+            groups.append(label)
     if not groups:
         raise ConfigError("key `random_init`: no run to do; set reference: true, a window or "
                           "groups")
@@ -234,7 +223,7 @@ def _finetune_config(spec: ExperimentSpec, model: str, task_name: str, task: Tas
     options = {**spec.finetune, "model": model, "train": task.source, "eval": list(task.targets),
                "task": task_name, "dev": task.dev, "data_dir": _absolute(spec.data_dir),
                "seed": seed, "task_options": dict(task.options),
-               "random_init": None if group == REFERENCE else group_spec(group)}
+               "random_init": None if group == REFERENCE else legacy_spec(parse_layers(group))}
     config: FinetuneConfig = _validated(FinetuneConfig, options, "finetune")
     return without_runtime(config.to_dict())
 
