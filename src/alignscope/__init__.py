@@ -20,6 +20,8 @@ _EXPORTS = {
     "read_conllu": "alignscope.data.conllu",
     "resolve": "alignscope.data.registry",
     "get_task": "alignscope.tasks",
+    "run_sweep": "alignscope.experiments.sweep",
+    "render_report": "alignscope.report.render",
 }
 
 __all__ = ["__version__", *_EXPORTS]
