@@ -66,7 +66,7 @@ def test_summary_pairs_seeds_against_ref(full_sweep: Path) -> None:
         statistics.fmean(t - s for s, t in zip(source, target, strict=True)))
     assert (full_sweep / "results/scores.parquet").is_file()
     layers = {r["layer"] for r in read_csv(full_sweep / "results/similarity.csv")}
-    assert layers == {"0", "1", "2", "3", "4"}  # embeddings + 4 blocks
+    assert layers == {"embeddings", "block.0", "block.1", "block.2", "block.3"}
     assert len(read_csv(full_sweep / "results/correlation.csv")) == 2 * 5
     # checkpoints are deleted once their analyses are done (keep_checkpoints: false)
     assert not list((full_sweep / "runs").glob("*/finetune/checkpoint"))

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import statistics
 from collections import defaultdict
@@ -29,6 +28,7 @@ from typing import Any
 from alignscope.experiments.spec import REFERENCE
 from alignscope.experiments.store import RunStore
 from alignscope.io import atomic_file, atomic_write_text
+from alignscope.runs import load_run, result_file
 
 RESULTS = "results"
 CONFIDENCE = 0.95
@@ -48,10 +48,6 @@ class Tables:
 
     def drops(self) -> list[Row]:
         return drop_rows(paired_deltas(self.scores, self.metrics))
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def finished_runs(out: Path) -> list[tuple[dict[str, Any], Path]]:
@@ -74,20 +70,22 @@ def collect(out: str | Path) -> Tables:
         base = {"run": record["name"], **{key: labels.get(key) for key in
                                           ("task", "model", "group", "seed")}}
         if record["kind"] == "finetune":
-            _scores(tables, base, _read_json(folder / "finetune" / "results.json"))
+            _scores(tables, base, load_run(folder / "finetune", "finetune").data)
         for kind, rows in (("similarity", tables.similarity), ("stability", tables.stability)):
-            if (folder / kind / f"{kind}.json").is_file():
-                result = _read_json(folder / kind / f"{kind}.json")
+            if result_file(folder / kind, kind).is_file():
+                result = load_run(folder / kind, kind).data
                 stage = "pretrained" if record["kind"] == "similarity" else "finetuned"
-                rows.extend(_curves({**base, "stage": stage}, result["results"]))
+                rows.extend(_curves({**base, "stage": stage}, result["results"],
+                                    result["layers"]))
                 if kind == "stability" and result.get("cross_lingual", {}).get("results"):
-                    rows.extend(_cross_lingual(base, result["cross_lingual"]["results"]))
+                    rows.extend(_cross_lingual(base, result["cross_lingual"]["results"],
+                                               result["layers"]))
         if record["kind"] == "correlation":
-            result = _read_json(folder / "correlation" / "correlation.json")
+            result = load_run(folder / "correlation", "correlation").data
             tables.correlation.extend(
                 {**base, "measure": result["measure"], "metric": result["metric"],
-                 "languages": len(result["languages"]), **entry}
-                for entry in result["per_layer"])
+                 "languages": len(result["languages"]), "position": position, **entry}
+                for position, entry in enumerate(result["per_layer"]))
     return tables
 
 
@@ -104,21 +102,23 @@ def _scores(tables: Tables, base: Row, results: dict[str, Any]) -> None:
                                       "metric": name, "value": float(value)})
 
 
-def _curves(base: Row, results: dict[str, Any]) -> Iterable[Row]:
+def _curves(base: Row, results: dict[str, Any], layers: list[str]) -> Iterable[Row]:
+    """One row per value; `layer` is its name (embeddings, block.K), `position` its order."""
     for measure, by_condition in results.items():
         for condition, by_language in by_condition.items():
             for language, values in by_language.items():
-                for layer, value in enumerate(values):
+                for position, (layer, value) in enumerate(zip(layers, values, strict=True)):
                     yield {**base, "measure": measure, "condition": condition,
-                           "language": language, "layer": layer, "value": value}
+                           "language": language, "layer": layer, "position": position,
+                           "value": value}
 
 
-def _cross_lingual(base: Row, results: dict[str, Any]) -> Iterable[Row]:
+def _cross_lingual(base: Row, results: dict[str, Any], layers: list[str]) -> Iterable[Row]:
     """Stability runs also measure source-vs-target similarity in both models."""
     for measure, by_role in results.items():
         for role, by_language in by_role.items():
             yield from _curves({**base, "stage": f"stability-{role}"},
-                               {measure: {"cross-lingual": by_language}})
+                               {measure: {"cross-lingual": by_language}}, layers)
 
 
 def t_interval(values: list[float], confidence: float = CONFIDENCE,

@@ -157,11 +157,11 @@ class ReportBuilder:
                              and r["group"] == REFERENCE and r["measure"] == measure
                              and r["condition"] == "parallel")
         curves = before or after
-        layers = sorted({layer for values in curves.values() for layer in values})
+        layers = _layer_names(rows)
         paths = sweep_figures.layer_lines(
             self.figures_dir, "similarity", layers,
-            {lang: [v.get(layer) for layer in layers] for lang, v in curves.items()},
-            dashed={lang: [v.get(layer) for layer in layers] for lang, v in after.items()}
+            {lang: [v.get(p) for p in range(len(layers))] for lang, v in curves.items()},
+            dashed={lang: [v.get(p) for p in range(len(layers))] for lang, v in after.items()}
             if before else None,
             title=f"{measure}: source vs each language", ylabel=f"{measure} similarity")
         what = ("solid: pretrained; dashed: fine-tuned (REF, mean over seeds)" if before and after
@@ -179,10 +179,10 @@ class ReportBuilder:
         by_group: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
         for row in rows:
             if row["measure"] == measure and row["value"] is not None:
-                by_group[row["group"]][row["layer"]].append(row["value"])
-        layers = sorted({layer for values in by_group.values() for layer in values})
-        curves = {group: [statistics.fmean(v[layer]) if v.get(layer) else None
-                          for layer in layers] for group, v in by_group.items()}
+                by_group[row["group"]][row["position"]].append(row["value"])
+        layers = _layer_names(rows)
+        curves = {group: [statistics.fmean(v[p]) if v.get(p) else None
+                          for p in range(len(layers))] for group, v in by_group.items()}
         paths = sweep_figures.layer_lines(self.figures_dir, "stability", layers, curves,
                                           title="pretrained vs fine-tuned, same sentences",
                                           ylabel=f"{measure} (1 = unchanged)", ylim=(0, 1.02))
@@ -195,11 +195,9 @@ class ReportBuilder:
         rows = self.tables.correlation
         if not rows:
             return None
-        layers = sorted({r["layer"] for r in rows})
-        curves = {}
-        for name in ("spearman", "pearson"):
-            curves[name] = [_mean([r[name] for r in rows if r["layer"] == layer])
-                            for layer in layers]
+        layers = _layer_names(rows)
+        curves = {name: [_mean([r[name] for r in rows if r["position"] == p])
+                         for p in range(len(layers))] for name in ("spearman", "pearson")}
         paths = sweep_figures.layer_lines(
             self.figures_dir, "correlation", layers, curves, ylim=(-1.05, 1.05),
             title=f"{rows[0]['measure']} similarity vs zero-shot {rows[0]['metric']}",
@@ -273,11 +271,16 @@ def _mean(values: list[float | None]) -> float | None:
     return statistics.fmean(present) if present else None
 
 
+def _layer_names(rows: list[Row]) -> list[str]:
+    """Layer names in model order (rows carry each layer's name and position)."""
+    return [name for _, name in sorted({(r["position"], r["layer"]) for r in rows})]
+
+
 def _mean_curves(rows: Iterable[Row]) -> dict[str, dict[int, float | None]]:
-    """language -> layer -> mean over runs."""
+    """language -> layer position -> mean over runs."""
     collected: dict[str, dict[int, list[float | None]]] = defaultdict(lambda: defaultdict(list))
     for row in rows:
-        collected[row["language"]][row["layer"]].append(row["value"])
+        collected[row["language"]][row["position"]].append(row["value"])
     return {lang: {layer: _mean(values) for layer, values in by_layer.items()}
             for lang, by_layer in collected.items()}
 

@@ -82,7 +82,7 @@ def drop_bars(directory: Path, stem: str, groups: Sequence[str],
         return save(figure, directory, stem)
 
 
-def layer_lines(directory: Path, stem: str, layers: Sequence[int],
+def layer_lines(directory: Path, stem: str, layers: Sequence[str],
                 curves: Mapping[str, Sequence[float | None]], *, title: str, ylabel: str,
                 dashed: Mapping[str, Sequence[float | None]] | None = None,
                 states: tuple[str, str] = ("pretrained", "fine-tuned"),
@@ -93,12 +93,15 @@ def layer_lines(directory: Path, stem: str, layers: Sequence[int],
 
     with paper_figure(ONE_COLUMN if len(curves) <= 6 else TWO_COLUMNS / 1.4, 2.5) as figure:
         axes = figure.subplots()
+        x = np.arange(len(layers))
         for color, (label, values) in zip(_palette(len(curves)), curves.items(), strict=False):
-            axes.plot(layers, _array(values), marker="o", color=color, label=label)
+            axes.plot(x, _array(values), marker="o", color=color, label=label)
             if dashed and label in dashed:
-                axes.plot(layers, _array(dashed[label]), linestyle="--", marker="s",
-                          color=color)
-        axes.set_xlabel("layer (0 = embeddings)")
+                axes.plot(x, _array(dashed[label]), linestyle="--", marker="s", color=color)
+        # `emb`, then block K's output as K: names in full would not fit a column.
+        axes.set_xticks(x, [name.replace("block.", "").replace("embeddings", "emb")
+                            for name in layers])
+        axes.set_xlabel("layer output (emb = embeddings, K = block.K)")
         axes.set_ylabel(ylabel)
         axes.set_title(title)
         if ylim:
