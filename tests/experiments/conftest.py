@@ -31,8 +31,8 @@ def tiny_experiment(model_dir: Path, data: Path, **overrides: Any) -> dict[str, 
         "name": "tiny", "model": str(model_dir), "data_dir": str(data), "seeds": [1, 2],
         "tasks": {"pos": {"source": "ud:en_ewt", "targets": ["ud:fr_pud", "ud:de_pud"]}},
         "random_init": {"reference": True, "groups": ["block.0-1"]},
-        "finetune": {"epochs": 1, "lr": 2e-3, "batch_size": 16, "max_train_sentences": 48,
-                     "max_dev_sentences": 8, "max_eval_sentences": 16},
+        "finetune": {"epochs": 1, "lr": 2e-3, "batch_size": 16, "max_train_sentences": 32,
+                     "max_dev_sentences": 4, "max_eval_sentences": 8},
         "threads": 1}
     experiment.update(overrides)
     return experiment
@@ -41,3 +41,33 @@ def tiny_experiment(model_dir: Path, data: Path, **overrides: Any) -> dict[str, 
 @pytest.fixture(scope="session")
 def experiment(tiny_bert: Path, shared_data: Path) -> Callable[..., dict[str, Any]]:
     return lambda **overrides: tiny_experiment(tiny_bert, shared_data, **overrides)
+
+
+ANALYSES = {"languages": ["fr", "de", "ru"], "settings": {"max_sentences": 12, "seed": 0},
+            "similarity": {"pretrained": True, "finetuned": True,
+                           "settings": {"measures": ["linear"], "controls": ["shuffled"]}},
+            "stability": {"groups": "all", "settings": {"measures": ["linear"]}},
+            "correlation": {"groups": ["REF"]}}
+THREE_TARGETS = {"pos": {"source": "ud:en_ewt",
+                         "targets": ["ud:fr_pud", "ud:de_pud", "ud:ru_pud"]}}
+
+
+@pytest.fixture(scope="session")
+def full_experiment(experiment: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    """The tiny experiment with every analysis (correlation needs three targets)."""
+    return experiment(analyses=ANALYSES, tasks=THREE_TARGETS)
+
+
+@pytest.fixture(scope="session")
+def full_sweep(full_experiment: dict[str, Any], tmp_path_factory: pytest.TempPathFactory,
+               ) -> Path:
+    """The full tiny experiment, run once (read-only: tests that alter it copy it)."""
+    from alignscope.experiments.sweep import run_sweep
+
+    out = tmp_path_factory.mktemp("full") / "out"
+    cache = tmp_path_factory.mktemp("full-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ALIGNSCOPE_CACHE", str(cache))
+        result = run_sweep(full_experiment, out, progress=False)
+    assert set(result.statuses.values()) == {"done"}, result.statuses
+    return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,16 +38,20 @@ def results(out: Path) -> dict[str, Any]:
     return found
 
 
-def test_ray_gives_the_local_results(experiment: Callable[..., dict[str, Any]], tmp_path: Path,
-                                     local_ray: None) -> None:
-    exp = experiment()
-    local = run_sweep(exp, tmp_path / "local", progress=False)
-    distributed = run_sweep(exp, tmp_path / "ray", backend="ray", progress=False)
-    assert distributed.statuses == local.statuses == dict.fromkeys(local.statuses, "done")
-    assert results(tmp_path / "ray") == results(tmp_path / "local")
-    layout = sorted(p.relative_to(tmp_path / "local").as_posix()
-                    for p in (tmp_path / "local").rglob("*") if ".sweep.lock" not in p.name)
-    assert sorted(p.relative_to(tmp_path / "ray").as_posix()
-                  for p in (tmp_path / "ray").rglob("*") if ".sweep.lock" not in p.name) == layout
+def layout(out: Path) -> list[str]:
+    return sorted(p.relative_to(out).as_posix() for p in out.rglob("*")
+                  if ".sweep.lock" not in p.name)
+
+
+def test_ray_gives_the_local_results(full_experiment: dict[str, Any], full_sweep: Path,
+                                     tmp_path: Path, local_ray: None) -> None:
+    """The same experiment as the local `full_sweep`, analyses included."""
+    distributed = run_sweep(full_experiment, tmp_path / "ray", backend="ray", progress=False)
+    assert set(distributed.statuses.values()) == {"done"}
+    assert results(tmp_path / "ray") == results(full_sweep)
+    assert layout(tmp_path / "ray") == layout(full_sweep)
+    for name in ("similarity.csv", "correlation.csv"):  # analyses of the same models agree
+        assert (tmp_path / "ray/results" / name).read_text() == \
+            (full_sweep / "results" / name).read_text()
     manifest = json.loads((tmp_path / "ray" / "manifest.json").read_text())
     assert manifest["sweeps"][-1]["backend"] == "ray"

@@ -6,34 +6,14 @@ from __future__ import annotations
 import base64
 import csv
 import statistics
-from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
 
 import pytest
 from scipy import stats
 from typer.testing import CliRunner
 
 from alignscope.cli import app
-from alignscope.experiments.sweep import run_sweep
-
-ANALYSES = {"languages": ["fr", "de", "ru"], "settings": {"max_sentences": 16, "seed": 0},
-            "similarity": {"pretrained": True, "finetuned": True,
-                           "settings": {"measures": ["linear"], "controls": ["shuffled"]}},
-            "stability": {"groups": "all", "settings": {"measures": ["linear"]}},
-            "correlation": {"groups": ["REF"]}}
-
-
-@pytest.fixture(scope="module")
-def full_sweep(experiment: Callable[..., dict[str, Any]],
-               tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("full") / "out"
-    exp = experiment(analyses=ANALYSES, tasks={"pos": {
-        "source": "ud:en_ewt", "targets": ["ud:fr_pud", "ud:de_pud", "ud:ru_pud"]}})
-    result = run_sweep(exp, out, progress=False)
-    assert set(result.statuses.values()) == {"done"}, result.statuses
-    return out
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:

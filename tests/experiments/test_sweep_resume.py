@@ -82,25 +82,17 @@ def test_sigkill_at_several_points_then_resume(experiment: Experiment, tmp_path:
     assert run_sweep(config, out, progress=False).executed == []  # nothing left to do
 
 
-@pytest.fixture(scope="module")
-def done_sweep(experiment: Experiment,
-               tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
-    out = tmp_path_factory.mktemp("sweep") / "out"
-    run_sweep(experiment(), out, progress=False)
-    return experiment(), out
-
-
-def copy_of(done_sweep: tuple[dict[str, Any], Path], tmp_path: Path) -> Path:
+def copy_of(full_sweep: Path, tmp_path: Path) -> Path:
     out = tmp_path / "out"
-    shutil.copytree(done_sweep[1], out)
+    shutil.copytree(full_sweep, out)
     return out
 
 
 @pytest.mark.parametrize("damage", ["truncate result", "truncate run.json", "delete run.json"])
-def test_a_damaged_result_is_never_read_and_is_redone(done_sweep: tuple[dict[str, Any], Path],
-                                                      tmp_path: Path, damage: str) -> None:
-    experiment, original = done_sweep
-    out = copy_of(done_sweep, tmp_path)
+def test_a_damaged_result_is_never_read_and_is_redone(
+        full_experiment: dict[str, Any], full_sweep: Path, tmp_path: Path, damage: str) -> None:
+    experiment, original = full_experiment, full_sweep
+    out = copy_of(full_sweep, tmp_path)
     folder = out / "runs" / "pos-REF-s2"
     if damage == "truncate result":
         path = folder / "finetune" / "results.json"
@@ -109,11 +101,12 @@ def test_a_damaged_result_is_never_read_and_is_redone(done_sweep: tuple[dict[str
         (folder / RUN_FILE).write_text((folder / RUN_FILE).read_text()[:50])
     else:
         (folder / RUN_FILE).unlink()
-    assert finished(out) == ALL_RUNS - {"pos-REF-s2"}
+    assert "pos-REF-s2" not in finished(out)
     assert {r["run"] for r in collect(out).scores} == ALL_RUNS - {"pos-REF-s2"}
     states = {p.run.name: p.state for p in prepare(experiment, out)[1]}
     assert states["pos-REF-s2"] == "corrupt" and states["pos-REF-s1"] == "done"
 
+    # the correlation that read the damaged run is kept: its own result is whole
     assert run_sweep(experiment, out, progress=False).executed == ["pos-REF-s2"]
     assert list((out / "runs").glob(".pos-REF-s2.corrupt-*"))  # kept aside, not read
     # CPU runs are bit-reproducible for a seed and thread count: the redone run agrees.
@@ -123,10 +116,10 @@ def test_a_damaged_result_is_never_read_and_is_redone(done_sweep: tuple[dict[str
         [e["metrics"] for e in first["evaluations"]]
 
 
-def test_a_folder_of_another_configuration_is_refused(done_sweep: tuple[dict[str, Any], Path],
-                                                      tmp_path: Path) -> None:
-    experiment, _ = done_sweep
-    out = copy_of(done_sweep, tmp_path)
+def test_a_folder_of_another_configuration_is_refused(
+        full_experiment: dict[str, Any], full_sweep: Path, tmp_path: Path) -> None:
+    experiment = full_experiment
+    out = copy_of(full_sweep, tmp_path)
     before = snapshot(out)
     with pytest.raises(RunConflictError, match="holds a result of a different configuration"):
         run_sweep(experiment, out, overrides=["finetune.lr=0.001"], progress=False)
@@ -156,11 +149,12 @@ def test_a_failed_run_is_recorded_and_retried_only_when_asked(
     assert sweep_status(out)["counts"] == {"done": 2}
 
 
-def test_one_sweep_per_folder(done_sweep: tuple[dict[str, Any], Path], tmp_path: Path) -> None:
+def test_one_sweep_per_folder(full_experiment: dict[str, Any], full_sweep: Path,
+                              tmp_path: Path) -> None:
     from alignscope.errors import AlignscopeError
     from alignscope.experiments.store import sweep_lock
 
-    experiment, _ = done_sweep
-    out = copy_of(done_sweep, tmp_path)
+    experiment = full_experiment
+    out = copy_of(full_sweep, tmp_path)
     with sweep_lock(out), pytest.raises(AlignscopeError, match="another sweep is running"):
         run_sweep(experiment, out, progress=False)

@@ -15,6 +15,8 @@ from typing import Any
 from alignscope.experiments.manifest import now
 from alignscope.experiments.plan import FINETUNED, RunSpec
 
+_SHARED: Any = None  # this process's datasets, read and tokenised once for all its runs
+
 
 def _similarity(config: dict[str, Any], model: str, out: Path, runtime: dict[str, Any]) -> None:
     from pydantic import TypeAdapter
@@ -40,12 +42,15 @@ def _stability(config: dict[str, Any], finetuned: str, out: Path,
 def _finetune(run: RunSpec, work: Path) -> None:
     from alignscope.training.config import FinetuneConfig
     from alignscope.training.finetune import finetune
+    from alignscope.training.shared import SharedData
 
+    global _SHARED
+    _SHARED = _SHARED or SharedData()
     runtime = run.runtime
     config = FinetuneConfig(**run.config["finetune"], device=runtime.get("device", "auto"),
                             threads=runtime.get("threads"))
     out = work / "finetune"
-    finetune(config, out, show_progress=False)
+    finetune(config, out, show_progress=False, shared=_SHARED)
     if "similarity" in run.config:
         _similarity(run.config["similarity"], str(out), work / "similarity", runtime)
     if "stability" in run.config:

@@ -168,10 +168,12 @@ class _Scheduler:
             deps = {name: self.store.folder(name) for name in run.deps}
             future: Future[Any] = Future()
             future.set_result(execute_run(run, work, deps))
-            self.running[future] = (run, work)
-            return
-        self.display.started(run.name, self.backend.describe()["backend"])
-        self.running[self.backend.submit(run, work)] = (run, work)
+        else:
+            self.display.started(run.name, self.backend.describe()["backend"])
+            future = self.backend.submit(run, work)
+        self.running[future] = (run, work)
+        if future.done():  # ran here: seal it before starting the next
+            self._collect(future)
 
     def _collect(self, future: Future[Any]) -> None:
         run, work = self.running.pop(future)

@@ -34,6 +34,7 @@ from alignscope.training.runtime import (
     pick_device,
     versions,
 )
+from alignscope.training.shared import SharedData
 
 RESULTS_FILE = "results.json"
 _STATUS_EVERY = 20  # steps between loss read-outs for the progress bar
@@ -79,11 +80,13 @@ def _check_config(config: FinetuneConfig) -> None:
 
 
 def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run", *,
-             overwrite: bool = False, show_progress: bool = True, **fields: Any) -> dict[str, Any]:
+             overwrite: bool = False, show_progress: bool = True,
+             shared: SharedData | None = None, **fields: Any) -> dict[str, Any]:
     """Run one fine-tuning experiment and return the results dict written to `out`.
 
     Pass a `FinetuneConfig`, or its fields as keywords:
     `finetune(model="xlm-roberta-base", train="ud:en_ewt", eval=["ud:fr_gsd"], out="runs/x")`.
+    `shared` lets many runs in one process read and tokenise each dataset once (sweeps).
     """
     if config is None:
         config = FinetuneConfig(**fields)
@@ -96,9 +99,10 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
                               "pass --overwrite")
     task = get_task(config.task, **config.task_options)
     data = _resolve_data(config)  # fail on bad references before any heavy work
-    train_sentences = task.read(data.train, limit=config.max_train_sentences)
-    dev_sentences = task.read(data.dev, limit=config.max_dev_sentences) if data.dev else None
-    eval_sentences = [task.read(dataset, limit=config.max_eval_sentences)
+    shared = shared or SharedData()
+    train_sentences = shared.read(task, data.train, config.max_train_sentences)
+    dev_sentences = shared.read(task, data.dev, config.max_dev_sentences) if data.dev else None
+    eval_sentences = [shared.read(task, dataset, config.max_eval_sentences)
                       for dataset in data.evals]
     labels = task.build_labels(train_sentences)
     for sentences in (dev_sentences or [], *eval_sentences):
@@ -119,7 +123,7 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
                           config.bf16, show_progress)
 
     training = _train(model, task, labels, aligner, predictor, train_sentences, dev_sentences,
-                      config, device, show_progress)
+                      config, device, show_progress, shared)
     best_state = training.pop("best_state")
     if best_state is not None:  # with a dev set: back to the best epoch's weights
         model.load_state_dict(best_state)
@@ -186,8 +190,8 @@ def _parameter_groups(model: TaskModel, config: FinetuneConfig) -> list[dict[str
 
 def _train(model: TaskModel, task: Task, labels: Any, aligner: WordAligner, predictor: Predictor,
            train: list[Sentence], dev: list[Sentence] | None, config: FinetuneConfig,
-           device: torch.device, show_progress: bool) -> dict[str, Any]:
-    encoded, alignment = aligner.encode([s.words for s in train])
+           device: torch.device, show_progress: bool, shared: SharedData) -> dict[str, Any]:
+    encoded, alignment = shared.encode(aligner, train)
     lengths = [item.num_tokens for item in encoded]
     batches_per_epoch = math.ceil(len(train) / config.batch_size)
     total_steps = config.epochs * batches_per_epoch
