@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from alignscope.analysis.compare import MeasureOptions
 from alignscope.analysis.controls import check_controls
 from alignscope.analysis.features import ExtractionOptions
+from alignscope.analysis.measures import MeasureOptions
 from alignscope.models.encoder import Encoder, load_encoder
 
 
@@ -21,6 +21,7 @@ class AnalysisSettings:
     bootstrap: int = 0  # half-sample splits for intervals; 0 = none
     confidence: float = 0.95
     layer_matrix: bool = False
+    margin_k: int = 4  # neighbours of the margin measure
     seed: int = 0
     data_dir: str | None = None
     device: str = "auto"
@@ -39,7 +40,7 @@ class AnalysisSettings:
     def measure_options(self) -> MeasureOptions:
         assert self.measures is not None, "resolve the default measures first"
         return MeasureOptions(tuple(self.measures), self.bootstrap, self.confidence,
-                              self.layer_matrix, self.seed)
+                              self.layer_matrix, self.seed, self.margin_k)
 
     def extraction_options(self) -> ExtractionOptions:
         assert self.pooling is not None, "resolve the default pooling first"
