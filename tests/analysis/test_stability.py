@@ -56,5 +56,5 @@ def test_word_level_stability(tiny_bert: Path, tiny_bert_tuned: Path, pud_text: 
 
 
 def test_random_init_is_not_a_stability_control(tiny_bert: Path, pud_text: str) -> None:
-    with pytest.raises(ConfigError, match="random-init belongs to `similarity`"):
+    with pytest.raises(ConfigError, match="`stability` has no random-init control"):
         run_stability(config(tiny_bert, tiny_bert, pud_text, controls=("random-init",)))

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from alignscope.analysis.measures import Family, MeasureOptions, families, measure
+from alignscope.analysis.measures import MEASURES, Family, MeasureOptions, families
 from alignscope.errors import ConfigError
 
 Samples = Sequence["LayerSides"]  # one LayerSides per sample (all rows, or each window)
@@ -115,7 +115,7 @@ def layer_values(x: LayerSides, y: LayerSides, layer_x: int, layer_y: int,
 
 def _keep(values: Mapping[str, float], measures: Sequence[str]) -> dict[str, float]:
     """Only the keys of the requested measures (a family may compute its siblings too)."""
-    return {key: values[key] for name in measures for key in measure(name).keys}
+    return {key: values[key] for name in measures for key in MEASURES[name].keys}
 
 
 def compare(xs: Samples, ys: Mapping[str, Samples], options: MeasureOptions,
@@ -196,7 +196,7 @@ def compare_conditions(xs: Samples, ys: Mapping[str, Samples], options: MeasureO
 
 def layer_matrix(x: LayerSides, y: LayerSides, options: MeasureOptions) -> dict[str, list]:
     """Every layer of x against every layer of y, for the measures that have one."""
-    measures = [m for m in options.measures if measure(m).layer_matrix]
+    measures = [m for m in options.measures if MEASURES[m].layer_matrix]
     grid = [[layer_values(x, y, i, j, measures, options) for j in range(y.num_layers)]
             for i in range(x.num_layers)]
     return {m: [[cell[m] for cell in row] for row in grid] for m in measures}

@@ -36,7 +36,8 @@ from alignscope.analysis.cka import (
     prepare_rbf,
 )
 from alignscope.analysis.retrieval import cosine_scores, product_blocks, subset_scores, unit_rows
-from alignscope.errors import ConfigError, UnknownNameError
+from alignscope.errors import ConfigError
+from alignscope.registry import Registry
 
 if TYPE_CHECKING:
     from alignscope.analysis.compare import LayerSides
@@ -65,7 +66,7 @@ class MeasureOptions:
         if not self.measures:
             raise ConfigError("give at least one measure, e.g. --measures linear")
         for name in self.measures:
-            measure(name)
+            MEASURES.check(name)
         if self.bootstrap < 0:
             raise ConfigError("--bootstrap must be 0 (off) or a number of half-sample splits")
         if not 0 < self.confidence < 1:
@@ -75,7 +76,7 @@ class MeasureOptions:
 
     @property
     def result_keys(self) -> tuple[str, ...]:
-        return tuple(key for name in self.measures for key in measure(name).keys)
+        return tuple(key for name in self.measures for key in MEASURES[name].keys)
 
 
 class Family:
@@ -216,7 +217,8 @@ class Measure:
 
 
 _LINEAR, _RBF, _COSINE = LinearFamily(), RbfFamily(), CosineFamily()
-MEASURES: dict[str, Measure] = {m.name: m for m in (
+MEASURES: Registry[Measure] = Registry("measure")
+for _measure in (
     Measure("linear", "linear CKA", _LINEAR),
     Measure("debiased", "debiased linear CKA", _LINEAR),
     Measure("rbf", "RBF CKA", _RBF),
@@ -227,21 +229,16 @@ MEASURES: dict[str, Measure] = {m.name: m for m in (
     Measure("mexa", "MEXA alignment score", _COSINE),
     Measure("margin", "margin-based top-1 retrieval", _COSINE, directions=True,
             layer_matrix=False),
-)}
+):
+    MEASURES.register(_measure.name, _measure)
 _DIRECTIONS = {"forward": "source to target", "backward": "target to source"}
-
-
-def measure(name: str) -> Measure:
-    if name not in MEASURES:
-        raise UnknownNameError("measure", name, list(MEASURES))
-    return MEASURES[name]
 
 
 def families(measures: Sequence[str]) -> dict[Family, set[str]]:
     """The families needed for `measures`, each with the names it must compute."""
     needed: dict[Family, set[str]] = {}
     for name in measures:
-        needed.setdefault(measure(name).family, set()).add(name)
+        needed.setdefault(MEASURES[name].family, set()).add(name)
     return needed
 
 

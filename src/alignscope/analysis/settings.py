@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from alignscope.analysis.controls import check_controls
 from alignscope.analysis.features import ExtractionOptions
@@ -32,8 +33,10 @@ class AnalysisSettings:
     trust_remote_code: bool = False
     allow_pickle: bool = False
 
+    command: ClassVar[str] = ""  # the analysis these settings belong to: similarity | stability
+
     def check(self) -> None:
-        check_controls(self.controls)
+        check_controls(self.controls, self.command)
         self.measure_options()
         self.extraction_options()
 

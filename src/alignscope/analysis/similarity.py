@@ -21,7 +21,7 @@ import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -44,15 +44,15 @@ from alignscope.analysis.settings import AnalysisSettings
 from alignscope.data.parallel import ParallelCorpus, load_parallel
 from alignscope.errors import ConfigError
 from alignscope.progress import counter
+from alignscope.registry import Registry
 from alignscope.report.figures import plot_layer_matrix
 from alignscope.training.runtime import device_description, pick_device, versions
 
-PRESETS: dict[str, dict[str, Any]] = {
-    "default": {"measures": ("linear", "debiased", "rbf", "retrieval"), "pooling": "mean",
-                "max_sentences": None, "max_tokens": None},
-    "authors": {"measures": ("rbf",), "pooling": "authors", "max_sentences": 800,
-                "max_tokens": 200},
-}
+PRESETS: Registry[dict[str, Any]] = Registry("preset")
+PRESETS.register("default", {"measures": ("linear", "debiased", "rbf", "retrieval"),
+                             "pooling": "mean", "max_sentences": None, "max_tokens": None})
+PRESETS.register("authors", {"measures": ("rbf",), "pooling": "authors", "max_sentences": 800,
+                             "max_tokens": 200})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,11 +66,10 @@ class SimilarityConfig(AnalysisSettings):
     controls: tuple[str, ...] = ("shuffled", "random-init")
     centre: bool = False  # subtract each language's mean vector first (Libovicky et al. 2020)
     partial_length: bool = False  # residualise features on sentence length first (adjust.py)
+    command: ClassVar[str] = "similarity"
 
     def resolved(self) -> SimilarityConfig:
         """The preset's values filled in, then everything checked."""
-        if self.preset not in PRESETS:
-            raise ConfigError(f"unknown preset {self.preset!r}; use one of {', '.join(PRESETS)}")
         filled = {key: value for key, value in PRESETS[self.preset].items()
                   if getattr(self, key) is None}
         config = dataclasses.replace(self, **filled)

@@ -13,7 +13,7 @@ import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -51,12 +51,11 @@ class StabilityConfig(AnalysisSettings):
     pooling: str | None = "mean"
     controls: tuple[str, ...] = ("shuffled",)
 
+    command: ClassVar[str] = "stability"
+
     def check(self) -> None:
         if not self.languages:
             raise ConfigError("give at least one language (--langs en,fr,de)")
-        if "random-init" in self.controls:
-            raise ConfigError("stability compares two trained encoders; its control is "
-                              "`shuffled` (random-init belongs to `similarity`)")
         super().check()
 
 
