@@ -174,15 +174,23 @@ def test_compare_gives_every_measure_per_layer() -> None:
                                    "mexa", "margin", "margin-forward", "margin-backward"]
 
 
-def test_shuffled_on_permuted_prepared_sides_equals_preparing_them_again() -> None:
+def test_shuffled_on_permuted_prepared_sides_equals_preparing_them_again(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """Today's shuffled control prepared the permuted features afresh; the permuted views
-    must give the same values (to rounding in the centring)."""
+    must give the same values (to rounding in the centring), preparing nothing twice."""
+    prepared: list[str] = []
+    for family in {measure.family for _, measure in MEASURES.items()}:
+        def counting(hidden: torch.Tensor, original=family.prepare, name=family.name) -> object:
+            prepared.append(name)
+            return original(hidden)
+        monkeypatch.setattr(family, "prepare", counting)
     x, y = paired(n=48, layers=3, noise=0.7)
     permutation = derangement(48, seed=5)
     options = MeasureOptions(ALL)
     targets = {"y": [LayerSides(y, CPU)]}
     both = compare_conditions([LayerSides(x, CPU)], targets, options,
                               controls={"shuffled": {"y": [targets["y"][0].permuted(permutation)]}})
+    assert sorted(prepared) == sorted(["linear", "rbf", "anc", "cosine"] * 2 * 3)  # x, y
     afresh = compare([LayerSides(x, CPU)], {"y": [LayerSides(y[:, permutation], CPU)]}, options)
     pairs = compare([LayerSides(x, CPU)], {"y": [LayerSides(y, CPU)]}, options)
     assert both["parallel"]["y"].values == pairs["y"].values

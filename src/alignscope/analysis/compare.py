@@ -35,41 +35,24 @@ class LayerSides:
     """Every layer of one feature set ([layers, rows, dim]) prepared lazily for each family.
 
     Prepared layers stay cached until `release`: a source compared with many targets is
-    prepared once per layer. `permuted` gives the same rows in another order, prepared by
-    permuting this side's prepared layers (no second preparation).
+    prepared once per layer.
     """
 
     def __init__(self, hidden: Tensor, device: torch.device) -> None:
         self._hidden = hidden.to(device)
-        self._parent: LayerSides | None = None
-        self._permutation: Tensor | None = None
         self._prepared: dict[tuple[Family, int], Any] = {}
-
-    def permuted(self, permutation: Tensor) -> LayerSides:
-        view = LayerSides.__new__(LayerSides)
-        view._parent, view._prepared = self, {}
-        view._permutation = permutation.to(self._hidden.device)
-        view._hidden = None
-        return view
 
     @property
     def hidden(self) -> Tensor:
-        if self._hidden is None:  # a permuted view: materialised only when asked
-            assert self._parent is not None and self._permutation is not None
-            return self._parent.hidden[:, self._permutation]
         return self._hidden
 
     @property
     def rows(self) -> int:
-        return self.source.hidden.shape[1]
+        return self._hidden.shape[1]
 
     @property
     def num_layers(self) -> int:
-        return self.source.hidden.shape[0]
-
-    @property
-    def source(self) -> LayerSides:
-        return self if self._parent is None else self._parent
+        return self._hidden.shape[0]
 
     @property
     def prepared_layers(self) -> int:
@@ -78,17 +61,36 @@ class LayerSides:
     def prepared(self, family: Family, layer: int) -> Any:
         key = (family, layer)
         if key not in self._prepared:
-            if self._parent is None:
-                self._prepared[key] = family.prepare(self.hidden[layer])
-            else:
-                assert self._permutation is not None
-                self._prepared[key] = family.permute(self._parent.prepared(family, layer),
-                                                     self._permutation)
+            self._prepared[key] = self._prepare(family, layer)
         return self._prepared[key]
+
+    def _prepare(self, family: Family, layer: int) -> Any:
+        return family.prepare(self.hidden[layer])
 
     def release(self, layer: int) -> None:
         for key in [key for key in self._prepared if key[1] == layer]:
             del self._prepared[key]
+
+    def permuted(self, permutation: Tensor) -> PermutedSides:
+        return PermutedSides(self, permutation)
+
+
+class PermutedSides(LayerSides):
+    """The rows of `parent` in the order `permutation` (the shuffled control), prepared by
+    permuting the parent's prepared layers instead of preparing the permuted features again;
+    the parent must hold a layer until its permuted view has been measured."""
+
+    def __init__(self, parent: LayerSides, permutation: Tensor) -> None:
+        self._hidden = parent.hidden  # rows and layers as the parent's
+        self._prepared = {}
+        self.parent, self.permutation = parent, permutation.to(parent.hidden.device)
+
+    @property
+    def hidden(self) -> Tensor:
+        return self.parent.hidden[:, self.permutation]
+
+    def _prepare(self, family: Family, layer: int) -> Any:
+        return family.permute(self.parent.prepared(family, layer), self.permutation)
 
 
 @dataclass
