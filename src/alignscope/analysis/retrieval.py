@@ -51,26 +51,27 @@ def matrix_blocks(matrix: Tensor) -> Blocks:
 
 @dataclass(frozen=True)
 class Direction:
-    """Per query row: is its own partner the best key, does it beat every other key strictly,
-    and the mean score of its k best keys (for the margin)."""
+    """Per query row: is its own partner the best key; does it beat every other key strictly
+    (for MEXA); the mean score of its k best keys (for the margin). None when not asked."""
 
     hits: Tensor  # [n] bool
-    strict: Tensor  # [n] bool
-    neighbourhood: Tensor | None  # [n] float64, or None without a margin
+    strict: Tensor | None  # [n] bool
+    neighbourhood: Tensor | None  # [n] float64
 
 
-def _direction(blocks: Blocks, k: int | None) -> Direction:
-    hits, strict, neighbourhood = [], [], []
+def _direction(blocks: Blocks, strict: bool, k: int | None) -> Direction:
+    hits, wins, neighbourhood = [], [], []
     for start, block in blocks():
         rows = torch.arange(block.shape[0], device=block.device)
         own = rows + start
         hits.append(block.argmax(1) == own)
-        others = block.clone()
-        others[rows, own] = -torch.inf
-        strict.append(block[rows, own] > others.max(1).values)
+        if strict:
+            others = block.clone()
+            others[rows, own] = -torch.inf
+            wins.append(block[rows, own] > others.max(1).values)
         if k is not None:
             neighbourhood.append(block.topk(k, dim=1).values.mean(1))
-    return Direction(torch.cat(hits), torch.cat(strict),
+    return Direction(torch.cat(hits), torch.cat(wins) if strict else None,
                      torch.cat(neighbourhood) if k is not None else None)
 
 
@@ -97,12 +98,13 @@ def cosine_scores(forward: Blocks, backward: Blocks, n: int, wanted: set[str],
             raise ConfigError(f"margin retrieval needs 1 <= --margin-k < sentences ({n}), "
                               f"got {margin_k}")
         k = margin_k
-    ahead, back = _direction(forward, k), _direction(backward, k)
+    strict = "mexa" in wanted
+    ahead, back = _direction(forward, strict, k), _direction(backward, strict, k)
     values: dict[str, float] = {}
     if "retrieval" in wanted:
         values.update(_both("retrieval", ahead.hits.double().mean().item(),
                             back.hits.double().mean().item()))
-    if "mexa" in wanted:
+    if ahead.strict is not None and back.strict is not None:
         values["mexa"] = (ahead.strict & back.strict).double().mean().item()
     if k is not None:
         assert ahead.neighbourhood is not None and back.neighbourhood is not None
