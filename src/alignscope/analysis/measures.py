@@ -89,8 +89,9 @@ class Family:
         raise NotImplementedError
 
     def permute(self, prepared: Any, permutation: Tensor) -> Any:
-        """The prepared side of hidden[permutation], from the prepared side of hidden."""
-        raise NotImplementedError
+        """The prepared side of hidden[permutation], from the prepared side of hidden; a side
+        prepared row by row (a tensor) is permuted by indexing its rows."""
+        return prepared[permutation]
 
     def values(self, a: Any, b: Any, wanted: set[str], options: MeasureOptions,
                ) -> dict[str, float]:
@@ -163,9 +164,6 @@ class NeuronFamily(SideFamily):
     def prepare(self, hidden: Tensor) -> Tensor:
         return standardised_columns(hidden)
 
-    def permute(self, prepared: Tensor, permutation: Tensor) -> Tensor:
-        return prepared[permutation]
-
     def subset(self, prepared: Tensor, hidden: Tensor, rows: Tensor) -> Tensor:
         return standardised_columns(hidden[rows])
 
@@ -181,9 +179,6 @@ class CosineFamily(Family):
 
     def prepare(self, hidden: Tensor) -> Tensor:
         return unit_rows(hidden)
-
-    def permute(self, prepared: Tensor, permutation: Tensor) -> Tensor:
-        return prepared[permutation]
 
     def values(self, a: Tensor, b: Tensor, wanted: set[str], options: MeasureOptions,
                ) -> dict[str, float]:
