@@ -166,7 +166,7 @@ def run_similarity(config: SimilarityConfig, out: str | Path | None = None,
     shuffle = derangement(len(corpus), config.seed) if "shuffled" in config.controls else None
     conditions: dict[str, dict[str, Any]] = dict(compare_languages(
         features, config.source, config.targets, options, windows, device, shuffle,
-        show_progress, "parallel"))
+        show_progress, "pairs" if shuffle is None else "pairs and shuffled pairs"))
     extraction = {"model": extractor.stats.as_dict()}
     if "random-init" in config.controls:
         random_encoder, identity = random_init_copy(encoder, config.seed, extractor.identity)
