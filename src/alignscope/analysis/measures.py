@@ -83,7 +83,6 @@ class Family:
     """How a group of measures is computed; subclasses fill in the four steps."""
 
     name = ""
-    square = False  # its prepared sides hold n x n matrices
 
     def prepare(self, hidden: Tensor) -> Any:
         raise NotImplementedError
@@ -140,7 +139,7 @@ class LinearFamily(SideFamily):
 
 
 class RbfFamily(SideFamily):
-    name, square = "rbf", True
+    name = "rbf"
 
     def prepare(self, hidden: Tensor) -> GramSide:
         check_square(hidden.shape[0], "RBF CKA")
