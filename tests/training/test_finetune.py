@@ -91,7 +91,7 @@ def test_long_sentences_are_windowed_not_truncated(tiny_bert: Path, shared_data:
 
 
 @pytest.mark.parametrize(("overrides", "error", "needle"), [
-    ({"task": "postag"}, UnknownNameError, "did you mean: pos"),
+    ({"task": "postag"}, AlignscopeError, "did you mean: pos"),
     ({"eval": ["ud:fr_pudd"]}, UnknownNameError, "fr_pud"),
     ({"random_init": "3-5"}, ConfigError, "0-3"),
     ({"train": "ud:fr_gsd"}, AlignscopeError, "no train split"),
