@@ -102,6 +102,8 @@ def load_encoder(name_or_path: str | Path, *, revision: str | None = None,
         raise AlignscopeError(f"model {name_or_path!r} has no fast tokenizer; word alignment "
                               "needs one (install `tokenizers` or convert the tokenizer)")
     transformer_layers(model)  # fail early on architectures we cannot dissect
+    # alignscope windows long sentences itself: the tokenizer's length warning would mislead.
+    tokenizer.deprecation_warnings["sequence-length-is-longer-than-the-specified-maximum"] = True
     model.eval()
     return Encoder(model=model, tokenizer=tokenizer, name=str(name_or_path), source=source)
 

@@ -29,6 +29,7 @@ from alignscope.errors import ConfigError
 from alignscope.models.reinit import SCOPES, parse_layer_spec, parse_scheme
 from alignscope.tasks import get_task
 
+DEFAULT_MAX_LENGTH = 128  # subwords per window (XTREME)
 # Layer specs are checked for syntax before the model (and so its depth) is known.
 _ANY_DEPTH = 1 << 20
 
@@ -54,7 +55,7 @@ class FinetuneConfig:
     lr: Rate = 2e-5
     head_lr: Rate | None = None  # task head learning rate; None: same as lr
     batch_size: Count = 32
-    max_length: Count = 128
+    max_length: Count = DEFAULT_MAX_LENGTH
     warmup_ratio: Fraction = 0.1
     weight_decay: NonNegativeFloat = 0.0
     max_grad_norm: Rate = 1.0

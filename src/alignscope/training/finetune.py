@@ -26,7 +26,7 @@ from alignscope.tasks import Task, get_task
 from alignscope.training.alignment import WordAligner
 from alignscope.training.batching import collate, length_grouped_batches
 from alignscope.training.checkpoint import save_checkpoint
-from alignscope.training.config import FinetuneConfig
+from alignscope.training.config import DEFAULT_MAX_LENGTH, FinetuneConfig
 from alignscope.training.predict import Predictor
 from alignscope.training.runtime import (
     autocast,
@@ -100,6 +100,12 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
     encoder = load_encoder(config.model, revision=config.revision,
                            trust_remote_code=config.trust_remote_code,
                            allow_pickle=config.allow_pickle)
+    # The default (128) shrinks to a smaller model's limit; an explicit longer window is an error.
+    if config.max_length > encoder.max_tokens() and config.max_length != DEFAULT_MAX_LENGTH:
+        raise ConfigError(f"--max-length {config.max_length} exceeds what the model accepts "
+                          f"({encoder.max_tokens()} subwords)",
+                          f"use --max-length {encoder.max_tokens()} or less; longer sentences "
+                          "are windowed anyway")
     reinit_records = _random_init(encoder.model, config)
     head = task.build_head(encoder.hidden_size, labels, config.dropout)
     model = TaskModel(encoder.model, head).to(device)
