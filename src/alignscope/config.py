@@ -99,9 +99,11 @@ def config_class(command: str) -> type:
 # ---------------------------------------------------------------- field types
 
 def _split_names(value: Any) -> Any:
-    """`"fr,de"` (a flag, or a YAML string) -> ["fr", "de"]: never one name per character."""
+    """`"fr,de"` (a flag, or a YAML string) -> ["fr", "de"], never one name per character;
+    `none` is the empty list."""
     if isinstance(value, str):
-        return [item.strip() for item in value.split(",") if item.strip()]
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        return [] if [item.lower() for item in items] == ["none"] else items
     return value
 
 
@@ -223,7 +225,7 @@ def describe(error: ValidationError, cls: type, source: str | Path | None = None
         return ConfigError(f"{_where(source)}{first['msg'].removeprefix('Value error, ')}")
     name = _name(key, flags) + "".join(f"[{part}]" for part in loc[1:])
     if first["type"] in ("missing", "missing_keyword_argument"):
-        return ConfigError(f"{_where(source)}{name} is required",
+        return ConfigError(f"{_where(source)}{_flag(key, flags)} is required",
                            f"give {_flag(key, flags)} (or `{key}:` in --config)")
     message = first["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
     got = first.get("input")

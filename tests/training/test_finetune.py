@@ -132,4 +132,4 @@ def test_cli_config_file_and_flags(tiny_bert: Path, shared_data: Path, tmp_path:
     bad = tmp_path / "bad.yaml"
     bad.write_text("modle: x\n")
     result = CliRunner().invoke(app, ["finetune", "--config", str(bad)])
-    assert result.exit_code == 2 and "unknown option(s) modle" in result.output
+    assert result.exit_code == 2 and "unknown option 'modle'; did you mean model" in result.output
