@@ -212,7 +212,9 @@ def describe(error: ValidationError, cls: type, source: str | Path | None = None
              flags: Mapping[str, str] | None = None) -> ConfigError:
     """The first problem of a pydantic error, naming the key, its flag and what is valid."""
     flags = {**getattr(cls, "FLAGS", {}), **(flags or {})}
-    first = error.errors()[0]
+    # An unknown key explains the rest (a misspelt required option is also "missing").
+    first = min(error.errors(), key=lambda e: e["type"] not in ("unexpected_keyword_argument",
+                                                                "extra_forbidden"))
     loc = [str(part) for part in first["loc"]]
     key = loc[0] if loc else ""
     if first["type"] in ("unexpected_keyword_argument", "extra_forbidden"):

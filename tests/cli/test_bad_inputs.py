@@ -97,7 +97,7 @@ def ws(tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) ->
     (run / "checkpoint").mkdir(parents=True)
     (run / "checkpoint" / "task.json").write_text(json.dumps(
         {"task": "pos", "labels": {"upos": ["DET", "NOUN", "PUNCT", "VERB"]}, "max_length": 64}))
-    save_file({"weight": torch.zeros(4, 16), "bias": torch.zeros(4)},
+    save_file({"classifier.weight": torch.zeros(4, 16), "classifier.bias": torch.zeros(4)},
               str(run / "checkpoint" / "head.safetensors"))
     (run / "checkpoint" / "encoder").mkdir()
     for file in tiny_model_dir.iterdir():

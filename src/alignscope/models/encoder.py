@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from safetensors import SafetensorError
 from torch import nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedModel
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
@@ -57,8 +58,8 @@ def resolve_model_source(name_or_path: str | Path, allow_pickle: bool = False) -
             check_model_folder(candidate, allow_pickle)
             return str(candidate)
     if path.exists() and not (path / "config.json").is_file():
-        raise AlignscopeError(f"{path} is neither a model folder (no config.json) nor an "
-                              "alignscope run folder (no checkpoint/encoder)",
+        raise AlignscopeError(f"{path} is neither a model directory (no config.json) nor an "
+                              "alignscope run directory (no checkpoint/encoder)",
                               "pass a model folder, a finetune --out folder or a hub id")
     if path.exists():
         check_model_folder(path, allow_pickle)
@@ -84,10 +85,11 @@ def load_encoder(name_or_path: str | Path, *, revision: str | None = None,
         )
         tokenizer = AutoTokenizer.from_pretrained(source, revision=revision,
                                                   trust_remote_code=trust_remote_code)
-    except OSError as error:
+    except (OSError, SafetensorError) as error:
         if Path(source).exists():
             raise AlignscopeError(f"cannot load the model folder {source}: {error}",
-                                  "check that it was written by save_pretrained") from error
+                                  "check that it was written by save_pretrained and is whole "
+                                  "(a damaged weights file needs a fresh copy)") from error
         raise AlignscopeError(
             f"no model folder {source!r} here, and no hub model of that name could be fetched "
             f"({str(error).splitlines()[0]})",
@@ -97,6 +99,10 @@ def load_encoder(name_or_path: str | Path, *, revision: str | None = None,
         if "trust_remote_code" in str(error):
             raise AlignscopeError(f"model {name_or_path!r} needs custom code; pass "
                                   "--trust-remote-code if you trust it") from error
+        if Path(source).exists():
+            raise AlignscopeError(f"cannot load the model folder {source}: "
+                                  f"{str(error).splitlines()[0]}",
+                                  "check its config.json (model_type) and weights") from error
         raise
     if not tokenizer.is_fast:
         raise AlignscopeError(f"model {name_or_path!r} has no fast tokenizer; word alignment "

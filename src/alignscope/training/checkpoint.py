@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from alignscope.errors import AlignscopeError, DataFormatError
@@ -48,7 +49,12 @@ def load_checkpoint(run_dir: str | Path, device: torch.device,
     task = get_task(meta["task"], **{**meta.get("task_options", {}), **(task_options or {})})
     encoder = load_encoder(directory / "encoder")
     head = task.build_head(encoder.hidden_size, meta["labels"], meta.get("dropout", 0.1))
-    head.load_state_dict(load_file(str(directory / HEAD_FILE)))
+    try:
+        head.load_state_dict(load_file(str(directory / HEAD_FILE)))
+    except (SafetensorError, RuntimeError) as error:  # damaged, or another model's head
+        raise DataFormatError(directory / HEAD_FILE, None, f"unusable task head: "
+                              f"{str(error).splitlines()[0]}",
+                              "re-run `alignscope finetune`, or copy the whole run folder") from None
     model = TaskModel(encoder.model, head).to(device).eval()
     return model, encoder, task, meta["labels"], meta
 
