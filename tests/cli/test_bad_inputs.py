@@ -320,6 +320,7 @@ CASES: list[tuple[str, Args, tuple[str, ...]]] = [
      ("fr.conllu:2", "UTF-8")),
     # similarity
     ("sim-max-tokens-0", similarity("--max-tokens", "0"), ("--max-tokens",)),
+    ("sim-max-tokens-2", similarity("--max-tokens", "2"), ("--max-tokens", "3")),
     ("sim-batch-tokens-0", similarity("--batch-tokens", "0"), ("--batch-tokens",)),
     ("sim-confidence", similarity("--confidence", "1.5"), ("--confidence",)),
     ("sim-bootstrap-negative", similarity("--bootstrap", "-1"), ("--bootstrap",)),

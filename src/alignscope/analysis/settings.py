@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import Field
+
 from alignscope.analysis.compare import MeasureOptions
 from alignscope.analysis.controls import check_controls
 from alignscope.analysis.features import ExtractionOptions
 from alignscope.config import Count, Device, Names, NonNegative, OpenUnit, Seed, Text, options
 from alignscope.models.encoder import Encoder, load_encoder, resolve_model_source
+from alignscope.training.runtime import pick_device
 
 
 @options(frozen=True, kw_only=True)
@@ -17,7 +22,7 @@ class AnalysisSettings:
     measures: Names | None = None  # None: the analysis's default
     pooling: str | None = None  # mean | cls | word | authors; None: the analysis's default
     max_sentences: Count | None = None
-    max_tokens: Count | None = None
+    max_tokens: Annotated[int, Field(ge=3)] | None = None  # [CLS], one subword, [SEP]
     controls: Names = ()
     bootstrap: NonNegative = 0  # half-sample splits for intervals; 0 = none
     confidence: OpenUnit = 0.95
@@ -48,7 +53,8 @@ class AnalysisSettings:
                                  self.use_cache)
 
     def check_models(self, *names: str) -> None:
-        """Local model folders complete, before any data is read."""
+        """The device available and local model folders complete, before any data is read."""
+        pick_device(self.device)
         for name in names:
             resolve_model_source(name, self.allow_pickle)
 

@@ -80,6 +80,7 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
         raise ConfigError("pass either a FinetuneConfig or keyword fields, not both")
     out = check_out_folder(out)
     resolve_model_source(config.model, config.allow_pickle)  # a local model folder is complete
+    pick_device(config.device)  # available (CUDA asked on a machine without it)
     if (out / RESULTS_FILE).exists() and not overwrite:
         raise AlignscopeError(f"{out / RESULTS_FILE} already exists; choose another --out or "
                               "pass --overwrite")
