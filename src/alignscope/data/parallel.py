@@ -32,7 +32,7 @@ from alignscope.data.conllu import read_conllu
 from alignscope.data.registry import SPLITS, cache_dir, default_data_dir, ud_treebanks
 from alignscope.data.sentence import Sentence
 from alignscope.errors import AlignscopeError, ConfigError, DataFormatError, UnknownNameError
-from alignscope.io import atomic_write_json
+from alignscope.io import atomic_write_json, read_utf8, utf8_lines
 
 FLORES_HF_ID = "openlanguagedata/flores_plus"
 FLORES_SPLITS = ("dev", "devtest")
@@ -184,7 +184,7 @@ def _flores_rows(lang: str, split: str, load: FloresLoader) -> dict[str, str]:
     """id -> sentence, from the cache or from `load` (then cached)."""
     path = _flores_cache(lang, split)
     if path.is_file():
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(read_utf8(path))
     rows: dict[str, str] = {}
     for row in load(lang, split):
         text = str(row.get("text") or "").strip()
@@ -312,8 +312,7 @@ def load_text_parallel(files: dict[str, str | Path]) -> ParallelCorpus:
 def _read_lines(path: Path) -> list[str]:
     if not path.is_file():
         raise DataFormatError(path, None, "file not found", "check the path or the {lang} template")
-    with path.open(encoding="utf-8") as handle:
-        rows = [line.rstrip("\n").rstrip("\r") for line in handle]
+    rows = [line for _, line in utf8_lines(path)]
     if not rows:
         raise DataFormatError(path, None, "file is empty", "give one sentence per line")
     for number, row in enumerate(rows, start=1):
