@@ -103,10 +103,13 @@ def layer_groups(spec: ExperimentSpec, depth: int) -> list[str]:
 
 
 def _validated(config_class: type, options: dict[str, Any], key: str) -> Any:
+    """`config_class` from YAML values; an error names the key under `key`."""
     try:
         return TypeAdapter(config_class).validate_python(options)
     except ValidationError as error:
         raise ConfigError(describe(error, prefix=key)) from None
+    except AlignscopeError as error:  # a check of the class itself (a combination of options)
+        raise ConfigError(f"key `{key}`: {error}") from None
 
 
 def _check_keys(options: dict[str, Any], config_class: type, managed: frozenset[str],
@@ -290,16 +293,17 @@ class _AnalysisPlan:
 
     def similarity_config(self, model: str) -> dict[str, Any]:
         assert self.similarity is not None
-        config = SimilarityConfig(model=model, source=self.source, targets=self.targets,
-                                  **self._common(), **self.similarity)
-        return without_runtime(dataclasses.asdict(_checked(config, "analyses.similarity")))
+        config = _checked(SimilarityConfig, {"model": model, "source": self.source,
+                                             "targets": self.targets, **self._common(),
+                                             **self.similarity}, "analyses.similarity")
+        return without_runtime(dataclasses.asdict(config))
 
     def stability_config(self, model: str) -> dict[str, Any]:
         assert self.stability is not None
-        config = StabilityConfig(pretrained=model, finetuned=FINETUNED,
-                                 languages=(self.source, *self.targets), **self._common(),
-                                 **self.stability)
-        _checked(config, "analyses.stability")
+        config = _checked(StabilityConfig, {"pretrained": model, "finetuned": FINETUNED,
+                                            "languages": (self.source, *self.targets),
+                                            **self._common(), **self.stability},
+                          "analyses.stability")
         return without_runtime(dataclasses.asdict(config))
 
     def of_finetuned(self, model: str, group: str) -> dict[str, Any]:
@@ -326,17 +330,15 @@ class _AnalysisPlan:
                               f" languages; the analyses have {len(self.targets)}")
 
 
-def _checked(config: Any, key: str) -> Any:
-    """Type-check a dataclass built from YAML values, then its own checks (presets...)."""
+def _checked(config_class: type, options: dict[str, Any], key: str) -> Any:
+    """An analysis configuration from YAML values: types, then its own checks (presets...)."""
+    config = _validated(config_class, options, f"{key}.settings")
     try:
-        config = TypeAdapter(type(config)).validate_python(dataclasses.asdict(config))
         if hasattr(config, "resolved"):
             return config.resolved()
         config.check()
         return config
-    except ValidationError as error:
-        raise ConfigError(describe(error, prefix=f"{key}.settings")) from None
-    except ConfigError as error:
+    except AlignscopeError as error:
         raise ConfigError(f"key `{key}`: {error}") from None
 
 

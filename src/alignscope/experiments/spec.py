@@ -32,6 +32,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from alignscope.config import check_input, load_yaml
 from alignscope.errors import ConfigError
 
 REFERENCE = "REF"
@@ -158,24 +159,13 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return data
 
 
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ConfigError(f"cannot read the experiment file {path}: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML ({error})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: an experiment file is a mapping of key: value")
-    return data
-
-
 def load_spec(source: str | Path | dict[str, Any], overrides: list[str] | None = None,
               ) -> ExperimentSpec:
     """Read (file or mapping), override, expand `${VAR}`, validate the schema."""
     where = "the experiment" if isinstance(source, dict) else str(source)
-    data = copy.deepcopy(source) if isinstance(source, dict) else read_yaml(source)
+    if not isinstance(source, dict):
+        check_input(Path(source), "experiment file")
+    data = copy.deepcopy(source) if isinstance(source, dict) else load_yaml(source)
     data = expand_env(apply_overrides(data, overrides or []))
     try:
         return ExperimentSpec.model_validate(data)
