@@ -1,14 +1,13 @@
 """Pieces of benchmarks/gpu_suite.sh that no other benchmark covers.
 
-    gpu_checks.py model --size mbert|tiny --tokenizer DIR --out DIR
-        a BERT with random weights (mBERT's sizes, or 12 tiny blocks for --smoke) saved with
-        the tokenizer of DIR: the GPU machine needs no hub access
+    gpu_checks.py prepare --size mbert|tiny --tokenizer DIR --data-dir DATA --sentences N --out DIR
+        DIR/model: a BERT with random weights (mBERT's sizes, or 12 tiny blocks for --smoke)
+        saved with the tokenizer of DIR (the GPU machine needs no hub access), and DIR/pos7.yaml:
+        the 7-group POS sweep (REF + 6 block pairs, 1 seed) timed with --runs-per-device 1 vs 4
     gpu_checks.py extraction --model DIR --device cuda --data-dir DATA --sentences N --out JSON
         `similarity` extraction FLOP/s as a share of a large matmul in the same precision
         (bf16 autocast on CUDA, float32 on CPU), and `--preset authors` against the authors'
         one-sentence-per-forward procedure (benchmarks/authors_baseline.py, CPU only)
-    gpu_checks.py sweep-config --model DIR --data-dir DATA --sentences N --out YAML
-        the 7-group POS sweep (REF + 6 block pairs, 1 seed) timed with --runs-per-device 1 vs 4
 """
 
 from __future__ import annotations
@@ -37,6 +36,7 @@ def make_model(size: str, tokenizer_dir: Path, out: Path) -> None:
     sizes["vocab_size"] = max(sizes["vocab_size"], len(tokenizer))
     torch.manual_seed(0)
     BertModel(BertConfig(**sizes, pad_token_id=tokenizer.pad_token_id or 0)).save_pretrained(out)
+    tokenizer.model_max_length = sizes["max_position_embeddings"]  # the authors' 200 tokens fit
     tokenizer.save_pretrained(out)
 
 
@@ -98,8 +98,8 @@ def extraction(args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
-def sweep_config(args: argparse.Namespace) -> dict[str, Any]:
-    return {"name": "gpu-pos7", "model": str(args.model), "data_dir": str(args.data_dir),
+def sweep_config(args: argparse.Namespace, model: Path) -> dict[str, Any]:
+    return {"name": "gpu-pos7", "model": str(model), "data_dir": str(args.data_dir),
             "seeds": [1],
             "tasks": {"pos": {"source": "ud:en_ewt",
                               "targets": [f"ud:{lang}_pud" for lang in TARGETS]}},
@@ -111,7 +111,7 @@ def sweep_config(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["model", "extraction", "sweep-config"])
+    parser.add_argument("what", choices=["prepare", "extraction"])
     parser.add_argument("--size", choices=["mbert", "tiny"], default="mbert")
     parser.add_argument("--tokenizer", type=Path)
     parser.add_argument("--model", type=Path)
@@ -120,9 +120,11 @@ def main() -> None:
     parser.add_argument("--sentences", type=int, default=1000)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    if args.what == "model":
-        make_model(args.size, args.tokenizer, args.out)
-    elif args.what == "extraction":
+    if args.what == "prepare":
+        make_model(args.size, args.tokenizer, args.out / "model")
+        (args.out / "pos7.yaml").write_text(yaml.safe_dump(sweep_config(args, args.out / "model")),
+                                            encoding="utf-8")
+    else:
         report = extraction(args)
         args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         print(f"extraction {report['extraction']['gflops_per_second']:.1f} GFLOP/s = "
@@ -130,8 +132,6 @@ def main() -> None:
               f"GFLOP/s); --preset authors {report['preset_seconds']:.1f} s vs the authors' "
               f"procedure {report['authors_seconds_cpu']:.1f} s (CPU), max |difference| "
               f"{report['max_abs_difference']:.1e}")
-    else:
-        args.out.write_text(yaml.safe_dump(sweep_config(args)), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -36,8 +36,9 @@ fi
 rm -rf "$out" && mkdir -p "$out"
 step() { echo "== $(date -u +%H:%M:%S) $*"; }
 
-step "model: $size-sized BERT, random weights"
-$py benchmarks/gpu_checks.py model --size "$size" --tokenizer "$tokenizer" --out "$out/model"
+step "model: $size-sized BERT, random weights; the sweep's config"
+$py benchmarks/gpu_checks.py prepare --size "$size" --tokenizer "$tokenizer" --data-dir "$data" \
+    --sentences "$train" --out "$out"
 
 step "1. fine-tune speed (alignscope vs HF Trainer)"
 if $py -c "import accelerate" 2>/dev/null; then
@@ -55,8 +56,6 @@ $py benchmarks/gpu_checks.py extraction --model "$out/model" --device "$device" 
     --data-dir "$data" --sentences "$sentences" --out "$out/extraction.json"
 
 step "3. 7-group POS sweep: ${jobs_a[*]} vs ${jobs_b[*]}"
-$py benchmarks/gpu_checks.py sweep-config --model "$out/model" --data-dir "$data" \
-    --sentences "$train" --out "$out/pos7.yaml"
 for variant in a b; do
     declare -n jobs="jobs_$variant"
     start=$EPOCHREALTIME
