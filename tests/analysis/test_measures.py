@@ -238,3 +238,12 @@ def test_registry_names_close_matches_and_labels() -> None:
     assert describe("margin-backward") == "margin-based top-1 retrieval, target to source"
     assert MeasureOptions(("margin", "linear")).result_keys == (
         "margin", "margin-forward", "margin-backward", "linear")
+
+
+def test_layer_matrix_holds_anc_and_mexa_but_not_the_directional_measures() -> None:
+    x, y = paired(layers=3, noise=0.5)
+    result = compare([LayerSides(x, CPU)], {"y": [LayerSides(y, CPU)]},
+                     MeasureOptions(("anc", "mexa", "margin"), layer_matrix=True))["y"]
+    assert set(result.matrix) == {"anc", "mexa"}
+    assert [result.matrix["mexa"][i][i] for i in range(3)] == result.values["mexa"]
+    assert result.matrix["anc"][2][0] == pytest.approx(anc(x[2], y[0]), abs=1e-12)
