@@ -259,6 +259,8 @@ CASES: list[tuple[str, Args, tuple[str, ...]]] = [
      ("--train", "required")),
     ("eval-unknown-treebank", finetune("--data-dir", "data", "--eval", "ud:xx_nope"),
      ("xx_nope",)),
+    ("train-is-a-folder", lambda w: [*finetune()(w), "--train", str(w.data)],
+     ("data", "is a folder")),
     ("train-file-missing", lambda w: [*finetune()(w), "--train", "nowhere.conllu"],
      ("nowhere.conllu",)),
     # finetune: text files
@@ -297,6 +299,12 @@ CASES: list[tuple[str, Args, tuple[str, ...]]] = [
     ("yaml-empty-layers", finetune_yaml("random_init: ''\n"), ("random_init", "empty")),
     ("yaml-latin1", finetune_yaml("seed: 1\ntask: p\xf6s\n".encode("latin-1")),
      ("run.yaml:2", "UTF-8")),
+    ("yaml-duplicate-key", finetune_yaml("seed: 1\nlr: 0.1\nseed: 2\n"),
+     ("run.yaml:3", "'seed' appears twice")),
+    ("yaml-seed-boolean", finetune_yaml("seed: yes\n"), ("run.yaml", "seed", "integer")),
+    ("yaml-epochs-fraction", finetune_yaml("epochs: 2.5\n"), ("epochs", "2.5")),
+    ("yaml-sigma-infinite", finetune_yaml("random_init: '0'\nreinit_scheme: normal:inf\n"),
+     ("reinit_scheme", "normal:inf")),
     ("yaml-scheme-without-layers", finetune_yaml("reinit_scheme: normal:0.02\n"),
      ("reinit_scheme", "--random-init")),
     # evaluate
