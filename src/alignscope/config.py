@@ -153,7 +153,8 @@ class TableConfig:
     labels: NameList | None = None
     measure: Text | None = None
     condition: Text | None = None
-    layers: Annotated[list[NonNegative] | None, BeforeValidator(_split_names)] = None
+    # From "0,6,12": the numbers arrive as text.
+    layers: Annotated[list[Annotated[int, Field(ge=0)]] | None, BeforeValidator(_split_names)] = None
     fmt: TableFormat = "markdown"
     out: Path | None = None
 
@@ -283,8 +284,10 @@ def _nearest_existing(path: Path) -> Path:
     return path
 
 
-def _check_writable_parent(path: Path, flag: str) -> None:
-    anchor = _nearest_existing(path.parent if not path.exists() else path)
+def _check_writable(path: Path, flag: str, folder: bool) -> None:
+    """The folder that will receive the output exists as a folder (or can be made) and is
+    writable: an existing output folder itself, else the nearest existing parent."""
+    anchor = _nearest_existing(path if folder and path.is_dir() else path.parent)
     if not anchor.is_dir():
         raise ConfigError(f"{flag} {path}: {anchor} is a file, not a folder",
                           f"choose a {flag} path whose parent folders are folders")
@@ -299,17 +302,21 @@ def check_out_folder(path: str | Path, flag: str = "--out") -> Path:
     if path.exists() and not path.is_dir():
         raise ConfigError(f"{flag} {path} is an existing file; an output folder is expected",
                           f"choose another {flag}, or remove the file")
-    _check_writable_parent(path, flag)
+    _check_writable(path, flag, folder=True)
     return path
 
 
-def check_out_file(path: str | Path, flag: str = "--out") -> Path:
-    """An output file: not an existing folder, and its folder creatable or writable."""
+def check_out_file(path: str | Path, flag: str = "--out", suffixes: tuple[str, ...] = ()) -> Path:
+    """An output file: not an existing folder, with one of `suffixes` (so that a typo cannot
+    overwrite an input file), and its folder creatable or writable."""
     path = Path(path).expanduser()
     if path.is_dir():
         raise ConfigError(f"{flag} {path} is a folder; an output file is expected",
-                          f"give a file name, e.g. {path / 'out.json'}")
-    _check_writable_parent(path, flag)
+                          f"give a file name, e.g. {path / ('out' + (suffixes or ('.txt',))[0])}")
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise ConfigError(f"{flag} {path}: the output is written as {' or '.join(suffixes)}",
+                          f"name the file with that ending, e.g. {path.with_suffix(suffixes[0])}")
+    _check_writable(path, flag, folder=False)
     return path
 
 
