@@ -65,6 +65,10 @@ def extraction(args: argparse.Namespace) -> dict[str, Any]:
     from alignscope.data.registry import ud_treebanks
 
     cuda = args.device.startswith("cuda")
+    if not cuda:  # a shared CPU: one thread is several times faster than oversubscribing
+        import torch
+
+        torch.set_num_threads(1)
     report: dict[str, Any] = {"device": args.device, "sentences": args.sentences,
                               "matmul_gflops": matmul_rate(args.device, 8192 if cuda else 1024)}
     config = SimilarityConfig(model=str(args.model), targets=TARGETS, data_dir=str(args.data_dir),
@@ -100,7 +104,7 @@ def extraction(args: argparse.Namespace) -> dict[str, Any]:
 
 def sweep_config(args: argparse.Namespace, model: Path) -> dict[str, Any]:
     return {"name": "gpu-pos7", "model": str(model), "data_dir": str(args.data_dir),
-            "seeds": [1],
+            "seeds": [1], "threads": 1 if args.size == "tiny" else None,
             "tasks": {"pos": {"source": "ud:en_ewt",
                               "targets": [f"ud:{lang}_pud" for lang in TARGETS]}},
             "random_init": {"reference": True, "window": 2},
