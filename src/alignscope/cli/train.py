@@ -39,7 +39,11 @@ def finetune(
     data_dir: Annotated[str | None, Opt(help="Data directory (default $ALIGNSCOPE_DATA).")] = None,
     random_init: Annotated[str | None, Opt(help="Layers to re-initialise: 0-1, 10,11, embeddings.")] = None,
     random_init_regex: Annotated[str | None, Opt(help="Parameter-name regex (authors' parity).")] = None,
-    scope: Annotated[str | None, Opt(help="all | attention | ffn | layernorm.")] = None,
+    freeze: Annotated[str | None, Opt(help="Layers not trained, e.g. 0-5.")] = None,
+    revert: Annotated[str | None, Opt(help="Layer groups reset to pretrained after training "
+                                           "and evaluated again, e.g. '0-1;2-3'.")] = None,
+    scope: Annotated[str | None, Opt(help="all | attention | ffn | layernorm (narrows "
+                                          "random-init, freeze and revert).")] = None,
     init_scheme: Annotated[str | None, Opt(help="model | torch-default | normal:SIGMA.")] = None,
     seed: Annotated[int | None, Opt()] = None,
     epochs: Annotated[int | None, Opt()] = None,
@@ -57,6 +61,10 @@ def finetune(
                                                        "eval set.")] = None,
     device: Annotated[str | None, Opt(help="auto | cpu | cuda.")] = None,
     bf16: Annotated[bool | None, Opt("--bf16/--no-bf16", help="bf16 autocast on CUDA.")] = None,
+    dtype: Annotated[str | None, Opt(help="Weights: float32 | bfloat16 | float16.")] = None,
+    device_map: Annotated[str | None, Opt(help="'auto': spread a model larger than one GPU "
+                                               "over GPUs and CPU (needs alignscope[big]).")]
+    = None,
     threads: Annotated[int | None, Opt(help="CPU threads (1 is fastest on a busy machine).")] = None,
     write_predictions: Annotated[bool, Opt(help="Write predictions in the input format.")] = False,
     deprel: Annotated[str | None, Opt(help="Parsing: score 'universal' or 'full' DEPRELs.")] = None,
@@ -72,6 +80,7 @@ def finetune(
         options = load_config(config, FinetuneConfig)
         flags = {"model": model, "train": train, "task": task, "dev": dev, "data_dir": data_dir,
                  "random_init": random_init, "random_init_regex": random_init_regex,
+                 "freeze": freeze, "dtype": dtype, "device_map": device_map,
                  "reinit_scope": scope, "reinit_scheme": init_scheme, "seed": seed,
                  "epochs": epochs, "lr": lr, "head_lr": head_lr, "batch_size": batch_size,
                  "max_length": max_length,
@@ -83,6 +92,8 @@ def finetune(
         options.update({k: v for k, v in flags.items() if v is not None})
         if eval is not None:
             options["eval"] = split_list(eval)
+        if revert is not None:
+            options["revert"] = [group.strip() for group in revert.split(";")]
         if write_predictions:
             options["write_predictions"] = True
         if deprel is not None:

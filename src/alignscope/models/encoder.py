@@ -1,4 +1,9 @@
-"""Load any Hugging Face encoder (hub id or local path) with its fast tokenizer.
+"""Load any Hugging Face model with hidden states (hub id or local path) and its fast tokenizer.
+
+Encoders (BERT, XLM-R, DistilBERT...) and decoder-only LLMs (Llama, Qwen2, Gemma, Mistral,
+GPT-2, BLOOM...) load the same way; a multimodal wrapper whose config nests a `text_config`
+is reduced to its language model. The block stack and the input embeddings are found by
+inspecting the module tree, so a new architecture needs no table entry.
 
 Weights load from safetensors unless the user allows pickled `.bin` files; remote code runs
 only when asked. A directory written by `alignscope finetune` resolves to its encoder.
@@ -6,14 +11,21 @@ only when asked. A directory written by `alignscope finetune` resolves to its en
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import torch
 from torch import nn
-from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedModel
+from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedConfig, PreTrainedModel
+from transformers.models.auto.modeling_auto import (
+    MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+    MODEL_FOR_MASKED_LM_MAPPING_NAMES,
+)
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
-from alignscope.errors import AlignscopeError
+from alignscope.errors import AlignscopeError, UnknownNameError
 
 
 @dataclass
@@ -26,6 +38,11 @@ class Encoder:
     @property
     def num_layers(self) -> int:
         return len(transformer_layers(self.model))
+
+    @property
+    def is_causal(self) -> bool:
+        """A decoder-only model: each token sees only the tokens before it."""
+        return is_causal(self.model.config)
 
     @property
     def hidden_size(self) -> int:
@@ -59,20 +76,49 @@ def resolve_model_source(name_or_path: str | Path) -> str:
     return str(path) if path.exists() else str(name_or_path)
 
 
-def load_encoder(name_or_path: str | Path, *, revision: str | None = None,
-                 trust_remote_code: bool = False, allow_pickle: bool = False) -> Encoder:
-    """Load the base encoder (no task head) and its fast tokenizer.
 
-    `allow_pickle` permits `.bin` checkpoints, which execute pickle code on load.
+DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "bfloat16": torch.bfloat16,
+                                  "float16": torch.float16}
+_DTYPE_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+
+
+def parse_dtype(name: str) -> torch.dtype:
+    """`float32` | `bfloat16` | `float16` (or fp32, bf16, fp16): the dtype weights load in."""
+    key = _DTYPE_ALIASES.get(name.lower(), name.lower())
+    if key not in DTYPES:
+        raise UnknownNameError("weight dtype", name, [*DTYPES, *_DTYPE_ALIASES])
+    return DTYPES[key]
+
+
+def is_causal(config: PreTrainedConfig) -> bool:
+    """Decoder-only: a causal-LM architecture that has no masked-LM head (BERT has both)."""
+    kind = config.model_type
+    return bool(getattr(config, "is_decoder", False)) or (
+        kind in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and kind not in MODEL_FOR_MASKED_LM_MAPPING_NAMES)
+
+
+def load_encoder(name_or_path: str | Path, *, revision: str | None = None,
+                 trust_remote_code: bool = False, allow_pickle: bool = False,
+                 dtype: str = "float32", device_map: str | None = None) -> Encoder:
+    """Load the base model (no task head) and its fast tokenizer.
+
+    `allow_pickle` permits `.bin` checkpoints, which execute pickle code on load. `dtype`
+    is the weights' dtype (`bfloat16` halves the memory). `device_map` ("auto", "balanced",
+    ...) spreads a model larger than one GPU over the GPUs and the CPU (needs accelerate:
+    `pip install 'alignscope[big]'`); without it the caller moves the model.
     """
+    weights_dtype = parse_dtype(dtype)
+    if device_map is not None and importlib.util.find_spec("accelerate") is None:
+        raise AlignscopeError(f"--device-map {device_map} needs the accelerate package: "
+                              "pip install 'alignscope[big]'")
     source = resolve_model_source(name_or_path)
+    placement: dict[str, Any] = {"device_map": device_map} if device_map is not None else {}
     try:
         config = AutoConfig.from_pretrained(source, revision=revision,
                                             trust_remote_code=trust_remote_code)
         model = AutoModel.from_pretrained(
             source, config=config, revision=revision, trust_remote_code=trust_remote_code,
-            use_safetensors=None if allow_pickle else True,
-        )
+            use_safetensors=None if allow_pickle else True, dtype=weights_dtype, **placement)
         tokenizer = AutoTokenizer.from_pretrained(source, revision=revision,
                                                   trust_remote_code=trust_remote_code)
     except OSError as error:
@@ -87,35 +133,94 @@ def load_encoder(name_or_path: str | Path, *, revision: str | None = None,
     if not tokenizer.is_fast:
         raise AlignscopeError(f"model {name_or_path!r} has no fast tokenizer; word alignment "
                               "needs one (install `tokenizers` or convert the tokenizer)")
+    model = language_model(model)
     transformer_layers(model)  # fail early on architectures we cannot dissect
+    if is_causal(model.config):
+        set_pad_token(tokenizer, str(name_or_path))
     model.eval()
     return Encoder(model=model, tokenizer=tokenizer, name=str(name_or_path), source=source)
 
 
-def transformer_layers(model: nn.Module) -> nn.ModuleList:
-    """The stack of transformer blocks (BERT `encoder.layer`, DistilBERT `transformer.layer`...).
+def language_model(model: PreTrainedModel) -> PreTrainedModel:
+    """The text model of a wrapper whose config nests a `text_config` (Llava, Gemma 3,
+    Mistral 3...); the model itself otherwise."""
+    text_config = model.config.get_text_config()
+    if text_config is model.config:
+        return model
+    for module in model.modules():
+        if isinstance(module, PreTrainedModel) and module is not model \
+                and module.config is text_config:
+            return module
+    raise AlignscopeError(f"{type(model).__name__} nests a text_config but no module uses it; "
+                          "load the language model's own checkpoint instead")
 
-    Found as the ModuleList whose length equals the configured number of layers, so new
-    architectures work without a table.
-    """
-    config = getattr(model, "config", None)
-    expected = None
+
+def set_pad_token(tokenizer: Any, name: str) -> None:
+    """Decoder tokenizers often have no padding token; pad with EOS (padding is masked out,
+    so which token fills it does not matter)."""
+    if tokenizer.pad_token is not None:
+        return
+    for token in (tokenizer.eos_token, tokenizer.bos_token, tokenizer.unk_token):
+        if token is not None:
+            tokenizer.pad_token = token
+            return
+    raise AlignscopeError(f"the tokenizer of {name!r} has no pad, EOS, BOS or UNK token to pad "
+                          "batches with; add one with tokenizer.add_special_tokens and save it")
+
+
+def _num_blocks(config: PreTrainedConfig) -> int | None:
     for key in ("num_hidden_layers", "n_layers", "num_layers"):
-        if config is not None and isinstance(getattr(config, key, None), int):
-            expected = getattr(config, key)
-            break
-    candidates = [(name, module) for name, module in model.named_modules()
-                  if isinstance(module, nn.ModuleList) and len(module) > 0
-                  and (expected is None or len(module) == expected)]
-    if not candidates:
-        raise AlignscopeError(f"cannot find the transformer layers of {type(model).__name__}")
-    return candidates[0][1]
+        value = getattr(config, key, None)
+        if isinstance(value, int):
+            return value
+    return None
+
+
+def _block_stack(model: nn.Module) -> tuple[str, nn.ModuleList]:
+    """The transformer blocks: among ModuleLists holding parameters, prefer the one as long as
+    the configured depth, then one whose blocks share a class, then the most parameters."""
+    config = getattr(model, "config", None)
+    expected = _num_blocks(config) if config is not None else None
+
+    def rank(item: tuple[str, nn.ModuleList]) -> tuple[bool, bool, int]:
+        stack = item[1]
+        return (len(stack) == expected, len({type(block) for block in stack}) == 1,
+                sum(p.numel() for p in stack.parameters()))
+
+    stacks = [(name, module) for name, module in model.named_modules()
+              if isinstance(module, nn.ModuleList) and len(module) > 0
+              and next(module.parameters(), None) is not None]
+    usable = [item for item in stacks if any(rank(item)[:2])]
+    if not usable:
+        raise AlignscopeError(
+            f"cannot find the transformer blocks of {type(model).__name__}: no nn.ModuleList of "
+            "same-class blocks in its module tree; alignscope can dissect models whose blocks "
+            "are held in one (BERT encoder.layer, Llama layers, GPT-2 h...)")
+    return max(usable, key=rank)
+
+
+def transformer_layers(model: nn.Module) -> nn.ModuleList:
+    """The stack of transformer blocks (BERT `encoder.layer`, Llama `layers`, GPT-2 `h`...)."""
+    return _block_stack(model)[1]
 
 
 def transformer_layers_prefix(model: nn.Module) -> str:
-    """Parameter-name prefix of the layer stack, e.g. `encoder.layer`."""
-    layers = transformer_layers(model)
+    """Module name of the block stack, e.g. `encoder.layer`."""
+    return _block_stack(model)[0]
+
+
+def embedding_modules(model: nn.Module) -> list[str]:
+    """Names of the input embedding modules: the top-most modules outside the block stack that
+    are embedding tables or are named after embeddings (BERT `embeddings`, GPT-2 `wte` and
+    `wpe`, Llama `embed_tokens`, BLOOM `word_embeddings` and `word_embeddings_layernorm`)."""
+    blocks = transformer_layers_prefix(model)
+    found: list[str] = []
     for name, module in model.named_modules():
-        if module is layers:
-            return name
-    raise AssertionError("unreachable")
+        inside = [prefix for prefix in (blocks, *found) if name.startswith(prefix + ".")]
+        own_name = name.rsplit(".", 1)[-1].lower()
+        if name and name != blocks and not inside and (
+                isinstance(module, nn.Embedding) or "emb" in own_name):
+            found.append(name)
+    if not found:
+        raise AlignscopeError(f"cannot find the input embeddings of {type(model).__name__}")
+    return found

@@ -15,6 +15,8 @@ from typing import Any
 
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
+from alignscope.models.encoder import Encoder
+
 # Word-boundary markers of SentencePiece (U+2581) and byte-level BPE (U+0120), and whitespace.
 _BOUNDARY_MARKS = "\u2581\u0120 \t\n"
 
@@ -57,7 +59,8 @@ class AlignmentReport:
 class WordAligner:
     """Encodes sentences (lists of words) into windows with one anchor token per word."""
 
-    def __init__(self, tokenizer: PreTrainedTokenizerBase, max_tokens: int) -> None:
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, max_tokens: int,
+                 last_subword: bool = False) -> None:
         if not tokenizer.is_fast:
             raise ValueError("word alignment needs a fast tokenizer (word_ids)")
         self.tokenizer = tokenizer
@@ -67,6 +70,7 @@ class WordAligner:
         if self.budget < 2:
             raise ValueError(f"max length {max_tokens} leaves no room for words")
         self.max_word_pieces = max(1, self.budget // 2)
+        self.last_subword = last_subword
         self._has_content: dict[int, bool] = {}
 
     def has_content(self, token_id: int) -> bool:
@@ -108,7 +112,8 @@ class WordAligner:
             if len(word_pieces) > self.max_word_pieces:
                 del word_pieces[self.max_word_pieces:]
                 report.long_words_clipped += 1
-            anchor = next((i for i, t in enumerate(word_pieces) if self.has_content(t)), None)
+            anchor = len(word_pieces) - 1 if self.last_subword else next(
+                (i for i, t in enumerate(word_pieces) if self.has_content(t)), None)
             if anchor is None:
                 anchor = 0
                 report.words_anchored_on_bare_piece += 1
@@ -175,3 +180,11 @@ def _special_affixes(tokenizer: PreTrainedTokenizerBase) -> tuple[tuple[int, ...
     if not content:
         raise ValueError("tokenizer produced no content token for 'x'")
     return tuple(ids[: content[0]]), tuple(ids[content[-1] + 1:])
+
+
+def aligner_for(encoder: Encoder, max_length: int | None) -> WordAligner:
+    """The aligner `encoder` is read with. Causal models anchor a word on its LAST subword:
+    the first has not seen the rest of the word. (Stop-gap until the encoding package, which
+    owns anchor choice, lands.)"""
+    return WordAligner(encoder.tokenizer, encoder.max_tokens(max_length),
+                       last_subword=encoder.is_causal)

@@ -20,6 +20,9 @@ class FinetuneConfig:
     random_init_regex: str | None = None  # parity with the authors' parameter-name regexes
     reinit_scope: str = "all"  # all | attention | ffn | layernorm
     reinit_scheme: str = "model"  # model | torch-default | normal:SIGMA
+    # post-hoc ablations (reinit_scope narrows them too)
+    freeze: str | None = None  # layers not trained, e.g. "0-5"
+    revert: list[str] = field(default_factory=list)  # groups reset to pretrained after training
     # optimisation (XTREME udpos: lr 2e-5, 10 epochs, batch 32, max length 128)
     epochs: int = 10
     lr: float = 2e-5
@@ -38,6 +41,8 @@ class FinetuneConfig:
     # runtime
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     bf16: bool = True  # bf16 autocast, on CUDA only
+    dtype: str = "float32"  # weights: float32 | bfloat16 | float16
+    device_map: str | None = None  # "auto": spread a large model over GPUs and CPU (accelerate)
     threads: int | None = None  # CPU threads for torch; None: torch's default
     write_predictions: bool = False
     task_options: dict[str, Any] = field(default_factory=dict)

@@ -9,7 +9,7 @@ from typing import Any
 from alignscope.data.registry import resolve
 from alignscope.errors import ConfigError
 from alignscope.io import atomic_write_json
-from alignscope.training.alignment import WordAligner
+from alignscope.training.alignment import aligner_for
 from alignscope.training.checkpoint import load_checkpoint
 from alignscope.training.predict import Predictor
 from alignscope.training.runtime import device_description, pick_device, versions
@@ -33,7 +33,7 @@ def evaluate(checkpoint: str | Path, eval_refs: list[str], *, out: str | Path | 
     sentences = [task.read(dataset, limit=max_sentences) for dataset in datasets]
     for read in sentences:
         task.check_labels(read, labels)
-    aligner = WordAligner(encoder.tokenizer, encoder.max_tokens(meta.get("max_length")))
+    aligner = aligner_for(encoder, meta.get("max_length"))
     predictor = Predictor(model, task, labels, aligner, torch_device, batch_size, bf16,
                           show_progress)
     out = Path(out) if out else Path(checkpoint) / "evaluation.json"

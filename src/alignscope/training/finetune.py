@@ -1,5 +1,6 @@
-"""Fine-tune an encoder (optionally with RANDOM-INIT layers) on a source language and evaluate
-zero-shot on target languages. Writes `results.json` and `checkpoint/` atomically."""
+"""Fine-tune an encoder (optionally with RANDOM-INIT, frozen or reverted layers) on a source
+language and evaluate zero-shot on target languages. Writes `results.json` and `checkpoint/`
+atomically."""
 
 from __future__ import annotations
 
@@ -17,12 +18,13 @@ from alignscope.data.registry import DatasetRef, ResolvedDataset, parse_ref, res
 from alignscope.data.sentence import Sentence
 from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.io import atomic_write_json
+from alignscope.models.ablation import RevertPoint, freeze, revert_point, reverted
 from alignscope.models.encoder import load_encoder, transformer_layers
 from alignscope.models.reinit import is_norm, parse_layer_spec, reinitialize
 from alignscope.models.task_model import TaskModel
 from alignscope.progress import progress_bar
 from alignscope.tasks import Task, get_task
-from alignscope.training.alignment import WordAligner
+from alignscope.training.alignment import WordAligner, aligner_for
 from alignscope.training.batching import collate, length_grouped_batches
 from alignscope.training.checkpoint import save_checkpoint
 from alignscope.training.config import FinetuneConfig
@@ -76,6 +78,9 @@ def _check_config(config: FinetuneConfig) -> None:
         raise ConfigError(f"warmup_ratio must be in [0, 1), got {config.warmup_ratio}")
     if config.max_steps is not None and config.max_steps < 1:
         raise ConfigError("max_steps must be at least 1")
+    if isinstance(config.revert, str):
+        raise ConfigError(f"revert takes a list of layer groups, e.g. ['0-1', '2-3'], not the "
+                          f"string {config.revert!r}")
 
 
 def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run", *,
@@ -110,11 +115,16 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
     device = pick_device(config.device)
     encoder = load_encoder(config.model, revision=config.revision,
                            trust_remote_code=config.trust_remote_code,
-                           allow_pickle=config.allow_pickle)
-    reinit_records = _random_init(encoder.model, config)
+                           allow_pickle=config.allow_pickle, dtype=config.dtype,
+                           device_map=config.device_map)
+    ablations = _ablate(encoder.model, config)
     head = task.build_head(encoder.hidden_size, labels, config.dropout)
-    model = TaskModel(encoder.model, head).to(device)
-    aligner = WordAligner(encoder.tokenizer, encoder.max_tokens(config.max_length))
+    model = TaskModel(encoder.model, head)
+    if config.device_map is None:
+        model.to(device)
+    else:  # the encoder is already placed; accelerate's hooks move its inputs and outputs
+        model.head.to(device)
+    aligner = aligner_for(encoder, config.max_length)
     predictor = Predictor(model, task, labels, aligner, device, config.eval_batch_size,
                           config.bf16, show_progress)
 
@@ -127,6 +137,15 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
     predictions_dir = out / "predictions" if config.write_predictions else None
     evaluations = [predictor.evaluate(dataset, sentences, predictions_dir)
                    for dataset, sentences in zip(data.evals, eval_sentences, strict=True)]
+    reverts = []
+    for spec, point in zip(config.revert, ablations.revert_points, strict=True):
+        with reverted(model.encoder, point) as records:
+            group_dir = predictions_dir / f"revert-{spec}" if predictions_dir else None
+            reverts.append({
+                "layers": spec, "scope": config.reinit_scope,
+                "tensors": [r.to_dict() for r in records],
+                "evaluations": [predictor.evaluate(dataset, sentences, group_dir) for dataset,
+                                sentences in zip(data.evals, eval_sentences, strict=True)]})
     results = {
         "schema_version": 1,
         "task": task.name,
@@ -139,7 +158,10 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
         "seed": config.seed,
         "random_init": {"layers": config.random_init, "regex": config.random_init_regex,
                         "scope": config.reinit_scope, "scheme": config.reinit_scheme,
-                        "seed": config.seed, "tensors": [r.to_dict() for r in reinit_records]},
+                        "seed": config.seed, "tensors": [r.to_dict() for r in ablations.reinit]},
+        "freeze": {"layers": config.freeze, "scope": config.reinit_scope,
+                   "tensors": [r.to_dict() for r in ablations.frozen]} if config.freeze else None,
+        "revert": reverts,
         "data": {"train": _describe(data.train, train_sentences),
                  "dev": _describe(data.dev, dev_sentences) if data.dev else None},
         "training": training,
@@ -156,13 +178,29 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
     return results
 
 
-def _random_init(model: torch.nn.Module, config: FinetuneConfig) -> list[Any]:
-    if not config.random_init and not config.random_init_regex:
-        return []
-    layers = (parse_layer_spec(config.random_init, len(transformer_layers(model)))
-              if config.random_init else None)
-    return reinitialize(model, layers, regex=config.random_init_regex, scope=config.reinit_scope,
-                        scheme=config.reinit_scheme, seed=config.seed)
+@dataclass
+class _Ablations:
+    reinit: list[Any]
+    frozen: list[Any]
+    revert_points: list[RevertPoint]
+
+
+def _ablate(model: torch.nn.Module, config: FinetuneConfig) -> _Ablations:
+    """Check every layer spec, remember the revert groups' pretrained weights, then apply
+    RANDOM-INIT and freezing."""
+    depth = len(transformer_layers(model))
+    specs = [spec for spec in (config.random_init, config.freeze) if spec] + config.revert
+    layers = {spec: parse_layer_spec(spec, depth) for spec in specs}
+    points = [revert_point(model, layers[spec], scope=config.reinit_scope)
+              for spec in config.revert]
+    reinit = []
+    if config.random_init or config.random_init_regex:
+        reinit = reinitialize(model, layers.get(config.random_init or ""),
+                              regex=config.random_init_regex, scope=config.reinit_scope,
+                              scheme=config.reinit_scheme, seed=config.seed)
+    frozen = freeze(model, layers[config.freeze], scope=config.reinit_scope) \
+        if config.freeze else []
+    return _Ablations(reinit, frozen, points)
 
 
 def _describe(dataset: ResolvedDataset, sentences: list[Sentence] | None) -> dict[str, Any]:
@@ -176,6 +214,8 @@ def _parameter_groups(model: TaskModel, config: FinetuneConfig) -> list[dict[str
     norms = {id(p) for module in model.modules() if is_norm(module) for p in module.parameters()}
     groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
     for name, parameter in model.named_parameters():
+        if not parameter.requires_grad:
+            continue  # frozen: the optimizer never sees it
         no_decay = name.endswith("bias") or id(parameter) in norms
         groups.setdefault((name.startswith("head."), no_decay), []).append(parameter)
     head_lr = config.head_lr if config.head_lr is not None else config.lr
