@@ -59,7 +59,7 @@ def test_batched_extraction_equals_one_forward_per_sentence(tiny_bert: Path,
     features = extractor.extract(pud_small, "fr")
     expected = one_by_one(encoder, pud_small, "fr", pooling)
     assert features.hidden.shape == expected.shape
-    assert features.num_layers == encoder.num_layers + 1
+    assert features.num_layers == encoder.num_blocks + 1
     torch.testing.assert_close(features.hidden, expected, atol=2e-5, rtol=1e-4)
     assert extractor.stats.batches > 1  # several length-sorted batches were run
     assert extractor.stats.padded_tokens >= extractor.stats.tokens > 0

@@ -10,7 +10,8 @@ import torch
 from transformers import AutoModel
 
 from alignscope.models.ablation import freeze, revert, revert_point, reverted
-from alignscope.models.reinit import LayerSelection, select_parameters
+from alignscope.models.layers import LayerSelection
+from alignscope.models.reinit import select_parameters
 
 
 @pytest.mark.parametrize("family", ["llama", "gpt2", "xlm-roberta"])

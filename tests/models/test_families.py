@@ -12,13 +12,9 @@ from torch import nn
 from transformers import AutoConfig, AutoModel
 
 from alignscope.errors import AlignscopeError, UnknownNameError
-from alignscope.models.encoder import (
-    embedding_modules,
-    load_encoder,
-    transformer_layers,
-    transformer_layers_prefix,
-)
-from alignscope.models.reinit import LayerSelection, is_norm, reinitialize, select_parameters
+from alignscope.models.encoder import load_encoder
+from alignscope.models.layers import LayerSelection, find_blocks, find_embeddings
+from alignscope.models.reinit import is_norm, reinitialize, select_parameters
 
 FAMILIES = ("llama", "qwen2", "gemma", "gpt2", "bert", "xlm-roberta")  # tests/conftest.py
 DECODERS = ("llama", "qwen2", "gemma", "gpt2")
@@ -45,16 +41,16 @@ def test_loads_with_hidden_states_and_block_names(families: dict[str, Path], fam
     assert tuple(families) == FAMILIES
     encoder = load_encoder(families[family])
     model = encoder.model
-    assert (encoder.num_layers, encoder.hidden_size) == (3, 32)
+    assert (encoder.num_blocks, encoder.hidden_size) == (3, 32)
     assert encoder.is_causal == (family in DECODERS)
-    assert transformer_layers_prefix(model) == prefix(family)
-    assert embedding_modules(model) == EMBEDDINGS.get(family, ["embed_tokens", "rotary_emb"])
+    assert find_blocks(model).prefix == prefix(family)
+    assert find_embeddings(model) == EMBEDDINGS.get(family, ["embed_tokens"])
     assert encoder.tokenizer.pad_token is not None  # set to EOS where the tokenizer had none
     ids = encoder.tokenizer(["The cat sat on the mat ."], return_tensors="pt").input_ids
     with torch.no_grad():
         full = model(input_ids=ids, output_hidden_states=True).hidden_states
         prefix_only = model(input_ids=ids[:, :4], output_hidden_states=True).hidden_states
-    assert len(full) == encoder.num_layers + 1
+    assert len(full) == encoder.num_blocks + 1
     assert all(h.shape == (1, ids.shape[1], 32) for h in full)
     # Causal means what it says: the first tokens' states ignore the tokens after them.
     sees_only_the_past = all(torch.allclose(a[:, :4], b, atol=1e-5)
@@ -67,14 +63,14 @@ def test_a_text_config_wrapper_loads_as_its_language_model(llava: Path) -> None:
     assert wrapper.config.get_text_config() is not wrapper.config
     encoder = load_encoder(llava)
     assert type(encoder.model).__name__ == "LlamaModel" and encoder.is_causal
-    assert encoder.num_layers == 3 and transformer_layers_prefix(encoder.model) == "layers"
+    assert encoder.num_blocks == 3 and find_blocks(encoder.model).prefix == "layers"
     reference = wrapper.language_model.state_dict()
     assert all(torch.equal(reference[k], v) for k, v in encoder.model.state_dict().items())
 
 
 def test_a_model_without_a_block_stack_is_a_clear_error() -> None:
     with pytest.raises(AlignscopeError, match="cannot find the transformer blocks of Sequential"):
-        transformer_layers(nn.Sequential(nn.Embedding(5, 4), nn.Linear(4, 4)))
+        find_blocks(nn.Sequential(nn.Embedding(5, 4), nn.Linear(4, 4)))
 
 
 def test_weights_load_in_the_requested_dtype(families: dict[str, Path]) -> None:

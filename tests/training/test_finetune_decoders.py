@@ -32,7 +32,7 @@ def llama_run(families: dict[str, Path], shared_data: Path,
               tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("llama") / "run"
     config = FinetuneConfig(model=str(families["llama"]), data_dir=str(shared_data),
-                            freeze="0", revert=["1", "2,embeddings"], **OPTIONS)
+                            freeze="block.0", revert=["1", "block.2,embeddings"], **OPTIONS)
     return out, finetune(config, out, show_progress=False)
 
 
@@ -54,7 +54,7 @@ def test_frozen_layers_are_bit_identical_after_training(llama_run: tuple[Path, d
     pretrained = load_file(families["llama"] / "model.safetensors")
     tuned = load_file(out / "checkpoint/encoder/model.safetensors")
     frozen = {t["name"] for t in results["freeze"]["tensors"]}
-    assert results["freeze"]["layers"] == "0" and len(frozen) == 9  # 7 linears, 2 norms
+    assert results["freeze"]["layers"] == "block.0" and len(frozen) == 9  # 7 linears, 2 norms
     assert all(name.startswith("layers.0.") for name in frozen)
     for name in pretrained:
         assert torch.equal(pretrained[name], tuned[name]) == (name in frozen), name
@@ -64,7 +64,7 @@ def test_reverted_groups_are_scored_on_the_pretrained_layers(
         llama_run: tuple[Path, dict], families: dict[str, Path], shared_data: Path,
         tmp_path: Path) -> None:
     out, results = llama_run
-    assert [group["layers"] for group in results["revert"]] == ["1", "2,embeddings"]
+    assert [group["layers"] for group in results["revert"]] == ["block.1", "embeddings,block.2"]
     pretrained = load_file(families["llama"] / "model.safetensors")
     for group in results["revert"]:
         names = [t["name"] for t in group["tensors"]]
@@ -106,16 +106,17 @@ def test_cli_random_init_freeze_and_revert_on_gpt2(families: dict[str, Path], sh
                "--quiet"]
     result = CliRunner().invoke(app, [
         "finetune", "--model", str(families["gpt2"]), "--out", str(out), *options,
-        "--random-init", "1", "--scope", "attention", "--freeze", "2", "--revert", "0;1-2"])
+        "--random-init", "block.1", "--scope", "attention", "--freeze", "block.2", "--revert",
+        "block.0;block.1-2"])
     assert result.exit_code == 0, result.output
     results = json.loads((out / "results.json").read_text())
     assert {t["name"].rsplit(".", 1)[0] for t in results["random_init"]["tensors"]} \
         == {"h.1.attn.c_attn", "h.1.attn.c_proj"}
     assert all(t["name"].startswith("h.2.attn.") for t in results["freeze"]["tensors"])
-    assert [g["layers"] for g in results["revert"]] == ["0", "1-2"]
+    assert [g["layers"] for g in results["revert"]] == ["block.0", "block.1-2"]
     assert all(".attn." in t["name"] for g in results["revert"] for t in g["tensors"])
 
     bad = CliRunner().invoke(app, ["finetune", "--model", str(families["gpt2"]),
-                                   "--out", str(tmp_path / "bad"), *options, "--revert", "0;5"])
-    assert bad.exit_code == 2 and "layer 5 does not exist" in bad.output
+                                   "--out", str(tmp_path / "bad"), *options, "--revert", "block.0;block.5"])
+    assert bad.exit_code == 2 and "block.5 does not exist" in bad.output
     assert not (tmp_path / "bad").exists()

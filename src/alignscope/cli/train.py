@@ -39,9 +39,9 @@ def finetune(
     data_dir: Annotated[str | None, Opt(help="Data directory (default $ALIGNSCOPE_DATA).")] = None,
     random_init: Annotated[str | None, Opt(help="Layers to re-initialise: 0-1, 10,11, embeddings.")] = None,
     random_init_regex: Annotated[str | None, Opt(help="Parameter-name regex (authors' parity).")] = None,
-    freeze: Annotated[str | None, Opt(help="Layers not trained, e.g. 0-5.")] = None,
+    freeze: Annotated[str | None, Opt(help="Layers not trained, e.g. block.0-5.")] = None,
     revert: Annotated[str | None, Opt(help="Layer groups reset to pretrained after training "
-                                           "and evaluated again, e.g. '0-1;2-3'.")] = None,
+                                           "and evaluated again, e.g. 'block.0-1;block.2-3'.")] = None,
     scope: Annotated[str | None, Opt(help="all | attention | ffn | layernorm (narrows "
                                           "random-init, freeze and revert).")] = None,
     init_scheme: Annotated[str | None, Opt(help="model | torch-default | normal:SIGMA.")] = None,

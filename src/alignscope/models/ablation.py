@@ -16,7 +16,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from alignscope.models.reinit import LayerSelection, select_parameters
+from alignscope.models.layers import LayerSelection
+from alignscope.models.reinit import select_parameters
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 Encoders (BERT, XLM-R, DistilBERT...) and decoder-only LLMs (Llama, Qwen2, Gemma, Mistral,
 GPT-2, BLOOM...) load the same way; a multimodal wrapper whose config nests a `text_config`
-is reduced to its language model. The block stack and the input embeddings are found by
-inspecting the module tree, so a new architecture needs no table entry.
+is reduced to its language model. Its blocks and input embeddings are found by inspecting
+the module tree (models/layers.py), so a new architecture needs no table entry.
 
 Weights load from safetensors unless the user allows pickled `.bin` files; remote code runs
 only when asked. A directory written by `alignscope finetune` resolves to its encoder.
@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedConfig, PreTrainedModel
 from transformers.models.auto.modeling_auto import (
     MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
@@ -26,6 +25,7 @@ from transformers.models.auto.modeling_auto import (
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from alignscope.errors import AlignscopeError, UnknownNameError
+from alignscope.models.layers import find_blocks
 
 
 @dataclass
@@ -36,8 +36,8 @@ class Encoder:
     source: str  # the resolved hub id or directory
 
     @property
-    def num_layers(self) -> int:
-        return len(transformer_layers(self.model))
+    def num_blocks(self) -> int:
+        return len(find_blocks(self.model))
 
     @property
     def is_causal(self) -> bool:
@@ -134,7 +134,7 @@ def load_encoder(name_or_path: str | Path, *, revision: str | None = None,
         raise AlignscopeError(f"model {name_or_path!r} has no fast tokenizer; word alignment "
                               "needs one (install `tokenizers` or convert the tokenizer)")
     model = language_model(model)
-    transformer_layers(model)  # fail early on architectures we cannot dissect
+    find_blocks(model)  # fail early on architectures we cannot dissect
     if is_causal(model.config):
         set_pad_token(tokenizer, str(name_or_path))
     model.eval()
@@ -166,61 +166,3 @@ def set_pad_token(tokenizer: Any, name: str) -> None:
             return
     raise AlignscopeError(f"the tokenizer of {name!r} has no pad, EOS, BOS or UNK token to pad "
                           "batches with; add one with tokenizer.add_special_tokens and save it")
-
-
-def _num_blocks(config: PreTrainedConfig) -> int | None:
-    for key in ("num_hidden_layers", "n_layers", "num_layers"):
-        value = getattr(config, key, None)
-        if isinstance(value, int):
-            return value
-    return None
-
-
-def _block_stack(model: nn.Module) -> tuple[str, nn.ModuleList]:
-    """The transformer blocks: among ModuleLists holding parameters, prefer the one as long as
-    the configured depth, then one whose blocks share a class, then the most parameters."""
-    config = getattr(model, "config", None)
-    expected = _num_blocks(config) if config is not None else None
-
-    def rank(item: tuple[str, nn.ModuleList]) -> tuple[bool, bool, int]:
-        stack = item[1]
-        return (len(stack) == expected, len({type(block) for block in stack}) == 1,
-                sum(p.numel() for p in stack.parameters()))
-
-    stacks = [(name, module) for name, module in model.named_modules()
-              if isinstance(module, nn.ModuleList) and len(module) > 0
-              and next(module.parameters(), None) is not None]
-    usable = [item for item in stacks if any(rank(item)[:2])]
-    if not usable:
-        raise AlignscopeError(
-            f"cannot find the transformer blocks of {type(model).__name__}: no nn.ModuleList of "
-            "same-class blocks in its module tree; alignscope can dissect models whose blocks "
-            "are held in one (BERT encoder.layer, Llama layers, GPT-2 h...)")
-    return max(usable, key=rank)
-
-
-def transformer_layers(model: nn.Module) -> nn.ModuleList:
-    """The stack of transformer blocks (BERT `encoder.layer`, Llama `layers`, GPT-2 `h`...)."""
-    return _block_stack(model)[1]
-
-
-def transformer_layers_prefix(model: nn.Module) -> str:
-    """Module name of the block stack, e.g. `encoder.layer`."""
-    return _block_stack(model)[0]
-
-
-def embedding_modules(model: nn.Module) -> list[str]:
-    """Names of the input embedding modules: the top-most modules outside the block stack that
-    are embedding tables or are named after embeddings (BERT `embeddings`, GPT-2 `wte` and
-    `wpe`, Llama `embed_tokens`, BLOOM `word_embeddings` and `word_embeddings_layernorm`)."""
-    blocks = transformer_layers_prefix(model)
-    found: list[str] = []
-    for name, module in model.named_modules():
-        inside = [prefix for prefix in (blocks, *found) if name.startswith(prefix + ".")]
-        own_name = name.rsplit(".", 1)[-1].lower()
-        if name and name != blocks and not inside and (
-                isinstance(module, nn.Embedding) or "emb" in own_name):
-            found.append(name)
-    if not found:
-        raise AlignscopeError(f"cannot find the input embeddings of {type(model).__name__}")
-    return found

@@ -19,8 +19,9 @@ from alignscope.data.sentence import Sentence
 from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.io import atomic_write_json
 from alignscope.models.ablation import RevertPoint, freeze, revert_point, reverted
-from alignscope.models.encoder import load_encoder, transformer_layers
-from alignscope.models.reinit import is_norm, parse_layer_spec, reinitialize
+from alignscope.models.encoder import load_encoder
+from alignscope.models.layers import find_blocks, parse_layers
+from alignscope.models.reinit import is_norm, reinitialize
 from alignscope.models.task_model import TaskModel
 from alignscope.progress import progress_bar
 from alignscope.tasks import Task, get_task
@@ -79,7 +80,7 @@ def _check_config(config: FinetuneConfig) -> None:
     if config.max_steps is not None and config.max_steps < 1:
         raise ConfigError("max_steps must be at least 1")
     if isinstance(config.revert, str):
-        raise ConfigError(f"revert takes a list of layer groups, e.g. ['0-1', '2-3'], not the "
+        raise ConfigError(f"revert takes a list of layer groups, e.g. ['block.0-1', 'block.2-3'], not the "
                           f"string {config.revert!r}")
 
 
@@ -138,11 +139,11 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
     evaluations = [predictor.evaluate(dataset, sentences, predictions_dir)
                    for dataset, sentences in zip(data.evals, eval_sentences, strict=True)]
     reverts = []
-    for spec, point in zip(config.revert, ablations.revert_points, strict=True):
+    for point in ablations.revert_points:
         with reverted(model.encoder, point) as records:
-            group_dir = predictions_dir / f"revert-{spec}" if predictions_dir else None
+            group_dir = predictions_dir / f"revert-{point.layers}" if predictions_dir else None
             reverts.append({
-                "layers": spec, "scope": config.reinit_scope,
+                "layers": str(point.layers), "scope": point.scope,
                 "tensors": [r.to_dict() for r in records],
                 "evaluations": [predictor.evaluate(dataset, sentences, group_dir) for dataset,
                                 sentences in zip(data.evals, eval_sentences, strict=True)]})
@@ -152,14 +153,14 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
         "metric": task.main_metric,
         "source_language": data.train.language,
         "model": {"name": config.model, "source": encoder.source,
-                  "class": type(encoder.model).__name__, "num_layers": encoder.num_layers,
+                  "class": type(encoder.model).__name__, "num_layers": encoder.num_blocks,
                   "hidden_size": encoder.hidden_size},
         "config": config.to_dict(),
         "seed": config.seed,
         "random_init": {"layers": config.random_init, "regex": config.random_init_regex,
                         "scope": config.reinit_scope, "scheme": config.reinit_scheme,
                         "seed": config.seed, "tensors": [r.to_dict() for r in ablations.reinit]},
-        "freeze": {"layers": config.freeze, "scope": config.reinit_scope,
+        "freeze": {"layers": ablations.frozen_layers, "scope": config.reinit_scope,
                    "tensors": [r.to_dict() for r in ablations.frozen]} if config.freeze else None,
         "revert": reverts,
         "data": {"train": _describe(data.train, train_sentences),
@@ -183,14 +184,15 @@ class _Ablations:
     reinit: list[Any]
     frozen: list[Any]
     revert_points: list[RevertPoint]
+    frozen_layers: str | None  # canonical names, e.g. "block.0-5"
 
 
 def _ablate(model: torch.nn.Module, config: FinetuneConfig) -> _Ablations:
     """Check every layer spec, remember the revert groups' pretrained weights, then apply
     RANDOM-INIT and freezing."""
-    depth = len(transformer_layers(model))
+    depth = len(find_blocks(model))
     specs = [spec for spec in (config.random_init, config.freeze) if spec] + config.revert
-    layers = {spec: parse_layer_spec(spec, depth) for spec in specs}
+    layers = {spec: parse_layers(spec, depth) for spec in specs}
     points = [revert_point(model, layers[spec], scope=config.reinit_scope)
               for spec in config.revert]
     reinit = []
@@ -200,7 +202,8 @@ def _ablate(model: torch.nn.Module, config: FinetuneConfig) -> _Ablations:
                               scheme=config.reinit_scheme, seed=config.seed)
     frozen = freeze(model, layers[config.freeze], scope=config.reinit_scope) \
         if config.freeze else []
-    return _Ablations(reinit, frozen, points)
+    return _Ablations(reinit, frozen, points,
+                      str(layers[config.freeze]) if config.freeze else None)
 
 
 def _describe(dataset: ResolvedDataset, sentences: list[Sentence] | None) -> dict[str, Any]:
