@@ -97,7 +97,7 @@ def test_causal_models_read_a_word_at_its_last_subword(families: dict[str, Path]
         assert list(encoded.word_position) == expected, family
 
 
-def test_cli_random_init_freeze_and_revert_on_gpt2(families: dict[str, Path], shared_data: Path,
+def test_cli_random_init_freeze_and_revert_on_gpt2_in_bf16(families: dict[str, Path], shared_data: Path,
                                                    tmp_path: Path) -> None:
     out = tmp_path / "gpt2"
     options = ["--train", "ud:en_ewt", "--eval", "ud:fr_pud", "--data-dir", str(shared_data),
@@ -107,7 +107,7 @@ def test_cli_random_init_freeze_and_revert_on_gpt2(families: dict[str, Path], sh
     result = CliRunner().invoke(app, [
         "finetune", "--model", str(families["gpt2"]), "--out", str(out), *options,
         "--random-init", "block.1", "--scope", "attention", "--freeze", "block.2", "--revert",
-        "block.0;block.1-2"])
+        "block.0;block.1-2", "--dtype", "bfloat16"])
     assert result.exit_code == 0, result.output
     results = json.loads((out / "results.json").read_text())
     assert {t["name"].rsplit(".", 1)[0] for t in results["random_init"]["tensors"]} \
@@ -115,6 +115,8 @@ def test_cli_random_init_freeze_and_revert_on_gpt2(families: dict[str, Path], sh
     assert all(t["name"].startswith("h.2.attn.") for t in results["freeze"]["tensors"])
     assert [g["layers"] for g in results["revert"]] == ["block.0", "block.1-2"]
     assert all(".attn." in t["name"] for g in results["revert"] for t in g["tensors"])
+    weights = load_file(out / "checkpoint/encoder/model.safetensors")
+    assert {tensor.dtype for tensor in weights.values()} == {torch.bfloat16}
 
     bad = CliRunner().invoke(app, ["finetune", "--model", str(families["gpt2"]),
                                    "--out", str(tmp_path / "bad"), *options, "--revert", "block.0;block.5"])
