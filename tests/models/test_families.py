@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 from torch import nn
-from transformers import AutoConfig, AutoModel
+from transformers import AutoConfig, AutoModel, PreTrainedTokenizerFast, T5Config
 
 from alignscope.errors import AlignscopeError, UnknownNameError
 from alignscope.models.encoder import load_encoder
@@ -71,6 +71,14 @@ def test_a_text_config_wrapper_loads_as_its_language_model(llava: Path) -> None:
 def test_a_model_without_a_block_stack_is_a_clear_error() -> None:
     with pytest.raises(AlignscopeError, match="cannot find the transformer blocks of Sequential"):
         find_blocks(nn.Sequential(nn.Embedding(5, 4), nn.Linear(4, 4)))
+
+
+def test_an_encoder_decoder_is_refused_at_load(families: dict[str, Path], tmp_path: Path) -> None:
+    config = T5Config(vocab_size=600, d_model=16, d_kv=4, d_ff=32, num_layers=2, num_heads=2)
+    AutoModel.from_config(config).save_pretrained(tmp_path)
+    PreTrainedTokenizerFast.from_pretrained(families["llama"]).save_pretrained(tmp_path)
+    with pytest.raises(AlignscopeError, match=r"encoder-decoder \(T5Model\)"):
+        load_encoder(tmp_path)
 
 
 def test_weights_load_in_the_requested_dtype(families: dict[str, Path]) -> None:

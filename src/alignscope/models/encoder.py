@@ -134,6 +134,10 @@ def load_encoder(name_or_path: str | Path, *, revision: str | None = None,
         raise AlignscopeError(f"model {name_or_path!r} has no fast tokenizer; word alignment "
                               "needs one (install `tokenizers` or convert the tokenizer)")
     model = language_model(model)
+    if getattr(model.config, "is_encoder_decoder", False):
+        raise AlignscopeError(f"model {name_or_path!r} is an encoder-decoder "
+                              f"({type(model).__name__}); alignscope reads encoder-only and "
+                              "decoder-only models")
     find_blocks(model)  # fail early on architectures we cannot dissect
     if is_causal(model.config):
         set_pad_token(tokenizer, str(name_or_path))
