@@ -138,15 +138,8 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
     predictions_dir = out / "predictions" if config.write_predictions else None
     evaluations = [predictor.evaluate(dataset, sentences, predictions_dir)
                    for dataset, sentences in zip(data.evals, eval_sentences, strict=True)]
-    reverts = []
-    for point in ablations.revert_points:
-        with reverted(model.encoder, point) as records:
-            group_dir = predictions_dir / f"revert-{point.layers}" if predictions_dir else None
-            reverts.append({
-                "layers": str(point.layers), "scope": point.scope,
-                "tensors": [r.to_dict() for r in records],
-                "evaluations": [predictor.evaluate(dataset, sentences, group_dir) for dataset,
-                                sentences in zip(data.evals, eval_sentences, strict=True)]})
+    reverts = [_evaluate_reverted(model, point, predictor, data.evals, eval_sentences,
+                                  predictions_dir) for point in ablations.revert_points]
     results = {
         "schema_version": 1,
         "task": task.name,
@@ -204,6 +197,18 @@ def _ablate(model: torch.nn.Module, config: FinetuneConfig) -> _Ablations:
         if config.freeze else []
     return _Ablations(reinit, frozen, points,
                       str(layers[config.freeze]) if config.freeze else None)
+
+
+def _evaluate_reverted(model: TaskModel, point: RevertPoint, predictor: Predictor,
+                       datasets: list[ResolvedDataset], sentences: list[list[Sentence]],
+                       predictions_dir: Path | None) -> dict[str, Any]:
+    """Score every target with one group of layers back at its pretrained weights."""
+    group_dir = predictions_dir / f"revert-{point.layers}" if predictions_dir else None
+    with reverted(model.encoder, point) as records:
+        evaluations = [predictor.evaluate(dataset, read, group_dir)
+                       for dataset, read in zip(datasets, sentences, strict=True)]
+    return {"layers": str(point.layers), "scope": point.scope,
+            "tensors": [r.to_dict() for r in records], "evaluations": evaluations}
 
 
 def _describe(dataset: ResolvedDataset, sentences: list[Sentence] | None) -> dict[str, Any]:
