@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from alignscope.analysis.compare import MEASURE_LABELS
+from alignscope.config import check_out_folder
 from alignscope.errors import ConfigError
 from alignscope.io import atomic_directory, atomic_write_json, atomic_write_text
 from alignscope.report.figures import plot_layer_curves
@@ -22,9 +23,7 @@ def check_out(out: str | Path | None, overwrite: bool) -> Path | None:
     """Refuse, before any work, to replace a non-empty folder unless asked."""
     if out is None:
         return None
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} exists and is not a folder")
+    out = check_out_folder(out)
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise ConfigError(f"--out {out} already holds results; pass --overwrite to replace them")
     return out

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedConfig, PreTrainedModel
 from transformers.models.auto.modeling_auto import (
     MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
@@ -25,6 +26,7 @@ from transformers.models.auto.modeling_auto import (
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from alignscope.errors import AlignscopeError, UnknownNameError
+from alignscope.models.files import check_model_folder, could_be_hub_id
 from alignscope.models.layers import find_blocks
 
 
@@ -64,16 +66,24 @@ class Encoder:
         return min(limits) if limits else 512
 
 
-def resolve_model_source(name_or_path: str | Path) -> str:
-    """Map a finetune run directory to its saved encoder; leave hub ids and plain dirs alone."""
+def resolve_model_source(name_or_path: str | Path, allow_pickle: bool = False) -> str:
+    """Map a finetune run directory to its saved encoder; leave hub ids alone. A local folder
+    must be complete (see `files.check_model_folder`)."""
     path = Path(name_or_path).expanduser()
     for candidate in (path / "checkpoint" / "encoder", path / "encoder"):
         if (candidate / "config.json").is_file():
+            check_model_folder(candidate, allow_pickle)
             return str(candidate)
     if path.exists() and not (path / "config.json").is_file():
         raise AlignscopeError(f"{path} is neither a model directory (no config.json) nor an "
-                              "alignscope run directory (no checkpoint/encoder)")
-    return str(path) if path.exists() else str(name_or_path)
+                              "alignscope run directory (no checkpoint/encoder)",
+                              "pass a model folder, a finetune --out folder or a hub id")
+    if path.exists():
+        check_model_folder(path, allow_pickle)
+        return str(path)
+    if not could_be_hub_id(str(name_or_path)):
+        raise AlignscopeError(f"model folder {path} does not exist", "check the --model path")
+    return str(name_or_path)
 
 
 
@@ -109,9 +119,9 @@ def load_encoder(name_or_path: str | Path, *, revision: str | None = None,
     """
     weights_dtype = parse_dtype(dtype)
     if device_map is not None and importlib.util.find_spec("accelerate") is None:
-        raise AlignscopeError(f"--device-map {device_map} needs the accelerate package: "
+        raise AlignscopeError(f"--device-map {device_map} needs the accelerate package",
                               "pip install 'alignscope[big]'")
-    source = resolve_model_source(name_or_path)
+    source = resolve_model_source(name_or_path, allow_pickle)
     placement: dict[str, Any] = {"device_map": device_map} if device_map is not None else {}
     try:
         config = AutoConfig.from_pretrained(source, revision=revision,
@@ -121,14 +131,24 @@ def load_encoder(name_or_path: str | Path, *, revision: str | None = None,
             use_safetensors=None if allow_pickle else True, dtype=weights_dtype, **placement)
         tokenizer = AutoTokenizer.from_pretrained(source, revision=revision,
                                                   trust_remote_code=trust_remote_code)
-    except OSError as error:
-        hint = "" if allow_pickle else (
-            " If the model has only pickled .bin weights and you trust it, pass --allow-pickle.")
-        raise AlignscopeError(f"cannot load model {name_or_path!r}: {error}.{hint}") from error
+    except (OSError, SafetensorError) as error:
+        if Path(source).exists():
+            raise AlignscopeError(f"cannot load the model folder {source}: {error}",
+                                  "check that it was written by save_pretrained and is whole "
+                                  "(a damaged weights file needs a fresh copy)") from error
+        raise AlignscopeError(
+            f"no model folder {source!r} here, and no hub model of that name could be fetched "
+            f"({str(error).splitlines()[0]})",
+            "check the spelling of the path or model name; a hub model needs internet access "
+            "once (it is cached afterwards)") from error
     except ValueError as error:
         if "trust_remote_code" in str(error):
             raise AlignscopeError(f"model {name_or_path!r} needs custom code; pass "
                                   "--trust-remote-code if you trust it") from error
+        if Path(source).exists():
+            raise AlignscopeError(f"cannot load the model folder {source}: "
+                                  f"{str(error).splitlines()[0]}",
+                                  "check its config.json (model_type) and weights") from error
         raise
     if not tokenizer.is_fast:
         raise AlignscopeError(f"model {name_or_path!r} has no fast tokenizer; word alignment "
@@ -137,10 +157,12 @@ def load_encoder(name_or_path: str | Path, *, revision: str | None = None,
     if getattr(model.config, "is_encoder_decoder", False):
         raise AlignscopeError(f"model {name_or_path!r} is an encoder-decoder "
                               f"({type(model).__name__}); alignscope reads encoder-only and "
-                              "decoder-only models")
+                              "decoder-only models", "pick an encoder or a decoder-only LLM")
     find_blocks(model)  # fail early on architectures we cannot dissect
     if is_causal(model.config):
         set_pad_token(tokenizer, str(name_or_path))
+    # alignscope windows long sentences itself: the tokenizer's length warning would mislead.
+    tokenizer.deprecation_warnings["sequence-length-is-longer-than-the-specified-maximum"] = True
     model.eval()
     return Encoder(model=model, tokenizer=tokenizer, name=str(name_or_path), source=source)
 
