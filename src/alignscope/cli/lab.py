@@ -119,3 +119,4 @@ def pretrain(
         console.print(f"model written to {out} (use --model {out}); loss curve {out / 'loss.png'}")
 
     run_guarded(body)
+

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors.torch import load_model, save_model
-from transformers import BertConfig, BertForMaskedLM, PreTrainedTokenizerFast
+from transformers import BertConfig, BertForMaskedLM, BertModel, PreTrainedTokenizerFast
 
 from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.io import atomic_directory, atomic_write_json
@@ -90,6 +90,15 @@ def corpus_languages(corpus: Path) -> list[str]:
         raise AlignscopeError(f"no pretraining text in {corpus}: expected text/LANG.train.txt "
                               "files (`alignscope lab generate` writes them)")
     return found
+
+
+def corpus_tokenizer(corpus: str | Path, vocab_size: int,
+                     max_length: int = 128) -> PreTrainedTokenizerFast:
+    """The tokenizer pretraining builds: WordPiece over every language of the corpus."""
+    corpus = Path(corpus)
+    lines = [line for lang in corpus_languages(corpus)
+             for line in _read_lines(corpus / "text" / f"{lang}.train.txt")]
+    return train_wordpiece(lines, vocab_size, max_length)
 
 
 def _read_lines(path: Path, limit: int | None = None) -> list[str]:
@@ -192,9 +201,7 @@ def pretrain(config: PretrainConfig, out: str | Path, overwrite: bool = False,
     elif config.tokenizer:
         tokenizer = load_tokenizer(config.tokenizer)
     else:
-        lines = [line for lang in available
-                 for line in _read_lines(corpus / "text" / f"{lang}.train.txt")]
-        tokenizer = train_wordpiece(lines, config.vocab_size, config.max_length)
+        tokenizer = corpus_tokenizer(corpus, config.vocab_size, config.max_length)
     train_ids = [row for lang in languages for row in _tokenize(
         tokenizer, _read_lines(corpus / "text" / f"{lang}.train.txt"), config.max_length)]
     batches = _Batches(train_ids, tokenizer, config)
@@ -328,13 +335,27 @@ def _heldout(model: BertForMaskedLM, tokenizer: PreTrainedTokenizerFast, corpus:
 
 def _export(out: Path, model: BertForMaskedLM, tokenizer: PreTrainedTokenizerFast,
             history: list[dict[str, Any]], result: dict[str, Any]) -> None:
-    """The final checkpoint beside resume/; pretrain.json last: it marks a finished run."""
+    """The final checkpoint beside resume/; pretrain.json last: it marks a finished run.
+
+    The top folder holds the encoder as a plain `BertModel` (what `AutoModel` loads without
+    missing or unexpected weights; its pooler is freshly drawn, nothing here uses it); `mlm/`
+    holds the whole masked-LM model, for fill-mask or further pretraining.
+    """
+    torch.manual_seed(result["config"]["seed"])
+    encoder = BertModel(model.config)
+    missing = encoder.load_state_dict(model.bert.state_dict(), strict=False).missing_keys
+    assert all(key.startswith("pooler.") for key in missing), missing
+    encoder.config.architectures = ["BertModel"]
     with atomic_directory(out / ".export") as tmp:
-        model.save_pretrained(tmp, safe_serialization=True)
+        encoder.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
+        model.save_pretrained(tmp / "mlm", safe_serialization=True)
+        tokenizer.save_pretrained(tmp / "mlm")
         atomic_write_json(tmp / "loss.json", history)
         _plot_loss(tmp / "loss.png", history, result)
     for path in sorted((out / ".export").iterdir(), key=lambda p: p.name == "config.json"):
+        if path.is_dir() and (out / path.name).exists():
+            shutil.rmtree(out / path.name)
         os.replace(path, out / path.name)
     (out / ".export").rmdir()
     atomic_write_json(out / RESULT_FILE, result)
