@@ -7,15 +7,19 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from alignscope.cli._app import app, run_guarded, split_list
+from alignscope.cli._app import app, console, quiet_third_party, run_guarded
 from alignscope.errors import ConfigError
 
 Opt = typer.Option
 lab_app = typer.Typer(help="Synthetic parallel languages and models pretrained on them.",
                       no_args_is_help=True)
 app.add_typer(lab_app, name="lab")
+
+
+def split_list(value: str | None) -> list[str]:
+    """`en, xx,yy` -> ['en', 'xx', 'yy']."""
+    return [item.strip() for item in (value or "").split(",") if item.strip()]
 
 
 def _assignments(value: str | None, option: str) -> dict[str, str]:
@@ -67,11 +71,11 @@ def generate(
                                _anchor_shares(anchor_share))
         manifest = generate(GenerateConfig(specs, sentences, eval_sentences, parallel_sentences,
                                            seed), out, overwrite)
-        console = Console()
+        out_console = console()
         for info in manifest["languages"].values():
-            console.print(f"{info['treebank']}: {' + '.join(info['transforms']) or 'canonical'}, "
+            out_console.print(f"{info['treebank']}: {' + '.join(info['transforms']) or 'canonical'}, "
                           f"anchors {info['anchor_token_share']:.1%} of tokens")
-        console.print(f"written to {out} (use --data-dir {out}; parallel set: "
+        out_console.print(f"written to {out} (use --data-dir {out}; parallel set: "
                       "--parallel ud:labpud)")
 
     run_guarded(body)
@@ -111,12 +115,13 @@ def pretrain(
             tokenizer=tokenizer, vocab_size=vocab_size, layers=layers, hidden=hidden, heads=heads,
             steps=steps, batch_size=batch_size, lr=lr, dropout=dropout, seed=seed,
             save_every=save_every, threads=threads, device=device)
+        quiet_third_party(quiet)
         result = run_pretrain(config, out, overwrite, show_progress=not quiet)
-        console = Console()
+        out_console = console()
         for lang, scores in result["heldout"].items():
-            console.print(f"{lang}: held-out MLM loss {scores['loss']:.3f}, "
+            out_console.print(f"{lang}: held-out MLM loss {scores['loss']:.3f}, "
                           f"accuracy {scores['accuracy']:.1%}")
-        console.print(f"model written to {out} (use --model {out}); loss curve {out / 'loss.png'}")
+        out_console.print(f"model written to {out} (use --model {out}); loss curve {out / 'loss.png'}")
 
     run_guarded(body)
 
