@@ -28,7 +28,7 @@ from safetensors.torch import load_model, save_model
 from transformers import BertConfig, BertForMaskedLM, BertModel, PreTrainedTokenizerFast
 
 from alignscope.errors import AlignscopeError, ConfigError
-from alignscope.io import atomic_directory, atomic_write_json
+from alignscope.io import atomic_directory, atomic_write_json, utf8_lines
 from alignscope.lab.tokenizer import load_tokenizer, train_wordpiece
 from alignscope.progress import progress_bar
 
@@ -102,8 +102,7 @@ def corpus_tokenizer(corpus: str | Path, vocab_size: int,
 
 
 def _read_lines(path: Path, limit: int | None = None) -> list[str]:
-    with path.open(encoding="utf-8") as handle:
-        lines = [line.strip() for line in handle if line.strip()]
+    lines = [line.strip() for _, line in utf8_lines(path) if line.strip()]
     return lines[:limit] if limit else lines
 
 
