@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from alignscope.analysis.compare import MeasureOptions
 from alignscope.analysis.controls import check_controls
 from alignscope.analysis.features import ExtractionOptions
+from alignscope.encoding.precision import resolve_precision
 from alignscope.models.encoder import Encoder, load_encoder
 
 
@@ -14,7 +15,8 @@ from alignscope.models.encoder import Encoder, load_encoder
 class AnalysisSettings:
     parallel: str = "ud:pud"
     measures: tuple[str, ...] | None = None  # None: the analysis's default
-    pooling: str | None = None  # mean | cls | word | authors; None: the analysis's default
+    pooling: str | None = None  # a POOLINGS name; None: the analysis's default
+    prompt_template: str | None = None  # prompt-last pooling: "... {sentence} ..."
     max_sentences: int | None = None
     max_tokens: int | None = None
     controls: tuple[str, ...] = ()
@@ -24,7 +26,8 @@ class AnalysisSettings:
     seed: int = 0
     data_dir: str | None = None
     device: str = "auto"
-    autocast: str | None = None
+    precision: str | None = None  # fp32 (default) | bf16 | fp16 (encoding/precision.py)
+    autocast: str | None = None  # deprecated alias of precision
     batch_tokens: int = 8192
     use_cache: bool = True
     revision: str | None = None  # hub revision of the (pretrained) model
@@ -43,8 +46,9 @@ class AnalysisSettings:
 
     def extraction_options(self) -> ExtractionOptions:
         assert self.pooling is not None, "resolve the default pooling first"
-        return ExtractionOptions(self.pooling, self.max_tokens, self.batch_tokens, self.autocast,
-                                 self.use_cache)
+        precision = resolve_precision(self.precision, default="fp32", autocast=self.autocast)
+        return ExtractionOptions(self.pooling, self.max_tokens, self.batch_tokens, precision,
+                                 self.use_cache, self.prompt_template)
 
     def load(self, name: str, revision: str | None = None) -> Encoder:
         return load_encoder(name, revision=revision, trust_remote_code=self.trust_remote_code,

@@ -56,7 +56,10 @@ def finetune(
     max_eval_sentences: Annotated[int | None, Opt(help="Score the first N sentences of each "
                                                        "eval set.")] = None,
     device: Annotated[str | None, Opt(help="auto | cpu | cuda.")] = None,
-    bf16: Annotated[bool | None, Opt("--bf16/--no-bf16", help="bf16 autocast on CUDA.")] = None,
+    precision: Annotated[str | None, Opt(help="fp32 | bf16 | fp16 (CUDA) | auto (default: bf16 on "
+                                                 "CUDA, fp32 elsewhere).")] = None,
+    bf16: Annotated[bool | None, Opt("--bf16/--no-bf16", hidden=True,
+                                     help="Deprecated: --precision auto / fp32.")] = None,
     threads: Annotated[int | None, Opt(help="CPU threads (1 is fastest on a busy machine).")] = None,
     write_predictions: Annotated[bool, Opt(help="Write predictions in the input format.")] = False,
     deprel: Annotated[str | None, Opt(help="Parsing: score 'universal' or 'full' DEPRELs.")] = None,
@@ -78,7 +81,8 @@ def finetune(
                  "warmup_ratio": warmup_ratio, "weight_decay": weight_decay, "dropout": dropout,
                  "max_steps": max_steps, "max_train_sentences": max_train_sentences,
                  "max_dev_sentences": max_dev_sentences,
-                 "max_eval_sentences": max_eval_sentences, "device": device, "bf16": bf16,
+                 "max_eval_sentences": max_eval_sentences, "device": device,
+                 "precision": precision, "bf16": bf16,
                  "threads": threads}
         options.update({k: v for k, v in flags.items() if v is not None})
         if eval is not None:
@@ -106,7 +110,10 @@ def evaluate(
     data_dir: Annotated[str | None, Opt()] = None,
     batch_size: Annotated[int, Opt()] = 64,
     device: Annotated[str, Opt()] = "auto",
-    bf16: Annotated[bool, Opt("--bf16/--no-bf16")] = True,
+    precision: Annotated[str | None, Opt(help="fp32 | bf16 | fp16 (CUDA) | auto (default: bf16 on "
+                                                 "CUDA, fp32 elsewhere).")] = None,
+    bf16: Annotated[bool | None, Opt("--bf16/--no-bf16", hidden=True,
+                                     help="Deprecated: --precision auto / fp32.")] = None,
     write_predictions: Annotated[bool, Opt()] = False,
     max_sentences: Annotated[int | None, Opt(help="Score the first N sentences of each set.")]
     = None,
@@ -120,7 +127,8 @@ def evaluate(
         from alignscope.training.evaluate import evaluate as run_evaluate
 
         results = run_evaluate(checkpoint, split_list(eval), out=out, data_dir=data_dir,
-                               batch_size=batch_size, device=device, bf16=bf16,
+                               batch_size=batch_size, device=device,
+                               precision=precision, bf16=bf16,
                                write_predictions=write_predictions,
                                max_sentences=max_sentences,
                                task_options={"deprel": deprel} if deprel else None,

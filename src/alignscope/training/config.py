@@ -37,7 +37,8 @@ class FinetuneConfig:
     eval_batch_size: int = 64
     # runtime
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    bf16: bool = True  # bf16 autocast, on CUDA only
+    precision: str | None = None  # fp32 | bf16 | fp16 | auto (default: bf16 on CUDA, else fp32)
+    bf16: bool | None = None  # deprecated: True = precision auto, False = fp32
     threads: int | None = None  # CPU threads for torch; None: torch's default
     write_predictions: bool = False
     task_options: dict[str, Any] = field(default_factory=dict)

@@ -1,10 +1,14 @@
-"""Word-to-subword alignment with the model's fast tokenizer.
+"""Word-to-subword alignment with the model's fast tokenizer: the one word aligner that task
+heads (training) and `--pooling word` (analysis) both read words through.
 
-Each word is anchored on its first subword that carries content: SentencePiece tokenizers
-often split a CJK word into a bare boundary piece `▁` followed by the characters, and that
-bare piece means nothing. Sentences longer than the model's limit are cut into overlapping
-windows on word boundaries; every word is read from the window where it has the most
-context, so no word is ever dropped.
+Anchors. An encoder reads a word on its first subword that carries content: SentencePiece
+tokenizers often split a CJK word into a bare boundary piece `▁` followed by the characters,
+and that bare piece means nothing. A causal (decoder-only) model reads a word on its LAST
+subword: attention only looks back, so the first subword has not seen the rest of the word,
+while the last one has seen all of it (and everything before).
+
+Sentences longer than the model's limit are cut into overlapping windows on word boundaries;
+every word is read from the window where it has the most context, so no word is ever dropped.
 """
 
 from __future__ import annotations
@@ -15,6 +19,10 @@ from typing import Any
 
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
+from alignscope.errors import ConfigError
+from alignscope.models.encoder import Encoder
+
+ANCHORS = ("first", "last")  # first content subword (encoders) | last subword (causal models)
 # Word-boundary markers of SentencePiece (U+2581) and byte-level BPE (U+0120), and whitespace.
 _BOUNDARY_MARKS = "\u2581\u0120 \t\n"
 
@@ -57,10 +65,14 @@ class AlignmentReport:
 class WordAligner:
     """Encodes sentences (lists of words) into windows with one anchor token per word."""
 
-    def __init__(self, tokenizer: PreTrainedTokenizerBase, max_tokens: int) -> None:
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, max_tokens: int,
+                 anchor: str = "first") -> None:
         if not tokenizer.is_fast:
             raise ValueError("word alignment needs a fast tokenizer (word_ids)")
+        if anchor not in ANCHORS:
+            raise ConfigError(f"unknown word anchor {anchor!r}; use one of {', '.join(ANCHORS)}")
         self.tokenizer = tokenizer
+        self.anchor = anchor
         self.prefix, self.suffix = _special_affixes(tokenizer)
         self.max_tokens = max_tokens
         self.budget = max_tokens - len(self.prefix) - len(self.suffix)
@@ -78,6 +90,12 @@ class WordAligner:
             known = bool(text.strip(_BOUNDARY_MARKS)) and bool(piece.strip(_BOUNDARY_MARKS))
             self._has_content[token_id] = known
         return known
+
+    def _anchor(self, pieces: list[int]) -> int | None:
+        """Offset of the piece a word is read from; None: only bare boundary pieces."""
+        if self.anchor == "last":
+            return len(pieces) - 1
+        return next((i for i, t in enumerate(pieces) if self.has_content(t)), None)
 
     def encode(self, sentences: Sequence[Sequence[str]],
                chunk_size: int = 1024) -> tuple[list[EncodedSentence], AlignmentReport]:
@@ -108,7 +126,7 @@ class WordAligner:
             if len(word_pieces) > self.max_word_pieces:
                 del word_pieces[self.max_word_pieces:]
                 report.long_words_clipped += 1
-            anchor = next((i for i, t in enumerate(word_pieces) if self.has_content(t)), None)
+            anchor = self._anchor(word_pieces)
             if anchor is None:
                 anchor = 0
                 report.words_anchored_on_bare_piece += 1
@@ -175,3 +193,9 @@ def _special_affixes(tokenizer: PreTrainedTokenizerBase) -> tuple[tuple[int, ...
     if not content:
         raise ValueError("tokenizer produced no content token for 'x'")
     return tuple(ids[: content[0]]), tuple(ids[content[-1] + 1:])
+
+
+def aligner_for(encoder: Encoder, max_length: int | None = None) -> WordAligner:
+    """The aligner `encoder` is read with: last-subword anchors for causal models."""
+    return WordAligner(encoder.tokenizer, encoder.max_tokens(max_length),
+                       anchor="last" if encoder.is_causal else "first")

@@ -7,7 +7,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers, processors
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 from alignscope.data.conllu import read_conllu
-from alignscope.training.alignment import WordAligner
+from alignscope.encoding.words import WordAligner
 
 
 def sentencepiece_like(words: list[str]) -> PreTrainedTokenizerFast:
