@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers.modeling_outputs import BaseModelOutput
 
-from alignscope.analysis.features import ExtractionOptions, FeatureExtractor
+from alignscope.analysis.features import ExtractionOptions, FeatureExtractor, load_layer
 from alignscope.data.parallel import ParallelCorpus
 from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.models.encoder import Encoder, load_encoder
@@ -85,6 +85,10 @@ def test_features_are_cached_and_keyed_by_pooling_and_data(tiny_bert: Path,
     second = again.extract(pud_small, "en")
     assert second.from_cache and again.stats.cache_hits == ["en"] and again.stats.batches == 0
     assert torch.equal(first.hidden, second.hidden)
+    entry = again.entry(pud_small, "en")  # one float32 file per layer, readable alone
+    assert len(list(entry.glob("layer-*.safetensors"))) == first.num_layers
+    assert torch.equal(load_layer(entry, 2), first.hidden[2])
+    assert load_layer(entry, 2).dtype == torch.float32
     other_pooling = FeatureExtractor(encoder, ExtractionOptions(pooling="cls"), CPU)
     assert not other_pooling.extract(pud_small, "en").from_cache
     other_data = FeatureExtractor(encoder, ExtractionOptions(), CPU)

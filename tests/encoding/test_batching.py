@@ -49,3 +49,10 @@ def test_sorted_batches_respect_the_token_budget() -> None:
     assert [6] in batches and [1] in batches  # over half the budget: alone
     both = sorted_batches(lengths, max_tokens=64, max_sentences=2)
     assert max(len(batch) for batch in both) == 2 and len(both) > len(batches)
+
+
+def test_padding_cap_starts_a_new_batch() -> None:
+    lengths = [100, 95, 89, 50, 46, 44, 10]
+    assert sorted_batches(lengths, max_tokens=10_000, max_padding=0.1) == [[0, 1], [2], [3, 4],
+                                                                           [5], [6]]
+    assert sorted_batches(lengths, max_tokens=10_000) == [list(range(7))]

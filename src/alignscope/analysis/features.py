@@ -1,4 +1,5 @@
-"""Pooled hidden states of every layer, extracted in length-sorted batches and cached on disk.
+"""Pooled hidden states of every layer, extracted in length-sorted batches and cached on disk,
+one float32 safetensors file per layer (`load_layer` reads one layer alone).
 
 One forward pass per batch returns all hidden states (embeddings + each layer); pooling happens
 on the device right away, so only [layers, rows, hidden] float32 features come back to the CPU.
@@ -41,8 +42,9 @@ from alignscope.io import atomic_directory, atomic_write_json
 from alignscope.models.encoder import Encoder, transformer_layers
 from alignscope.progress import progress_bar
 
-CACHE_FORMAT = 3  # 2: sentence token counts stored; 3: precision, prompt template, word windows
+CACHE_FORMAT = 3  # 2: sentence token counts; 3: one file per layer, precision, prompt template
 _MAX_BATCH_SENTENCES = 256
+_MAX_PADDING = 0.1  # a batch's shortest sentence is at least 90 % of its longest
 
 
 @dataclass(frozen=True)
@@ -162,10 +164,14 @@ class FeatureExtractor:
         with progress_bar(self.show_progress) as progress:
             return {lang: self.extract(corpus, lang, progress, label) for lang in languages}
 
+    def entry(self, corpus: ParallelCorpus, language: str) -> Path:
+        """The cache folder of `language`'s features (read one layer with `load_layer`)."""
+        return cache_dir() / "features" / f"{language}-{_digest(self.cache_key(corpus, language))}"
+
     def extract(self, corpus: ParallelCorpus, language: str, progress: Any = None,
                 label: str = "") -> Features:
         key = self.cache_key(corpus, language)
-        entry = cache_dir() / "features" / f"{language}-{_digest(key)}"
+        entry = self.entry(corpus, language)
         if self.options.use_cache:
             cached = _load_entry(entry, key, language)
             if cached is not None:
@@ -196,7 +202,7 @@ class FeatureExtractor:
         for rows in rows_per_sentence:
             offsets.append(offsets[-1] + rows)
         batches = sorted_batches([s.num_tokens for s in encoded], max_tokens=self.options.batch_tokens,
-                                 max_sentences=_MAX_BATCH_SENTENCES)
+                                 max_sentences=_MAX_BATCH_SENTENCES, max_padding=_MAX_PADDING)
         task = progress.add_task(f"{label}{language}".strip(), total=len(encoded), status="") \
             if progress is not None else None
         hidden: Tensor | None = None
@@ -259,22 +265,35 @@ def _digest(key: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
 
 
+def layer_file(entry: Path, layer: int) -> Path:
+    return entry / f"layer-{layer:03d}.safetensors"
+
+
+def load_layer(entry: Path, layer: int) -> Tensor:
+    """One layer's [rows, dim] float32 features from a cache entry; the others stay on disk."""
+    return load_file(layer_file(entry, layer))["hidden"]
+
+
 def _load_entry(entry: Path, key: dict[str, Any], language: str) -> Features | None:
     try:
         if json.loads((entry / "key.json").read_text(encoding="utf-8")) != key:
             return None
-        tensors = load_file(entry / "features.safetensors")
-        truncated = int(json.loads((entry / "info.json").read_text(encoding="utf-8"))["truncated"])
-    except (OSError, ValueError, KeyError, SafetensorError):
+        info = json.loads((entry / "info.json").read_text(encoding="utf-8"))
+        rows = load_file(entry / "rows.safetensors")
+        hidden = torch.stack([load_layer(entry, layer) for layer in range(int(info["layers"]))])
+    except (OSError, ValueError, KeyError, SafetensorError, RuntimeError):
         return None  # absent or unreadable: extract again and replace it
-    return Features(language, tensors["hidden"], tensors["row_sentence"], tensors["row_word"],
-                    tensors["sentence_tokens"], truncated, from_cache=True)
+    return Features(language, hidden, rows["row_sentence"], rows["row_word"],
+                    rows["sentence_tokens"], int(info["truncated"]), from_cache=True)
 
 
 def _save_entry(entry: Path, key: dict[str, Any], features: Features) -> None:
+    """One float32 safetensors file per layer, so a reader can take one layer at a time."""
     with atomic_directory(entry) as tmp:
-        save_file({"hidden": features.hidden.contiguous(), "row_sentence": features.row_sentence,
-                   "row_word": features.row_word, "sentence_tokens": features.sentence_tokens},
-                  str(tmp / "features.safetensors"))
-        atomic_write_json(tmp / "info.json", {"truncated": features.truncated})
+        for layer, hidden in enumerate(features.hidden):
+            save_file({"hidden": hidden.contiguous()}, str(layer_file(tmp, layer)))
+        save_file({"row_sentence": features.row_sentence, "row_word": features.row_word,
+                   "sentence_tokens": features.sentence_tokens}, str(tmp / "rows.safetensors"))
+        atomic_write_json(tmp / "info.json", {"truncated": features.truncated,
+                                              "layers": features.num_layers})
         atomic_write_json(tmp / "key.json", key)

@@ -12,19 +12,23 @@ import torch
 
 
 def sorted_batches(lengths: Sequence[int], *, max_sentences: int | None = None,
-                   max_tokens: int | None = None) -> list[list[int]]:
+                   max_tokens: int | None = None, max_padding: float = 1.0) -> list[list[int]]:
     """Deterministic batches in decreasing length (ties by index). A batch holds at most
     `max_sentences` items and at most `max_tokens` padded tokens (items x its longest item);
-    an item longer than `max_tokens` goes alone."""
+    an item longer than `max_tokens` goes alone. An item shorter than its batch's longest by
+    more than the fraction `max_padding` starts a new batch, so few padded positions are
+    computed (the long tail of a corpus would otherwise pad whole batches)."""
     if max_sentences is None and max_tokens is None:
         raise ValueError("give max_sentences, max_tokens or both")
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
     batches: list[list[int]] = []
     current: list[int] = []
     for index in order:
-        full = (max_sentences is not None and len(current) >= max_sentences) or (
-            max_tokens is not None and current
-            and (len(current) + 1) * lengths[current[0]] > max_tokens)
+        width = lengths[current[0]] if current else 0
+        full = bool(current) and (
+            (max_sentences is not None and len(current) >= max_sentences)
+            or (max_tokens is not None and (len(current) + 1) * width > max_tokens)
+            or lengths[index] < (1 - max_padding) * width)
         if full:
             batches.append(current)
             current = []
