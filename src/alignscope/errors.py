@@ -35,10 +35,10 @@ class UnknownNameError(AlignscopeError):
         message = f"unknown {kind} {name!r}"
         if close:
             message += f"; did you mean: {', '.join(close)}?"
-        elif known:
+        if known:
             shown = sorted(known)[:20]
             more = f" (and {len(known) - len(shown)} more)" if len(known) > len(shown) else ""
-            message += f"; known: {', '.join(shown)}{more}"
+            message += f"; available: {', '.join(shown)}{more}"
         super().__init__(message)
 
 

@@ -67,7 +67,7 @@ def test_duplicate_ids_are_refused(shared_data: Path, tmp_path: Path) -> None:
 
 
 def test_language_without_file_lists_the_available_ones(shared_data: Path) -> None:
-    with pytest.raises(UnknownNameError, match=r"'xx'.*known: ar, de, en"):
+    with pytest.raises(UnknownNameError, match=r"'xx'.*available: ar, de, en"):
         load_parallel("ud:pud", ["en", "xx"], shared_data)
     with pytest.raises(ConfigError, match="given twice"):
         load_parallel("ud:pud", ["en", "en"], shared_data)

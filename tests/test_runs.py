@@ -1,0 +1,100 @@
+"""Run folders and result files: load_run for every kind, version-1 files, the schema file."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from alignscope.errors import DataFormatError
+from alignscope.runs import load_run, run_origin, validate
+from alignscope.runs.schema import json_schema, json_schema_text
+
+V1 = Path(__file__).parent / "fixtures" / "v1"
+SCHEMA_FILE = Path(__file__).parents[1] / "docs" / "results.schema.json"
+KIND_OF = {"finetune-ref.json": "finetune", "finetune-ri.json": "finetune",
+           "evaluation.json": "evaluate", "similarity.json": "similarity",
+           "stability.json": "stability", "correlation.json": "correlation"}
+
+
+def test_committed_schema_is_the_generated_one() -> None:
+    assert SCHEMA_FILE.read_text(encoding="utf-8") == json_schema_text(), \
+        "regenerate docs/results.schema.json (see docs/results.md)"
+
+
+@pytest.mark.parametrize("name", sorted(KIND_OF))
+def test_version_1_files_load_as_version_2(name: str) -> None:
+    run = load_run(V1 / name)
+    assert (run.kind, run.schema_version, run.data["schema_version"]) == (KIND_OF[name], 1, 2)
+    jsonschema.validate(run.data, json_schema())
+    if "layers" in run.data:
+        assert run.data["layers"] == ["embeddings", "block.0", "block.1"]
+
+
+def test_version_1_layer_numbers_become_names() -> None:
+    ri = load_run(V1 / "finetune-ri.json")
+    assert (ri.random_init, ri.label, ri.source_language) == (["block.0"], "RI block.0", "en")
+    assert load_run(V1 / "finetune-ref.json").label == "REF"
+    correlation = load_run(V1 / "correlation.json")
+    v1 = json.loads((V1 / "correlation.json").read_text(encoding="utf-8"))
+    assert [e["layer"] for e in v1["per_layer"]] == [0, 1, 2]
+    assert [e["layer"] for e in correlation.data["per_layer"]] == ["embeddings", "block.0",
+                                                                  "block.1"]
+
+
+def test_a_v1_evaluation_takes_random_init_from_its_run(tmp_path: Path) -> None:
+    shutil.copy(V1 / "finetune-ri.json", tmp_path / "results.json")
+    shutil.copy(V1 / "evaluation.json", tmp_path / "evaluation.json")
+    evaluation = load_run(tmp_path / "evaluation.json")
+    assert (evaluation.label, evaluation.source_language) == ("RI block.0", "en")
+    # A folder holding both: the first expected kind present.
+    assert load_run(tmp_path, ("evaluate", "finetune")).kind == "evaluate"
+    assert load_run(tmp_path).kind == "finetune"
+
+
+def test_errors_name_the_file_and_the_expected_kind(tmp_path: Path) -> None:
+    with pytest.raises(DataFormatError, match=r"similarity.json: is a similarity result; "
+                                              r"expected a finetune result \(results.json"):
+        load_run(V1 / "similarity.json", "finetune")
+    with pytest.raises(DataFormatError, match=r"no stability result \(stability.json, from "
+                                              r"`alignscope stability`\) in this folder"):
+        load_run(tmp_path, "stability")
+    with pytest.raises(DataFormatError, match="no such file or folder"):
+        load_run(tmp_path / "absent")
+    broken = tmp_path / "results.json"
+    broken.write_text('{"kind": "finetune",\n', encoding="utf-8")
+    with pytest.raises(DataFormatError, match=r"results.json:2: not valid JSON"):
+        load_run(broken)
+    broken.write_text('{"schema_version": 3, "kind": "finetune"}', encoding="utf-8")
+    with pytest.raises(DataFormatError, match="schema_version 3 is not one this alignscope reads"):
+        load_run(broken)
+    broken.write_text('{"schema_version": 1, "task": "pos"}', encoding="utf-8")
+    with pytest.raises(DataFormatError, match="not an alignscope result file"):
+        load_run(broken)
+
+
+def test_version_2_files_are_validated(tmp_path: Path) -> None:
+    data = load_run(V1 / "similarity.json").data
+    validate(data)
+    bad = {**data, "layers": ["embeddings", "layer 1", "block.1"]}
+    path = tmp_path / "similarity.json"
+    path.write_text(json.dumps(bad), encoding="utf-8")
+    with pytest.raises(DataFormatError, match=r"similarity.json: does not follow results schema 2 "
+                                              r"at similarity.layers.1"):
+        load_run(path)
+    short = {**data, "layers": ["embeddings", "block.0"]}
+    with pytest.raises(DataFormatError, match=r"has 3 values for 2 layers"):
+        validate(short)
+
+
+def test_run_origin_of_a_finetune_run(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    (run / "checkpoint" / "encoder").mkdir(parents=True)
+    (run / "checkpoint" / "encoder" / "config.json").write_text("{}", encoding="utf-8")
+    shutil.copy(V1 / "finetune-ri.json", run / "results.json")
+    for model in (run, run / "checkpoint", run / "checkpoint" / "encoder"):
+        assert run_origin(model) == ("en", ["block.0"])
+    assert run_origin("bert-base-multilingual-cased") == (None, [])
