@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from alignscope.cli import app
-from alignscope.encoding.words import WordAligner
 from alignscope.data.conllu import read_conllu
+from alignscope.encoding.words import WordAligner
 from alignscope.errors import AlignscopeError, ConfigError, UnknownNameError
 from alignscope.training.config import FinetuneConfig
 from alignscope.training.evaluate import evaluate
