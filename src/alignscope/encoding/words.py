@@ -13,6 +13,7 @@ every word is read from the window where it has the most context, so no word is 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -80,6 +81,7 @@ class WordAligner:
             raise ValueError(f"max length {max_tokens} leaves no room for words")
         self.max_word_pieces = max(1, self.budget // 2)
         self._has_content: dict[int, bool] = {}
+        self.space_before_words = _unmarked_byte_level(tokenizer)
 
     def has_content(self, token_id: int) -> bool:
         """False for pieces that only mark a word boundary (`▁`, `Ġ`), whatever the decoder."""
@@ -90,6 +92,15 @@ class WordAligner:
             known = bool(text.strip(_BOUNDARY_MARKS)) and bool(piece.strip(_BOUNDARY_MARKS))
             self._has_content[token_id] = known
         return known
+
+    def _as_running_text(self, chunk: list[list[str]]) -> list[list[str]]:
+        """A byte-level BPE that does not mark word starts itself (Qwen2, Llama 3, GPT-2 from
+        tokenizer.json) would read each pre-split word as if glued to the previous one ('cat'
+        instead of 'Ġcat'): words after the first get the space they have in running text."""
+        if not self.space_before_words:
+            return chunk
+        return [[word if i == 0 else f" {word}" for i, word in enumerate(words)]
+                for words in chunk]
 
     def _anchor(self, pieces: list[int]) -> int | None:
         """Offset of the piece a word is read from; None: only bare boundary pieces."""
@@ -103,7 +114,8 @@ class WordAligner:
         encoded: list[EncodedSentence] = []
         for start in range(0, len(sentences), chunk_size):
             chunk = [list(words) for words in sentences[start:start + chunk_size]]
-            batch = self.tokenizer(chunk, is_split_into_words=True, add_special_tokens=False)
+            batch = self.tokenizer(self._as_running_text(chunk), is_split_into_words=True,
+                                   add_special_tokens=False)
             for index, words in enumerate(chunk):
                 pieces = _pieces_per_word(batch["input_ids"][index], batch.word_ids(index),
                                           len(words))
@@ -153,6 +165,19 @@ class WordAligner:
                     word_window[word], word_position[word] = window_index, position
             windows.append(tuple(ids))
         return EncodedSentence(tuple(windows), tuple(word_window), tuple(word_position))
+
+
+def _unmarked_byte_level(tokenizer: PreTrainedTokenizerBase) -> bool:
+    """True when the pre-tokenizer has a ByteLevel step with add_prefix_space off."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    spec = json.loads(backend.to_str()).get("pre_tokenizer") if backend is not None else None
+    steps = [spec] if spec else []
+    while steps:
+        step = steps.pop()
+        if step.get("type") == "ByteLevel" and not step.get("add_prefix_space", True):
+            return True
+        steps.extend(step.get("pretokenizers") or [])
+    return False
 
 
 def _pieces_per_word(ids: list[int], word_ids: list[int | None], n_words: int) -> list[list[int]]:
