@@ -42,7 +42,7 @@ def test_mixed_tasks_and_missing_runs_are_errors(tmp_path: Path) -> None:
     with pytest.raises(AlignscopeError, match="different metrics"):
         transfer_table([pos, ner])
     result = CliRunner().invoke(app, ["table", str(pos), str(tmp_path / "absent")])
-    assert result.exit_code == 2 and "no results file" in result.output
+    assert result.exit_code == 2 and "absent not found" in result.output
 
 
 def test_cli_writes_the_table(tmp_path: Path) -> None:

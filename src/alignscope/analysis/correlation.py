@@ -10,26 +10,27 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from scipy import stats
 
 from alignscope.analysis.outputs import SCHEMA_VERSION, check_out, clean, now, write_run
+from alignscope.config import Text, options
 from alignscope.errors import AlignscopeError, ConfigError, DataFormatError, UnknownNameError
 from alignscope.report.figures import plot_correlation
 
 MIN_LANGUAGES = 3
 
 
-@dataclass(frozen=True)
+@options(frozen=True)
 class CorrelationConfig:
-    similarity: str  # a similarity run folder or its similarity.json
-    transfer: str  # a finetune results.json or its run folder
-    measure: str | None = None  # default: the similarity run's first measure
-    condition: str = "parallel"
-    dataset: str | None = None  # keep only evaluations whose dataset contains this text
+    similarity: Text  # a similarity run folder or its similarity.json
+    transfer: Text  # a finetune results.json or its run folder
+    measure: Text | None = None  # default: the similarity run's first measure
+    condition: Text = "parallel"
+    dataset: Text | None = None  # keep only evaluations whose dataset contains this text
 
 
 def _read_json(path: Path, what: str) -> dict[str, Any]:

@@ -10,7 +10,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from alignscope.analysis.compare import MEASURE_LABELS
+from alignscope.analysis.measures import describe
+from alignscope.config import check_out_folder
 from alignscope.errors import ConfigError
 from alignscope.io import atomic_directory, atomic_write_json, atomic_write_text
 from alignscope.report.figures import plot_layer_curves
@@ -22,9 +23,7 @@ def check_out(out: str | Path | None, overwrite: bool) -> Path | None:
     """Refuse, before any work, to replace a non-empty folder unless asked."""
     if out is None:
         return None
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} exists and is not a folder")
+    out = check_out_folder(out)
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise ConfigError(f"--out {out} already holds results; pass --overwrite to replace them")
     return out
@@ -72,6 +71,22 @@ def condition_tables(layers: Sequence[int], results: Results, main: str | None,
             for condition, columns in by_condition.items()}
 
 
+def aggregate_table(aggregates: Mapping[str, Mapping[str, Mapping[str, Mapping[str, Any]]]],
+                    ) -> str:
+    """CSV of the mean and maximum over layers: one row per measure, condition and language."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["measure", "condition", "language", "mean", "max", "max_layer"])
+    for key, by_condition in aggregates.items():
+        for condition, by_lang in by_condition.items():
+            for lang, summary in by_lang.items():
+                writer.writerow([key, condition, lang,
+                                 *("" if summary[f] is None else f"{summary[f]:.6f}"
+                                   for f in ("mean", "max")),
+                                 "" if summary["max_layer"] is None else summary["max_layer"]])
+    return buffer.getvalue()
+
+
 def plot_conditions(folder: Path, stem: str, layers: Sequence[int], results: Results,
                     main: str, title: str, intervals: Mapping[str, Any]) -> None:
     """Per measure, the main condition's curves with every other condition as a control."""
@@ -79,7 +94,7 @@ def plot_conditions(folder: Path, stem: str, layers: Sequence[int], results: Res
         if key.startswith("retrieval-"):  # the directions are in the mean's figure's data
             continue
         plot_layer_curves(folder, f"{stem}-{key}", layers, by_condition[main], title=title,
-                          ylabel=MEASURE_LABELS[key],
+                          ylabel=describe(key),
                           controls={c: v for c, v in by_condition.items() if c != main},
                           intervals=intervals.get(key))
 

@@ -2,53 +2,68 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Annotated, ClassVar
 
-from alignscope.analysis.compare import MeasureOptions
+from pydantic import Field
+
 from alignscope.analysis.controls import check_controls
 from alignscope.analysis.features import ExtractionOptions
-from alignscope.encoding.precision import resolve_precision
-from alignscope.models.encoder import Encoder, load_encoder
+from alignscope.analysis.measures import MeasureOptions
+from alignscope.config import Count, Device, Names, NonNegative, OpenUnit, Seed, Text, options
+from alignscope.encoding.precision import PrecisionName, resolve_precision
+from alignscope.models.encoder import Encoder, load_encoder, resolve_model_source
+from alignscope.training.runtime import pick_device
 
 
-@dataclass(frozen=True, kw_only=True)
+@options(frozen=True, kw_only=True)
 class AnalysisSettings:
-    parallel: str = "ud:pud"
-    measures: tuple[str, ...] | None = None  # None: the analysis's default
+    """Validated on construction (see `alignscope.config`); names are checked by `check`."""
+
+    parallel: Text = "ud:pud"
+    measures: Names | None = None  # None: the analysis's default
     pooling: str | None = None  # a POOLINGS name; None: the analysis's default
     prompt_template: str | None = None  # prompt-last pooling: "... {sentence} ..."
-    max_sentences: int | None = None
-    max_tokens: int | None = None
-    controls: tuple[str, ...] = ()
-    bootstrap: int = 0  # half-sample splits for intervals; 0 = none
-    confidence: float = 0.95
+    max_sentences: Count | None = None
+    max_tokens: Annotated[int, Field(ge=3)] | None = None  # [CLS], one subword, [SEP]
+    controls: Names = ()
+    bootstrap: NonNegative = 0  # half-sample splits for intervals; 0 = none
+    confidence: OpenUnit = 0.95
     layer_matrix: bool = False
-    seed: int = 0
+    margin_k: Count = 4  # neighbours of the margin measure
+    seed: Seed = 0
     data_dir: str | None = None
-    device: str = "auto"
-    precision: str | None = None  # fp32 (default) | bf16 | fp16 (encoding/precision.py)
-    autocast: str | None = None  # deprecated alias of precision
-    batch_tokens: int = 8192
+    device: Device = "auto"
+    precision: PrecisionName | None = None  # fp32 (default) | bf16 | fp16 | auto
+    autocast: PrecisionName | None = None  # deprecated alias of precision
+    batch_tokens: Count = 8192
     use_cache: bool = True
     revision: str | None = None  # hub revision of the (pretrained) model
     trust_remote_code: bool = False
     allow_pickle: bool = False
 
+    command: ClassVar[str] = ""  # the analysis these settings belong to: similarity | stability
+
     def check(self) -> None:
-        check_controls(self.controls)
+        check_controls(self.controls, self.command)
         self.measure_options()
         self.extraction_options()
 
     def measure_options(self) -> MeasureOptions:
         assert self.measures is not None, "resolve the default measures first"
         return MeasureOptions(tuple(self.measures), self.bootstrap, self.confidence,
-                              self.layer_matrix, self.seed)
+                              self.layer_matrix, self.seed, self.margin_k)
 
     def extraction_options(self) -> ExtractionOptions:
         assert self.pooling is not None, "resolve the default pooling first"
         precision = resolve_precision(self.precision, default="fp32", autocast=self.autocast)
         return ExtractionOptions(self.pooling, self.max_tokens, self.batch_tokens, precision,
                                  self.use_cache, self.prompt_template)
+
+    def check_models(self, *names: str) -> None:
+        """The device available and local model folders complete, before any data is read."""
+        pick_device(self.device)
+        for name in names:
+            resolve_model_source(name, self.allow_pickle)
 
     def load(self, name: str, revision: str | None = None) -> Encoder:
         return load_encoder(name, revision=revision, trust_remote_code=self.trust_remote_code,

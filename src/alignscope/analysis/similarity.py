@@ -19,18 +19,19 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
 from alignscope.analysis.adjust import centred, length_partialled
-from alignscope.analysis.compare import MEASURE_LABELS, Comparison, LayerSides, MeasureOptions, compare
+from alignscope.analysis.compare import Comparison, LayerSides, Samples, compare_conditions
 from alignscope.analysis.controls import derangement, random_init_copy
 from alignscope.analysis.features import FeatureExtractor, Features
+from alignscope.analysis.measures import MeasureOptions, aggregate, describe
 from alignscope.analysis.outputs import (
     SCHEMA_VERSION,
+    aggregate_table,
     check_out,
     clean,
     condition_tables,
@@ -39,36 +40,38 @@ from alignscope.analysis.outputs import (
     write_run,
 )
 from alignscope.analysis.settings import AnalysisSettings
+from alignscope.config import Names, Text, options
 from alignscope.data.parallel import ParallelCorpus, load_parallel
 from alignscope.errors import ConfigError
 from alignscope.progress import counter
+from alignscope.registry import Registry
 from alignscope.report.figures import plot_layer_matrix
 from alignscope.training.runtime import device_description, pick_device, versions
 
-PRESETS: dict[str, dict[str, Any]] = {
-    "default": {"measures": ("linear", "debiased", "rbf", "retrieval"), "pooling": "mean",
-                "max_sentences": None, "max_tokens": None},
-    "authors": {"measures": ("rbf",), "pooling": "authors", "max_sentences": 800,
-                "max_tokens": 200},
-}
+PRESETS: Registry[dict[str, Any]] = Registry("preset")
+PRESETS.register("default", {"measures": ("linear", "debiased", "rbf", "retrieval"),
+                             "pooling": "mean", "max_sentences": None, "max_tokens": None})
+PRESETS.register("authors", {"measures": ("rbf",), "pooling": "authors", "max_sentences": 800,
+                             "max_tokens": 200})
 
 
-@dataclass(frozen=True, kw_only=True)
+@options(frozen=True, kw_only=True)
 class SimilarityConfig(AnalysisSettings):
     """What `alignscope similarity` runs; None means "the preset's value"."""
 
-    model: str
-    targets: tuple[str, ...]
-    source: str = "en"
+    FLAGS: ClassVar[dict[str, str]] = {"use_cache": "--cache"}
+
+    model: Text
+    targets: Names
+    source: Text = "en"
     preset: str = "default"
-    controls: tuple[str, ...] = ("shuffled", "random-init")
+    controls: Names = ("shuffled", "random-init")
     centre: bool = False  # subtract each language's mean vector first (Libovicky et al. 2020)
     partial_length: bool = False  # residualise features on sentence length first (adjust.py)
+    command: ClassVar[str] = "similarity"
 
     def resolved(self) -> SimilarityConfig:
         """The preset's values filled in, then everything checked."""
-        if self.preset not in PRESETS:
-            raise ConfigError(f"unknown preset {self.preset!r}; use one of {', '.join(PRESETS)}")
         filled = {key: value for key, value in PRESETS[self.preset].items()
                   if getattr(self, key) is None}
         config = dataclasses.replace(self, **filled)
@@ -121,16 +124,30 @@ def _samples(features: Features, windows: list[tuple[int, int]] | None,
     return [LayerSides(hidden[:, start:stop], device) for start, stop in windows]
 
 
+def _shuffled(features: Features, pairs: Samples, windows: list[tuple[int, int]] | None,
+              device: torch.device, permutation: torch.Tensor) -> Samples:
+    """The shuffled control's target sides: the pairs' prepared layers permuted, or, for the
+    authors' windows (whose permuted rows lie outside the window), sides of their own."""
+    if windows is None:
+        return [pairs[0].permuted(permutation)]
+    return _samples(features, windows, device, permutation)
+
+
 def compare_languages(features: dict[str, Features], source: str, targets: tuple[str, ...],
                       options: MeasureOptions, windows: list[tuple[int, int]] | None,
-                      device: torch.device, permutation: torch.Tensor | None = None,
-                      show_progress: bool = False, label: str = "") -> dict[str, Comparison]:
-    """Source against each target; `permutation` reorders targets (the shuffled control)."""
-    steps = features[source].num_layers * len(targets)
+                      device: torch.device, shuffle: torch.Tensor | None = None,
+                      show_progress: bool = False, label: str = "",
+                      ) -> dict[str, dict[str, Comparison]]:
+    """Source against each target (condition "parallel") and, with `shuffle`, against the
+    targets with their rows reordered by it (condition "shuffled")."""
+    pairs = {lang: _samples(features[lang], windows, device) for lang in targets}
+    controls = {} if shuffle is None else {"shuffled": {
+        lang: _shuffled(features[lang], pairs[lang], windows, device, shuffle)
+        for lang in targets}}
+    steps = features[source].num_layers * len(targets) * (1 + len(controls))
     with counter(show_progress, f"measuring {label}".strip(), steps) as advance:
-        return compare(_samples(features[source], windows, device),
-                       {lang: _samples(features[lang], windows, device, permutation)
-                        for lang in targets}, options, features[source].row_sentence, advance)
+        return compare_conditions(_samples(features[source], windows, device), pairs, options,
+                                  features[source].row_sentence, advance, controls)
 
 
 def run_similarity(config: SimilarityConfig, out: str | Path | None = None,
@@ -139,6 +156,7 @@ def run_similarity(config: SimilarityConfig, out: str | Path | None = None,
     started = time.perf_counter()
     config = config.resolved()
     out_dir = check_out(out, overwrite)
+    config.check_models(config.model)
     options = config.measure_options()
     languages = (config.source, *config.targets)
     corpus = load_parallel(config.parallel, languages, config.data_dir)
@@ -147,15 +165,11 @@ def run_similarity(config: SimilarityConfig, out: str | Path | None = None,
     encoder = config.load(config.model, config.revision)
     extractor = FeatureExtractor(encoder, config.extraction_options(), device,
                                  show_progress=show_progress)
-    conditions: dict[str, dict[str, Any]] = {}
     features = adjusted(extractor.extract_all(corpus, languages), config)
-    conditions["parallel"] = compare_languages(features, config.source, config.targets, options,
-                                               windows, device, None, show_progress, "parallel")
-    if "shuffled" in config.controls:
-        conditions["shuffled"] = compare_languages(
-            features, config.source, config.targets, dataclasses.replace(
-                options, bootstrap=0, layer_matrix=False), windows, device,
-            derangement(len(corpus), config.seed), show_progress, "shuffled")
+    shuffle = derangement(len(corpus), config.seed) if "shuffled" in config.controls else None
+    conditions: dict[str, dict[str, Any]] = dict(compare_languages(
+        features, config.source, config.targets, options, windows, device, shuffle,
+        show_progress, "pairs" if shuffle is None else "pairs and shuffled pairs"))
     extraction = {"model": extractor.stats.as_dict()}
     if "random-init" in config.controls:
         random_encoder, identity = random_init_copy(encoder, config.seed, extractor.identity)
@@ -166,7 +180,7 @@ def run_similarity(config: SimilarityConfig, out: str | Path | None = None,
         conditions["random-init"] = compare_languages(
             random_features, config.source, config.targets,
             dataclasses.replace(options, bootstrap=0, layer_matrix=False), windows, device,
-            None, show_progress, "random-init")
+            None, show_progress, "random-init")["parallel"]
         extraction["random-init"] = random_extractor.stats.as_dict()
     result = _result(config, encoder.source, corpus, features, conditions, windows, options)
     result.update(extraction=extraction, device=device_description(device), versions=versions(),
@@ -191,6 +205,7 @@ def _result(config: SimilarityConfig, model_source: str, corpus: ParallelCorpus,
                 for key in keys}
 
     parallel = conditions["parallel"]
+    results = gather("values")
     return {
         "schema_version": SCHEMA_VERSION, "kind": "similarity",
         "model": config.model, "model_source": model_source,
@@ -201,9 +216,10 @@ def _result(config: SimilarityConfig, model_source: str, corpus: ParallelCorpus,
                      "files": corpus.sources},
         "windows": windows, "layers": layers, "measures": list(keys),
         "conditions": list(conditions),
-        "results": gather("values"),
+        "results": results,
         "intervals": {k: v["parallel"] for k, v in gather("intervals").items() if v["parallel"]},
         "window_spread": {k: v for k, v in gather("spread").items() if v["parallel"]},
+        "layer_aggregates": aggregate(results, layers),
         "layer_matrix": {m: {lang: c.matrix[m] for lang, c in parallel.items()}
                          for m in next(iter(parallel.values())).matrix},
         "truncated": {lang: f.truncated for lang, f in features.items()},
@@ -213,6 +229,7 @@ def _result(config: SimilarityConfig, model_source: str, corpus: ParallelCorpus,
 def write_similarity(out: Path, result: dict[str, Any]) -> None:
     layers = result["layers"]
     tables = condition_tables(layers, result["results"], "parallel")
+    tables["layer-aggregates.csv"] = aggregate_table(result["layer_aggregates"])
 
     def draw(folder: Path) -> None:
         plot_conditions(folder, "similarity", layers, result["results"], "parallel",
@@ -221,7 +238,7 @@ def write_similarity(out: Path, result: dict[str, Any]) -> None:
         for key, by_language in result["layer_matrix"].items():
             for lang, matrix in by_language.items():
                 plot_layer_matrix(folder, f"matrix-{key}-{lang}", matrix,
-                                  title=f"{MEASURE_LABELS[key]}: {result['source_language']} "
+                                  title=f"{describe(key)}: {result['source_language']} "
                                         f"vs {lang}",
                                   xlabel=f"{lang} layer", ylabel=f"{result['source_language']} layer")
 

@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
-from alignscope.analysis.compare import MEASURE_LABELS, LayerSides, MeasureOptions, compare
+from alignscope.analysis.compare import LayerSides, compare_conditions
 from alignscope.analysis.controls import derangement
 from alignscope.analysis.features import FeatureExtractor, Features
+from alignscope.analysis.measures import MeasureOptions, aggregate, describe
 from alignscope.analysis.outputs import (
     SCHEMA_VERSION,
+    aggregate_table,
     check_out,
     clean,
     condition_tables,
@@ -31,6 +32,7 @@ from alignscope.analysis.outputs import (
 )
 from alignscope.analysis.settings import AnalysisSettings
 from alignscope.analysis.similarity import compare_languages
+from alignscope.config import Names, Text, options
 from alignscope.data.parallel import load_parallel
 from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.progress import counter
@@ -38,23 +40,24 @@ from alignscope.report.figures import plot_layer_matrix, plot_pre_post
 from alignscope.training.runtime import device_description, pick_device, versions
 
 
-@dataclass(frozen=True, kw_only=True)
+@options(frozen=True, kw_only=True)
 class StabilityConfig(AnalysisSettings):
     """What `alignscope stability` runs; `revision` applies to the pretrained model."""
 
-    pretrained: str
-    finetuned: str
-    languages: tuple[str, ...]
-    measures: tuple[str, ...] | None = ("linear", "debiased", "rbf")
+    FLAGS: ClassVar[dict[str, str]] = {"use_cache": "--cache", "languages": "--langs"}
+
+    pretrained: Text
+    finetuned: Text
+    languages: Names
+    measures: Names | None = ("linear", "debiased", "rbf")
     pooling: str | None = "mean"
-    controls: tuple[str, ...] = ("shuffled",)
+    controls: Names = ("shuffled",)
+
+    command: ClassVar[str] = "stability"
 
     def check(self) -> None:
         if not self.languages:
             raise ConfigError("give at least one language (--langs en,fr,de)")
-        if "random-init" in self.controls:
-            raise ConfigError("stability compares two trained encoders; its control is "
-                              "`shuffled` (random-init belongs to `similarity`)")
         super().check()
 
 
@@ -76,6 +79,7 @@ def run_stability(config: StabilityConfig, out: str | Path | None = None,
     started = time.perf_counter()
     config.check()
     out_dir = check_out(out, overwrite)
+    config.check_models(config.pretrained, config.finetuned)
     options = config.measure_options()
     corpus = load_parallel(config.parallel, config.languages, config.data_dir)
     corpus = corpus.subsample(config.max_sentences, config.seed)
@@ -97,25 +101,24 @@ def run_stability(config: StabilityConfig, out: str | Path | None = None,
     conditions: dict[str, dict[str, Any]] = {"paired": {}}
     if "shuffled" in config.controls:
         conditions["shuffled"] = {}
-    light = dataclasses.replace(options, bootstrap=0, layer_matrix=False)
     steps = before[config.languages[0]].num_layers * len(config.languages) * len(conditions)
     with counter(show_progress, "measuring stability", steps) as advance:
         for lang in config.languages:
-            x = [LayerSides(before[lang].hidden, device)]
-            conditions["paired"][lang] = compare(
-                x, {lang: [LayerSides(after[lang].hidden, device)]}, options,
-                before[lang].row_sentence, advance)[lang]
-            if "shuffled" in conditions:
-                permutation = derangement(before[lang].hidden.shape[1], config.seed)
-                conditions["shuffled"][lang] = compare(
-                    x, {lang: [LayerSides(after[lang].hidden[:, permutation], device)]}, light,
-                    advance=advance)[lang]
+            y = LayerSides(after[lang].hidden, device)
+            controls = {"shuffled": {lang: [y.permuted(derangement(y.rows, config.seed))]}} \
+                if "shuffled" in conditions else {}
+            measured = compare_conditions([LayerSides(before[lang].hidden, device)], {lang: [y]},
+                                          options, before[lang].row_sentence, advance, controls)
+            conditions["paired"][lang] = measured["parallel"][lang]
+            if controls:
+                conditions["shuffled"][lang] = measured["shuffled"][lang]
+    light = dataclasses.replace(options, bootstrap=0, layer_matrix=False)
     cross_lingual = {}
     if len(config.languages) > 1 and config.pooling != "word":
         source, *targets = config.languages
         cross_lingual = {role: compare_languages(features[role], source, tuple(targets), light,
                                                  None, device, None, show_progress,
-                                                 f"{role} cross-lingual")
+                                                 f"{role} cross-lingual")["parallel"]
                          for role in ("pretrained", "finetuned")}
     result = _result(config, sources, len(corpus), before, conditions, cross_lingual, options)
     result.update(extraction=stats, device=device_description(device), versions=versions(),
@@ -131,16 +134,19 @@ def _result(config: StabilityConfig, sources: dict[str, str], sentences: int,
             cross_lingual: dict[str, dict[str, Any]], options: MeasureOptions) -> dict[str, Any]:
     keys = options.result_keys
     paired = conditions["paired"]
+    layers = list(range(next(iter(before.values())).num_layers))
+    results = {key: {condition: {lang: c.values[key] for lang, c in by_lang.items()}
+                     for condition, by_lang in conditions.items()} for key in keys}
     return {
         "schema_version": SCHEMA_VERSION, "kind": "stability",
         "pretrained": config.pretrained, "finetuned": config.finetuned,
         "model_sources": sources, "config": dataclasses.asdict(config),
         "languages": list(config.languages), "sentences": sentences,
         "rows": {lang: f.hidden.shape[1] for lang, f in before.items()},
-        "layers": list(range(next(iter(before.values())).num_layers)),
+        "layers": layers,
         "measures": list(keys), "conditions": list(conditions),
-        "results": {key: {condition: {lang: c.values[key] for lang, c in by_lang.items()}
-                          for condition, by_lang in conditions.items()} for key in keys},
+        "results": results,
+        "layer_aggregates": aggregate(results, layers),
         "intervals": {key: {lang: c.intervals[key] for lang, c in paired.items()}
                       for key in keys if options.bootstrap},
         "layer_matrix": {m: {lang: c.matrix[m] for lang, c in paired.items()}
@@ -157,6 +163,7 @@ def _result(config: StabilityConfig, sources: dict[str, str], sentences: int,
 def write_stability(out: Path, result: dict[str, Any]) -> None:
     layers = result["layers"]
     tables = condition_tables(layers, result["results"], "paired")
+    tables["layer-aggregates.csv"] = aggregate_table(result["layer_aggregates"])
     tables.update(condition_tables(layers, result["cross_lingual"]["results"], None,
                                    "cross-lingual-"))
     source = result["cross_lingual"]["source_language"]
@@ -169,11 +176,11 @@ def write_stability(out: Path, result: dict[str, Any]) -> None:
                 continue
             plot_pre_post(folder, f"pre-post-{key}", layers, by_role["pretrained"],
                           by_role["finetuned"], title=f"{source} vs each language, before and "
-                          "after fine-tuning", ylabel=MEASURE_LABELS[key])
+                          "after fine-tuning", ylabel=describe(key))
         for key, by_language in result["layer_matrix"].items():
             for lang, matrix in by_language.items():
                 plot_layer_matrix(folder, f"matrix-{key}-{lang}", matrix,
-                                  title=f"{MEASURE_LABELS[key]}, {lang}: pretrained vs fine-tuned",
+                                  title=f"{describe(key)}, {lang}: pretrained vs fine-tuned",
                                   xlabel="fine-tuned layer", ylabel="pretrained layer")
 
     write_run(out, result, "stability.json", tables, draw)

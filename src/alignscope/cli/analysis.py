@@ -6,26 +6,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from alignscope.cli._app import app, as_names, merge_config, run_guarded
-from alignscope.errors import ConfigError
+from alignscope.cli._app import app, build_options, console, quiet_third_party, run_guarded
 
 Opt = typer.Option
-
-
-def _require(options: dict[str, Any], *fields: str) -> None:
-    for field in fields:
-        if not options.get(field):
-            flag = "langs" if field == "languages" else field
-            raise ConfigError(f"--{flag} is required (or set {field} in --config)")
-
-
-def _lists(options: dict[str, Any], *fields: str) -> dict[str, Any]:
-    """The options with comma-separated or YAML lists as tuples; `none` is the empty list."""
-    return {**options, **{field: tuple(v for v in as_names(options[field]) or () if v != "none")
-                          for field in fields if field in options}}
 
 
 def _print_curves(result: dict[str, Any], key: str, first: str, title: str) -> None:
@@ -42,7 +27,7 @@ def _print_curves(result: dict[str, Any], key: str, first: str, title: str) -> N
             values = [v[layer] for v in by_language.values() if v[layer] is not None]
             cells.append(f"{sum(values) / len(values):.3f}" if values else "-")
         table.add_row(str(layer), *cells)
-    Console().print(table)
+    console().print(table)
 
 
 @app.command()
@@ -53,10 +38,12 @@ def similarity(
     targets: Annotated[str | None, Opt(help="Comma-separated target languages, e.g. fr,de.")]
     = None,
     source: Annotated[str, Opt(help="Source language.")] = "en",
-    parallel: Annotated[str, Opt(help="ud:pud, a path template with {lang}, or "
-                                      "LANG=PATH,...")] = "ud:pud",
+    parallel: Annotated[str, Opt(help="ud:pud, flores:devtest, a folder of LANG.txt files, a "
+                                      "path template with {lang}, or LANG=PATH,...")] = "ud:pud",
     preset: Annotated[str, Opt(help="default (corrected) | authors (released script).")] = "default",
-    measures: Annotated[str | None, Opt(help="linear,debiased,rbf,debiased-rbf,retrieval.")] = None,
+    measures: Annotated[str | None, Opt(help="linear,debiased,rbf,debiased-rbf,anc,retrieval,"
+                                              "mexa,margin.")] = None,
+    margin_k: Annotated[int | None, Opt(help="Neighbours for the margin measure (4).")] = None,
     pooling: Annotated[str | None, Opt(help="mean | cls | authors | weighted-mean | last | "
                                              "prompt-last (docs/analysis.md).")] = None,
     prompt_template: Annotated[str | None, Opt(help="prompt-last pooling: a prompt with "
@@ -91,15 +78,14 @@ def similarity(
     from alignscope.analysis.similarity import SimilarityConfig, run_similarity
 
     def body() -> None:
-        options = merge_config(ctx, config, SimilarityConfig, {"cache": "use_cache"})
-        _require(options, "model", "targets")
-        settings = SimilarityConfig(**_lists(options, "targets", "measures", "controls"))
+        quiet_third_party(not progress)
+        settings = build_options(ctx, config, SimilarityConfig, {"cache": "use_cache"})
         result = run_similarity(settings, out, overwrite, show_progress=progress)
         key = result["measures"][0]
         _print_curves(result, key, "parallel", f"{key}: {result['source_language']} vs "
                       f"{len(result['target_languages'])} targets, {result['parallel']['sentences']}"
                       " sentences")
-        Console().print(f"written to {out}")
+        console().print(f"written to {out}")
 
     run_guarded(body)
 
@@ -113,10 +99,11 @@ def stability(
     = None,
     langs: Annotated[str | None, Opt(help="Languages; the first is the source for the "
                                           "cross-lingual comparison.")] = None,
-    parallel: Annotated[str, Opt(help="ud:pud, a path template with {lang}, or "
-                                      "LANG=PATH,...")] = "ud:pud",
-    measures: Annotated[str | None, Opt(help="linear,debiased,rbf (default),debiased-rbf,"
-                                              "retrieval.")] = None,
+    parallel: Annotated[str, Opt(help="ud:pud, flores:devtest, a folder of LANG.txt files, a "
+                                      "path template with {lang}, or LANG=PATH,...")] = "ud:pud",
+    measures: Annotated[str | None, Opt(help="linear,debiased,rbf (default),debiased-rbf,anc,"
+                                              "retrieval,mexa,margin.")] = None,
+    margin_k: Annotated[int | None, Opt(help="Neighbours for the margin measure (4).")] = None,
     pooling: Annotated[str | None, Opt(help="mean (default) | cls | word | authors | "
                                              "weighted-mean | last | prompt-last.")] = None,
     prompt_template: Annotated[str | None, Opt(help="prompt-last pooling: a prompt with "
@@ -147,20 +134,20 @@ def stability(
     from alignscope.analysis.stability import StabilityConfig, run_stability
 
     def body() -> None:
-        options = merge_config(ctx, config, StabilityConfig,
-                               {"cache": "use_cache", "langs": "languages"})
-        _require(options, "pretrained", "finetuned", "languages")
-        settings = StabilityConfig(**_lists(options, "languages", "measures", "controls"))
+        quiet_third_party(not progress)
+        settings = build_options(ctx, config, StabilityConfig,
+                                 {"cache": "use_cache", "langs": "languages"})
         result = run_stability(settings, out, overwrite, show_progress=progress)
         key = result["measures"][0]
         _print_curves(result, key, "paired", f"{key}: pretrained vs fine-tuned")
-        Console().print(f"written to {out}")
+        console().print(f"written to {out}")
 
     run_guarded(body)
 
 
 @app.command()
 def correlate(
+    ctx: typer.Context,
     similarity: Annotated[str, Opt(help="A similarity run folder or its similarity.json.")],
     transfer: Annotated[str, Opt(help="A finetune results.json (or its run folder).")],
     out: Annotated[Path | None, Opt(help="Output folder (default: inside the similarity "
@@ -177,7 +164,7 @@ def correlate(
     from alignscope.analysis.correlation import CorrelationConfig, default_out, run_correlation
 
     def body() -> None:
-        config = CorrelationConfig(similarity, transfer, measure, condition, dataset)
+        config = build_options(ctx, None, CorrelationConfig)
         target = out or default_out(config)
         result = run_correlation(config, target, overwrite)
         table = Table(title=f"{result['measure']} vs {result['metric']} over "
@@ -188,7 +175,7 @@ def correlate(
             table.add_row(str(entry["layer"]), *(
                 "-" if entry[k] is None else f"{entry[k]:.3f}"
                 for k in ("spearman", "spearman_p", "pearson", "pearson_p")))
-        Console().print(table)
-        Console().print(f"written to {target}")
+        console().print(table)
+        console().print(f"written to {target}")
 
     run_guarded(body)

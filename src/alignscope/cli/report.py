@@ -7,13 +7,15 @@ from typing import Annotated
 
 import typer
 
-from alignscope.cli._app import app, run_guarded, split_list
+from alignscope.cli._app import app, build_options, run_guarded
+from alignscope.config import TableConfig, check_out_file
 from alignscope.errors import ConfigError
 from alignscope.io import atomic_write_text
 
 
 @app.command()
 def table(
+    ctx: typer.Context,
     runs: Annotated[list[Path], typer.Argument(help="finetune run folders (the first is the "
                                                     "reference), or similarity/stability "
                                                     "run folders.")],
@@ -34,17 +36,21 @@ def table(
         from alignscope.report.layer_tables import find_analysis, layer_table
         from alignscope.report.tables import transfer_table
 
-        if runs and find_analysis(runs[0]) is not None:
-            try:
-                chosen = [int(layer) for layer in split_list(layers)] or None
-            except ValueError:
-                raise ConfigError(f"--layers takes layer numbers, e.g. 0,6,12; got {layers!r}") \
-                    from None
-            text = layer_table(list(runs), measure, condition, chosen).render(fmt)
+        settings = build_options(ctx, None, TableConfig)
+        for run in settings.runs:
+            if not run.exists():
+                raise ConfigError(f"run {run} not found", "pass finetune, similarity or "
+                                  "stability --out folders (or their JSON files)")
+        if settings.out is not None:
+            check_out_file(settings.out)
+        if find_analysis(settings.runs[0]) is not None:
+            text = layer_table(list(settings.runs), settings.measure, settings.condition,
+                               settings.layers or None).render(settings.fmt)
         else:
-            text = transfer_table(list(runs), split_list(labels) or None).render(fmt)
-        if out is not None:
-            atomic_write_text(out, text)
+            text = transfer_table(list(settings.runs), settings.labels or None
+                                  ).render(settings.fmt)
+        if settings.out is not None:
+            atomic_write_text(settings.out, text)
         typer.echo(text, nl=False)
 
     run_guarded(body)

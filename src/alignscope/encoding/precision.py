@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
 from alignscope.errors import ConfigError
 
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")
+PrecisionName = Literal["fp32", "bf16", "fp16", "auto"]  # for validated option fields
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 

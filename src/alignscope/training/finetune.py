@@ -13,6 +13,7 @@ from typing import Any
 import torch
 from transformers import get_linear_schedule_with_warmup
 
+from alignscope.config import build, check_out_folder
 from alignscope.data.registry import DatasetRef, ResolvedDataset, parse_ref, resolve
 from alignscope.data.sentence import Sentence
 from alignscope.encoding.batching import length_grouped_batches
@@ -21,13 +22,13 @@ from alignscope.encoding.precision import autocast, check_precision, resolve_pre
 from alignscope.encoding.words import WordAligner, aligner_for
 from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.io import atomic_write_json
-from alignscope.models.encoder import load_encoder, transformer_layers
+from alignscope.models.encoder import load_encoder, resolve_model_source, transformer_layers
 from alignscope.models.reinit import is_norm, parse_layer_spec, reinitialize
 from alignscope.models.task_model import TaskModel
 from alignscope.progress import progress_bar
 from alignscope.tasks import Task, get_task
 from alignscope.training.checkpoint import save_checkpoint
-from alignscope.training.config import FinetuneConfig
+from alignscope.training.config import DEFAULT_MAX_LENGTH, FinetuneConfig
 from alignscope.training.predict import Predictor, Prepared
 from alignscope.training.runtime import device_description, peak_memory_mb, pick_device, versions
 
@@ -62,18 +63,6 @@ def _resolve_data(config: FinetuneConfig) -> _Data:
     return _Data(train, dev, evals)
 
 
-def _check_config(config: FinetuneConfig) -> None:
-    for name in ("epochs", "batch_size", "max_length", "eval_batch_size"):
-        if getattr(config, name) < 1:
-            raise ConfigError(f"{name} must be at least 1, got {getattr(config, name)}")
-    if config.lr <= 0:
-        raise ConfigError(f"lr must be positive, got {config.lr}")
-    if not 0 <= config.warmup_ratio < 1:
-        raise ConfigError(f"warmup_ratio must be in [0, 1), got {config.warmup_ratio}")
-    if config.max_steps is not None and config.max_steps < 1:
-        raise ConfigError("max_steps must be at least 1")
-
-
 def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run", *,
              overwrite: bool = False, show_progress: bool = True, **fields: Any) -> dict[str, Any]:
     """Run one fine-tuning experiment and return the results dict written to `out`.
@@ -82,11 +71,12 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
     `finetune(model="xlm-roberta-base", train="ud:en_ewt", eval=["ud:fr_gsd"], out="runs/x")`.
     """
     if config is None:
-        config = FinetuneConfig(**fields)
+        config = build(FinetuneConfig, fields)
     elif fields:
         raise ConfigError("pass either a FinetuneConfig or keyword fields, not both")
-    out = Path(out)
-    _check_config(config)
+    out = check_out_folder(out)
+    resolve_model_source(config.model, config.allow_pickle)  # a local model folder is complete
+    pick_device(config.device)  # available (CUDA asked on a machine without it)
     precision = resolve_precision(config.precision, default="auto", bf16=config.bf16)
     if (out / RESULTS_FILE).exists() and not overwrite:
         raise AlignscopeError(f"{out / RESULTS_FILE} already exists; choose another --out or "
@@ -109,6 +99,12 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
     encoder = load_encoder(config.model, revision=config.revision,
                            trust_remote_code=config.trust_remote_code,
                            allow_pickle=config.allow_pickle)
+    # The default (128) shrinks to a smaller model's limit; an explicit longer window is an error.
+    if config.max_length > encoder.max_tokens() and config.max_length != DEFAULT_MAX_LENGTH:
+        raise ConfigError(f"--max-length {config.max_length} exceeds what the model accepts "
+                          f"({encoder.max_tokens()} subwords)",
+                          f"use --max-length {encoder.max_tokens()} or less; longer sentences "
+                          "are windowed anyway")
     reinit_records = _random_init(encoder.model, config)
     head = task.build_head(encoder.hidden_size, labels, config.dropout)
     model = TaskModel(encoder.model, head).to(device)
