@@ -133,7 +133,9 @@ def resolve(ref: str | DatasetRef, role: Role = "eval",
     if ref.scheme == "file":
         path = Path(ref.name).expanduser()
         if not path.is_file():
-            raise AlignscopeError(f"dataset file {path} does not exist")
+            raise AlignscopeError(f"dataset file {path} " + (
+                "is a folder" if path.is_dir() else "does not exist"),
+                "pass a CoNLL-U or IOB file, or a reference such as ud:en_ewt")
         fmt = "conllu" if path.suffix == ".conllu" and _UD_FILE.match(path.name) else _sniff(path)
         return ResolvedDataset(ref, path, ref.split or ROLE_SPLIT[role], _language_of_file(path),
                                fmt)

@@ -7,12 +7,12 @@ values in order, `0.821 → 0.760`, the layout of a before/after comparison.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from alignscope.errors import AlignscopeError, UnknownNameError
+from alignscope.io import read_json
 from alignscope.report.tables import render_table
 
 RESULT_FILES = {"similarity": "similarity.json", "stability": "stability.json"}
@@ -32,7 +32,7 @@ def load_analysis(path: str | Path) -> dict[str, Any]:
     if file is None:
         raise AlignscopeError(f"no similarity.json or stability.json in {path}; pass the --out "
                               "folder of `alignscope similarity` or `alignscope stability`")
-    result = json.loads(file.read_text(encoding="utf-8"))
+    result = read_json(file)
     if result.get("kind") not in RESULT_FILES:
         raise AlignscopeError(f"{file} is not an alignscope analysis result (no `kind`)")
     return result

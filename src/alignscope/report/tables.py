@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from alignscope.errors import AlignscopeError
+from alignscope.io import read_json
 
 FORMATS = ("markdown", "csv", "latex")
 
@@ -21,7 +21,7 @@ def load_results(path: str | Path) -> dict[str, Any]:
     file = path / "results.json" if path.is_dir() else path
     if not file.is_file():
         raise AlignscopeError(f"no results file at {file}; pass a finetune --out directory")
-    results = json.loads(file.read_text(encoding="utf-8"))
+    results = read_json(file)
     if "evaluations" not in results or "metric" not in results:
         raise AlignscopeError(f"{file} is not an alignscope results file (no evaluations)")
     return results
