@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from alignscope.cli import app
 from alignscope.data.conllu import read_conllu
+from alignscope.encoding.words import aligner_for
 from alignscope.models.encoder import load_encoder
-from alignscope.training.alignment import aligner_for
 from alignscope.training.config import FinetuneConfig
 from alignscope.training.evaluate import evaluate
 from alignscope.training.finetune import finetune

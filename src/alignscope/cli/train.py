@@ -59,7 +59,10 @@ def finetune(
     max_eval_sentences: Annotated[int | None, Opt(help="Score the first N sentences of each "
                                                        "eval set.")] = None,
     device: Annotated[str | None, Opt(help="auto | cpu | cuda.")] = None,
-    bf16: Annotated[bool | None, Opt("--bf16/--no-bf16", help="bf16 autocast on CUDA.")] = None,
+    precision: Annotated[str | None, Opt(help="fp32 | bf16 | fp16 (CUDA) | auto (default: bf16 on "
+                                                 "CUDA, fp32 elsewhere).")] = None,
+    bf16: Annotated[bool | None, Opt("--bf16/--no-bf16", hidden=True,
+                                     help="Deprecated: --precision auto / fp32.")] = None,
     dtype: Annotated[str | None, Opt(help="Weights: float32 | bfloat16 | float16.")] = None,
     device_map: Annotated[str | None, Opt(help="'auto': spread a model larger than one GPU "
                                                "over GPUs and CPU (needs alignscope[big]).")]
@@ -97,7 +100,10 @@ def evaluate(
     data_dir: Annotated[str | None, Opt()] = None,
     batch_size: Annotated[int | None, Opt()] = None,
     device: Annotated[str | None, Opt(help="auto | cpu | cuda[:N].")] = None,
-    bf16: Annotated[bool | None, Opt("--bf16/--no-bf16")] = None,
+    precision: Annotated[str | None, Opt(help="fp32 | bf16 | fp16 (CUDA) | auto (default: bf16 on "
+                                                 "CUDA, fp32 elsewhere).")] = None,
+    bf16: Annotated[bool | None, Opt("--bf16/--no-bf16", hidden=True,
+                                     help="Deprecated: --precision auto / fp32.")] = None,
     write_predictions: Annotated[bool, Opt()] = False,
     max_sentences: Annotated[int | None, Opt(help="Score the first N sentences of each set.")]
     = None,

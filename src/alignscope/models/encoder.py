@@ -86,7 +86,6 @@ def resolve_model_source(name_or_path: str | Path, allow_pickle: bool = False) -
     return str(name_or_path)
 
 
-
 DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "bfloat16": torch.bfloat16,
                                   "float16": torch.float16}
 _DTYPE_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
