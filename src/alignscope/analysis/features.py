@@ -27,7 +27,8 @@ from alignscope.data.parallel import ParallelCorpus
 from alignscope.data.registry import cache_dir
 from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.io import atomic_directory, atomic_write_json
-from alignscope.models.encoder import Encoder, transformer_layers
+from alignscope.models.encoder import Encoder
+from alignscope.models.layers import find_blocks
 from alignscope.progress import progress_bar
 
 CACHE_FORMAT = 2  # 2: sentence token counts stored
@@ -124,7 +125,7 @@ class FeatureExtractor:
         self.max_tokens = self._token_limit()
         encoder.model.to(device).eval()
         self._linear_weights = sum(module.weight.numel() for module
-                                   in transformer_layers(encoder.model).modules()
+                                   in find_blocks(encoder.model).blocks.modules()
                                    if isinstance(module, nn.Linear))
 
     def _token_limit(self) -> int:

@@ -14,16 +14,18 @@ from alignscope.io import atomic_write_text
 
 @app.command()
 def table(
-    runs: Annotated[list[Path], typer.Argument(help="finetune run folders (the first is the "
-                                                    "reference), or similarity/stability "
-                                                    "run folders.")],
+    runs: Annotated[list[Path], typer.Argument(help="finetune run folders or result files "
+                                                    "(results.json, evaluation.json; the first "
+                                                    "is the reference), or similarity/stability "
+                                                    "runs.")],
     labels: Annotated[str | None, typer.Option(help="finetune runs: column labels.")] = None,
     measure: Annotated[str | None, typer.Option(help="Analysis runs: the measure (default: "
                                                      "the run's first).")] = None,
     condition: Annotated[str | None, typer.Option(help="Analysis runs: parallel / paired "
                                                        "(default) or a control.")] = None,
     layers: Annotated[str | None, typer.Option(help="Analysis runs: layers to show, e.g. "
-                                                    "0,6,12 (default: all).")] = None,
+                                                    "embeddings,block.5,block.11 (default: "
+                                                    "all).")] = None,
     fmt: Annotated[str, typer.Option("--format", help="markdown | csv | latex.")] = "markdown",
     out: Annotated[Path | None, typer.Option(help="Write the table to this file.")] = None,
 ) -> None:
@@ -31,16 +33,14 @@ def table(
     run's values per language and layer (several runs: `before → after`)."""
 
     def body() -> None:
-        from alignscope.report.layer_tables import find_analysis, layer_table
+        from alignscope.report.layer_tables import LAYER_KINDS, layer_table
         from alignscope.report.tables import transfer_table
+        from alignscope.runs import load_run
 
-        if runs and find_analysis(runs[0]) is not None:
-            try:
-                chosen = [int(layer) for layer in split_list(layers)] or None
-            except ValueError:
-                raise ConfigError(f"--layers takes layer numbers, e.g. 0,6,12; got {layers!r}") \
-                    from None
-            text = layer_table(list(runs), measure, condition, chosen).render(fmt)
+        if not runs:
+            raise ConfigError("give at least one run folder or result file")
+        if load_run(runs[0]).kind in LAYER_KINDS:
+            text = layer_table(list(runs), measure, condition, layers).render(fmt)
         else:
             text = transfer_table(list(runs), split_list(labels) or None).render(fmt)
         if out is not None:

@@ -16,7 +16,7 @@ class FinetuneConfig:
     data_dir: str | None = None
     seed: int = 1
     # RANDOM-INIT
-    random_init: str | None = None  # layers: "0-1", "10,11", "embeddings"
+    random_init: str | None = None  # layers: "block.0-1", "block.10,block.11", "embeddings"
     random_init_regex: str | None = None  # parity with the authors' parameter-name regexes
     reinit_scope: str = "all"  # all | attention | ffn | layernorm
     reinit_scheme: str = "model"  # model | torch-default | normal:SIGMA

@@ -9,10 +9,11 @@ from typing import Any
 from alignscope.data.registry import resolve
 from alignscope.errors import ConfigError
 from alignscope.io import atomic_write_json
+from alignscope.runs import PREDICTIONS_DIR, SCHEMA_VERSION, result_file, run_origin
+from alignscope.runtime import device_description, pick_device, versions
 from alignscope.training.alignment import WordAligner
 from alignscope.training.checkpoint import load_checkpoint
 from alignscope.training.predict import Predictor
-from alignscope.training.runtime import device_description, pick_device, versions
 
 
 def evaluate(checkpoint: str | Path, eval_refs: list[str], *, out: str | Path | None = None,
@@ -20,7 +21,7 @@ def evaluate(checkpoint: str | Path, eval_refs: list[str], *, out: str | Path | 
              bf16: bool = True, write_predictions: bool = False,
              max_sentences: int | None = None, task_options: dict[str, Any] | None = None,
              show_progress: bool = True) -> dict[str, Any]:
-    """Score `checkpoint` on each reference; writes `out` (default CHECKPOINT/evaluation.json).
+    """Score `checkpoint` on each reference; writes `out` (default: evaluation.json in the run).
 
     `max_sentences` scores the first N sentences of each set; `task_options` override the
     checkpoint's scoring options (`{"deprel": "full"}`).
@@ -36,12 +37,22 @@ def evaluate(checkpoint: str | Path, eval_refs: list[str], *, out: str | Path | 
     aligner = WordAligner(encoder.tokenizer, encoder.max_tokens(meta.get("max_length")))
     predictor = Predictor(model, task, labels, aligner, torch_device, batch_size, bf16,
                           show_progress)
-    out = Path(out) if out else Path(checkpoint) / "evaluation.json"
-    predictions_dir = out.parent / "predictions" if write_predictions else None
+    out = Path(out) if out else result_file(checkpoint, "evaluate")
+    predictions_dir = out.parent / PREDICTIONS_DIR if write_predictions else None
+    if "source_language" in meta:
+        source_language, random_init = meta["source_language"], meta.get("random_init", [])
+    else:  # a checkpoint from before schema 2: its run's results.json says
+        source_language, random_init = run_origin(checkpoint)
+    options = {**meta.get("task_options", {}), **(task_options or {})}
     results = {
-        "schema_version": 1, "task": task.name, "metric": task.main_metric,
-        "checkpoint": str(checkpoint), "model": meta.get("model"),
-        "task_options": {**meta.get("task_options", {}), **(task_options or {})},
+        "schema_version": SCHEMA_VERSION, "kind": "evaluate", "task": task.name,
+        "metric": task.main_metric, "source_language": source_language,
+        "random_init": random_init, "checkpoint": str(checkpoint),
+        "model": {"name": str(meta.get("model")), "source": str(encoder.source)},
+        "config": {"eval": list(eval_refs), "data_dir": data_dir, "batch_size": batch_size,
+                   "device": device, "bf16": bf16, "max_sentences": max_sentences,
+                   "write_predictions": write_predictions, "task_options": options},
+        "task_options": options,
         "evaluations": [predictor.evaluate(d, s, predictions_dir)
                         for d, s in zip(datasets, sentences, strict=True)],
         "versions": versions(), "device": device_description(torch_device),

@@ -14,10 +14,10 @@ from alignscope.data.registry import ResolvedDataset
 from alignscope.data.sentence import Sentence
 from alignscope.models.task_model import TaskModel
 from alignscope.progress import progress_bar
+from alignscope.runtime import autocast
 from alignscope.tasks.base import Labels, Task
 from alignscope.training.alignment import WordAligner
 from alignscope.training.batching import collate, sorted_batches
-from alignscope.training.runtime import autocast
 
 
 @dataclass
@@ -58,7 +58,7 @@ class Predictor:
                  predictions_dir: Path | None = None) -> dict[str, Any]:
         start = time.perf_counter()
         predictions, alignment = self.predict(sentences, description=f"eval {dataset.name}")
-        metrics = self.task.score(sentences, predictions)
+        metrics = self.task.score(sentences, predictions, self.labels)
         entry: dict[str, Any] = {
             "dataset": dataset.name, "language": dataset.language, "split": dataset.split,
             "path": str(dataset.path), "sentences": len(sentences), "metrics": metrics,
