@@ -124,8 +124,9 @@ def main() -> None:
                                          list(TARGETS), n_sent_total=args.sentences)
         report["authors_seconds"] = authors_seconds
         ours = preset["results"]["rbf"]["parallel"]
-        differences = [abs(authors[f"en-{lang}"][f"layer_{layer}"]["cka_mean"] - ours[lang][layer])
-                       for lang in TARGETS for layer in preset["layers"]]
+        # The script numbers hidden states: its layer_i is our preset["layers"][i].
+        differences = [abs(authors[f"en-{lang}"][f"layer_{index}"]["cka_mean"] - ours[lang][index])
+                       for lang in TARGETS for index in range(len(preset["layers"]))]
         report["max_abs_difference"] = max(differences)
         report["speedup_preset"] = authors_seconds / preset_seconds
         report["speedup_default"] = authors_seconds / default_seconds
