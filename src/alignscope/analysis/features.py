@@ -26,7 +26,7 @@ from alignscope.analysis.pooling import POOLINGS, EncodedSentence, encode_corpus
 from alignscope.data.parallel import ParallelCorpus
 from alignscope.data.registry import cache_dir
 from alignscope.errors import AlignscopeError, ConfigError
-from alignscope.io import atomic_directory, atomic_write_json
+from alignscope.io import atomic_directory, atomic_write_json, file_lock
 from alignscope.models.encoder import Encoder
 from alignscope.models.layers import find_blocks
 from alignscope.progress import progress_bar
@@ -154,17 +154,22 @@ class FeatureExtractor:
                 label: str = "") -> Features:
         key = self.cache_key(corpus, language)
         entry = cache_dir() / "features" / f"{language}-{_digest(key)}"
-        if self.options.use_cache:
+        if not self.options.use_cache:
+            return self._compute(corpus, language, progress, label)
+        with file_lock(entry):  # one process fills an entry; the others wait, then read it
             cached = _load_entry(entry, key, language)
             if cached is not None:
                 self.stats.cache_hits.append(language)
                 return cached
+            features = self._compute(corpus, language, progress, label)
+            _save_entry(entry, key, features)
+            return features
+
+    def _compute(self, corpus: ParallelCorpus, language: str, progress: Any,
+                 label: str) -> Features:
         encoded = encode_corpus(self.encoder.tokenizer, corpus, language, self.options.pooling,
                                 self.max_tokens)
-        features = self._run(encoded, language, progress, label)
-        if self.options.use_cache:
-            _save_entry(entry, key, features)
-        return features
+        return self._run(encoded, language, progress, label)
 
     def _run(self, encoded: list[EncodedSentence], language: str, progress: Any,
              label: str) -> Features:
