@@ -7,7 +7,8 @@ one renamed in, the old one removed; a process killed between those two renames 
 dead processes are removed the same way, so a SIGKILL at any point leaves the old or the new
 content and, after the next write, no stray file. Folder swaps, and whatever `file_lock`
 guards (a cache entry being filled), are serialised across processes and threads with
-flock(2) locks, which the OS releases when their holder dies.
+flock(2) locks, which the OS releases when their holder dies. `utf8_lines` and `read_utf8` read
+text inputs as UTF-8, naming the file and line of a bad byte.
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from alignscope.errors import DataFormatError
+
+_BOM = b"\xef\xbb\xbf"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 _HOST = socket.gethostname().replace(".", "_")  # no dots: the temporary names split on them
 _held = threading.local()  # lock paths this thread holds: file_lock is re-entrant
@@ -216,3 +222,48 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def utf8_lines(path: str | Path) -> Iterator[tuple[int, str]]:
+    """(line number, line without its end) of a UTF-8 text file, with or without a byte-order
+    mark. Any other encoding, or a binary file, is an error naming the first bad line."""
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                if number == 1:
+                    if raw.startswith(_UTF16_BOMS):
+                        raise DataFormatError(path, 1, "the file is UTF-16, not UTF-8",
+                                              _convert_hint(path, "utf-16"))
+                    raw = raw.removeprefix(_BOM)
+                yield number, _decode(path, number, raw).rstrip("\r\n")
+    except IsADirectoryError:
+        raise DataFormatError(path, None, "is a folder, not a text file",
+                              "pass the file inside it") from None
+    except PermissionError:
+        raise DataFormatError(path, None, "cannot be read (permission denied)",
+                              "fix its permissions") from None
+
+
+def read_utf8(path: str | Path) -> str:
+    """The whole text of a UTF-8 file (see `utf8_lines`), lines joined by newlines."""
+    return "".join(line + "\n" for _, line in utf8_lines(path))
+
+
+def _decode(path: Path, number: int, raw: bytes) -> str:
+    if b"\x00" in raw:
+        raise DataFormatError(path, number, "NUL byte: this is a binary file, or UTF-16/32 text",
+                              f"pass a UTF-8 text file; {_convert_hint(path, 'utf-16')}")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        bad = raw[error.start]
+        raise DataFormatError(
+            path, number, f"not UTF-8: byte 0x{bad:02x} at column {error.start + 1} cannot be "
+            "decoded", _convert_hint(path, "latin1")) from None
+
+
+def _convert_hint(path: Path, encoding: str) -> str:
+    return (f"convert it to UTF-8, e.g. `iconv -f {encoding} -t utf-8 {path} > "
+            f"{path.with_name(path.stem + '.utf8' + path.suffix)}` (use the file's real "
+            "encoding in -f)")

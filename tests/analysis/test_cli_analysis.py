@@ -81,7 +81,7 @@ def test_bad_config_files_are_refused_before_any_work(tiny_bert: Path, tmp_path:
     result = runner.invoke(app, ["stability", "--config", str(config), "--out",
                                  str(tmp_path / "st"), "--no-progress"])
     assert result.exit_code == 2
-    assert "unknown option(s) langs" in result.output and "languages" in result.output
+    assert "unknown option 'langs'" in result.output and "languages" in result.output
     missing = runner.invoke(app, ["similarity", "--out", str(tmp_path / "s"), "--targets", "fr"])
     assert missing.exit_code == 2 and "--model is required" in missing.output
     assert not (tmp_path / "st").exists() and not (tmp_path / "s").exists()

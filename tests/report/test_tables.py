@@ -75,7 +75,7 @@ def test_mixed_tasks_and_missing_runs_are_errors(tmp_path: Path,
     with pytest.raises(AlignscopeError, match="different metrics"):
         transfer_table([pos, ner])
     result = CliRunner().invoke(app, ["table", str(pos), str(tmp_path / "absent")])
-    assert result.exit_code == 2 and "no such file or folder" in " ".join(result.output.split())
+    assert result.exit_code == 2 and "absent not found" in result.output
 
 
 def test_cli_writes_the_table(tmp_path: Path, write_run: Callable[..., Path]) -> None:

@@ -163,7 +163,7 @@ def test_an_entity_type_unseen_in_training_is_refused_before_training(tmp_path: 
     target = tmp_path / "de.iob"
     target.write_text("0\tAngela\tB-PER\n1\tMerkel\tI-PER\n\n", encoding="utf-8")
     with pytest.raises(DataFormatError, match=r"de\.iob:1: NER tag 'B-PER' is outside"):
-        # No model at that path: the data check must come first, before any loading.
-        finetune(model=str(tmp_path / "no-model"), train=str(train), eval=[str(target)], task="ner",
+        # No such (hub) model: the data check must come first, before any loading.
+        finetune(model="no-such-model", train=str(train), eval=[str(target)], task="ner",
                  out=tmp_path / "run", device="cpu", show_progress=False)
     assert not (tmp_path / "run").exists()

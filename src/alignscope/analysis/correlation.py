@@ -8,13 +8,14 @@ language to the source at a layer and that language's zero-shot score.
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from scipy import stats
 
 from alignscope.analysis.outputs import Figures, check_out, clean, header, write_run
+from alignscope.config import Text, options
 from alignscope.errors import AlignscopeError, ConfigError, DataFormatError, UnknownNameError
 from alignscope.runs import Run, load_run
 
@@ -22,13 +23,13 @@ MIN_LANGUAGES = 3
 TRANSFER_KINDS = ("finetune", "evaluate")
 
 
-@dataclass(frozen=True)
+@options(frozen=True)
 class CorrelationConfig:
-    similarity: str  # a similarity run folder or its similarity.json
-    transfer: str  # a finetune run folder or its results.json (or an evaluation.json)
-    measure: str | None = None  # default: the similarity run's first measure
-    condition: str = "parallel"
-    dataset: str | None = None  # keep only evaluations whose dataset contains this text
+    similarity: Text  # a similarity run folder or its similarity.json
+    transfer: Text  # a finetune run folder or its results.json (or an evaluation.json)
+    measure: Text | None = None  # default: the similarity run's first measure
+    condition: Text = "parallel"
+    dataset: Text | None = None  # keep only evaluations whose dataset contains this text
 
 
 def transfer_scores(transfer: Run, dataset: str | None) -> dict[str, float]:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from alignscope.config import check_out_folder
 from alignscope.errors import ConfigError
 from alignscope.io import atomic_directory, atomic_write_json, atomic_write_text
 from alignscope.runs import SCHEMA_VERSION, Kind, result_file
@@ -23,9 +24,7 @@ def check_out(out: str | Path | None, overwrite: bool) -> Path | None:
     """Refuse, before any work, to replace a non-empty folder unless asked."""
     if out is None:
         return None
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} exists and is not a folder")
+    out = check_out_folder(out)
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise ConfigError(f"--out {out} already holds results; pass --overwrite to replace them")
     return out

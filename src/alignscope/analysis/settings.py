@@ -2,30 +2,36 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import Field
 
 from alignscope.analysis.compare import MeasureOptions
 from alignscope.analysis.controls import check_controls
 from alignscope.analysis.features import ExtractionOptions
-from alignscope.models.encoder import Encoder, load_encoder
+from alignscope.config import Count, Device, Names, NonNegative, OpenUnit, Seed, Text, options
+from alignscope.models.encoder import Encoder, load_encoder, resolve_model_source
+from alignscope.training.runtime import pick_device
 
 
-@dataclass(frozen=True, kw_only=True)
+@options(frozen=True, kw_only=True)
 class AnalysisSettings:
-    parallel: str = "ud:pud"
-    measures: tuple[str, ...] | None = None  # None: the analysis's default
+    """Validated on construction (see `alignscope.config`); names are checked by `check`."""
+
+    parallel: Text = "ud:pud"
+    measures: Names | None = None  # None: the analysis's default
     pooling: str | None = None  # mean | cls | word | authors; None: the analysis's default
-    max_sentences: int | None = None
-    max_tokens: int | None = None
-    controls: tuple[str, ...] = ()
-    bootstrap: int = 0  # half-sample splits for intervals; 0 = none
-    confidence: float = 0.95
+    max_sentences: Count | None = None
+    max_tokens: Annotated[int, Field(ge=3)] | None = None  # [CLS], one subword, [SEP]
+    controls: Names = ()
+    bootstrap: NonNegative = 0  # half-sample splits for intervals; 0 = none
+    confidence: OpenUnit = 0.95
     layer_matrix: bool = False
-    seed: int = 0
+    seed: Seed = 0
     data_dir: str | None = None
-    device: str = "auto"
+    device: Device = "auto"
     autocast: str | None = None
-    batch_tokens: int = 8192
+    batch_tokens: Count = 8192
     use_cache: bool = True
     revision: str | None = None  # hub revision of the (pretrained) model
     trust_remote_code: bool = False
@@ -45,6 +51,12 @@ class AnalysisSettings:
         assert self.pooling is not None, "resolve the default pooling first"
         return ExtractionOptions(self.pooling, self.max_tokens, self.batch_tokens, self.autocast,
                                  self.use_cache)
+
+    def check_models(self, *names: str) -> None:
+        """The device available and local model folders complete, before any data is read."""
+        pick_device(self.device)
+        for name in names:
+            resolve_model_source(name, self.allow_pickle)
 
     def load(self, name: str, revision: str | None = None) -> Encoder:
         return load_encoder(name, revision=revision, trust_remote_code=self.trust_remote_code,

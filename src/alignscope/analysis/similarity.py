@@ -20,9 +20,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -32,6 +31,7 @@ from alignscope.analysis.controls import derangement, random_init_copy
 from alignscope.analysis.features import FeatureExtractor, Features
 from alignscope.analysis.outputs import Figures, check_out, clean, condition_tables, header, write_run
 from alignscope.analysis.settings import AnalysisSettings
+from alignscope.config import Names, Text, options
 from alignscope.data.parallel import ParallelCorpus, load_parallel
 from alignscope.errors import ConfigError
 from alignscope.models.layers import layer_names
@@ -47,15 +47,17 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-@dataclass(frozen=True, kw_only=True)
+@options(frozen=True, kw_only=True)
 class SimilarityConfig(AnalysisSettings):
     """What `alignscope similarity` runs; None means "the preset's value"."""
 
-    model: str
-    targets: tuple[str, ...]
-    source: str = "en"
+    FLAGS: ClassVar[dict[str, str]] = {"use_cache": "--cache"}
+
+    model: Text
+    targets: Names
+    source: Text = "en"
     preset: str = "default"
-    controls: tuple[str, ...] = ("shuffled", "random-init")
+    controls: Names = ("shuffled", "random-init")
     centre: bool = False  # subtract each language's mean vector first (Libovicky et al. 2020)
     partial_length: bool = False  # residualise features on sentence length first (adjust.py)
 
@@ -135,6 +137,7 @@ def run_similarity(config: SimilarityConfig, out: str | Path | None = None,
     started = time.perf_counter()
     config = config.resolved()
     out_dir = check_out(out, overwrite)
+    config.check_models(config.model)
     options = config.measure_options()
     languages = (config.source, *config.targets)
     corpus = load_parallel(config.parallel, languages, config.data_dir)

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -23,6 +22,7 @@ from alignscope.analysis.features import FeatureExtractor, Features
 from alignscope.analysis.outputs import Figures, check_out, clean, condition_tables, header, write_run
 from alignscope.analysis.settings import AnalysisSettings
 from alignscope.analysis.similarity import compare_languages
+from alignscope.config import Names, Text, options
 from alignscope.data.parallel import load_parallel
 from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.models.layers import layer_names
@@ -31,16 +31,18 @@ from alignscope.runs import run_origin
 from alignscope.runtime import device_description, pick_device
 
 
-@dataclass(frozen=True, kw_only=True)
+@options(frozen=True, kw_only=True)
 class StabilityConfig(AnalysisSettings):
     """What `alignscope stability` runs; `revision` applies to the pretrained model."""
 
-    pretrained: str
-    finetuned: str
-    languages: tuple[str, ...]
-    measures: tuple[str, ...] | None = ("linear", "debiased", "rbf")
+    FLAGS: ClassVar[dict[str, str]] = {"use_cache": "--cache", "languages": "--langs"}
+
+    pretrained: Text
+    finetuned: Text
+    languages: Names
+    measures: Names | None = ("linear", "debiased", "rbf")
     pooling: str | None = "mean"
-    controls: tuple[str, ...] = ("shuffled",)
+    controls: Names = ("shuffled",)
 
     def check(self) -> None:
         if not self.languages:
@@ -71,6 +73,7 @@ def run_stability(config: StabilityConfig, out: str | Path | None = None,
     started = time.perf_counter()
     config.check()
     out_dir = check_out(out, overwrite)
+    config.check_models(config.pretrained, config.finetuned)
     options = config.measure_options()
     corpus = load_parallel(config.parallel, config.languages, config.data_dir)
     corpus = corpus.subsample(config.max_sentences, config.seed)

@@ -1,16 +1,18 @@
 """The Typer application that every command module registers on, and its shared helpers."""
 
 import dataclasses
+import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+import click
 import typer
-import yaml
+from pydantic import ValidationError
 from rich.console import Console
-from rich.markup import escape
 
-from alignscope.errors import AlignscopeError, ConfigError
+from alignscope.config import describe, merge
+from alignscope.errors import AlignscopeError
 
 T = TypeVar("T")
 
@@ -24,64 +26,89 @@ data_app = typer.Typer(help="Fetch datasets (UD treebanks, NER corpora).", no_ar
 app.add_typer(data_app, name="data")
 
 
+REPORT = ("this is a bug in alignscope, not a problem with your input: please report it with "
+          "the command you ran and the traceback above")
+
+
+def console() -> Console:
+    """Standard output that prints text as given: no markup, emoji codes or highlighting, so a
+    path like `runs/:x:` or `[b]` shows literally."""
+    return Console(markup=False, emoji=False, highlight=False)
+
+
+def report(error: AlignscopeError) -> None:
+    """Two plain lines on stderr (no markup: `file.conllu:100:` stays as written)."""
+    typer.echo(f"error: {error.message}", err=True)
+    if error.hint:
+        typer.echo(f"  what to do: {error.hint}", err=True)
+
+
 def run_guarded(action: Callable[[], T]) -> T:
-    """Run a command body; user errors become one red line and exit status 2."""
+    """Run a command body: a user error becomes two lines and exit status 2; anything else is
+    a bug, shown with its traceback and a request to report it (exit status 1)."""
     try:
         return action()
+    except (typer.Exit, click.exceptions.ClickException, click.exceptions.Abort):
+        raise
     except AlignscopeError as error:
-        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(error))}")
-        raise typer.Exit(2) from None
-
-
-def split_list(value: str | None) -> list[str]:
-    """`fr,de, es` -> ['fr', 'de', 'es']."""
-    return [item.strip() for item in (value or "").split(",") if item.strip()]
-
-
-def load_config(path: Path | None, config_class: type) -> dict[str, Any]:
-    """Options from a YAML mapping whose keys are `config_class`'s fields."""
-    if path is None:
-        return {}
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        report(error)
+    except ValidationError as error:  # an option class built directly, not through `build`
+        report(describe(error, type(None)))
     except OSError as error:
-        raise ConfigError(f"cannot read the config file {path}: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML ({error})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a config file must be a mapping of option: value")
-    known = {f.name for f in dataclasses.fields(config_class)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ConfigError(f"{path}: unknown option(s) {', '.join(unknown)}; "
-                          f"known: {', '.join(sorted(known))}")
-    return data
+        if error.filename is None:
+            raise _bug() from error
+        what = f"{error.filename}" + (f" -> {error.filename2}" if error.filename2 else "")
+        report(AlignscopeError(f"{what}: {error.strerror or error}",
+                               "check the path, its permissions and the free disk space"))
+    except KeyboardInterrupt:
+        typer.echo("interrupted: results of unfinished steps were not written", err=True)
+        raise typer.Exit(130) from None
+    except Exception as error:
+        raise _bug() from error
+    raise typer.Exit(2)
 
 
-def merge_config(ctx: typer.Context, path: Path | None, config_class: type,
-                 field_of: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The command's options as `config_class` fields: flags typed on the command line, over
-    the config file, over the flags' defaults.
+def _bug() -> typer.Exit:
+    traceback.print_exc()
+    typer.echo(f"internal error: {REPORT}", err=True)
+    return typer.Exit(1)
+
+
+def quiet_third_party(quiet: bool) -> None:
+    """Under --quiet, transformers' weight-loading bars and info logs are noise."""
+    if quiet:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+
+
+def build_options(ctx: typer.Context, path: Path | None, config_class: type[T],
+                  field_of: Mapping[str, str] | None = None, **extra: Any) -> T:
+    """The command's validated options: flags typed on the command line, over the --config
+    file, over the flags' defaults (an unset flag, None, defers to the class's default).
 
     Every command parameter named like a field (or mapped to one by `field_of`, e.g.
-    `cache` -> `use_cache`) is an option; the others (`out`, `config`) are not.
+    `cache` -> `use_cache`) is an option; the others (`out`, `config`) are not. `extra`
+    are fields computed from flags (they count as typed).
     """
     field_of = field_of or {}
-    fields = {f.name for f in dataclasses.fields(config_class)}
-    parameter_of = {field_of.get(name, name): name for name in ctx.params}
-    # An unset flag (None) leaves the field to the config class's default.
-    options = {field: ctx.params[name] for field, name in parameter_of.items()
-               if field in fields and ctx.params[name] is not None}
-    for key, value in load_config(path, config_class).items():
-        source = ctx.get_parameter_source(parameter_of.get(key, key))
+    fields = {f.name for f in dataclasses.fields(config_class)}  # type: ignore[arg-type]
+    values: dict[str, Any] = {}
+    explicit: set[str] = set(extra)
+    flags: dict[str, str] = {}
+    spelled = {param.name: param.opts[0] if param.param_type_name == "option"
+               else str(param.name).upper() for param in ctx.command.params}
+    for name, value in ctx.params.items():
+        field = field_of.get(name, name)
+        if field not in fields:
+            continue
+        flags[field] = spelled.get(name, "--" + name.replace("_", "-"))
+        source = ctx.get_parameter_source(name)
         # By name: Typer may carry its own copy of click's ParameterSource enum.
-        if getattr(source, "name", None) not in ("COMMANDLINE", "ENVIRONMENT"):
-            options[key] = value
-    return options
-
-
-def as_names(value: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...] | None:
-    """A comma-separated flag or a YAML list, as a tuple (None stays None)."""
-    if value is None:
-        return None
-    return tuple(split_list(value) if isinstance(value, str) else value)
+        if getattr(source, "name", None) in ("COMMANDLINE", "ENVIRONMENT"):
+            explicit.add(field)
+        if value is not None:
+            values[field] = value
+    values.update(extra)
+    return merge(config_class, values, path, frozenset(explicit), flags)

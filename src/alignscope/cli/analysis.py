@@ -6,36 +6,20 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from alignscope.cli._app import app, as_names, merge_config, run_guarded
-from alignscope.errors import ConfigError
+from alignscope.cli._app import app, build_options, console, quiet_third_party, run_guarded
 
 Opt = typer.Option
 
 
-def _require(options: dict[str, Any], *fields: str) -> None:
-    for field in fields:
-        if not options.get(field):
-            flag = "langs" if field == "languages" else field
-            raise ConfigError(f"--{flag} is required (or set {field} in --config)")
+# Flag -> config field where they differ.
+FIELD_OF = {"cache": "use_cache", "half_samples": "bootstrap"}
 
 
-def _lists(options: dict[str, Any], *fields: str) -> dict[str, Any]:
-    """The options with comma-separated or YAML lists as tuples; `none` is the empty list."""
-    return {**options, **{field: tuple(v for v in as_names(options[field]) or () if v != "none")
-                          for field in fields if field in options}}
-
-
-# Flag -> config field; the hidden old `--bootstrap` maps to no field (`_old_flag` applies it).
-FIELD_OF = {"cache": "use_cache", "half_samples": "bootstrap", "bootstrap": "_old_bootstrap"}
-
-
-def _old_flag(options: dict[str, Any], bootstrap: int | None) -> None:
-    """`--bootstrap N`, the old name of `--half-samples N`, still works."""
-    if bootstrap is not None:
-        options["bootstrap"] = bootstrap
+def _old_flag(old_bootstrap: int | None) -> dict[str, int]:
+    """`--bootstrap N`, the old name of `--half-samples N`, still works (as if typed)."""
+    return {} if old_bootstrap is None else {"bootstrap": old_bootstrap}
 
 
 def _print_curves(result: dict[str, Any], key: str, first: str, title: str) -> None:
@@ -52,7 +36,7 @@ def _print_curves(result: dict[str, Any], key: str, first: str, title: str) -> N
             values = [v[index] for v in by_language.values() if v[index] is not None]
             cells.append(f"{sum(values) / len(values):.3f}" if values else "-")
         table.add_row(layer, *cells)
-    Console().print(table)
+    console().print(table)
 
 
 @app.command()
@@ -73,8 +57,8 @@ def similarity(
     controls: Annotated[str | None, Opt(help="shuffled,random-init (default) or none.")] = None,
     half_samples: Annotated[int, Opt(help="Half-sample splits for confidence intervals "
                                           "(0 = off).")] = 0,
-    bootstrap: Annotated[int | None, Opt("--bootstrap", hidden=True,
-                                         help="Old name of --half-samples.")] = None,
+    old_bootstrap: Annotated[int | None, Opt("--bootstrap", hidden=True,
+                                             help="Old name of --half-samples.")] = None,
     confidence: Annotated[float, Opt(help="Interval coverage.")] = 0.95,
     centre: Annotated[bool, Opt(help="Remove each language's mean vector first.")] = False,
     partial_length: Annotated[bool, Opt(help="Residualise each language's features on its "
@@ -100,17 +84,16 @@ def similarity(
     from alignscope.report.analysis_figures import similarity_figures
 
     def body() -> None:
-        options = merge_config(ctx, config, SimilarityConfig, FIELD_OF)
-        _old_flag(options, bootstrap)
-        _require(options, "model", "targets")
-        settings = SimilarityConfig(**_lists(options, "targets", "measures", "controls"))
+        quiet_third_party(not progress)
+        settings = build_options(ctx, config, SimilarityConfig, FIELD_OF,
+                                 **_old_flag(old_bootstrap))
         result = run_similarity(settings, out, overwrite, show_progress=progress,
                                 figures=similarity_figures)
         key = result["measures"][0]
         _print_curves(result, key, "parallel", f"{key}: {result['source_language']} vs "
                       f"{len(result['target_languages'])} targets, {result['parallel']['sentences']}"
                       " sentences")
-        Console().print(f"written to {out}")
+        console().print(f"written to {out}")
 
     run_guarded(body)
 
@@ -134,8 +117,8 @@ def stability(
     controls: Annotated[str | None, Opt(help="shuffled (default) or none.")] = None,
     half_samples: Annotated[int, Opt(help="Half-sample splits for confidence intervals "
                                           "(0 = off).")] = 0,
-    bootstrap: Annotated[int | None, Opt("--bootstrap", hidden=True,
-                                         help="Old name of --half-samples.")] = None,
+    old_bootstrap: Annotated[int | None, Opt("--bootstrap", hidden=True,
+                                             help="Old name of --half-samples.")] = None,
     confidence: Annotated[float, Opt(help="Interval coverage.")] = 0.95,
     layer_matrix: Annotated[bool, Opt(help="Also every pretrained x fine-tuned layer.")] = False,
     seed: Annotated[int, Opt(help="Seed for sampling, shuffling and half samples.")] = 0,
@@ -157,21 +140,21 @@ def stability(
     from alignscope.report.analysis_figures import stability_figures
 
     def body() -> None:
-        options = merge_config(ctx, config, StabilityConfig, {**FIELD_OF, "langs": "languages"})
-        _old_flag(options, bootstrap)
-        _require(options, "pretrained", "finetuned", "languages")
-        settings = StabilityConfig(**_lists(options, "languages", "measures", "controls"))
+        quiet_third_party(not progress)
+        settings = build_options(ctx, config, StabilityConfig,
+                                 {**FIELD_OF, "langs": "languages"}, **_old_flag(old_bootstrap))
         result = run_stability(settings, out, overwrite, show_progress=progress,
                                figures=stability_figures)
         key = result["measures"][0]
         _print_curves(result, key, "paired", f"{key}: pretrained vs fine-tuned")
-        Console().print(f"written to {out}")
+        console().print(f"written to {out}")
 
     run_guarded(body)
 
 
 @app.command()
 def correlate(
+    ctx: typer.Context,
     similarity: Annotated[str, Opt(help="A similarity run folder or its similarity.json.")],
     transfer: Annotated[str, Opt(help="A finetune run folder or its results.json (or an "
                                       "evaluation.json).")],
@@ -190,7 +173,7 @@ def correlate(
     from alignscope.report.analysis_figures import correlation_figures
 
     def body() -> None:
-        config = CorrelationConfig(similarity, transfer, measure, condition, dataset)
+        config = build_options(ctx, None, CorrelationConfig)
         target = out or default_out(config)
         result = run_correlation(config, target, overwrite, figures=correlation_figures)
         table = Table(title=f"{result['measure']} vs {result['metric']} over "
@@ -201,7 +184,7 @@ def correlate(
             table.add_row(entry["layer"], *(
                 "-" if entry[k] is None else f"{entry[k]:.3f}"
                 for k in ("spearman", "spearman_p", "pearson", "pearson_p")))
-        Console().print(table)
-        Console().print(f"written to {target}")
+        console().print(table)
+        console().print(f"written to {target}")
 
     run_guarded(body)

@@ -7,13 +7,15 @@ from typing import Annotated
 
 import typer
 
-from alignscope.cli._app import app, run_guarded, split_list
+from alignscope.cli._app import app, build_options, run_guarded
+from alignscope.config import TableConfig, check_out_file
 from alignscope.errors import ConfigError
 from alignscope.io import atomic_write_text
 
 
 @app.command()
 def table(
+    ctx: typer.Context,
     runs: Annotated[list[Path], typer.Argument(help="finetune run folders or result files "
                                                     "(results.json, evaluation.json; the first "
                                                     "is the reference), or similarity/stability "
@@ -37,14 +39,21 @@ def table(
         from alignscope.report.tables import transfer_table
         from alignscope.runs import load_run
 
-        if not runs:
-            raise ConfigError("give at least one run folder or result file")
-        if load_run(runs[0]).kind in LAYER_KINDS:
-            text = layer_table(list(runs), measure, condition, layers).render(fmt)
+        settings = build_options(ctx, None, TableConfig)
+        for run in settings.runs:
+            if not run.exists():
+                raise ConfigError(f"run {run} not found", "pass finetune, similarity or "
+                                  "stability --out folders (or their JSON files)")
+        if settings.out is not None:
+            check_out_file(settings.out)
+        if load_run(settings.runs[0]).kind in LAYER_KINDS:
+            text = layer_table(list(settings.runs), settings.measure, settings.condition,
+                               settings.layers).render(settings.fmt)
         else:
-            text = transfer_table(list(runs), split_list(labels) or None).render(fmt)
-        if out is not None:
-            atomic_write_text(out, text)
+            text = transfer_table(list(settings.runs), settings.labels or None
+                                  ).render(settings.fmt)
+        if settings.out is not None:
+            atomic_write_text(settings.out, text)
         typer.echo(text, nl=False)
 
     run_guarded(body)

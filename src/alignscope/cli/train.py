@@ -6,12 +6,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from alignscope.cli._app import app, load_config, run_guarded, split_list
-from alignscope.errors import ConfigError
-from alignscope.training.config import FinetuneConfig
+from alignscope.cli._app import app, build_options, console, quiet_third_party, run_guarded
+from alignscope.training.config import EvaluateConfig, FinetuneConfig
 
 Opt = typer.Option
 
@@ -25,11 +23,12 @@ def _print_results(results: dict[str, Any]) -> None:
         metrics = entry["metrics"]
         table.add_row(entry["dataset"], entry["language"], str(entry["sentences"]),
                       str(metrics.get("words", "")), f"{100 * metrics[metric]:.2f}")
-    Console().print(table)
+    console().print(table)
 
 
 @app.command()
 def finetune(
+    ctx: typer.Context,
     model: Annotated[str | None, Opt(help="Hub id or local directory of the encoder.")] = None,
     train: Annotated[str | None, Opt(help="Source dataset, e.g. ud:en_ewt.")] = None,
     eval: Annotated[str | None, Opt(help="Comma-separated targets, e.g. ud:fr_pud,ud:de_gsd.")] = None,
@@ -70,44 +69,28 @@ def finetune(
     def body() -> None:
         from alignscope.training.finetune import finetune as run_finetune
 
-        options = load_config(config, FinetuneConfig)
-        flags = {"model": model, "train": train, "task": task, "dev": dev, "data_dir": data_dir,
-                 "random_init": random_init, "random_init_regex": random_init_regex,
-                 "reinit_scope": scope, "reinit_scheme": init_scheme, "seed": seed,
-                 "epochs": epochs, "lr": lr, "head_lr": head_lr, "batch_size": batch_size,
-                 "max_length": max_length,
-                 "warmup_ratio": warmup_ratio, "weight_decay": weight_decay, "dropout": dropout,
-                 "max_steps": max_steps, "max_train_sentences": max_train_sentences,
-                 "max_dev_sentences": max_dev_sentences,
-                 "max_eval_sentences": max_eval_sentences, "device": device, "bf16": bf16,
-                 "threads": threads}
-        options.update({k: v for k, v in flags.items() if v is not None})
-        if eval is not None:
-            options["eval"] = split_list(eval)
-        if write_predictions:
-            options["write_predictions"] = True
-        if deprel is not None:
-            options.setdefault("task_options", {})["deprel"] = deprel
-        for required in ("model", "train"):
-            if not options.get(required):
-                raise ConfigError(f"--{required} is required (or set it in --config)")
-        results = run_finetune(FinetuneConfig(**options), out, overwrite=overwrite,
-                               show_progress=not quiet)
+        quiet_third_party(quiet)
+        extra = {"task_options": {"deprel": deprel}} if deprel is not None else {}
+        settings = build_options(ctx, config, FinetuneConfig,
+                                 {"scope": "reinit_scope", "init_scheme": "reinit_scheme"},
+                                 **extra)
+        results = run_finetune(settings, out, overwrite=overwrite, show_progress=not quiet)
         _print_results(results)
-        Console().print(f"results: {out / 'results.json'}")
+        console().print(f"results: {out / 'results.json'}")
 
     run_guarded(body)
 
 
 @app.command()
 def evaluate(
+    ctx: typer.Context,
     checkpoint: Annotated[Path, Opt(help="A `finetune` run directory.")],
     eval: Annotated[str, Opt(help="Comma-separated datasets, e.g. ud:fr_pud,ud:ja_gsd.")],
     out: Annotated[Path | None, Opt(help="Output JSON (default CHECKPOINT/evaluation.json).")] = None,
     data_dir: Annotated[str | None, Opt()] = None,
-    batch_size: Annotated[int, Opt()] = 64,
-    device: Annotated[str, Opt()] = "auto",
-    bf16: Annotated[bool, Opt("--bf16/--no-bf16")] = True,
+    batch_size: Annotated[int | None, Opt()] = None,
+    device: Annotated[str | None, Opt(help="auto | cpu | cuda[:N].")] = None,
+    bf16: Annotated[bool | None, Opt("--bf16/--no-bf16")] = None,
     write_predictions: Annotated[bool, Opt()] = False,
     max_sentences: Annotated[int | None, Opt(help="Score the first N sentences of each set.")]
     = None,
@@ -120,12 +103,10 @@ def evaluate(
     def body() -> None:
         from alignscope.training.evaluate import evaluate as run_evaluate
 
-        results = run_evaluate(checkpoint, split_list(eval), out=out, data_dir=data_dir,
-                               batch_size=batch_size, device=device, bf16=bf16,
-                               write_predictions=write_predictions,
-                               max_sentences=max_sentences,
-                               task_options={"deprel": deprel} if deprel else None,
-                               show_progress=not quiet)
+        quiet_third_party(quiet)
+        extra = {"task_options": {"deprel": deprel}} if deprel is not None else {}
+        settings = build_options(ctx, None, EvaluateConfig, **extra)
+        results = run_evaluate(settings, show_progress=not quiet)
         _print_results(results)
 
     run_guarded(body)

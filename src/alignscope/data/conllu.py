@@ -15,6 +15,7 @@ import conllu
 
 from alignscope.data.sentence import UPOS_TAGS, Sentence
 from alignscope.errors import DataFormatError
+from alignscope.io import utf8_lines
 
 _INT_ID = re.compile(r"^[1-9][0-9]*$")
 _RANGE_ID = re.compile(r"^([1-9][0-9]*)-([1-9][0-9]*)$")
@@ -25,20 +26,20 @@ _UPOS = frozenset(UPOS_TAGS)
 def _blocks(path: Path) -> Iterator[tuple[int, list[tuple[int, str]]]]:
     """Yield (first line number, [(line number, line)]) for each blank-line separated block."""
     block: list[tuple[int, str]] = []
-    with path.open(encoding="utf-8-sig") as handle:  # tolerate a byte-order mark
-        for number, raw in enumerate(handle, start=1):
-            line = raw.rstrip("\n").rstrip("\r")
-            if line.strip():
-                block.append((number, line))
-            elif block:
-                yield block[0][0], block
-                block = []
+    for number, line in utf8_lines(path):  # UTF-8 checked, byte-order mark tolerated
+        if line.strip():
+            block.append((number, line))
+        elif block:
+            yield block[0][0], block
+            block = []
     if block:
         yield block[0][0], block
 
 
 def _validate_block(path: Path, block: list[tuple[int, str]]) -> None:
     expected = 1
+    range_end = 0  # last word covered by a multiword token
+    last_empty = (0, 0)  # (word, index) of the last empty node
     n_words = sum(1 for _, line in block if not line.startswith("#")
                   and _INT_ID.match(line.split("\t", 1)[0]))
     for number, line in block:
@@ -52,7 +53,11 @@ def _validate_block(path: Path, block: list[tuple[int, str]]) -> None:
                 "check for spaces used instead of tabs",
             )
         token_id, form, _, upos, _, _, head, deprel = columns[:8]
-        if _RANGE_ID.match(token_id) or _EMPTY_ID.match(token_id):
+        if match := _RANGE_ID.match(token_id):
+            range_end = _check_range(path, number, token_id, match, expected, range_end, n_words)
+            continue
+        if _EMPTY_ID.match(token_id):
+            last_empty = _check_empty(path, number, columns, expected - 1, last_empty)
             continue
         if not _INT_ID.match(token_id):
             raise DataFormatError(path, number, f"invalid ID {token_id!r}",
@@ -77,6 +82,45 @@ def _validate_block(path: Path, block: list[tuple[int, str]]) -> None:
                 raise DataFormatError(path, number, f"word {token_id} is its own HEAD")
         if head != "_" and deprel == "_":
             raise DataFormatError(path, number, "DEPREL missing for a word with a HEAD")
+
+
+def _check_range(path: Path, number: int, token_id: str, match: re.Match[str], expected: int,
+                 previous_end: int, n_words: int) -> int:
+    """A multiword token `a-b` stands right before word a, spans words of this sentence and
+    overlaps no other one; returns b."""
+    start, end = int(match[1]), int(match[2])
+    if start >= end:
+        raise DataFormatError(path, number, f"multiword token range {token_id} is empty or "
+                              "reversed", "a range a-b covers words a to b with a < b")
+    if start <= previous_end:
+        raise DataFormatError(path, number, f"multiword token range {token_id} overlaps the "
+                              f"previous one (which ends at word {previous_end})",
+                              "each word belongs to at most one multiword token")
+    if start != expected:
+        raise DataFormatError(path, number, f"multiword token range {token_id} must come right "
+                              f"before word {start}, but the next word is {expected}",
+                              "put the range line just above its first word")
+    if end > n_words:
+        raise DataFormatError(path, number, f"multiword token range {token_id} goes beyond the "
+                              f"sentence's {n_words} words", "fix the range's last word")
+    return end
+
+
+def _check_empty(path: Path, number: int, columns: list[str], word: int,
+                 previous: tuple[int, int]) -> tuple[int, int]:
+    """An empty node `N.M` follows word N (0: sentence start), M counting 1, 2, ... per N; it
+    has no basic-tree HEAD or DEPREL."""
+    token_id = columns[0]
+    node, index = (int(part) for part in token_id.split("."))
+    wanted = previous[1] + 1 if previous[0] == word else 1
+    if node != word or index != wanted:
+        raise DataFormatError(path, number, f"empty node {token_id} out of sequence, expected "
+                              f"{word}.{wanted}", "empty node N.M follows word N, M = 1, 2, ...")
+    if columns[6] != "_" or columns[7] != "_":
+        raise DataFormatError(path, number, f"empty node {token_id} has a HEAD or DEPREL",
+                              "empty nodes belong to the enhanced graph: put `_` in HEAD and "
+                              "DEPREL, their relations in DEPS")
+    return node, index
 
 
 def _check_tree(path: Path, line: int, heads: tuple[int, ...]) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from alignscope.data.sentence import Sentence
 from alignscope.errors import DataFormatError
-from alignscope.io import atomic_write_text
+from alignscope.io import atomic_write_text, utf8_lines
 
 _TAG = re.compile(r"^(?:O|[BI]-\S+)$")
 _DOCSTART = "-DOCSTART-"
@@ -56,15 +56,13 @@ def _split(line: str) -> tuple[tuple[str, ...], str]:
 def _blocks(path: Path) -> Iterator[list[tuple[int, tuple[str, ...], str]]]:
     """Yield the token lines of each sentence as (line number, columns, separator)."""
     block: list[tuple[int, tuple[str, ...], str]] = []
-    with path.open(encoding="utf-8-sig") as handle:
-        for number, raw in enumerate(handle, start=1):
-            line = raw.rstrip("\r\n")
-            columns, separator = _split(line) if line.strip() else ((), "")
-            if columns and columns[0] != _DOCSTART:
-                block.append((number, columns, separator))
-            elif block:
-                yield block
-                block = []
+    for number, line in utf8_lines(path):
+        columns, separator = _split(line) if line.strip() else ((), "")
+        if columns and columns[0] != _DOCSTART:
+            block.append((number, columns, separator))
+        elif block:
+            yield block
+            block = []
     if block:
         yield block
 

@@ -23,6 +23,7 @@ from alignscope.data.conllu import read_conllu
 from alignscope.data.registry import ROLE_SPLIT, default_data_dir, parse_ref, ud_treebanks
 from alignscope.data.sentence import Sentence
 from alignscope.errors import AlignscopeError, ConfigError, DataFormatError, UnknownNameError
+from alignscope.io import utf8_lines
 
 
 @dataclass(frozen=True)
@@ -194,8 +195,7 @@ def load_text_parallel(files: dict[str, str | Path]) -> ParallelCorpus:
 def _read_lines(path: Path) -> list[str]:
     if not path.is_file():
         raise DataFormatError(path, None, "file not found", "check the path or the {lang} template")
-    with path.open(encoding="utf-8") as handle:
-        rows = [line.rstrip("\n").rstrip("\r") for line in handle]
+    rows = [line for _, line in utf8_lines(path)]
     if not rows:
         raise DataFormatError(path, None, "file is empty", "give one sentence per line")
     for number, row in enumerate(rows, start=1):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from alignscope.errors import AlignscopeError, UnknownNameError
+from alignscope.io import utf8_lines
 from alignscope.registry import Registry
 
 Role = Literal["train", "dev", "eval"]
@@ -207,8 +208,7 @@ SCHEMES.register("ner", Scheme("ner:CORPUS:LANG[:SPLIT]", "ner:wikiann:de", 2, _
 
 def _sniff(path: Path) -> Literal["conllu", "iob"]:
     """CoNLL-U has 10 columns; IOB files have the tag in the last of 2-4 columns."""
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip() and not line.startswith("#"):
-                return "conllu" if len(line.rstrip("\n").split("\t")) == 10 else "iob"
+    for _, line in utf8_lines(path):  # the readers' own decoding: a byte-order mark is fine
+        if line.strip() and not line.startswith("#"):
+            return "conllu" if len(line.split("\t")) == 10 else "iob"
     return "conllu"

@@ -9,10 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedModel
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from alignscope.errors import AlignscopeError
+from alignscope.models.files import check_model_folder, could_be_hub_id
 from alignscope.models.layers import find_blocks
 from alignscope.runs import encoder_dir
 
@@ -48,16 +50,24 @@ class Encoder:
         return min(limits) if limits else 512
 
 
-def resolve_model_source(name_or_path: str | Path) -> str:
-    """Map a finetune run directory to its saved encoder; leave hub ids and plain dirs alone."""
+def resolve_model_source(name_or_path: str | Path, allow_pickle: bool = False) -> str:
+    """Map a finetune run directory to its saved encoder; leave hub ids alone. A local folder
+    must be complete (see `files.check_model_folder`)."""
     path = Path(name_or_path).expanduser()
     saved = encoder_dir(path)
     if saved is not None:
+        check_model_folder(saved, allow_pickle)
         return str(saved)
     if path.exists() and not (path / "config.json").is_file():
         raise AlignscopeError(f"{path} is neither a model directory (no config.json) nor an "
-                              "alignscope run directory (no checkpoint/encoder)")
-    return str(path) if path.exists() else str(name_or_path)
+                              "alignscope run directory (no checkpoint/encoder)",
+                              "pass a model folder, a finetune --out folder or a hub id")
+    if path.exists():
+        check_model_folder(path, allow_pickle)
+        return str(path)
+    if not could_be_hub_id(str(name_or_path)):
+        raise AlignscopeError(f"model folder {path} does not exist", "check the --model path")
+    return str(name_or_path)
 
 
 def load_encoder(name_or_path: str | Path, *, revision: str | None = None,
@@ -66,7 +76,7 @@ def load_encoder(name_or_path: str | Path, *, revision: str | None = None,
 
     `allow_pickle` permits `.bin` checkpoints, which execute pickle code on load.
     """
-    source = resolve_model_source(name_or_path)
+    source = resolve_model_source(name_or_path, allow_pickle)
     try:
         config = AutoConfig.from_pretrained(source, revision=revision,
                                             trust_remote_code=trust_remote_code)
@@ -76,18 +86,30 @@ def load_encoder(name_or_path: str | Path, *, revision: str | None = None,
         )
         tokenizer = AutoTokenizer.from_pretrained(source, revision=revision,
                                                   trust_remote_code=trust_remote_code)
-    except OSError as error:
-        hint = "" if allow_pickle else (
-            " If the model has only pickled .bin weights and you trust it, pass --allow-pickle.")
-        raise AlignscopeError(f"cannot load model {name_or_path!r}: {error}.{hint}") from error
+    except (OSError, SafetensorError) as error:
+        if Path(source).exists():
+            raise AlignscopeError(f"cannot load the model folder {source}: {error}",
+                                  "check that it was written by save_pretrained and is whole "
+                                  "(a damaged weights file needs a fresh copy)") from error
+        raise AlignscopeError(
+            f"no model folder {source!r} here, and no hub model of that name could be fetched "
+            f"({str(error).splitlines()[0]})",
+            "check the spelling of the path or model name; a hub model needs internet access "
+            "once (it is cached afterwards)") from error
     except ValueError as error:
         if "trust_remote_code" in str(error):
             raise AlignscopeError(f"model {name_or_path!r} needs custom code; pass "
                                   "--trust-remote-code if you trust it") from error
+        if Path(source).exists():
+            raise AlignscopeError(f"cannot load the model folder {source}: "
+                                  f"{str(error).splitlines()[0]}",
+                                  "check its config.json (model_type) and weights") from error
         raise
     if not tokenizer.is_fast:
         raise AlignscopeError(f"model {name_or_path!r} has no fast tokenizer; word alignment "
                               "needs one (install `tokenizers` or convert the tokenizer)")
     find_blocks(model)  # fail early on architectures we cannot dissect
+    # alignscope windows long sentences itself: the tokenizer's length warning would mislead.
+    tokenizer.deprecation_warnings["sequence-length-is-longer-than-the-specified-maximum"] = True
     model.eval()
     return Encoder(model=model, tokenizer=tokenizer, name=str(name_or_path), source=source)

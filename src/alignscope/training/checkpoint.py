@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from alignscope.errors import AlignscopeError
+from alignscope.errors import AlignscopeError, DataFormatError
 from alignscope.io import atomic_directory, atomic_write_json
 from alignscope.models.encoder import Encoder, load_encoder
 from alignscope.models.task_model import TaskModel
@@ -39,10 +40,30 @@ def load_checkpoint(run_dir: str | Path, device: torch.device,
     if not task_file.is_file():
         raise AlignscopeError(f"{run_dir} is not a fine-tuned checkpoint (no {CHECKPOINT_TASK}); pass "
                               "the --out directory of `alignscope finetune`")
-    meta = json.loads(task_file.read_text(encoding="utf-8"))
+    meta = _read_meta(task_file)
+    if not (directory / CHECKPOINT_HEAD).is_file():
+        raise AlignscopeError(f"{directory}: the task head ({CHECKPOINT_HEAD}) is missing",
+                              "re-run `alignscope finetune`, or copy the whole run folder")
     task = get_task(meta["task"], **{**meta.get("task_options", {}), **(task_options or {})})
     encoder = load_encoder(directory / CHECKPOINT_ENCODER)
     head = task.build_head(encoder.hidden_size, meta["labels"], meta.get("dropout", 0.1))
-    head.load_state_dict(load_file(str(directory / CHECKPOINT_HEAD)))
+    try:
+        head.load_state_dict(load_file(str(directory / CHECKPOINT_HEAD)))
+    except (SafetensorError, RuntimeError) as error:  # damaged, or another model's head
+        raise DataFormatError(directory / CHECKPOINT_HEAD, None, f"unusable task head: "
+                              f"{str(error).splitlines()[0]}",
+                              "re-run `alignscope finetune`, or copy the whole run folder") from None
     model = TaskModel(encoder.model, head).to(device).eval()
     return model, encoder, task, meta["labels"], meta
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        meta = None
+    if not isinstance(meta, dict) or not isinstance(meta.get("task"), str) \
+            or not isinstance(meta.get("labels"), dict):
+        raise DataFormatError(path, None, "damaged: not the JSON object (task, labels) that "
+                              "`finetune` writes", "re-run `alignscope finetune`, or restore it")
+    return meta

@@ -1,49 +1,157 @@
-"""The fine-tuning configuration. Defaults follow XTREME's udpos recipe (see README)."""
+"""The fine-tuning and evaluation options. Defaults follow XTREME's udpos recipe (see README).
+
+Both are validated pydantic dataclasses (see `alignscope.config`): a wrong type, a value out of
+range or an impossible combination fails when the object is built, before any data is read.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+import re
+from dataclasses import asdict, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import field_validator, model_validator
+
+from alignscope.config import (
+    Count,
+    Device,
+    Fraction,
+    NameList,
+    NonNegativeFloat,
+    Rate,
+    Seed,
+    Text,
+    options,
+    user_error,
+)
+from alignscope.errors import ConfigError
+from alignscope.models.layers import parse_layers
+from alignscope.models.reinit import SCOPES, parse_scheme
+from alignscope.tasks import get_task
+
+DEFAULT_MAX_LENGTH = 128  # subwords per window (XTREME)
 
 
-@dataclass
+@options
 class FinetuneConfig:
-    model: str
-    train: str
-    eval: list[str] = field(default_factory=list)
-    task: str = "pos"
-    dev: str | None = None  # default: the dev split of the training treebank
+    FLAGS: ClassVar[dict[str, str]] = {"reinit_scope": "--scope", "reinit_scheme": "--init-scheme"}
+
+    model: Text
+    train: Text
+    eval: NameList = field(default_factory=list)
+    task: Text = "pos"
+    dev: Text | None = None  # default: the dev split of the training treebank
     data_dir: str | None = None
-    seed: int = 1
+    seed: Seed = 1
     # RANDOM-INIT
     random_init: str | None = None  # layers: "block.0-1", "block.10,block.11", "embeddings"
     random_init_regex: str | None = None  # parity with the authors' parameter-name regexes
     reinit_scope: str = "all"  # all | attention | ffn | layernorm
     reinit_scheme: str = "model"  # model | torch-default | normal:SIGMA
     # optimisation (XTREME udpos: lr 2e-5, 10 epochs, batch 32, max length 128)
-    epochs: int = 10
-    lr: float = 2e-5
-    head_lr: float | None = None  # task head learning rate; None: same as lr
-    batch_size: int = 32
-    max_length: int = 128
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
-    dropout: float = 0.1  # task head dropout; the encoder keeps its own config's dropout
-    max_steps: int | None = None
-    max_train_sentences: int | None = None
-    max_dev_sentences: int | None = None
-    max_eval_sentences: int | None = None  # score the first N sentences of each eval set
-    eval_batch_size: int = 64
+    epochs: Count = 10
+    lr: Rate = 2e-5
+    head_lr: Rate | None = None  # task head learning rate; None: same as lr
+    batch_size: Count = 32
+    max_length: Count = DEFAULT_MAX_LENGTH
+    warmup_ratio: Fraction = 0.1
+    weight_decay: NonNegativeFloat = 0.0
+    max_grad_norm: Rate = 1.0
+    dropout: Fraction = 0.1  # task head dropout; the encoder keeps its own config's dropout
+    max_steps: Count | None = None
+    max_train_sentences: Count | None = None
+    max_dev_sentences: Count | None = None
+    max_eval_sentences: Count | None = None  # score the first N sentences of each eval set
+    eval_batch_size: Count = 64
     # runtime
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    device: Device = "auto"  # auto | cpu | cuda | cuda:N
     bf16: bool = True  # bf16 autocast, on CUDA only
-    threads: int | None = None  # CPU threads for torch; None: torch's default
+    threads: Count | None = None  # CPU threads for torch; None: torch's default
     write_predictions: bool = False
     task_options: dict[str, Any] = field(default_factory=dict)
     revision: str | None = None
     trust_remote_code: bool = False
     allow_pickle: bool = False
 
+    @field_validator("random_init")
+    @classmethod
+    def _layers(cls, spec: str | None) -> str | None:
+        if spec is not None and not spec.strip():
+            raise ValueError("empty: give layers such as block.0-1, block.10,block.11 or "
+                             "embeddings, or leave it out for a reference run")
+        if spec is not None:
+            user_error(parse_layers, spec)  # syntax; the block count is checked on load
+        return spec
+
+    @field_validator("random_init_regex")
+    @classmethod
+    def _regex(cls, regex: str | None) -> str | None:
+        if regex is not None:
+            try:
+                re.compile(regex)
+            except re.error as error:
+                raise ValueError(f"not a regular expression ({error})") from None
+            if not regex.strip():
+                raise ValueError("empty: give a parameter-name pattern, or leave it out")
+        return regex
+
+    @field_validator("reinit_scheme")
+    @classmethod
+    def _scheme(cls, scheme: str) -> str:
+        user_error(parse_scheme, scheme)
+        return scheme
+
+    @field_validator("reinit_scope")
+    @classmethod
+    def _scope(cls, scope: str) -> str:
+        if scope not in SCOPES:
+            raise ValueError(f"must be one of {', '.join(SCOPES)}")
+        return scope
+
+    @model_validator(mode="after")
+    def _combinations(self) -> FinetuneConfig:
+        user_error(check_task, self.task, self.task_options)
+        if self.max_length < 8:
+            raise ValueError(f"--max-length (max_length) must be at least 8 subwords (room for "
+                             f"the special tokens and a word), got {self.max_length}")
+        selected = self.random_init is not None or self.random_init_regex is not None
+        if not selected and (self.reinit_scheme != "model" or self.reinit_scope != "all"):
+            raise ValueError("--init-scheme (reinit_scheme) and --scope (reinit_scope) apply to "
+                             "re-initialised layers: add --random-init LAYERS (or "
+                             "--random-init-regex), or drop them")
+        return self
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@options(frozen=True, kw_only=True)
+class EvaluateConfig:
+    """What `alignscope evaluate` runs: a finetune run folder scored on other datasets."""
+
+    checkpoint: Path
+    eval: NameList
+    out: Path | None = None
+    data_dir: str | None = None
+    batch_size: Count = 64
+    device: Device = "auto"
+    bf16: bool = True
+    write_predictions: bool = False
+    max_sentences: Count | None = None
+    task_options: dict[str, Any] = field(default_factory=dict)  # override the checkpoint's
+
+    @model_validator(mode="after")
+    def _some_data(self) -> EvaluateConfig:
+        if not self.eval:
+            raise ValueError("eval (--eval) names no dataset: give e.g. ud:fr_pud,ud:ja_gsd")
+        return self
+
+
+def check_task(name: str, task_options: dict[str, Any]) -> None:
+    """An unknown task or task option fails here, not after the data is read."""
+    try:
+        get_task(name, **task_options)
+    except TypeError:
+        raise ConfigError(f"task {name!r} takes no option(s) {', '.join(task_options)}") from None
+

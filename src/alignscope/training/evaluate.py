@@ -6,39 +6,47 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from alignscope.config import build, check_input, check_out_file, dump
 from alignscope.data.registry import resolve
-from alignscope.errors import ConfigError
 from alignscope.io import atomic_write_json
 from alignscope.runs import PREDICTIONS_DIR, SCHEMA_VERSION, result_file, run_origin
 from alignscope.runtime import device_description, pick_device, versions
 from alignscope.training.alignment import WordAligner
 from alignscope.training.checkpoint import load_checkpoint
+from alignscope.training.config import EvaluateConfig
 from alignscope.training.predict import Predictor
 
 
-def evaluate(checkpoint: str | Path, eval_refs: list[str], *, out: str | Path | None = None,
-             data_dir: str | None = None, batch_size: int = 64, device: str = "auto",
-             bf16: bool = True, write_predictions: bool = False,
+def evaluate(checkpoint: str | Path | EvaluateConfig, eval_refs: list[str] | None = None, *,
+             out: str | Path | None = None, data_dir: str | None = None, batch_size: int = 64,
+             device: str = "auto", bf16: bool = True, write_predictions: bool = False,
              max_sentences: int | None = None, task_options: dict[str, Any] | None = None,
              show_progress: bool = True) -> dict[str, Any]:
     """Score `checkpoint` on each reference; writes `out` (default: evaluation.json in the run).
 
-    `max_sentences` scores the first N sentences of each set; `task_options` override the
-    checkpoint's scoring options (`{"deprel": "full"}`).
+    Pass an `EvaluateConfig`, or its fields as arguments. `max_sentences` scores the first N
+    sentences of each set; `task_options` override the checkpoint's scoring options
+    (`{"deprel": "full"}`).
     """
-    if not eval_refs:
-        raise ConfigError("give at least one dataset to evaluate (--eval ud:fr_pud,...)")
+    settings = checkpoint if isinstance(checkpoint, EvaluateConfig) else build(EvaluateConfig, {
+        "checkpoint": checkpoint, "eval": eval_refs or [], "out": out, "data_dir": data_dir,
+        "batch_size": batch_size, "device": device, "bf16": bf16,
+        "write_predictions": write_predictions, "max_sentences": max_sentences,
+        "task_options": task_options or {}})
+    checkpoint, eval_refs, data_dir = settings.checkpoint, settings.eval, settings.data_dir
+    task_options, max_sentences = settings.task_options, settings.max_sentences
+    check_input(checkpoint, "finetune run", "--checkpoint", folder=True)
+    out = check_out_file(settings.out or result_file(checkpoint, "evaluate"))
     datasets = [resolve(ref, "eval", data_dir) for ref in eval_refs]
-    torch_device = pick_device(device)
+    torch_device = pick_device(settings.device)
     model, encoder, task, labels, meta = load_checkpoint(checkpoint, torch_device, task_options)
     sentences = [task.read(dataset, limit=max_sentences) for dataset in datasets]
     for read in sentences:
         task.check_labels(read, labels)
     aligner = WordAligner(encoder.tokenizer, encoder.max_tokens(meta.get("max_length")))
-    predictor = Predictor(model, task, labels, aligner, torch_device, batch_size, bf16,
-                          show_progress)
-    out = Path(out) if out else result_file(checkpoint, "evaluate")
-    predictions_dir = out.parent / PREDICTIONS_DIR if write_predictions else None
+    predictor = Predictor(model, task, labels, aligner, torch_device, settings.batch_size,
+                          settings.bf16, show_progress)
+    predictions_dir = out.parent / PREDICTIONS_DIR if settings.write_predictions else None
     if "source_language" in meta:
         source_language, random_init = meta["source_language"], meta.get("random_init", [])
     else:  # a checkpoint from before schema 2: its run's results.json says
@@ -49,9 +57,7 @@ def evaluate(checkpoint: str | Path, eval_refs: list[str], *, out: str | Path | 
         "metric": task.main_metric, "source_language": source_language,
         "random_init": random_init, "checkpoint": str(checkpoint),
         "model": {"name": str(meta.get("model")), "source": str(encoder.source)},
-        "config": {"eval": list(eval_refs), "data_dir": data_dir, "batch_size": batch_size,
-                   "device": device, "bf16": bf16, "max_sentences": max_sentences,
-                   "write_predictions": write_predictions, "task_options": options},
+        "config": dump(settings),
         "task_options": options,
         "evaluations": [predictor.evaluate(d, s, predictions_dir)
                         for d, s in zip(datasets, sentences, strict=True)],

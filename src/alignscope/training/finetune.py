@@ -13,11 +13,12 @@ from typing import Any
 import torch
 from transformers import get_linear_schedule_with_warmup
 
+from alignscope.config import build, check_out_folder
 from alignscope.data.registry import DatasetRef, ResolvedDataset, parse_ref, resolve
 from alignscope.data.sentence import Sentence
 from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.io import atomic_write_json
-from alignscope.models.encoder import load_encoder
+from alignscope.models.encoder import load_encoder, resolve_model_source
 from alignscope.models.layers import LayerSelection, layers_of_parameters, parse_layers
 from alignscope.models.reinit import ReinitRecord, is_norm, reinitialize
 from alignscope.models.task_model import TaskModel
@@ -34,7 +35,7 @@ from alignscope.tasks import Task, get_task
 from alignscope.training.alignment import WordAligner
 from alignscope.training.batching import collate, length_grouped_batches
 from alignscope.training.checkpoint import save_checkpoint
-from alignscope.training.config import FinetuneConfig
+from alignscope.training.config import DEFAULT_MAX_LENGTH, FinetuneConfig
 from alignscope.training.predict import Predictor
 
 _STATUS_EVERY = 20  # steps between loss read-outs for the progress bar
@@ -67,20 +68,6 @@ def _resolve_data(config: FinetuneConfig) -> _Data:
     return _Data(train, dev, evals)
 
 
-def _check_config(config: FinetuneConfig) -> None:
-    for name in ("epochs", "batch_size", "max_length", "eval_batch_size"):
-        if getattr(config, name) < 1:
-            raise ConfigError(f"{name} must be at least 1, got {getattr(config, name)}")
-    if config.lr <= 0:
-        raise ConfigError(f"lr must be positive, got {config.lr}")
-    if not 0 <= config.warmup_ratio < 1:
-        raise ConfigError(f"warmup_ratio must be in [0, 1), got {config.warmup_ratio}")
-    if config.max_steps is not None and config.max_steps < 1:
-        raise ConfigError("max_steps must be at least 1")
-    if config.random_init:
-        parse_layers(config.random_init)  # the syntax now; the block count once the model loads
-
-
 def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run", *,
              overwrite: bool = False, show_progress: bool = True, **fields: Any) -> dict[str, Any]:
     """Run one fine-tuning experiment and return the results dict written to `out`.
@@ -89,11 +76,12 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
     `finetune(model="xlm-roberta-base", train="ud:en_ewt", eval=["ud:fr_gsd"], out="runs/x")`.
     """
     if config is None:
-        config = FinetuneConfig(**fields)
+        config = build(FinetuneConfig, fields)
     elif fields:
         raise ConfigError("pass either a FinetuneConfig or keyword fields, not both")
-    out = Path(out)
-    _check_config(config)
+    out = check_out_folder(out)
+    resolve_model_source(config.model, config.allow_pickle)  # a local model folder is complete
+    pick_device(config.device)  # available (CUDA asked on a machine without it)
     results_path = result_file(out, "finetune")
     if results_path.exists() and not overwrite:
         raise AlignscopeError(f"{results_path} already exists; choose another --out or "
@@ -115,6 +103,12 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
     encoder = load_encoder(config.model, revision=config.revision,
                            trust_remote_code=config.trust_remote_code,
                            allow_pickle=config.allow_pickle)
+    # The default (128) shrinks to a smaller model's limit; an explicit longer window is an error.
+    if config.max_length > encoder.max_tokens() and config.max_length != DEFAULT_MAX_LENGTH:
+        raise ConfigError(f"--max-length {config.max_length} exceeds what the model accepts "
+                          f"({encoder.max_tokens()} subwords)",
+                          f"use --max-length {encoder.max_tokens()} or less; longer sentences "
+                          "are windowed anyway")
     selection = (parse_layers(config.random_init, encoder.num_blocks)
                  if config.random_init else None)  # checked against the model before training
     reinit_records = _random_init(encoder.model, selection, config)

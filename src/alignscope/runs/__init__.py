@@ -1,0 +1,187 @@
+"""Run folders: the only module that knows their layout, and `load_run` for every kind.
+
+    <finetune run>/results.json         kind finetune (written last: marks a finished run)
+    <finetune run>/checkpoint/          encoder/ (save_pretrained), head.safetensors, task.json
+    <finetune run>/evaluation.json      kind evaluate (`alignscope evaluate` default)
+    <finetune run>/predictions/         with --write-predictions
+    <similarity run>/similarity.json    kind similarity, plus CSV tables and figures
+    <stability run>/stability.json      kind stability, plus CSV tables and figures
+    <correlation run>/correlation.json  kind correlation, plus correlation.csv and a figure
+
+Every result file carries `schema_version`, `kind`, `source_language`, `random_init` (layer
+names), `model`, the resolved `config` and `versions` (schema in runs/schema.py and
+docs/results.schema.json). `load_run` reads version 2 and version 1 files alike and returns
+them in the version-2 shape.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from alignscope.errors import DataFormatError
+from alignscope.io import read_utf8
+from alignscope.models.layers import parse_layers
+from alignscope.runs import legacy
+from alignscope.runs.schema import ADAPTER, KINDS, SCHEMA_VERSION, Kind
+
+__all__ = ["CHECKPOINT_DIR", "KINDS", "PREDICTIONS_DIR", "RESULT_FILES", "SCHEMA_VERSION", "Kind",
+           "Run", "checkpoint_dir", "encoder_dir", "load_run", "result_file", "run_origin",
+           "validate"]
+
+RESULT_FILES: dict[Kind, str] = {
+    "finetune": "results.json", "evaluate": "evaluation.json", "similarity": "similarity.json",
+    "stability": "stability.json", "correlation": "correlation.json"}
+CHECKPOINT_DIR = "checkpoint"
+CHECKPOINT_ENCODER = "encoder"
+CHECKPOINT_TASK = "task.json"
+CHECKPOINT_HEAD = "head.safetensors"
+PREDICTIONS_DIR = "predictions"
+_MADE_BY: dict[Kind, str] = {kind: f"`alignscope {kind}`" for kind in KINDS}
+_MADE_BY["correlation"] = "`alignscope correlate`"
+
+
+def result_file(folder: str | Path, kind: Kind) -> Path:
+    """Where a run of `kind` keeps its result in `folder`."""
+    return Path(folder) / RESULT_FILES[kind]
+
+
+def checkpoint_dir(run: str | Path) -> Path:
+    """The checkpoint of a finetune run folder (or the checkpoint folder itself)."""
+    run = Path(run)
+    return run / CHECKPOINT_DIR if (run / CHECKPOINT_DIR).is_dir() else run
+
+
+def encoder_dir(path: str | Path) -> Path | None:
+    """The saved encoder of a finetune run folder or checkpoint folder, if it has one."""
+    path = Path(path).expanduser()
+    for candidate in (path / CHECKPOINT_DIR / CHECKPOINT_ENCODER, path / CHECKPOINT_ENCODER):
+        if (candidate / "config.json").is_file():
+            return candidate
+    return None
+
+
+@dataclass(frozen=True)
+class Run:
+    """A loaded result: `data` in the version-2 shape, whatever version the file has."""
+
+    kind: Kind
+    path: Path  # the result file
+    data: dict[str, Any]
+    schema_version: int  # as stored on disk
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    @property
+    def source_language(self) -> str | None:
+        return self.data.get("source_language")
+
+    @property
+    def random_init(self) -> list[str]:
+        return list(self.data.get("random_init") or [])
+
+    @property
+    def model(self) -> str:
+        return str(self.data["model"]["name"])
+
+    @property
+    def label(self) -> str:
+        """`REF`, or `RI <layers>` (`RI <regex>` for a regex selection) for a run whose model
+        had layers re-drawn."""
+        regex = (self.data.get("reinit") or {}).get("regex")
+        if regex:
+            return f"RI {regex}"
+        return f"RI {parse_layers(self.random_init)}" if self.random_init else "REF"
+
+
+def _kinds(kind: Kind | Sequence[Kind] | None) -> tuple[Kind, ...]:
+    if kind is None:
+        return KINDS
+    return (kind,) if isinstance(kind, str) else tuple(kind)
+
+
+def _describe(kinds: tuple[Kind, ...]) -> str:
+    return " or ".join(f"{k} result ({RESULT_FILES[k]}, from {_MADE_BY[k]})" for k in kinds)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(read_utf8(path))
+    except json.JSONDecodeError as error:
+        raise DataFormatError(path, error.lineno, f"not valid JSON: {error.msg}") from None
+    if not isinstance(data, dict):
+        raise DataFormatError(path, None, "a result file must hold a JSON object")
+    return data
+
+
+def validate(data: dict[str, Any], path: str | Path = "<result>") -> None:
+    """Check a version-2 result against the schema; the error names the file and the field."""
+    try:
+        ADAPTER.validate_python(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        raise DataFormatError(path, None, f"does not follow results schema {SCHEMA_VERSION} at "
+                              f"{where}: {first['msg']}") from None
+
+
+def load_run(path: str | Path, kind: Kind | Sequence[Kind] | None = None) -> Run:
+    """Load a result file, or the result in a run folder, of any kind (or of `kind`).
+
+    A folder holding several results (a finetune run with its evaluation.json) gives the
+    first of `kind` present, in the order given.
+    """
+    expected = _kinds(kind)
+    path = Path(path).expanduser()
+    if path.is_dir():
+        found = next((path / RESULT_FILES[k] for k in expected
+                      if (path / RESULT_FILES[k]).is_file()), None)
+        if found is None:
+            raise DataFormatError(path, None, f"no {_describe(expected)} in this folder",
+                                  "pass a run folder or its result file")
+        path = found
+    elif not path.is_file():
+        raise DataFormatError(path, None, f"no such file or folder; expected a "
+                              f"{_describe(expected)}")
+    data = _read_json(path)
+    version = data.get("schema_version", 1)
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise DataFormatError(path, None, f"schema_version {version!r} is not one this "
+                              f"alignscope reads (1-{SCHEMA_VERSION})", "upgrade alignscope")
+    found_kind: Kind = data.get("kind") if version >= 2 else legacy.v1_kind(data, path)  # type: ignore[assignment]
+    if found_kind not in expected:
+        raise DataFormatError(path, None, f"is a {found_kind} result; expected a "
+                              f"{_describe(expected)}")
+    if version < SCHEMA_VERSION:
+        sibling = _finetune_beside(path) if found_kind == "evaluate" else None
+        data = legacy.upgrade(data, found_kind, path, sibling)
+    validate(data, path)
+    return Run(found_kind, path, data, version)
+
+
+def _finetune_beside(path: Path) -> dict[str, Any] | None:
+    beside = result_file(path.parent, "finetune")
+    if not beside.is_file():
+        return None
+    return load_run(beside, "finetune").data
+
+
+def run_origin(model: str | Path) -> tuple[str | None, list[str]]:
+    """(source language, RANDOM-INIT layers) of a model given as a finetune run folder or its
+    saved encoder; (None, []) for anything else (a hub id, a plain model folder)."""
+    path = Path(model).expanduser()
+    encoder = (encoder_dir(path) or path).resolve()
+    for folder in (path, path.parent, path.parent.parent):
+        saved = encoder_dir(folder)
+        if saved is not None and saved.resolve() == encoder \
+                and result_file(folder, "finetune").is_file():
+            run = load_run(folder, "finetune")
+            return run.source_language, run.random_init
+    return None, []

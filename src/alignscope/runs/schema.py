@@ -1,0 +1,153 @@
+"""The results schema (version 2), as pydantic models: every run kind shares one header and
+adds its own fields. `json_schema()` renders the documented schema (docs/results.schema.json);
+models allow extra keys, so a field added later does not break older readers."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+SCHEMA_VERSION = 2
+Kind = Literal["finetune", "evaluate", "similarity", "stability", "correlation"]
+KINDS: tuple[Kind, ...] = ("finetune", "evaluate", "similarity", "stability", "correlation")
+
+LayerName = Annotated[str, Field(pattern=r"^(embeddings|block\.[0-9]+)$",
+                                 description="`embeddings` or `block.K` (docs/layers.md)")]
+Value = float | None  # null: undefined (NaN is not JSON)
+Curves = dict[str, list[Value]]  # language -> one value per layer
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ModelInfo(_Open):
+    name: str = Field(description="what the user asked for: hub id, folder or run folder")
+    source: str | None = Field(None, description="the resolved hub id or folder")
+
+
+class RunHeader(_Open):
+    """What every result file says about its run."""
+
+    schema_version: Literal[2]
+    kind: Kind
+    source_language: str | None = Field(
+        description="the fine-tuning source language (similarity: the compared source); "
+                    "null when no fine-tuned model is involved and none applies")
+    random_init: list[LayerName] = Field(
+        description="layers re-drawn before fine-tuning the model this run is about; "
+                    "empty for a pretrained model or a reference (REF) run")
+    model: ModelInfo
+    config: dict[str, Any] = Field(description="the resolved configuration of the run")
+    versions: dict[str, str]
+    created: str
+
+
+class Evaluation(_Open):
+    dataset: str
+    language: str
+    sentences: int
+    metrics: dict[str, Any]
+
+
+class Reinit(_Open):
+    spec: str | None = Field(description="the layer selection, e.g. `block.0-1`")
+    regex: str | None
+    scope: str
+    scheme: str
+    seed: int
+    tensors: list[dict[str, Any]]
+
+
+class FinetuneResult(RunHeader):
+    kind: Literal["finetune"]
+    task: str
+    metric: str
+    reinit: Reinit
+    evaluations: list[Evaluation]
+    training: dict[str, Any]
+
+
+class EvaluateResult(RunHeader):
+    kind: Literal["evaluate"]
+    task: str
+    metric: str
+    checkpoint: str
+    evaluations: list[Evaluation]
+
+
+class _LayerResult(RunHeader):
+    layers: list[LayerName]
+
+    def _check_lengths(self, curves: dict[str, dict[str, Curves]]) -> None:
+        for measure, by_condition in curves.items():
+            for condition, by_language in by_condition.items():
+                for language, values in by_language.items():
+                    if len(values) != len(self.layers):
+                        raise ValueError(f"results.{measure}.{condition}.{language} has "
+                                         f"{len(values)} values for {len(self.layers)} layers")
+
+
+class SimilarityResult(_LayerResult):
+    kind: Literal["similarity"]
+    target_languages: list[str]
+    measures: list[str]
+    conditions: list[str]
+    results: dict[str, dict[str, Curves]] = Field(
+        description="measure -> condition -> language -> one value per layer")
+
+    @model_validator(mode="after")
+    def _lengths(self) -> SimilarityResult:
+        self._check_lengths(self.results)
+        return self
+
+
+class StabilityResult(_LayerResult):
+    kind: Literal["stability"]
+    pretrained: ModelInfo
+    languages: list[str]
+    measures: list[str]
+    conditions: list[str]
+    results: dict[str, dict[str, Curves]]
+
+    @model_validator(mode="after")
+    def _lengths(self) -> StabilityResult:
+        self._check_lengths(self.results)
+        return self
+
+
+class LayerCorrelation(_Open):
+    layer: LayerName
+    languages: int
+    spearman: Value
+    spearman_p: Value
+    pearson: Value
+    pearson_p: Value
+
+
+class CorrelationResult(_LayerResult):
+    kind: Literal["correlation"]
+    similarity: str
+    transfer: str
+    measure: str
+    metric: str
+    languages: list[str]
+    per_layer: list[LayerCorrelation]
+
+
+RunResult = Annotated[FinetuneResult | EvaluateResult | SimilarityResult | StabilityResult
+                      | CorrelationResult, Field(discriminator="kind")]
+ADAPTER: TypeAdapter[Any] = TypeAdapter(RunResult)
+
+
+def json_schema() -> dict[str, Any]:
+    schema = ADAPTER.json_schema()
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "title": f"alignscope results, schema version {SCHEMA_VERSION}", **schema}
+
+
+def json_schema_text() -> str:
+    """The text of docs/results.schema.json (a test keeps the committed file equal to it)."""
+    return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"

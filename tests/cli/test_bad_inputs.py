@@ -1,0 +1,413 @@
+"""Bad inputs across every command: exit status 2, a message naming the culprit and what to do,
+no traceback, and nothing written. Each case spoils one thing in an otherwise valid workspace
+(see conftest.py); every one fails before any training, so the table runs in seconds."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from alignscope.cli import app
+
+SENTENCE = """# sent_id = s{n}
+# text = The cat sleeps .
+1\tThe\tthe\tDET\t_\t_\t2\tdet\t_\t_
+2\tcat\tcat\tNOUN\t_\t_\t3\tnsubj\t_\t_
+3\tsleeps\tsleep\tVERB\t_\t_\t0\troot\t_\t_
+4\t.\t.\tPUNCT\t_\t_\t3\tpunct\t_\t_
+"""
+WORDS = ["the", "The", "cat", "sleeps", "le", "chat", "dort", "."]
+
+
+def conllu(count: int = 3) -> str:
+    return "\n".join(SENTENCE.format(n=n) for n in range(1, count + 1)) + "\n"
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+    model: Path  # a complete tiny BERT folder
+    data: Path  # en_tiny-ud-{train,dev,test}.conllu, fr_tiny-ud-test.conllu
+    train: Path  # a valid CoNLL-U file outside the data folder
+    run: Path  # a finetune run folder (checkpoint/ with task.json, head, encoder/)
+    similarity: Path  # a similarity run folder (similarity.json)
+    out: Path  # an output path that does not exist yet
+
+    def write(self, name: str, content: str | bytes) -> Path:
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+        return path
+
+    def model_copy(self, name: str, *, drop: tuple[str, ...] = (),
+                   replace: dict[str, bytes] | None = None) -> Path:
+        """A copy of the tiny model with files removed or overwritten."""
+        folder = self.root / name
+        folder.mkdir()
+        for file in self.model.iterdir():
+            if file.name not in drop:
+                (folder / file.name).write_bytes(file.read_bytes())
+        for file_name, content in (replace or {}).items():
+            (folder / file_name).write_bytes(content)
+        return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer BERT with a 40-entry WordPiece vocabulary: built in well under a second."""
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    folder = tmp_path_factory.mktemp("cli_model")
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS,
+             *sorted(set("abcdefghijklmnopqrstuvwxyz")), "##s"]
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), model_max_length=64,
+                      do_lower_case=False).save_pretrained(folder)
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=32, max_position_embeddings=64)
+    BertModel(config).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture
+def ws(tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    import torch
+    from safetensors.torch import save_file
+
+    monkeypatch.chdir(tmp_path)  # a command writing to a default relative path is caught too
+    monkeypatch.setenv("ALIGNSCOPE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("ALIGNSCOPE_DATA", raising=False)
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("en_tiny-ud-train", "en_tiny-ud-dev", "en_tiny-ud-test", "fr_tiny-ud-test"):
+        (data / f"{name}.conllu").write_text(conllu(), encoding="utf-8")
+    train = tmp_path / "train.conllu"
+    train.write_text(conllu(), encoding="utf-8")
+    run = tmp_path / "run"
+    (run / "checkpoint").mkdir(parents=True)
+    (run / "checkpoint" / "task.json").write_text(json.dumps(
+        {"task": "pos", "labels": {"upos": ["DET", "NOUN", "PUNCT", "VERB"]}, "max_length": 64}))
+    save_file({"classifier.weight": torch.zeros(4, 16), "classifier.bias": torch.zeros(4)},
+              str(run / "checkpoint" / "head.safetensors"))
+    (run / "checkpoint" / "encoder").mkdir()
+    for file in tiny_model_dir.iterdir():
+        (run / "checkpoint" / "encoder" / file.name).write_bytes(file.read_bytes())
+    (run / "results.json").write_text(json.dumps(
+        {"task": "pos", "metric": "upos_accuracy", "source_language": "en",
+         "evaluations": [{"dataset": "ud:fr_tiny", "language": "fr",
+                          "metrics": {"upos_accuracy": 0.5}}]}))
+    similarity = tmp_path / "sim"
+    similarity.mkdir()
+    (similarity / "similarity.json").write_text(json.dumps(
+        {"kind": "similarity", "model": "m", "source_language": "en", "layers": [0, 1],
+         "measures": ["linear"], "results": {"linear": {"parallel": {"fr": [0.5, 0.4]}}}}))
+    return Workspace(tmp_path, tiny_model_dir, data, train, run, similarity, tmp_path / "out")
+
+
+Args = Callable[[Workspace], list[str]]
+
+
+def finetune(*extra: str) -> Args:
+    return lambda w: ["finetune", "--model", str(w.model), "--train", str(w.train),
+                      "--out", str(w.out), "--device", "cpu", "--threads", "1", *extra]
+
+
+def finetune_on(name: str, content: str | bytes, *extra: str) -> Args:
+    """finetune with --train a file of this content."""
+    def args(w: Workspace) -> list[str]:
+        return [*finetune(*extra)(w)[:3], "--train", str(w.write(name, content)),
+                *finetune(*extra)(w)[5:]]
+    return args
+
+
+def finetune_yaml(text: str | bytes, *extra: str) -> Args:
+    return lambda w: [*finetune(*extra)(w), "--config", str(w.write("run.yaml", text))]
+
+
+def finetune_model(**spoil: object) -> Args:
+    return lambda w: ["finetune", "--model", str(w.model_copy("bad_model", **spoil)),  # type: ignore[arg-type]
+                      "--train", str(w.train), "--out", str(w.out)]
+
+
+def evaluate(*extra: str, run: Callable[[Workspace], Path] | None = None) -> Args:
+    return lambda w: ["evaluate", "--checkpoint", str(run(w) if run else w.run),
+                      "--eval", str(w.train), "--device", "cpu", *extra]
+
+
+def parallel(w: Workspace, fr: str | bytes = "Le chat dort .\nLe chat dort .\n") -> str:
+    w.write("par/en.txt", "The cat sleeps .\nThe cat sleeps .\n")
+    w.write("par/fr.txt", fr)
+    return str(w.root / "par" / "{lang}.txt")
+
+
+def similarity(*extra: str, fr: str | bytes = "Le chat dort .\nLe chat dort .\n") -> Args:
+    return lambda w: ["similarity", "--model", str(w.model), "--targets", "fr", "--parallel",
+                      parallel(w, fr), "--out", str(w.out), "--device", "cpu", "--no-progress",
+                      *extra]
+
+
+def stability(*extra: str) -> Args:
+    return lambda w: ["stability", "--pretrained", str(w.model), "--finetuned", str(w.run),
+                      "--langs", "en,fr", "--parallel", parallel(w), "--out", str(w.out),
+                      "--device", "cpu", "--no-progress", *extra]
+
+
+def correlate(*extra: str) -> Args:
+    return lambda w: ["correlate", "--similarity", str(w.similarity), "--transfer", str(w.run),
+                      "--out", str(w.out), *extra]
+
+
+def drop_file(*relative: str) -> Callable[[Workspace], Path]:
+    def spoil(w: Workspace) -> Path:
+        for name in relative:
+            (w.run / name).unlink()
+        return w.run
+    return spoil
+
+
+def overwrite_file(relative: str, content: str) -> Callable[[Workspace], Path]:
+    def spoil(w: Workspace) -> Path:
+        (w.run / relative).write_text(content)
+        return w.run
+    return spoil
+
+
+MULTIWORD = "# sent_id = m1\n1-2\tdu\t_\t_\t_\t_\t_\t_\t_\t_\n1\tde\tde\tADP\t_\t_\t3\tcase\t_\t_\n" \
+            "2\tle\tle\tDET\t_\t_\t3\tdet\t_\t_\n3\tchat\tchat\tNOUN\t_\t_\t0\troot\t_\t_\n\n"
+LATIN1 = conllu(2).replace("cat", "caf\u00e9").encode("latin-1")
+WORD = SENTENCE.format(n=9).splitlines()
+
+
+def sentence_with(*lines: str) -> str:
+    """The test sentence with extra token lines inserted before word `3`."""
+    return "\n".join([*WORD[:4], *lines, *WORD[4:]]) + "\n\n"
+
+
+CASES: list[tuple[str, Args, tuple[str, ...]]] = [
+    # finetune: numeric flags
+    ("lr-negative", finetune("--lr", "-1"), ("--lr", "greater than 0")),
+    ("lr-nan", finetune("--lr", "nan"), ("--lr", "finite")),
+    ("head-lr-negative", finetune("--head-lr", "-0.001"), ("--head-lr",)),
+    ("dropout-above-1", finetune("--dropout", "1.5"), ("--dropout", "less than 1")),
+    ("dropout-negative", finetune("--dropout", "-0.1"), ("--dropout",)),
+    ("warmup-1", finetune("--warmup-ratio", "1"), ("--warmup-ratio",)),
+    ("weight-decay-negative", finetune("--weight-decay", "-1"), ("--weight-decay",)),
+    ("threads-0", finetune("--threads", "0"), ("--threads", "greater than or equal to 1")),
+    ("batch-size-0", finetune("--batch-size", "0"), ("--batch-size",)),
+    ("epochs-0", finetune("--epochs", "0"), ("--epochs",)),
+    ("train-sentences-0", finetune("--max-train-sentences", "0"), ("--max-train-sentences",)),
+    ("train-sentences-negative", finetune("--max-train-sentences", "-5"),
+     ("--max-train-sentences",)),
+    ("dev-sentences-0", finetune("--max-dev-sentences", "0"), ("--max-dev-sentences",)),
+    ("eval-sentences-negative", finetune("--max-eval-sentences", "-1"),
+     ("--max-eval-sentences",)),
+    ("max-steps-0", finetune("--max-steps", "0"), ("--max-steps",)),
+    ("max-length-tiny", finetune("--max-length", "4"), ("--max-length",)),
+    ("seed-negative", finetune("--seed", "-1"), ("--seed",)),
+    ("device-unknown", finetune("--device", "gpu"), ("--device", "'gpu'", "cuda:N")),
+    ("device-bad-index", finetune("--device", "cuda:x"), ("--device", "cuda:x")),
+    # finetune: RANDOM-INIT combinations
+    ("random-init-empty", finetune("--random-init", ""), ("--random-init", "empty")),
+    ("random-init-garbage", finetune("--random-init", "a-b"), ("--random-init", "a-b")),
+    ("random-init-reversed", finetune("--random-init", "5-2"), ("--random-init", "5-2")),
+    ("random-init-beyond-model", finetune("--random-init", "7"), ("layer 7", "0-1")),
+    ("scheme-without-layers", finetune("--init-scheme", "torch-default"),
+     ("--init-scheme", "--random-init")),
+    ("scope-without-layers", finetune("--scope", "ffn"), ("--scope", "--random-init")),
+    ("scheme-unknown", finetune("--random-init", "0", "--init-scheme", "xavier"),
+     ("--init-scheme", "xavier")),
+    ("scheme-bad-sigma", finetune("--random-init", "0", "--init-scheme", "normal:big"),
+     ("--init-scheme", "normal:big")),
+    ("scope-unknown", finetune("--random-init", "0", "--scope", "everything"),
+     ("--scope", "attention")),
+    ("regex-invalid", finetune("--random-init-regex", "layer.(1"),
+     ("--random-init-regex", "regular expression")),
+    ("task-unknown", finetune("--task", "postag"), ("postag", "pos")),
+    ("deprel-unknown", finetune("--task", "parsing", "--deprel", "partial"), ("partial",)),
+    ("deprel-for-pos", finetune("--deprel", "full"), ("pos", "deprel")),
+    # finetune: model folders and paths
+    ("model-missing-path", lambda w: ["finetune", "--model", str(w.root / "models/nope"),
+                                      "--train", str(w.train), "--out", str(w.out)],
+     ("models/nope", "does not exist")),
+    ("model-no-tokenizer", finetune_model(drop=("vocab.txt", "tokenizer.json",
+                                                "tokenizer_config.json")), ("tokenizer",)),
+    ("model-no-weights", finetune_model(drop=("model.safetensors",)), ("model.safetensors",)),
+    ("model-no-config", finetune_model(drop=("config.json",)), ("config.json",)),
+    ("model-damaged-config", finetune_model(replace={"config.json": b"{not json"}),
+     ("config.json", "damaged")),
+    ("model-only-pickle", finetune_model(drop=("model.safetensors",),
+                                         replace={"pytorch_model.bin": b"x"}),
+     ("pytorch_model.bin", "--allow-pickle")),
+    ("model-too-short-for-max-length", finetune("--max-length", "512"), ("--max-length", "64")),
+    ("out-is-a-file", lambda w: [*finetune()(w)[:-6], "--out", str(w.train)],
+     ("--out", "existing file")),
+    ("out-below-a-file", lambda w: [*finetune()(w), "--out", str(w.train / "sub")],
+     ("--out", "not a folder")),
+    ("model-missing", lambda w: ["finetune", "--train", str(w.train), "--out", str(w.out)],
+     ("--model", "required")),
+    ("train-missing", lambda w: ["finetune", "--model", str(w.model), "--out", str(w.out)],
+     ("--train", "required")),
+    ("eval-unknown-treebank", finetune("--data-dir", "data", "--eval", "ud:xx_nope"),
+     ("xx_nope",)),
+    ("train-file-missing", lambda w: [*finetune()(w), "--train", "nowhere.conllu"],
+     ("nowhere.conllu",)),
+    # finetune: text files
+    ("train-latin1", finetune_on("latin.conllu", LATIN1), ("latin.conllu:2", "UTF-8", "iconv")),
+    ("train-utf16", finetune_on("wide.conllu", conllu(1).encode("utf-16")),
+     ("wide.conllu", "UTF-16", "iconv")),
+    ("train-binary", finetune_on("blob.conllu", b"\x00\x01\x02garbage\n"),
+     ("blob.conllu:1", "binary")),
+    ("train-emoji-like-line", finetune_on("a:smile:.conllu", "1\tx\n"),
+     ("a:smile:.conllu", "CoNLL-U")),
+    ("conllu-overlapping-ranges", finetune_on("ov.conllu", sentence_with(
+        "3-4\tab\t_\t_\t_\t_\t_\t_\t_\t_").replace("3-4", "2-3", 1) + conllu(1)),
+     ("ov.conllu:5", "range 2-3")),
+    ("conllu-range-beyond-sentence", finetune_on("far.conllu", sentence_with(
+        "3-9\tab\t_\t_\t_\t_\t_\t_\t_\t_")), ("far.conllu:5", "3-9", "beyond")),
+    ("conllu-range-reversed", finetune_on("rev.conllu", sentence_with(
+        "3-2\tab\t_\t_\t_\t_\t_\t_\t_\t_")), ("rev.conllu:5", "3-2")),
+    ("conllu-two-ranges-overlap", finetune_on("two.conllu", MULTIWORD.replace(
+        "1\tde", "1-2\tdu\t_\t_\t_\t_\t_\t_\t_\t_\n1\tde")), ("two.conllu:3", "overlaps")),
+    ("conllu-empty-node-misplaced", finetune_on("empty.conllu", sentence_with(
+        "5.1\tx\t_\t_\t_\t_\t_\t_\t_\t_")), ("empty.conllu:5", "empty node 5.1")),
+    ("conllu-empty-node-with-head", finetune_on("eh.conllu", sentence_with(
+        "2.1\tx\t_\t_\t_\t_\t1\tdep\t_\t_")), ("eh.conllu:5", "HEAD")),
+    ("conllu-word-id-gap", finetune_on("gap.conllu", conllu(1).replace("4\t.", "5\t.")),
+     ("gap.conllu:6", "word ID 5")),
+    ("iob-bad-tag", finetune_on("ner.iob", "Paris B-LOC\nis Z-X\n", "--task", "ner"),
+     ("ner.iob:2", "Z-X")),
+    # finetune: YAML configs
+    ("yaml-missing", lambda w: [*finetune()(w), "--config", "absent.yaml"], ("absent.yaml",)),
+    ("yaml-invalid", finetune_yaml("lr: [1\nseed: 2\n"), ("run.yaml:", "YAML")),
+    ("yaml-a-list", finetune_yaml("- lr: 1\n"), ("run.yaml", "mapping")),
+    ("yaml-unknown-key", finetune_yaml("learning_rate: 0.1\n"), ("learning_rate",)),
+    ("yaml-wrong-type", finetune_yaml("lr: fast\n"), ("run.yaml", "lr", "fast")),
+    ("yaml-list-of-numbers", finetune_yaml("eval: [1, 2]\n"), ("eval",)),
+    ("yaml-dropout", finetune_yaml("dropout: 2\n"), ("dropout", "less than 1")),
+    ("yaml-empty-layers", finetune_yaml("random_init: ''\n"), ("random_init", "empty")),
+    ("yaml-latin1", finetune_yaml("seed: 1\ntask: p\xf6s\n".encode("latin-1")),
+     ("run.yaml:2", "UTF-8")),
+    ("yaml-scheme-without-layers", finetune_yaml("reinit_scheme: normal:0.02\n"),
+     ("reinit_scheme", "--random-init")),
+    # evaluate
+    ("eval-checkpoint-missing", lambda w: ["evaluate", "--checkpoint", "nope",
+                                           "--eval", str(w.train)], ("nope", "not found")),
+    ("eval-not-a-run", evaluate(run=lambda w: w.data), ("task.json",)),
+    ("eval-damaged-task-json", evaluate(run=overwrite_file("checkpoint/task.json", "{oops")),
+     ("task.json", "damaged")),
+    ("eval-no-head", evaluate(run=drop_file("checkpoint/head.safetensors")),
+     ("head.safetensors",)),
+    ("eval-no-encoder-weights", evaluate(run=drop_file("checkpoint/encoder/model.safetensors")),
+     ("model.safetensors",)),
+    ("eval-batch-size-0", evaluate("--batch-size", "0"), ("--batch-size",)),
+    ("eval-max-sentences-0", evaluate("--max-sentences", "0"), ("--max-sentences",)),
+    ("eval-device", evaluate("--device", "tpu"), ("--device", "tpu")),
+    ("eval-no-dataset", lambda w: ["evaluate", "--checkpoint", str(w.run), "--eval", ""],
+     ("--eval",)),
+    ("eval-out-is-folder", evaluate("--out", "data"), ("--out", "folder")),
+    ("eval-latin1-data", lambda w: ["evaluate", "--checkpoint", str(w.run), "--eval",
+                                    str(w.write("fr.conllu", LATIN1)), "--device", "cpu"],
+     ("fr.conllu:2", "UTF-8")),
+    # similarity
+    ("sim-max-tokens-0", similarity("--max-tokens", "0"), ("--max-tokens",)),
+    ("sim-max-tokens-2", similarity("--max-tokens", "2"), ("--max-tokens", "3")),
+    ("sim-batch-tokens-0", similarity("--batch-tokens", "0"), ("--batch-tokens",)),
+    ("sim-confidence", similarity("--confidence", "1.5"), ("--confidence",)),
+    ("sim-bootstrap-negative", similarity("--bootstrap", "-1"), ("--bootstrap",)),
+    ("sim-max-sentences-0", similarity("--max-sentences", "0"), ("--max-sentences",)),
+    ("sim-measure", similarity("--measures", "cca"), ("cca",)),
+    ("sim-pooling", similarity("--pooling", "max"), ("max", "mean")),
+    ("sim-control", similarity("--controls", "bogus"), ("bogus",)),
+    ("sim-preset", similarity("--preset", "paper"), ("paper",)),
+    ("sim-device", similarity("--device", "cuda0"), ("--device", "cuda0")),
+    ("sim-no-targets", similarity("--targets", ""), ("--targets",)),
+    ("sim-source-is-target", similarity("--targets", "en"), ("source", "en")),
+    ("sim-model-missing", lambda w: similarity()(w)[:1] + similarity()(w)[3:],
+     ("--model", "required")),
+    ("sim-model-incomplete", lambda w: [*similarity()(w), "--model",
+                                        str(w.model_copy("m2", drop=("vocab.txt",
+                                                                      "tokenizer.json")))],
+     ("m2", "tokenizer")),
+    ("sim-out-is-file", lambda w: [*similarity()(w), "--out", str(w.train)], ("--out",)),
+    ("sim-parallel-missing-file", lambda w: [*similarity()(w), "--parallel",
+                                             "en=en.txt,fr=fr.txt"], ("en.txt", "not found")),
+    ("sim-parallel-latin1", similarity(fr="Le chat dort .\n\xe9t\xe9\n".encode("latin-1")),
+     ("fr.txt:2", "UTF-8")),
+    ("sim-parallel-misaligned", similarity(fr="Le chat dort .\n"), ("fr.txt", "line-aligned")),
+    ("sim-yaml-targets-numbers", lambda w: [*similarity()(w)[:3], *similarity()(w)[5:],
+                                            "--config",
+                                            str(w.write("s.yaml", "targets: [1, 2]\n"))],
+     ("s.yaml", "targets")),
+    ("sim-yaml-unknown", lambda w: [*similarity()(w), "--config",
+                                    str(w.write("s.yaml", "measure: rbf\n"))],
+     ("measure", "measures")),
+    # stability
+    ("stab-no-langs", stability("--langs", ""), ("--langs",)),
+    ("stab-random-init-control", stability("--controls", "random-init"), ("random-init",)),
+    ("stab-finetuned-missing", lambda w: stability()(w)[:3] + stability()(w)[5:],
+     ("--finetuned", "required")),
+    ("stab-finetuned-incomplete", lambda w: [
+        *stability()(w), "--finetuned", str(drop_file("checkpoint/encoder/vocab.txt",
+                                                 "checkpoint/encoder/tokenizer.json")(w))],
+     ("encoder", "tokenizer")),
+    ("stab-pooling", stability("--pooling", "sum"), ("sum",)),
+    # correlate
+    ("corr-similarity-missing", correlate("--similarity", "nope"), ("nope",)),
+    ("corr-similarity-not-a-run", correlate("--similarity", "data"), ("similarity.json",)),
+    ("corr-similarity-damaged", lambda w: correlate("--similarity", str(
+        w.write("bad/similarity.json", "{")))(w), ("similarity.json",)),
+    ("corr-transfer-not-results", lambda w: correlate("--transfer", str(
+        w.write("x/results.json", '{"a": 1}')))(w), ("results.json",)),
+    ("corr-out-is-file", lambda w: correlate("--out", str(w.train))(w), ("--out",)),
+    # table
+    ("table-run-missing", lambda w: ["table", "nope"], ("nope",)),
+    ("table-format", lambda w: ["table", str(w.run), "--format", "html"], ("--format", "html")),
+    ("table-layers-words", lambda w: ["table", str(w.similarity), "--layers", "a,b"],
+     ("--layers",)),
+    ("table-layers-negative", lambda w: ["table", str(w.similarity), "--layers", "-1"],
+     ("--layers",)),
+    ("table-out-is-folder", lambda w: ["table", str(w.run), "--out", str(w.data)],
+     ("--out", "folder")),
+    ("table-not-a-run", lambda w: ["table", str(w.data)], ("results",)),
+    # data
+    ("data-list-missing", lambda w: ["data", "list", "--data-dir", "nowhere"],
+     ("nowhere", "not found")),
+    ("data-list-file", lambda w: ["data", "list", "--data-dir", str(w.train)],
+     ("train.conllu", "folder")),
+    ("data-download-no-language", lambda w: ["data", "download", "ner", "wikiann"],
+     ("wikiann", "languages")),
+]
+
+
+def _snapshot(root: Path) -> set[Path]:
+    return set(root.rglob("*"))
+
+
+@pytest.mark.parametrize(("args", "culprits"), [pytest.param(a, c, id=i) for i, a, c in CASES])
+def test_bad_input_is_refused_cleanly(ws: Workspace, args: Args,
+                                      culprits: tuple[str, ...]) -> None:
+    argv = args(ws)
+    before = _snapshot(ws.root)
+    result = CliRunner().invoke(app, argv)
+    output = result.output
+    assert result.exit_code == 2, output
+    assert "Traceback" not in output and not isinstance(result.exception, Exception), output
+    for culprit in culprits:
+        assert culprit in output, (culprit, output)
+    assert "what to do:" in output or "Usage:" in output, output
+    assert _snapshot(ws.root) == before, "something was written"
+
+
+def test_enough_cases() -> None:
+    assert len(CASES) >= 60
+    assert len({name for name, _, _ in CASES}) == len(CASES)
