@@ -11,7 +11,7 @@ from alignscope.analysis.controls import check_controls
 from alignscope.analysis.features import ExtractionOptions
 from alignscope.config import Count, Device, Names, NonNegative, OpenUnit, Seed, Text, options
 from alignscope.models.encoder import Encoder, load_encoder, resolve_model_source
-from alignscope.training.runtime import pick_device
+from alignscope.runtime import pick_device
 
 
 @options(frozen=True, kw_only=True)
