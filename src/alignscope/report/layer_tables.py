@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alignscope.errors import AlignscopeError, UnknownNameError
+from alignscope.errors import AlignscopeError, ConfigError, UnknownNameError
 from alignscope.models.layers import parse_layers
 from alignscope.report.tables import render_table
 from alignscope.runs import load_run
@@ -49,7 +49,10 @@ def layer_table(runs: list[str | Path], measure: str | None = None,
             raise UnknownNameError(f"condition in {run}", condition,
                                    list(result["results"][measure]))
     available: list[str] = results[0]["layers"]
-    chosen = available if layers is None else parse_layers(layers).names
+    try:
+        chosen = available if layers is None else parse_layers(layers).names
+    except ConfigError as error:
+        raise ConfigError(f"--layers {layers!r}: {error.message}", error.hint) from None
     missing = [layer for layer in chosen if layer not in available]
     if missing:
         raise AlignscopeError(f"layer {missing[0]} is not in the runs (layers "
