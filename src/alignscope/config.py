@@ -131,9 +131,10 @@ def _finite(value: float) -> float:
 Text = Annotated[str, AfterValidator(_nonblank)]
 Names = Annotated[tuple[Text, ...], BeforeValidator(_split_names)]
 NameList = Annotated[list[Text], BeforeValidator(_split_names)]
-Count = Annotated[int, Field(ge=1)]  # batch sizes, threads, epochs, sentence limits
-NonNegative = Annotated[int, Field(ge=0)]
-Seed = Annotated[int, Field(ge=0, lt=2**63)]
+# Strict: `seed: true` or `epochs: 2.0` in a YAML file is a mistake, not 1 or 2.
+Count = Annotated[int, Field(ge=1, strict=True)]  # batch sizes, threads, epochs, sentence limits
+NonNegative = Annotated[int, Field(ge=0, strict=True)]
+Seed = Annotated[int, Field(ge=0, lt=2**63, strict=True)]
 Rate = Annotated[float, Field(gt=0), AfterValidator(_finite)]  # learning rates, norms
 NonNegativeFloat = Annotated[float, Field(ge=0), AfterValidator(_finite)]
 Fraction = Annotated[float, Field(ge=0, lt=1), AfterValidator(_finite)]  # dropout, warmup
@@ -159,12 +160,26 @@ class TableConfig:
 
 # ---------------------------------------------------------------- building and loading
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice (it would keep the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
     """The mapping of a YAML options file; errors name the file (and line)."""
     path = Path(path)
     check_input(path, "config file", flag="--config")
     try:
-        data = yaml.safe_load(read_utf8(path))
+        data = yaml.load(read_utf8(path), Loader=_UniqueKeyLoader)  # a SafeLoader
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
@@ -268,8 +283,10 @@ def _nearest_existing(path: Path) -> Path:
     return path
 
 
-def _check_writable_parent(path: Path, flag: str) -> None:
-    anchor = _nearest_existing(path.parent if not path.exists() else path)
+def _check_writable(path: Path, flag: str, folder: bool) -> None:
+    """The folder that will receive the output exists as a folder (or can be made) and is
+    writable: an existing output folder itself, else the nearest existing parent."""
+    anchor = _nearest_existing(path if folder and path.is_dir() else path.parent)
     if not anchor.is_dir():
         raise ConfigError(f"{flag} {path}: {anchor} is a file, not a folder",
                           f"choose a {flag} path whose parent folders are folders")
@@ -284,17 +301,21 @@ def check_out_folder(path: str | Path, flag: str = "--out") -> Path:
     if path.exists() and not path.is_dir():
         raise ConfigError(f"{flag} {path} is an existing file; an output folder is expected",
                           f"choose another {flag}, or remove the file")
-    _check_writable_parent(path, flag)
+    _check_writable(path, flag, folder=True)
     return path
 
 
-def check_out_file(path: str | Path, flag: str = "--out") -> Path:
-    """An output file: not an existing folder, and its folder creatable or writable."""
+def check_out_file(path: str | Path, flag: str = "--out", suffixes: tuple[str, ...] = ()) -> Path:
+    """An output file: not an existing folder, with one of `suffixes` (so that a typo cannot
+    overwrite an input file), and its folder creatable or writable."""
     path = Path(path).expanduser()
     if path.is_dir():
         raise ConfigError(f"{flag} {path} is a folder; an output file is expected",
-                          f"give a file name, e.g. {path / 'out.json'}")
-    _check_writable_parent(path, flag)
+                          f"give a file name, e.g. {path / ('out' + (suffixes or ('.txt',))[0])}")
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise ConfigError(f"{flag} {path}: the output is written as {' or '.join(suffixes)}",
+                          f"name the file with that ending, e.g. {path.with_suffix(suffixes[0])}")
+    _check_writable(path, flag, folder=False)
     return path
 
 

@@ -267,3 +267,12 @@ def _convert_hint(path: Path, encoding: str) -> str:
     return (f"convert it to UTF-8, e.g. `iconv -f {encoding} -t utf-8 {path} > "
             f"{path.with_name(path.stem + '.utf8' + path.suffix)}` (use the file's real "
             "encoding in -f)")
+
+
+def read_json(path: str | Path) -> Any:
+    """A JSON file's content; a damaged or non-UTF-8 file is an error naming it (and the line)."""
+    try:
+        return json.loads(read_utf8(path))
+    except json.JSONDecodeError as error:
+        raise DataFormatError(path, error.lineno, f"not valid JSON ({error.msg})",
+                              "restore the file, or re-run the command that wrote it") from None

@@ -17,7 +17,8 @@ from rich.progress import (
 
 def progress_bar(enabled: bool = True) -> Progress:
     return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        # Descriptions hold file and dataset names: shown as written, never as markup.
+        TextColumn("{task.description}", style="bold", markup=False), BarColumn(), MofNCompleteColumn(),
         TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[status]}"),
         disable=not enabled, transient=False,
     )

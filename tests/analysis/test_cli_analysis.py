@@ -6,10 +6,12 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 import alignscope.cli.analysis  # noqa: F401  (registers the commands)
 from alignscope.cli import app
+from alignscope.data.parallel import ParallelCorpus
 
 runner = CliRunner()
 
@@ -39,6 +41,41 @@ def test_similarity_then_correlate(tiny_bert: Path, pud_text: str, tmp_path: Pat
                                   "--transfer", str(run)])
     assert refused.exit_code == 2
     assert "needs at least 3" in refused.output and "Traceback" not in refused.output
+
+
+def test_similarity_on_a_flores_style_folder_with_the_new_measures(
+        tiny_bert: Path, pud_small: ParallelCorpus, tmp_path: Path) -> None:
+    folder = tmp_path / "devtest"
+    folder.mkdir()
+    for lang, code in (("en", "eng_Latn"), ("fr", "fra_Latn"), ("de", "deu_Latn")):
+        (folder / f"{code}.devtest").write_text("\n".join(pud_small.texts[lang]) + "\n",
+                                                encoding="utf-8")
+    out = tmp_path / "sim"
+    result = runner.invoke(app, [
+        "similarity", "--model", str(tiny_bert), "--parallel", str(folder), "--source",
+        "eng_Latn", "--targets", "fra_Latn,deu_Latn", "--out", str(out), "--controls",
+        "shuffled", "--measures", "mexa,anc,margin,linear", "--margin-k", "3", "--device", "cpu",
+        "--no-progress"])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((out / "similarity.json").read_text(encoding="utf-8"))
+    assert saved["measures"] == ["mexa", "anc", "margin", "margin-forward", "margin-backward",
+                                 "linear"]
+    assert saved["parallel"]["files"]["fra_Latn"] == str(folder / "fra_Latn.devtest")
+    parallel, shuffled = (saved["results"]["mexa"][c]["fra_Latn"] for c in ("parallel", "shuffled"))
+    assert len(parallel) == 5 and all(0 <= v <= 1 for v in parallel + shuffled)
+    assert max(parallel) > max(shuffled)  # translations are found more often than non-pairs
+    summary = saved["layer_aggregates"]["anc"]["parallel"]["deu_Latn"]
+    curve = saved["results"]["anc"]["parallel"]["deu_Latn"]
+    assert summary["mean"] == pytest.approx(sum(curve) / len(curve))
+    assert summary["max"] == max(curve) and curve[saved["layers"].index(summary["max_layer"])] \
+        == summary["max"]
+    rows = (out / "layer-aggregates.csv").read_text(encoding="utf-8").splitlines()
+    assert rows[0] == "measure,condition,language,mean,max,max_layer" and len(rows) == 1 + 6 * 2 * 2
+    assert (out / "mexa.shuffled.csv").is_file() and (out / "similarity-margin.png").is_file()
+    missing = runner.invoke(app, [
+        "similarity", "--model", str(tiny_bert), "--parallel", str(folder), "--source",
+        "eng_Latn", "--targets", "zho_Hans", "--out", str(tmp_path / "other"), "--device", "cpu"])
+    assert missing.exit_code == 2 and "deu_Latn, eng_Latn, fra_Latn" in missing.output
 
 
 def test_stability_command(tiny_bert: Path, pud_text: str, tmp_path: Path) -> None:

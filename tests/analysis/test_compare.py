@@ -9,8 +9,8 @@ from alignscope.analysis import compare as compare_module
 from alignscope.analysis.cka import linear_cka, rbf_cka
 from alignscope.analysis.compare import LayerSides, MeasureOptions, compare
 from alignscope.analysis.controls import derangement
-from alignscope.analysis.retrieval import cosine_matrix, retrieval_accuracy, subset_retrieval
-from alignscope.errors import ConfigError
+from alignscope.analysis.retrieval import cosine_matrix, retrieval_accuracy, subset_scores
+from alignscope.errors import AlignscopeError, ConfigError
 
 CPU = torch.device("cpu")
 
@@ -50,7 +50,7 @@ def test_one_source_against_several_targets() -> None:
     alone = compare([LayerSides(x, CPU)], {"y": [LayerSides(y, CPU)]},
                     MeasureOptions(("linear", "rbf")))["y"]
     assert results["y"].values == alone.values
-    assert not source._rbf  # every layer released once all targets were measured
+    assert not source.prepared_layers  # every layer released once all targets were measured
 
 
 def test_windows_are_averaged_and_their_spread_kept() -> None:
@@ -135,14 +135,15 @@ def test_layer_matrix_holds_one_target_prepared_at_a_time(monkeypatch: pytest.Mo
     original = compare_module.layer_matrix
 
     def recording(source: LayerSides, target: LayerSides, options: MeasureOptions) -> dict:
-        held.append({name: len(sides[0]._rbf) for name, sides in targets.items()})
+        held.append({name: sides[0].prepared_layers for name, sides in targets.items()})
         return original(source, target, options)
 
     monkeypatch.setattr(compare_module, "layer_matrix", recording)
     source = LayerSides(x, CPU)
     compare([source], targets, MeasureOptions(("rbf",), layer_matrix=True))
     assert held == [{"a": 0, "b": 0}, {"a": 0, "b": 0}]  # prepared inside, released after
-    assert not source._rbf and not targets["a"][0]._rbf and not targets["b"][0]._rbf
+    assert not source.prepared_layers and not targets["a"][0].prepared_layers
+    assert not targets["b"][0].prepared_layers
 
 
 def test_retrieval_directions_and_resampling() -> None:
@@ -152,8 +153,10 @@ def test_retrieval_directions_and_resampling() -> None:
     forward, backward = retrieval_accuracy(x[0], x[0][permutation])
     assert forward == backward == 0.0
     rows = torch.tensor([7, 0, 5])
-    assert subset_retrieval(cosine_matrix(x[0], x[0]), rows) == (1.0, 1.0)
-    assert subset_retrieval(cosine_matrix(x[0], x[0][permutation]), rows) != (1.0, 1.0)
+    same = subset_scores(cosine_matrix(x[0], x[0]), rows, {"retrieval"})
+    assert (same["retrieval-forward"], same["retrieval-backward"]) == (1.0, 1.0)
+    other = subset_scores(cosine_matrix(x[0], x[0][permutation]), rows, {"retrieval"})
+    assert other["retrieval"] < 1.0
 
 
 def test_derangement_moves_every_row_and_is_seeded() -> None:
@@ -165,7 +168,7 @@ def test_derangement_moves_every_row_and_is_seeded() -> None:
 
 
 def test_measure_options_are_checked() -> None:
-    with pytest.raises(ConfigError, match="unknown measure 'cca'"):
+    with pytest.raises(AlignscopeError, match="unknown measure 'cca'"):
         MeasureOptions(("linear", "cca"))
     with pytest.raises(ConfigError, match="confidence"):
         MeasureOptions(confidence=1.5)

@@ -12,7 +12,7 @@ import torch
 
 from alignscope.analysis.similarity import SimilarityConfig, authors_windows, run_similarity
 from alignscope.data.parallel import load_parallel
-from alignscope.errors import AlignscopeError, ConfigError, DataFormatError
+from alignscope.errors import AlignscopeError, ConfigError, DataFormatError, UnknownNameError
 from alignscope.models.encoder import load_encoder
 from alignscope.report.analysis_figures import similarity_figures
 
@@ -150,9 +150,9 @@ def test_bad_requests_fail_before_writing(tiny_bert: Path, pud_text: str,
         run_similarity(config(tmp_path, pud_text), out)
     with pytest.raises(ConfigError, match="also a target"):
         run_similarity(config(tiny_bert, pud_text, targets=("en",)), out)
-    with pytest.raises(ConfigError, match="unknown preset"):
+    with pytest.raises(UnknownNameError, match=r"unknown preset 'paper'.*available: authors"):
         run_similarity(config(tiny_bert, pud_text, preset="paper"), out)
-    with pytest.raises(ConfigError, match="unknown control"):
+    with pytest.raises(UnknownNameError, match="unknown control"):
         run_similarity(config(tiny_bert, pud_text, controls=("untrained",)), out)
     with pytest.raises(ConfigError, match="authors' preset averages"):  # before extraction
         config(tmp_path / "no-model", pud_text, preset="authors", bootstrap=5).resolved()

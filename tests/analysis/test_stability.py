@@ -19,10 +19,12 @@ def config(pretrained: Path, finetuned: Path, parallel: str, **changes: object) 
 
 
 def test_a_model_against_itself_is_perfectly_stable(tiny_bert: Path, pud_text: str) -> None:
-    result = run_stability(config(tiny_bert, tiny_bert, pud_text, languages=("fr",)))
-    for key in ("linear", "debiased", "rbf"):
+    result = run_stability(config(tiny_bert, tiny_bert, pud_text, languages=("fr",),
+                                  measures=("linear", "debiased", "rbf", "anc", "mexa", "margin")))
+    for key in ("linear", "debiased", "rbf", "anc", "mexa", "margin"):
         assert result["results"][key]["paired"]["fr"] == pytest.approx([1.0] * 5, abs=1e-6)
         assert max(result["results"][key]["shuffled"]["fr"]) < 0.99
+        assert result["layer_aggregates"][key]["paired"]["fr"]["max"] == pytest.approx(1.0)
     assert result["cross_lingual"]["results"] == {}  # one language: nothing to compare across
 
 
@@ -59,5 +61,5 @@ def test_word_level_stability(tiny_bert: Path, tiny_bert_tuned: Path, pud_text: 
 
 
 def test_random_init_is_not_a_stability_control(tiny_bert: Path, pud_text: str) -> None:
-    with pytest.raises(ConfigError, match="random-init belongs to `similarity`"):
+    with pytest.raises(ConfigError, match="`stability` has no random-init control"):
         run_stability(config(tiny_bert, tiny_bert, pud_text, controls=("random-init",)))

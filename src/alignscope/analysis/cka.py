@@ -24,6 +24,7 @@ that device in float64.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -31,8 +32,7 @@ import torch
 from torch import Tensor
 
 from alignscope.errors import ConfigError
-
-KERNELS = ("linear", "rbf")
+from alignscope.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -194,9 +194,10 @@ def rbf_cka(x: Tensor, y: Tensor, debiased: bool = False) -> float:
     return gram_cka(prepare_rbf(x), prepare_rbf(y), debiased)
 
 
+KERNELS: Registry[Callable[[Tensor, Tensor, bool], float]] = Registry("CKA kernel")
+KERNELS.register("linear", linear_cka)
+KERNELS.register("rbf", rbf_cka)
+
+
 def cka(x: Tensor, y: Tensor, kernel: str = "linear", debiased: bool = False) -> float:
-    if kernel == "linear":
-        return linear_cka(x, y, debiased)
-    if kernel == "rbf":
-        return rbf_cka(x, y, debiased)
-    raise ConfigError(f"unknown CKA kernel {kernel!r}; use one of {', '.join(KERNELS)}")
+    return KERNELS[kernel](x, y, debiased)

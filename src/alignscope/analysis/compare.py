@@ -1,12 +1,5 @@
-"""Layer-by-layer comparison of two paired feature sets with every similarity measure.
-
-Measures (the names used in options, results and files):
-  linear        linear CKA, feature space
-  debiased      linear CKA with the unbiased HSIC estimator (shares linear's cross product)
-  rbf           RBF CKA, median bandwidth per side
-  debiased-rbf  RBF CKA with the unbiased HSIC estimator
-  retrieval     cosine top-1 retrieval accuracy, mean of both directions (also stored per
-                direction as retrieval-forward / retrieval-backward)
+"""Layer-by-layer comparison of two paired feature sets with every requested measure
+(measures.py), for the pairs and for controls such as shuffled pairs.
 
 A comparison runs on one or more samples of rows (all rows, or the authors' windows) and
 averages the per-sample values.
@@ -18,99 +11,86 @@ estimates the full sample's sampling spread; the interval is the full-sample val
 centred percentiles of the half-sample values, so a measure whose level depends on n (biased
 CKA, retrieval) keeps its own centre. Drawing with replacement would repeat sentences, which
 inflates CKA and breaks the unbiased HSIC estimator (its intervals can miss the estimate).
-The RBF bandwidth stays at its full-sample value.
+The RBF bandwidth stays at its full-sample value. Each half of the source is prepared once and
+measured against every target.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from alignscope.analysis.cka import (
-    GramSide,
-    LinearSide,
-    gram_cka,
-    linear_cka_pair,
-    prepare_linear,
-    prepare_rbf,
-)
-from alignscope.analysis.retrieval import cosine_matrix, retrieval_accuracy, subset_retrieval
+from alignscope.analysis.measures import MEASURES, Family, MeasureOptions, families
 from alignscope.errors import ConfigError
 
-MEASURES = ("linear", "debiased", "rbf", "debiased-rbf", "retrieval")
-RETRIEVAL_DIRECTIONS = ("retrieval-forward", "retrieval-backward")
-MEASURE_LABELS = {"linear": "linear CKA", "debiased": "debiased linear CKA", "rbf": "RBF CKA",
-                  "debiased-rbf": "debiased RBF CKA", "retrieval": "top-1 retrieval accuracy",
-                  "retrieval-forward": "top-1 retrieval, source to target",
-                  "retrieval-backward": "top-1 retrieval, target to source"}
-MATRIX_MEASURES = ("linear", "debiased", "rbf", "debiased-rbf")
-MAX_SQUARE_ROWS = 12_000  # an n x n float64 matrix beyond this passes 1 GiB
-
-
-@dataclass(frozen=True)
-class MeasureOptions:
-    measures: tuple[str, ...] = ("linear", "debiased", "rbf", "retrieval")
-    bootstrap: int = 0  # resamples; 0 = no intervals
-    confidence: float = 0.95
-    layer_matrix: bool = False
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        unknown = [m for m in self.measures if m not in MEASURES]
-        if unknown or not self.measures:
-            raise ConfigError(f"unknown measure {unknown[0] if unknown else '(none)'!r}; "
-                              f"use some of {', '.join(MEASURES)}")
-        if self.bootstrap < 0:
-            raise ConfigError("--bootstrap must be 0 (off) or a number of resamples")
-        if not 0 < self.confidence < 1:
-            raise ConfigError(f"--confidence must lie in (0, 1), got {self.confidence}")
-
-    @property
-    def result_keys(self) -> tuple[str, ...]:
-        keys = [m for m in self.measures if m != "retrieval"]
-        if "retrieval" in self.measures:
-            keys += ["retrieval", *RETRIEVAL_DIRECTIONS]
-        return tuple(keys)
+Samples = Sequence["LayerSides"]  # one LayerSides per sample (all rows, or each window)
 
 
 class LayerSides:
-    """Every layer of one feature set ([layers, rows, dim]) prepared lazily for each measure.
+    """Every layer of one feature set ([layers, rows, dim]) prepared lazily for each family.
 
     Prepared layers stay cached until `release`: a source compared with many targets is
     prepared once per layer.
     """
 
     def __init__(self, hidden: Tensor, device: torch.device) -> None:
-        self.hidden = hidden.to(device)
-        self._linear: dict[int, LinearSide] = {}
-        self._rbf: dict[int, GramSide] = {}
+        self._hidden = hidden.to(device)
+        self._prepared: dict[tuple[Family, int], Any] = {}
+
+    @property
+    def hidden(self) -> Tensor:
+        return self._hidden
 
     @property
     def rows(self) -> int:
-        return self.hidden.shape[1]
+        return self._hidden.shape[1]
 
     @property
     def num_layers(self) -> int:
-        return self.hidden.shape[0]
+        return self._hidden.shape[0]
 
-    def linear(self, layer: int) -> LinearSide:
-        if layer not in self._linear:
-            self._linear[layer] = prepare_linear(self.hidden[layer])
-        return self._linear[layer]
+    @property
+    def prepared_layers(self) -> int:
+        return len(self._prepared)
 
-    def rbf(self, layer: int) -> GramSide:
-        if layer not in self._rbf:
-            _check_square(self.rows, "RBF CKA")
-            self._rbf[layer] = prepare_rbf(self.hidden[layer])
-        return self._rbf[layer]
+    def prepared(self, family: Family, layer: int) -> Any:
+        key = (family, layer)
+        if key not in self._prepared:
+            self._prepared[key] = self._prepare(family, layer)
+        return self._prepared[key]
+
+    def _prepare(self, family: Family, layer: int) -> Any:
+        return family.prepare(self.hidden[layer])
 
     def release(self, layer: int) -> None:
-        self._linear.pop(layer, None)
-        self._rbf.pop(layer, None)
+        for key in [key for key in self._prepared if key[1] == layer]:
+            del self._prepared[key]
+
+    def permuted(self, permutation: Tensor) -> PermutedSides:
+        return PermutedSides(self, permutation)
+
+
+class PermutedSides(LayerSides):
+    """The rows of `parent` in the order `permutation` (the shuffled control), prepared by
+    permuting the parent's prepared layers instead of preparing the permuted features again;
+    the parent must hold a layer until its permuted view has been measured."""
+
+    def __init__(self, parent: LayerSides, permutation: Tensor) -> None:
+        self._hidden = parent.hidden  # rows and layers as the parent's
+        self._prepared = {}
+        self.parent, self.permutation = parent, permutation.to(parent.hidden.device)
+
+    @property
+    def hidden(self) -> Tensor:
+        return self.parent.hidden[:, self.permutation]
+
+    def _prepare(self, family: Family, layer: int) -> Any:
+        return family.permute(self.parent.prepared(family, layer), self.permutation)
 
 
 @dataclass
@@ -123,88 +103,103 @@ class Comparison:
     matrix: dict[str, list[list[float]]] = field(default_factory=dict)
 
 
-def _check_square(rows: int, what: str) -> None:
-    if rows > MAX_SQUARE_ROWS:
-        raise ConfigError(f"{what} needs an n x n matrix and {rows} rows would take "
-                          f"{rows * rows * 8 / 2**30:.1f} GiB; lower --max-sentences or use the "
-                          "linear measures")
-
-
 def layer_values(x: LayerSides, y: LayerSides, layer_x: int, layer_y: int,
-                 measures: Sequence[str]) -> dict[str, float]:
+                 measures: Sequence[str], options: MeasureOptions) -> dict[str, float]:
     """Every requested measure between layer `layer_x` of x and `layer_y` of y."""
     if x.rows != y.rows:
         raise ConfigError(f"paired feature sets differ in rows: {x.rows} vs {y.rows}")
     values: dict[str, float] = {}
-    if "linear" in measures or "debiased" in measures:
-        biased, debiased = linear_cka_pair(x.linear(layer_x), y.linear(layer_y))
-        values.update({"linear": biased, "debiased": debiased})
-    if "rbf" in measures:
-        values["rbf"] = gram_cka(x.rbf(layer_x), y.rbf(layer_y))
-    if "debiased-rbf" in measures:
-        values["debiased-rbf"] = gram_cka(x.rbf(layer_x), y.rbf(layer_y), debiased=True)
-    if "retrieval" in measures:
-        forward, backward = retrieval_accuracy(x.hidden[layer_x], y.hidden[layer_y])
-        values.update({"retrieval": (forward + backward) / 2, "retrieval-forward": forward,
-                       "retrieval-backward": backward})
-    return {key: values[key] for key in values if key in measures
-            or (key in RETRIEVAL_DIRECTIONS and "retrieval" in measures)}
+    for family, wanted in families(measures).items():
+        values.update(family.values(x.prepared(family, layer_x), y.prepared(family, layer_y),
+                                    wanted, options))
+    return _keep(values, measures)
 
 
-def compare(xs: Sequence[LayerSides], ys: Mapping[str, Sequence[LayerSides]],
-            options: MeasureOptions, row_groups: Tensor | None = None,
-            advance: Callable[[], None] | None = None) -> dict[str, Comparison]:
-    """Measures per layer (layer i of x against layer i of each y), averaged over samples.
+def _keep(values: Mapping[str, float], measures: Sequence[str]) -> dict[str, float]:
+    """Only the keys of the requested measures (a family may compute its siblings too)."""
+    return {key: values[key] for name in measures for key in MEASURES[name].keys}
+
+
+def compare(xs: Samples, ys: Mapping[str, Samples], options: MeasureOptions,
+            row_groups: Tensor | None = None, advance: Callable[[], None] | None = None,
+            ) -> dict[str, Comparison]:
+    """Measures per layer (layer i of x against layer i of each y), averaged over samples."""
+    return compare_conditions(xs, ys, options, row_groups, advance)["parallel"]
+
+
+def compare_conditions(xs: Samples, ys: Mapping[str, Samples], options: MeasureOptions,
+                       row_groups: Tensor | None = None,
+                       advance: Callable[[], None] | None = None,
+                       controls: Mapping[str, Mapping[str, Samples]] | None = None,
+                       ) -> dict[str, dict[str, Comparison]]:
+    """Measures per layer for the pairs (`"parallel"`) and for each control condition.
 
     `xs[k]` and `ys[name][k]` hold sample k (all rows, or one of the authors' windows);
+    `controls[condition][name]` holds the target sides of a control (e.g. `ys[name][0].permuted`,
+    which reuses the pairs' prepared layers), measured without intervals or layer matrix.
     `row_groups` gives each row's sentence, for the intervals; `advance` is called after each
-    (layer, y), for a progress bar. Layers are visited in the outer loop so that only one
-    layer's n x n matrices are alive at a time; a layer matrix then holds every layer of x and
-    of one y at a time.
+    (layer, y, condition), for a progress bar. Layers are visited in the outer loop so that
+    only one layer's n x n matrices are alive at a time; a layer matrix then holds every layer
+    of x and of one y at a time.
     """
     if options.bootstrap and len(xs) > 1:
         raise ConfigError("--bootstrap works on one sample of sentences, not on windows")
     if options.layer_matrix and len(xs) > 1:
         raise ConfigError("--layer-matrix works on one sample of sentences, not on windows")
+    conditions = {"parallel": ys, **(controls or {})}
     layers = min(xs[0].num_layers, *(samples[0].num_layers for samples in ys.values()))
-    values = {name: [[] for _ in xs] for name in ys}  # name -> sample -> layer -> {key: value}
+    # condition -> name -> sample -> layer -> {key: value}
+    values = {condition: {name: [[] for _ in xs] for name in sides}
+              for condition, sides in conditions.items()}
     parts = half_samples(row_groups if row_groups is not None else torch.arange(xs[0].rows),
                          options) if options.bootstrap else []
-    results = {name: Comparison() for name in ys}
+    parts = [rows.to(xs[0].hidden.device) for rows in parts]
+    results = {condition: {name: Comparison() for name in sides}
+               for condition, sides in conditions.items()}
     for layer in range(layers):
-        for name, samples in ys.items():
-            for index, (x, y) in enumerate(zip(xs, samples, strict=True)):
-                values[name][index].append(layer_values(x, y, layer, layer, options.measures))
-            if options.bootstrap:
-                for key, interval in bootstrap_interval(xs[0], samples[0], layer, options,
-                                                        parts, values[name][0][-1]).items():
-                    results[name].intervals.setdefault(key, []).append(interval)
-            for y in samples:
-                y.release(layer)
-            if advance is not None:
-                advance()
+        for name in ys:
+            for condition, sides in conditions.items():
+                for index, (x, y) in enumerate(zip(xs, sides[name], strict=True)):
+                    values[condition][name][index].append(
+                        layer_values(x, y, layer, layer, options.measures, options))
+                if advance is not None:
+                    advance()
+            for condition, sides in conditions.items():  # controls derive from the pairs' sides
+                if condition != "parallel" or not parts:  # the pairs' are kept for intervals
+                    for y in sides[name]:
+                        y.release(layer)
+        if parts:  # each source half is prepared once, for every target
+            estimates = {name: values["parallel"][name][0][-1] for name in ys}
+            targets = {name: samples[0] for name, samples in ys.items()}
+            for name, intervals in layer_intervals(xs[0], targets, layer, options, parts,
+                                                   estimates).items():
+                for key, interval in intervals.items():
+                    results["parallel"][name].intervals.setdefault(key, []).append(interval)
+                targets[name].release(layer)
         for x in xs:
             x.release(layer)
-    for name, per_sample in values.items():
-        for key in options.result_keys:
-            table = np.array([[sample[layer][key] for layer in range(layers)]
-                              for sample in per_sample])
-            results[name].values[key] = table.mean(0).tolist()
-            if len(per_sample) > 1:
-                results[name].spread[key] = table.std(0).tolist()
-        if options.layer_matrix:
-            results[name].matrix = layer_matrix(xs[0], ys[name][0], options)
-            for layer in range(ys[name][0].num_layers):
-                ys[name][0].release(layer)
-    for layer in range(xs[0].num_layers):
-        xs[0].release(layer)
+    for condition, by_name in values.items():
+        for name, per_sample in by_name.items():
+            for key in options.result_keys:
+                table = np.array([[sample[layer][key] for layer in range(layers)]
+                                  for sample in per_sample])
+                results[condition][name].values[key] = table.mean(0).tolist()
+                if len(per_sample) > 1:
+                    results[condition][name].spread[key] = table.std(0).tolist()
+    if options.layer_matrix:
+        for name, samples in ys.items():
+            results["parallel"][name].matrix = layer_matrix(xs[0], samples[0], options)
+            for layer in range(samples[0].num_layers):
+                samples[0].release(layer)
+        for layer in range(xs[0].num_layers):
+            xs[0].release(layer)
     return results
 
 
 def layer_matrix(x: LayerSides, y: LayerSides, options: MeasureOptions) -> dict[str, list]:
-    """Every layer of x against every layer of y, for the CKA measures."""
-    measures = [m for m in options.measures if m in MATRIX_MEASURES]
-    grid = [[layer_values(x, y, i, j, measures) for j in range(y.num_layers)]
+    """Every layer of x against every layer of y, for the measures that have one."""
+    measures = [m for m in options.measures if MEASURES[m].layer_matrix]
+    grid = [[layer_values(x, y, i, j, measures, options) for j in range(y.num_layers)]
             for i in range(x.num_layers)]
     return {m: [[cell[m] for cell in row] for row in grid] for m in measures}
 
@@ -228,48 +223,31 @@ def half_samples(row_groups: Tensor, options: MeasureOptions) -> list[Tensor]:
     return parts
 
 
-def bootstrap_interval(x: LayerSides, y: LayerSides, layer: int, options: MeasureOptions,
-                       parts: Sequence[Tensor], estimate: Mapping[str, float],
-                       ) -> dict[str, tuple[float, float]]:
-    """Half-sample intervals around `estimate` at one layer, from the row sets `parts`
-    (`half_samples`: the same splits at every layer and for every pair)."""
-    device = x.hidden.device
-    cosines = None
-    if "retrieval" in options.measures:
-        _check_square(x.rows, "retrieval intervals")
-        cosines = cosine_matrix(x.hidden[layer], y.hidden[layer])
-    draws: dict[str, list[float]] = {key: [] for key in options.result_keys}
-    for rows in parts:
-        for key, value in _resample_values(x, y, layer, rows.to(device), options.measures,
-                                           cosines).items():
-            draws[key].append(value)
-    alpha = (1 - options.confidence) / 2
+def layer_intervals(x: LayerSides, ys: Mapping[str, LayerSides], layer: int,
+                    options: MeasureOptions, parts: Sequence[Tensor],
+                    estimates: Mapping[str, Mapping[str, float]],
+                    ) -> dict[str, dict[str, tuple[float, float]]]:
+    """Half-sample intervals around `estimates[name]` at one layer, for each target, from the
+    row sets `parts` (`half_samples`: the same splits at every layer and for every pair)."""
+    draws = {name: {key: [] for key in options.result_keys} for name in ys}
+    for family, wanted in families(options.measures).items():
+        for name, per_part in family.draws(x, ys, layer, parts, wanted, options).items():
+            for part in per_part:
+                for key, value in _keep(part, sorted(wanted)).items():
+                    draws[name][key].append(value)
+    return {name: _intervals(by_key, estimates[name], options.confidence)
+            for name, by_key in draws.items()}
+
+
+def _intervals(draws: Mapping[str, list[float]], estimate: Mapping[str, float],
+               confidence: float) -> dict[str, tuple[float, float]]:
+    alpha = (1 - confidence) / 2
     intervals = {}
     for key, values in draws.items():
-        if np.isnan(values).all():  # a constant side: CKA undefined
+        if np.isnan(values).all():  # a constant side: the measure is undefined
             intervals[key] = (float("nan"), float("nan"))
             continue
         deviations = np.asarray(values) - np.nanmean(values)
         low, high = np.nanquantile(deviations, [alpha, 1 - alpha])
         intervals[key] = (float(estimate[key] + low), float(estimate[key] + high))
     return intervals
-
-
-def _resample_values(x: LayerSides, y: LayerSides, layer: int, rows: Tensor,
-                     measures: Sequence[str], cosines: Tensor | None) -> dict[str, float]:
-    values: dict[str, float] = {}
-    if "linear" in measures or "debiased" in measures:
-        biased, debiased = linear_cka_pair(prepare_linear(x.hidden[layer][rows]),
-                                           prepare_linear(y.hidden[layer][rows]))
-        values.update({"linear": biased, "debiased": debiased})
-    for name, debiased_rbf in (("rbf", False), ("debiased-rbf", True)):
-        if name in measures:
-            kx = GramSide(x.rbf(layer).kernel[rows][:, rows])
-            ky = GramSide(y.rbf(layer).kernel[rows][:, rows])
-            values[name] = gram_cka(kx, ky, debiased_rbf)
-    if cosines is not None:
-        forward, backward = subset_retrieval(cosines, rows)
-        values.update({"retrieval": (forward + backward) / 2, "retrieval-forward": forward,
-                       "retrieval-backward": backward})
-    return {key: value for key, value in values.items() if key in measures
-            or (key in RETRIEVAL_DIRECTIONS and "retrieval" in measures)}

@@ -72,6 +72,22 @@ def condition_tables(layers: Sequence[str], results: Results, main: str | None,
             for condition, columns in by_condition.items()}
 
 
+def aggregate_table(aggregates: Mapping[str, Mapping[str, Mapping[str, Mapping[str, Any]]]],
+                    ) -> str:
+    """CSV of the mean and maximum over layers: one row per measure, condition and language."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["measure", "condition", "language", "mean", "max", "max_layer"])
+    for key, by_condition in aggregates.items():
+        for condition, by_lang in by_condition.items():
+            for lang, summary in by_lang.items():
+                writer.writerow([key, condition, lang,
+                                 *("" if summary[f] is None else f"{summary[f]:.6f}"
+                                   for f in ("mean", "max")),
+                                 "" if summary["max_layer"] is None else summary["max_layer"]])
+    return buffer.getvalue()
+
+
 def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 

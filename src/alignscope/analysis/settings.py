@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from pydantic import Field
 
-from alignscope.analysis.compare import MeasureOptions
 from alignscope.analysis.controls import check_controls
 from alignscope.analysis.features import ExtractionOptions
+from alignscope.analysis.measures import MeasureOptions
 from alignscope.config import Count, Device, Names, NonNegative, OpenUnit, Seed, Text, options
 from alignscope.models.encoder import Encoder, load_encoder, resolve_model_source
 from alignscope.runtime import pick_device
@@ -27,6 +27,7 @@ class AnalysisSettings:
     bootstrap: NonNegative = 0  # half-sample splits for intervals; 0 = none
     confidence: OpenUnit = 0.95
     layer_matrix: bool = False
+    margin_k: Count = 4  # neighbours of the margin measure
     seed: Seed = 0
     data_dir: str | None = None
     device: Device = "auto"
@@ -37,15 +38,17 @@ class AnalysisSettings:
     trust_remote_code: bool = False
     allow_pickle: bool = False
 
+    command: ClassVar[str] = ""  # the analysis these settings belong to: similarity | stability
+
     def check(self) -> None:
-        check_controls(self.controls)
+        check_controls(self.controls, self.command)
         self.measure_options()
         self.extraction_options()
 
     def measure_options(self) -> MeasureOptions:
         assert self.measures is not None, "resolve the default measures first"
         return MeasureOptions(tuple(self.measures), self.bootstrap, self.confidence,
-                              self.layer_matrix, self.seed)
+                              self.layer_matrix, self.seed, self.margin_k)
 
     def extraction_options(self) -> ExtractionOptions:
         assert self.pooling is not None, "resolve the default pooling first"

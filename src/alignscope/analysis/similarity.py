@@ -26,25 +26,34 @@ from typing import Any, ClassVar
 import torch
 
 from alignscope.analysis.adjust import centred, length_partialled
-from alignscope.analysis.compare import Comparison, LayerSides, MeasureOptions, compare
+from alignscope.analysis.compare import Comparison, LayerSides, Samples, compare_conditions
 from alignscope.analysis.controls import derangement, random_init_copy
 from alignscope.analysis.features import FeatureExtractor, Features
-from alignscope.analysis.outputs import Figures, check_out, clean, condition_tables, header, write_run
+from alignscope.analysis.measures import MeasureOptions, aggregate
+from alignscope.analysis.outputs import (
+    Figures,
+    aggregate_table,
+    check_out,
+    clean,
+    condition_tables,
+    header,
+    write_run,
+)
 from alignscope.analysis.settings import AnalysisSettings
 from alignscope.config import Names, Text, options
 from alignscope.data.parallel import ParallelCorpus, load_parallel
 from alignscope.errors import ConfigError
 from alignscope.models.layers import layer_names
 from alignscope.progress import counter
+from alignscope.registry import Registry
 from alignscope.runs import run_origin
 from alignscope.runtime import device_description, pick_device
 
-PRESETS: dict[str, dict[str, Any]] = {
-    "default": {"measures": ("linear", "debiased", "rbf", "retrieval"), "pooling": "mean",
-                "max_sentences": None, "max_tokens": None},
-    "authors": {"measures": ("rbf",), "pooling": "authors", "max_sentences": 800,
-                "max_tokens": 200},
-}
+PRESETS: Registry[dict[str, Any]] = Registry("preset")
+PRESETS.register("default", {"measures": ("linear", "debiased", "rbf", "retrieval"),
+                             "pooling": "mean", "max_sentences": None, "max_tokens": None})
+PRESETS.register("authors", {"measures": ("rbf",), "pooling": "authors", "max_sentences": 800,
+                             "max_tokens": 200})
 
 
 @options(frozen=True, kw_only=True)
@@ -60,11 +69,10 @@ class SimilarityConfig(AnalysisSettings):
     controls: Names = ("shuffled", "random-init")
     centre: bool = False  # subtract each language's mean vector first (Libovicky et al. 2020)
     partial_length: bool = False  # residualise features on sentence length first (adjust.py)
+    command: ClassVar[str] = "similarity"
 
     def resolved(self) -> SimilarityConfig:
         """The preset's values filled in, then everything checked."""
-        if self.preset not in PRESETS:
-            raise ConfigError(f"unknown preset {self.preset!r}; use one of {', '.join(PRESETS)}")
         filled = {key: value for key, value in PRESETS[self.preset].items()
                   if getattr(self, key) is None}
         config = dataclasses.replace(self, **filled)
@@ -117,16 +125,30 @@ def _samples(features: Features, windows: list[tuple[int, int]] | None,
     return [LayerSides(hidden[:, start:stop], device) for start, stop in windows]
 
 
+def _shuffled(features: Features, pairs: Samples, windows: list[tuple[int, int]] | None,
+              device: torch.device, permutation: torch.Tensor) -> Samples:
+    """The shuffled control's target sides: the pairs' prepared layers permuted, or, for the
+    authors' windows (whose permuted rows lie outside the window), sides of their own."""
+    if windows is None:
+        return [pairs[0].permuted(permutation)]
+    return _samples(features, windows, device, permutation)
+
+
 def compare_languages(features: dict[str, Features], source: str, targets: tuple[str, ...],
                       options: MeasureOptions, windows: list[tuple[int, int]] | None,
-                      device: torch.device, permutation: torch.Tensor | None = None,
-                      show_progress: bool = False, label: str = "") -> dict[str, Comparison]:
-    """Source against each target; `permutation` reorders targets (the shuffled control)."""
-    steps = features[source].num_layers * len(targets)
+                      device: torch.device, shuffle: torch.Tensor | None = None,
+                      show_progress: bool = False, label: str = "",
+                      ) -> dict[str, dict[str, Comparison]]:
+    """Source against each target (condition "parallel") and, with `shuffle`, against the
+    targets with their rows reordered by it (condition "shuffled")."""
+    pairs = {lang: _samples(features[lang], windows, device) for lang in targets}
+    controls = {} if shuffle is None else {"shuffled": {
+        lang: _shuffled(features[lang], pairs[lang], windows, device, shuffle)
+        for lang in targets}}
+    steps = features[source].num_layers * len(targets) * (1 + len(controls))
     with counter(show_progress, f"measuring {label}".strip(), steps) as advance:
-        return compare(_samples(features[source], windows, device),
-                       {lang: _samples(features[lang], windows, device, permutation)
-                        for lang in targets}, options, features[source].row_sentence, advance)
+        return compare_conditions(_samples(features[source], windows, device), pairs, options,
+                                  features[source].row_sentence, advance, controls)
 
 
 def run_similarity(config: SimilarityConfig, out: str | Path | None = None,
@@ -142,19 +164,16 @@ def run_similarity(config: SimilarityConfig, out: str | Path | None = None,
     languages = (config.source, *config.targets)
     corpus = load_parallel(config.parallel, languages, config.data_dir)
     corpus, windows = sample_corpus(corpus, config)
+    options.check_sentences(len(corpus) if windows is None else windows[0][1] - windows[0][0])
     device = pick_device(config.device)
     encoder = config.load(config.model, config.revision)
     extractor = FeatureExtractor(encoder, config.extraction_options(), device,
                                  show_progress=show_progress)
-    conditions: dict[str, dict[str, Any]] = {}
     features = adjusted(extractor.extract_all(corpus, languages), config)
-    conditions["parallel"] = compare_languages(features, config.source, config.targets, options,
-                                               windows, device, None, show_progress, "parallel")
-    if "shuffled" in config.controls:
-        conditions["shuffled"] = compare_languages(
-            features, config.source, config.targets, dataclasses.replace(
-                options, bootstrap=0, layer_matrix=False), windows, device,
-            derangement(len(corpus), config.seed), show_progress, "shuffled")
+    shuffle = derangement(len(corpus), config.seed) if "shuffled" in config.controls else None
+    conditions: dict[str, dict[str, Any]] = dict(compare_languages(
+        features, config.source, config.targets, options, windows, device, shuffle,
+        show_progress, "pairs" if shuffle is None else "pairs and shuffled pairs"))
     extraction = {"model": extractor.stats.as_dict()}
     if "random-init" in config.controls:
         random_encoder, identity = random_init_copy(encoder, config.seed, extractor.identity)
@@ -165,15 +184,14 @@ def run_similarity(config: SimilarityConfig, out: str | Path | None = None,
         conditions["random-init"] = compare_languages(
             random_features, config.source, config.targets,
             dataclasses.replace(options, bootstrap=0, layer_matrix=False), windows, device,
-            None, show_progress, "random-init")
+            None, show_progress, "random-init")["parallel"]
         extraction["random-init"] = random_extractor.stats.as_dict()
     result = _result(config, encoder.source, corpus, features, conditions, windows, options)
     result.update(extraction=extraction, device=device_description(device),
                   seconds=round(time.perf_counter() - started, 3))
     result = clean(result)
     if out_dir is not None:
-        write_run(out_dir, result, condition_tables(result["layers"], result["results"],
-                                                    "parallel"), figures)
+        write_run(out_dir, result, similarity_tables(result), figures)
     return result
 
 
@@ -191,6 +209,7 @@ def _result(config: SimilarityConfig, model_source: str, corpus: ParallelCorpus,
                 for key in keys}
 
     parallel = conditions["parallel"]
+    results = gather("values")
     return {
         **header("similarity", config.source, run_origin(config.model)[1],
                  {"name": config.model, "source": model_source}, dataclasses.asdict(config)),
@@ -200,10 +219,17 @@ def _result(config: SimilarityConfig, model_source: str, corpus: ParallelCorpus,
                      "files": corpus.sources},
         "windows": windows, "layers": layers, "measures": list(keys),
         "conditions": list(conditions),
-        "results": gather("values"),
+        "results": results,
         "intervals": {k: v["parallel"] for k, v in gather("intervals").items() if v["parallel"]},
         "window_spread": {k: v for k, v in gather("spread").items() if v["parallel"]},
+        "layer_aggregates": aggregate(results, layers),
         "layer_matrix": {m: {lang: c.matrix[m] for lang, c in parallel.items()}
                          for m in next(iter(parallel.values())).matrix},
         "truncated": {lang: f.truncated for lang, f in features.items()},
     }
+
+
+def similarity_tables(result: dict[str, Any]) -> dict[str, str]:
+    tables = condition_tables(result["layers"], result["results"], "parallel")
+    tables["layer-aggregates.csv"] = aggregate_table(result["layer_aggregates"])
+    return tables

@@ -16,10 +16,19 @@ from typing import Any, ClassVar
 
 import torch
 
-from alignscope.analysis.compare import LayerSides, MeasureOptions, compare
+from alignscope.analysis.compare import LayerSides, compare_conditions
 from alignscope.analysis.controls import derangement
 from alignscope.analysis.features import FeatureExtractor, Features
-from alignscope.analysis.outputs import Figures, check_out, clean, condition_tables, header, write_run
+from alignscope.analysis.measures import MeasureOptions, aggregate
+from alignscope.analysis.outputs import (
+    Figures,
+    aggregate_table,
+    check_out,
+    clean,
+    condition_tables,
+    header,
+    write_run,
+)
 from alignscope.analysis.settings import AnalysisSettings
 from alignscope.analysis.similarity import compare_languages
 from alignscope.config import Names, Text, options
@@ -44,12 +53,11 @@ class StabilityConfig(AnalysisSettings):
     pooling: str | None = "mean"
     controls: Names = ("shuffled",)
 
+    command: ClassVar[str] = "stability"
+
     def check(self) -> None:
         if not self.languages:
             raise ConfigError("give at least one language (--langs en,fr,de)")
-        if "random-init" in self.controls:
-            raise ConfigError("stability compares two trained encoders; its control is "
-                              "`shuffled` (random-init belongs to `similarity`)")
         super().check()
 
 
@@ -77,6 +85,7 @@ def run_stability(config: StabilityConfig, out: str | Path | None = None,
     options = config.measure_options()
     corpus = load_parallel(config.parallel, config.languages, config.data_dir)
     corpus = corpus.subsample(config.max_sentences, config.seed)
+    options.check_sentences(len(corpus))
     device = pick_device(config.device)
     extraction = config.extraction_options()
     features: dict[str, dict[str, Features]] = {}
@@ -95,25 +104,24 @@ def run_stability(config: StabilityConfig, out: str | Path | None = None,
     conditions: dict[str, dict[str, Any]] = {"paired": {}}
     if "shuffled" in config.controls:
         conditions["shuffled"] = {}
-    light = dataclasses.replace(options, bootstrap=0, layer_matrix=False)
     steps = before[config.languages[0]].num_layers * len(config.languages) * len(conditions)
     with counter(show_progress, "measuring stability", steps) as advance:
         for lang in config.languages:
-            x = [LayerSides(before[lang].hidden, device)]
-            conditions["paired"][lang] = compare(
-                x, {lang: [LayerSides(after[lang].hidden, device)]}, options,
-                before[lang].row_sentence, advance)[lang]
-            if "shuffled" in conditions:
-                permutation = derangement(before[lang].hidden.shape[1], config.seed)
-                conditions["shuffled"][lang] = compare(
-                    x, {lang: [LayerSides(after[lang].hidden[:, permutation], device)]}, light,
-                    advance=advance)[lang]
+            y = LayerSides(after[lang].hidden, device)
+            controls = {"shuffled": {lang: [y.permuted(derangement(y.rows, config.seed))]}} \
+                if "shuffled" in conditions else {}
+            measured = compare_conditions([LayerSides(before[lang].hidden, device)], {lang: [y]},
+                                          options, before[lang].row_sentence, advance, controls)
+            conditions["paired"][lang] = measured["parallel"][lang]
+            if controls:
+                conditions["shuffled"][lang] = measured["shuffled"][lang]
+    light = dataclasses.replace(options, bootstrap=0, layer_matrix=False)
     cross_lingual = {}
     if len(config.languages) > 1 and config.pooling != "word":
         source, *targets = config.languages
         cross_lingual = {role: compare_languages(features[role], source, tuple(targets), light,
                                                  None, device, None, show_progress,
-                                                 f"{role} cross-lingual")
+                                                 f"{role} cross-lingual")["parallel"]
                          for role in ("pretrained", "finetuned")}
     result = _result(config, sources, len(corpus), before, conditions, cross_lingual, options)
     result.update(extraction=stats, device=device_description(device),
@@ -130,6 +138,9 @@ def _result(config: StabilityConfig, sources: dict[str, str], sentences: int,
     keys = options.result_keys
     paired = conditions["paired"]
     source_language, random_init = run_origin(config.finetuned)
+    layers = layer_names(next(iter(before.values())).num_layers - 1)
+    results = {key: {condition: {lang: c.values[key] for lang, c in by_lang.items()}
+                     for condition, by_lang in conditions.items()} for key in keys}
     return {
         **header("stability", source_language, random_init,
                  {"name": config.finetuned, "source": sources["finetuned"]},
@@ -137,10 +148,10 @@ def _result(config: StabilityConfig, sources: dict[str, str], sentences: int,
         "pretrained": {"name": config.pretrained, "source": sources["pretrained"]},
         "languages": list(config.languages), "sentences": sentences,
         "rows": {lang: f.hidden.shape[1] for lang, f in before.items()},
-        "layers": layer_names(next(iter(before.values())).num_layers - 1),
+        "layers": layers,
         "measures": list(keys), "conditions": list(conditions),
-        "results": {key: {condition: {lang: c.values[key] for lang, c in by_lang.items()}
-                          for condition, by_lang in conditions.items()} for key in keys},
+        "results": results,
+        "layer_aggregates": aggregate(results, layers),
         "intervals": {key: {lang: c.intervals[key] for lang, c in paired.items()}
                       for key in keys if options.bootstrap},
         "layer_matrix": {m: {lang: c.matrix[m] for lang, c in paired.items()}
@@ -157,6 +168,7 @@ def _result(config: StabilityConfig, sources: dict[str, str], sentences: int,
 def stability_tables(result: dict[str, Any]) -> dict[str, str]:
     layers = result["layers"]
     tables = condition_tables(layers, result["results"], "paired")
+    tables["layer-aggregates.csv"] = aggregate_table(result["layer_aggregates"])
     tables.update(condition_tables(layers, result["cross_lingual"]["results"], None,
                                    "cross-lingual-"))
     return tables

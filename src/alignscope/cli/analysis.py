@@ -47,10 +47,12 @@ def similarity(
     targets: Annotated[str | None, Opt(help="Comma-separated target languages, e.g. fr,de.")]
     = None,
     source: Annotated[str, Opt(help="Source language.")] = "en",
-    parallel: Annotated[str, Opt(help="ud:pud, a path template with {lang}, or "
-                                      "LANG=PATH,...")] = "ud:pud",
+    parallel: Annotated[str, Opt(help="ud:pud, flores:devtest, a folder of LANG.txt files, a "
+                                      "path template with {lang}, or LANG=PATH,...")] = "ud:pud",
     preset: Annotated[str, Opt(help="default (corrected) | authors (released script).")] = "default",
-    measures: Annotated[str | None, Opt(help="linear,debiased,rbf,debiased-rbf,retrieval.")] = None,
+    measures: Annotated[str | None, Opt(help="linear,debiased,rbf,debiased-rbf,anc,retrieval,"
+                                              "mexa,margin.")] = None,
+    margin_k: Annotated[int | None, Opt(help="Neighbours for the margin measure (4).")] = None,
     pooling: Annotated[str | None, Opt(help="mean | cls | authors.")] = None,
     max_sentences: Annotated[int | None, Opt(help="Seeded sample size (authors: first N).")] = None,
     max_tokens: Annotated[int | None, Opt(help="Token limit per sentence.")] = None,
@@ -107,10 +109,11 @@ def stability(
     = None,
     langs: Annotated[str | None, Opt(help="Languages; the first is the source for the "
                                           "cross-lingual comparison.")] = None,
-    parallel: Annotated[str, Opt(help="ud:pud, a path template with {lang}, or "
-                                      "LANG=PATH,...")] = "ud:pud",
-    measures: Annotated[str | None, Opt(help="linear,debiased,rbf (default),debiased-rbf,"
-                                              "retrieval.")] = None,
+    parallel: Annotated[str, Opt(help="ud:pud, flores:devtest, a folder of LANG.txt files, a "
+                                      "path template with {lang}, or LANG=PATH,...")] = "ud:pud",
+    measures: Annotated[str | None, Opt(help="linear,debiased,rbf (default),debiased-rbf,anc,"
+                                              "retrieval,mexa,margin.")] = None,
+    margin_k: Annotated[int | None, Opt(help="Neighbours for the margin measure (4).")] = None,
     pooling: Annotated[str | None, Opt(help="mean (default) | cls | word | authors.")] = None,
     max_sentences: Annotated[int | None, Opt(help="Seeded sample size.")] = None,
     max_tokens: Annotated[int | None, Opt(help="Token limit per sentence.")] = None,

@@ -12,6 +12,9 @@ from alignscope.config import TableConfig, check_out_file
 from alignscope.errors import ConfigError
 from alignscope.io import atomic_write_text
 
+_SUFFIXES = {"markdown": (".md", ".markdown", ".txt"), "csv": (".csv", ".txt"),
+             "latex": (".tex", ".txt")}
+
 
 @app.command()
 def table(
@@ -45,7 +48,7 @@ def table(
                 raise ConfigError(f"run {run} not found", "pass finetune, similarity or "
                                   "stability --out folders (or their JSON files)")
         if settings.out is not None:
-            check_out_file(settings.out)
+            check_out_file(settings.out, suffixes=_SUFFIXES[settings.fmt])
         if load_run(settings.runs[0]).kind in LAYER_KINDS:
             text = layer_table(list(settings.runs), settings.measure, settings.condition,
                                settings.layers).render(settings.fmt)

@@ -1,12 +1,18 @@
-"""Parallel sentences across languages: PUD treebanks matched by sent_id, or line-aligned text.
+"""Parallel sentences across languages: PUD treebanks matched by sent_id, FLORES+, or
+line-aligned text.
 
 A `ParallelCorpus` holds, for each language, the same sentences in the same order. PUD files
-are aligned by `# sent_id`, never by position: two files need not list their sentences in the
-same order. Text files are aligned by line number. Every analysis reads sentences from here.
+are aligned by `# sent_id` and FLORES+ rows by their `id`, never by position: two files need
+not list their sentences in the same order. Text files are aligned by line number. Every
+analysis reads sentences from here.
 
 A `--parallel` specification is one of:
   ud:pud              every treebank whose code ends in `_pud` (test split), e.g. fr_pud
   ud:pud:dev          the same, another split
+  flores:devtest      FLORES+ (Hugging Face `openlanguagedata/flores_plus`, the `hf` extra),
+  flores:dev          languages named like fra_Latn; cached after the first download
+  corpus/             a folder of line files named by language: eng_Latn.txt, en.txt,
+                      eng_Latn.devtest (the code is the name up to its first dot)
   corpus/{lang}.txt   a path template; `{lang}` is replaced by each language code
   en=a.txt,fr=b.txt   explicit files, one per language
 """
@@ -14,16 +20,25 @@ A `--parallel` specification is one of:
 from __future__ import annotations
 
 import hashlib
+import json
 import random
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from alignscope.data.conllu import read_conllu
-from alignscope.data.registry import ROLE_SPLIT, default_data_dir, parse_ref, ud_treebanks
+from alignscope.data.registry import ROLE_SPLIT, cache_dir, default_data_dir, parse_ref, ud_treebanks
 from alignscope.data.sentence import Sentence
 from alignscope.errors import AlignscopeError, ConfigError, DataFormatError, UnknownNameError
-from alignscope.io import utf8_lines
+from alignscope.io import atomic_write_json, read_utf8, utf8_lines
+
+FLORES_HF_ID = "openlanguagedata/flores_plus"
+FLORES_SPLITS = ("dev", "devtest")
+_FLORES_CODE = re.compile(r"^[a-z]{3}_[A-Z][a-z]{3}$")
+FloresLoader = Callable[[str, str], Sequence[Mapping[str, Any]]]
+"""(language, split) -> rows with `id` and `text`, e.g. a Hugging Face dataset split."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +99,8 @@ def load_parallel(spec: str, languages: Sequence[str],
     spec = spec.strip()
     if spec.startswith("ud:"):
         return load_ud_parallel(spec, languages, data_dir)
+    if spec.startswith("flores:"):
+        return load_flores(spec, languages)
     if "{lang}" in spec:
         return load_text_parallel({lang: spec.replace("{lang}", lang) for lang in languages})
     if "=" in spec:
@@ -97,8 +114,103 @@ def load_parallel(spec: str, languages: Sequence[str],
         if missing:
             raise UnknownNameError("language in --parallel", missing[0], list(files))
         return load_text_parallel({lang: files[lang] for lang in languages})
-    raise ConfigError(f"cannot read --parallel {spec!r}: use ud:pud, a path template with {{lang}} "
-                      "(corpus/{lang}.txt), or LANG=PATH,LANG=PATH")
+    if Path(spec).expanduser().is_dir():
+        return load_text_parallel(folder_files(Path(spec).expanduser(), languages))
+    raise ConfigError(f"cannot read --parallel {spec!r}: it is not a folder; use ud:pud, "
+                      "flores:devtest, a folder of line files (eng_Latn.txt, ...), a path "
+                      "template with {lang} (corpus/{lang}.txt), or LANG=PATH,LANG=PATH")
+
+
+def folder_files(folder: Path, languages: Sequence[str]) -> dict[str, Path]:
+    """The line file of each language in `folder`: the file whose name up to its first dot is
+    the language code (eng_Latn.txt, en.txt, eng_Latn.devtest)."""
+    by_code: dict[str, list[Path]] = {}
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and not path.name.startswith("."):
+            by_code.setdefault(path.name.split(".", 1)[0], []).append(path)
+    files: dict[str, Path] = {}
+    for lang in languages:
+        found = by_code.get(lang, [])
+        if not found:
+            present = sorted(by_code)
+            raise DataFormatError(folder, None, f"no file for language {lang!r} (looked for "
+                                  f"{lang}.txt, {lang}.devtest, ...); languages present: "
+                                  f"{', '.join(present) if present else 'none'}",
+                                  "name one file per language by its code")
+        if len(found) > 1:
+            raise DataFormatError(folder, None, f"several files for language {lang!r}: "
+                                  f"{', '.join(p.name for p in found)}",
+                                  "keep one file per language in the folder")
+        files[lang] = found[0]
+    return files
+
+
+def load_flores(spec: str, languages: Sequence[str], load: FloresLoader | None = None,
+                ) -> ParallelCorpus:
+    """`flores:devtest` or `flores:dev`: FLORES+ rows aligned by `id`, each language read from
+    the cache (`$ALIGNSCOPE_CACHE/flores_plus/SPLIT/LANG.json`) or loaded with `load` (default:
+    the Hugging Face hub) and cached."""
+    name, _, split = spec.partition(":")
+    if name != "flores" or split not in FLORES_SPLITS:
+        raise ConfigError(f"bad parallel reference {spec!r}; use flores:devtest or flores:dev")
+    for lang in languages:
+        if not _FLORES_CODE.match(lang):
+            raise ConfigError(f"FLORES+ names languages by ISO 639-3 code and script, e.g. "
+                              f"fra_Latn, zho_Hans; got {lang!r}")
+    rows = {lang: _flores_rows(lang, split, load or _load_flores_hub) for lang in languages}
+    first, *others = languages
+    order = list(rows[first])
+    for lang in others:
+        missing = [i for i in order if i not in rows[lang]] or \
+            [i for i in rows[lang] if i not in rows[first]]
+        if missing:
+            raise DataFormatError(_flores_cache(lang, split), None,
+                                  f"FLORES+ {lang} and {first} differ in their sentence ids "
+                                  f"(first difference: id {missing[0]})",
+                                  "delete the cached files to download both again")
+    return ParallelCorpus(
+        ids=tuple(order),
+        texts={lang: tuple(rows[lang][i] for i in order) for lang in languages},
+        words={lang: tuple(tuple(rows[lang][i].split()) for i in order) for lang in languages},
+        sources={lang: f"{FLORES_HF_ID}:{lang}:{split}" for lang in languages},
+    )
+
+
+def _flores_cache(lang: str, split: str) -> Path:
+    return cache_dir() / "flores_plus" / split / f"{lang}.json"
+
+
+def _flores_rows(lang: str, split: str, load: FloresLoader) -> dict[str, str]:
+    """id -> sentence, from the cache or from `load` (then cached)."""
+    path = _flores_cache(lang, split)
+    if path.is_file():
+        return json.loads(read_utf8(path))
+    rows: dict[str, str] = {}
+    for row in load(lang, split):
+        text = str(row.get("text") or "").strip()
+        if "id" not in row or not text:
+            raise AlignscopeError(f"FLORES+ {lang} ({split}) has a row without an id or text: "
+                                  f"{dict(row)!r}")
+        rows[str(row["id"])] = text
+    if not rows:
+        raise AlignscopeError(f"FLORES+ {lang} ({split}) is empty")
+    atomic_write_json(path, rows)
+    return rows
+
+
+def _load_flores_hub(lang: str, split: str) -> Sequence[Mapping[str, Any]]:
+    try:
+        import datasets
+    except ImportError:
+        raise AlignscopeError("FLORES+ is read with the `datasets` package: "
+                              "pip install 'alignscope[hf]'") from None
+    try:
+        return datasets.load_dataset(FLORES_HF_ID, lang, split=split)
+    except Exception as error:  # the hub raises many types; all mean "could not get it"
+        raise AlignscopeError(
+            f"cannot load FLORES+ {lang} ({split}) from {FLORES_HF_ID}: {error}. The dataset is "
+            "gated: accept its terms on the hub and log in (`hf auth login`), or give a folder "
+            "of line files with --parallel") from None
 
 
 def load_ud_parallel(spec: str, languages: Sequence[str],

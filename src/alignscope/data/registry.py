@@ -161,7 +161,9 @@ def resolve(ref: str | DatasetRef, role: Role = "eval",
         if not path.is_file():
             if scheme := _SCHEME_LIKE.match(ref.name):
                 raise UnknownNameError("dataset scheme", scheme[1], SCHEMES.names)
-            raise AlignscopeError(f"dataset file {path} does not exist")
+            raise AlignscopeError(f"dataset file {path} " + (
+                "is a folder" if path.is_dir() else "does not exist"),
+                "pass a CoNLL-U or IOB file, or a reference such as ud:en_ewt")
         fmt = "conllu" if path.suffix == ".conllu" and _UD_FILE.match(path.name) else _sniff(path)
         return ResolvedDataset(ref, path, ref.split or ROLE_SPLIT[role], _language_of_file(path),
                                fmt)

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from alignscope.analysis.compare import MEASURE_LABELS
+from alignscope.analysis.measures import describe
 from alignscope.report.figures import (
     plot_correlation,
     plot_layer_curves,
@@ -28,7 +28,7 @@ def plot_conditions(folder: Path, stem: str, layers: Sequence[str], results: Res
         if key.startswith("retrieval-"):  # the directions are in the mean's figure's data
             continue
         plot_layer_curves(folder, f"{stem}-{key}", layers, by_condition[main], title=title,
-                          ylabel=MEASURE_LABELS[key],
+                          ylabel=describe(key),
                           controls={c: v for c, v in by_condition.items() if c != main},
                           intervals=intervals.get(key))
 
@@ -40,7 +40,7 @@ def similarity_figures(folder: Path, result: dict[str, Any]) -> None:
     for key, by_language in result["layer_matrix"].items():
         for lang, matrix in by_language.items():
             plot_layer_matrix(folder, f"matrix-{key}-{lang}", matrix, layers,
-                              title=f"{MEASURE_LABELS[key]}: {source} vs {lang}",
+                              title=f"{describe(key)}: {source} vs {lang}",
                               xlabel=f"{lang} layer", ylabel=f"{source} layer")
 
 
@@ -54,11 +54,11 @@ def stability_figures(folder: Path, result: dict[str, Any]) -> None:
             continue
         plot_pre_post(folder, f"pre-post-{key}", layers, by_role["pretrained"],
                       by_role["finetuned"], title=f"{source} vs each language, before and "
-                      "after fine-tuning", ylabel=MEASURE_LABELS[key])
+                      "after fine-tuning", ylabel=describe(key))
     for key, by_language in result["layer_matrix"].items():
         for lang, matrix in by_language.items():
             plot_layer_matrix(folder, f"matrix-{key}-{lang}", matrix, layers,
-                              title=f"{MEASURE_LABELS[key]}, {lang}: pretrained vs fine-tuned",
+                              title=f"{describe(key)}, {lang}: pretrained vs fine-tuned",
                               xlabel="fine-tuned layer", ylabel="pretrained layer")
 
 

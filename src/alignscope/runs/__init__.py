@@ -16,7 +16,6 @@ them in the version-2 shape.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from alignscope.errors import DataFormatError
-from alignscope.io import read_utf8
+from alignscope.io import read_json
 from alignscope.models.layers import parse_layers
 from alignscope.runs import legacy
 from alignscope.runs.schema import ADAPTER, KINDS, SCHEMA_VERSION, Kind
@@ -112,10 +111,7 @@ def _describe(kinds: tuple[Kind, ...]) -> str:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(read_utf8(path))
-    except json.JSONDecodeError as error:
-        raise DataFormatError(path, error.lineno, f"not valid JSON: {error.msg}") from None
+    data = read_json(path)
     if not isinstance(data, dict):
         raise DataFormatError(path, None, "a result file must hold a JSON object")
     return data

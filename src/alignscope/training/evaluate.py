@@ -36,7 +36,7 @@ def evaluate(checkpoint: str | Path | EvaluateConfig, eval_refs: list[str] | Non
     checkpoint, eval_refs, data_dir = settings.checkpoint, settings.eval, settings.data_dir
     task_options, max_sentences = settings.task_options, settings.max_sentences
     check_input(checkpoint, "finetune run", "--checkpoint", folder=True)
-    out = check_out_file(settings.out or result_file(checkpoint, "evaluate"))
+    out = check_out_file(settings.out or result_file(checkpoint, "evaluate"), suffixes=(".json",))
     datasets = [resolve(ref, "eval", data_dir) for ref in eval_refs]
     torch_device = pick_device(settings.device)
     model, encoder, task, labels, meta = load_checkpoint(checkpoint, torch_device, task_options)
