@@ -25,6 +25,7 @@ from alignscope.config import (
     options,
     user_error,
 )
+from alignscope.encoding.precision import PrecisionName
 from alignscope.errors import ConfigError
 from alignscope.models.layers import parse_layers
 from alignscope.models.reinit import SCOPES, parse_scheme
@@ -66,7 +67,8 @@ class FinetuneConfig:
     eval_batch_size: Count = 64
     # runtime
     device: Device = "auto"  # auto | cpu | cuda | cuda:N
-    bf16: bool = True  # bf16 autocast, on CUDA only
+    precision: PrecisionName | None = None  # default auto: bf16 on CUDA, else fp32
+    bf16: bool | None = None  # deprecated: True = precision auto, False = fp32
     threads: Count | None = None  # CPU threads for torch; None: torch's default
     write_predictions: bool = False
     task_options: dict[str, Any] = field(default_factory=dict)
@@ -136,7 +138,8 @@ class EvaluateConfig:
     data_dir: str | None = None
     batch_size: Count = 64
     device: Device = "auto"
-    bf16: bool = True
+    precision: PrecisionName | None = None  # default auto: bf16 on CUDA, else fp32
+    bf16: bool | None = None  # deprecated: True = precision auto, False = fp32
     write_predictions: bool = False
     max_sentences: Count | None = None
     task_options: dict[str, Any] = field(default_factory=dict)  # override the checkpoint's

@@ -16,6 +16,10 @@ from transformers import get_linear_schedule_with_warmup
 from alignscope.config import build, check_out_folder
 from alignscope.data.registry import DatasetRef, ResolvedDataset, parse_ref, resolve
 from alignscope.data.sentence import Sentence
+from alignscope.encoding.batching import length_grouped_batches
+from alignscope.encoding.collate import collate_words, pad_id_of
+from alignscope.encoding.precision import autocast, check_precision, resolve_precision
+from alignscope.encoding.words import WordAligner, aligner_for
 from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.io import atomic_write_json
 from alignscope.models.encoder import load_encoder, resolve_model_source
@@ -24,19 +28,11 @@ from alignscope.models.reinit import ReinitRecord, is_norm, reinitialize
 from alignscope.models.task_model import TaskModel
 from alignscope.progress import progress_bar
 from alignscope.runs import CHECKPOINT_DIR, PREDICTIONS_DIR, SCHEMA_VERSION, result_file
-from alignscope.runtime import (
-    autocast,
-    device_description,
-    peak_memory_mb,
-    pick_device,
-    versions,
-)
+from alignscope.runtime import device_description, peak_memory_mb, pick_device, versions
 from alignscope.tasks import Task, get_task
-from alignscope.training.alignment import WordAligner
-from alignscope.training.batching import collate, length_grouped_batches
 from alignscope.training.checkpoint import save_checkpoint
 from alignscope.training.config import DEFAULT_MAX_LENGTH, FinetuneConfig
-from alignscope.training.predict import Predictor
+from alignscope.training.predict import Predictor, Prepared
 
 _STATUS_EVERY = 20  # steps between loss read-outs for the progress bar
 
@@ -82,6 +78,7 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
     out = check_out_folder(out)
     resolve_model_source(config.model, config.allow_pickle)  # a local model folder is complete
     pick_device(config.device)  # available (CUDA asked on a machine without it)
+    precision = resolve_precision(config.precision, default="auto", bf16=config.bf16)
     results_path = result_file(out, "finetune")
     if results_path.exists() and not overwrite:
         raise AlignscopeError(f"{results_path} already exists; choose another --out or "
@@ -100,6 +97,7 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
     if config.threads:
         torch.set_num_threads(config.threads)
     device = pick_device(config.device)
+    check_precision(precision, device)
     encoder = load_encoder(config.model, revision=config.revision,
                            trust_remote_code=config.trust_remote_code,
                            allow_pickle=config.allow_pickle)
@@ -115,9 +113,9 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
     random_init = layers_of_parameters(encoder.model, [r.name for r in reinit_records])
     head = task.build_head(encoder.hidden_size, labels, config.dropout)
     model = TaskModel(encoder.model, head).to(device)
-    aligner = WordAligner(encoder.tokenizer, encoder.max_tokens(config.max_length))
+    aligner = aligner_for(encoder, config.max_length)
     predictor = Predictor(model, task, labels, aligner, device, config.eval_batch_size,
-                          config.bf16, show_progress)
+                          precision, show_progress)
 
     training = _train(model, task, labels, aligner, predictor, train_sentences, dev_sentences,
                       config, device, show_progress)
@@ -138,7 +136,7 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
         "model": {"name": config.model, "source": encoder.source,
                   "class": type(encoder.model).__name__, "num_blocks": encoder.num_blocks,
                   "hidden_size": encoder.hidden_size},
-        "config": config.to_dict(),
+        "config": {**config.to_dict(), "precision": precision, "bf16": None},
         "seed": config.seed,
         "reinit": {"spec": str(selection) if selection else None,
                    "regex": config.random_init_regex, "scope": config.reinit_scope,
@@ -206,7 +204,9 @@ def _train(model: TaskModel, task: Task, labels: Any, aligner: WordAligner, pred
     scheduler = get_linear_schedule_with_warmup(
         optimizer, int(config.warmup_ratio * total_steps), total_steps)
     generator = torch.Generator().manual_seed(config.seed)
-    pad_id = aligner.tokenizer.pad_token_id or 0
+    pad_id = pad_id_of(aligner.tokenizer)
+    # Tokenised and aligned once, predicted after every epoch.
+    dev_prepared: Prepared | None = predictor.prepare(dev) if dev is not None else None
 
     history: list[dict[str, Any]] = []
     best_score, best_state, best_step = -math.inf, None, 0
@@ -221,10 +221,10 @@ def _train(model: TaskModel, task: Task, labels: Any, aligner: WordAligner, pred
             for indices in length_grouped_batches(lengths, config.batch_size, generator):
                 if step >= total_steps:
                     break
-                batch = collate(encoded, indices, pad_id).to(device)
+                batch = collate_words(encoded, indices, pad_id).to(device)
                 targets = {k: v.to(device) for k, v in task.targets(
                     [train[i] for i in indices], labels, batch.word_mask.shape[1]).items()}
-                with autocast(device, config.bf16):
+                with autocast(device, predictor.precision):
                     output = model(batch)
                     loss = task.loss(output, targets, batch.word_mask)
                 loss.backward()
@@ -245,7 +245,8 @@ def _train(model: TaskModel, task: Task, labels: Any, aligner: WordAligner, pred
                                       "train_loss": float(running_loss) / max(batches_run, 1)}
             score = -math.inf
             if dev is not None:
-                predictions, _ = predictor.predict(dev, description=f"dev epoch {epoch}")
+                assert dev_prepared is not None
+                predictions, _ = predictor.predict(dev_prepared, description=f"dev epoch {epoch}")
                 dev_metrics = task.score(dev, predictions, labels)
                 record["dev"] = dev_metrics
                 score = float(dev_metrics[task.main_metric])
