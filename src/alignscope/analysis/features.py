@@ -38,7 +38,7 @@ from alignscope.encoding.pooling import (
 )
 from alignscope.encoding.precision import autocast, check_precision, resolve_precision
 from alignscope.errors import AlignscopeError, ConfigError
-from alignscope.io import atomic_directory, atomic_write_json
+from alignscope.io import atomic_directory, atomic_write_json, file_lock
 from alignscope.models.encoder import Encoder
 from alignscope.models.layers import find_blocks
 from alignscope.progress import progress_bar
@@ -173,16 +173,16 @@ class FeatureExtractor:
                 label: str = "") -> Features:
         key = self.cache_key(corpus, language)
         entry = self.entry(corpus, language)
-        if self.options.use_cache:
+        if not self.options.use_cache:
+            return self._run(self.encode(corpus, language), language, progress, label)
+        with file_lock(entry):  # one process fills an entry; the others wait, then read it
             cached = _load_entry(entry, key, language)
             if cached is not None:
                 self.stats.cache_hits.append(language)
                 return cached
-        encoded = self.encode(corpus, language)
-        features = self._run(encoded, language, progress, label)
-        if self.options.use_cache:
+            features = self._run(self.encode(corpus, language), language, progress, label)
             _save_entry(entry, key, features)
-        return features
+            return features
 
     def encode(self, corpus: ParallelCorpus, language: str) -> list[PooledInput]:
         context = PoolingContext(self.encoder, self.max_tokens, self.options.prompt_template)

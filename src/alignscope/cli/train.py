@@ -36,7 +36,8 @@ def finetune(
     task: Annotated[str | None, Opt(help="pos | parsing | ner.")] = None,
     dev: Annotated[str | None, Opt(help="Dev set for model selection (default: train's dev).")] = None,
     data_dir: Annotated[str | None, Opt(help="Data directory (default $ALIGNSCOPE_DATA).")] = None,
-    random_init: Annotated[str | None, Opt(help="Layers to re-initialise: 0-1, 10,11, embeddings.")] = None,
+    random_init: Annotated[str | None, Opt(help="Layers to re-initialise: block.0-1, "
+                                                "block.10,block.11, embeddings.")] = None,
     random_init_regex: Annotated[str | None, Opt(help="Parameter-name regex (authors' parity).")] = None,
     freeze: Annotated[str | None, Opt(help="Layers not trained, e.g. block.0-5.")] = None,
     revert: Annotated[str | None, Opt(help="Layer groups reset to pretrained after training "

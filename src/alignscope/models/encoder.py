@@ -28,6 +28,7 @@ from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 from alignscope.errors import AlignscopeError, UnknownNameError
 from alignscope.models.files import check_model_folder, could_be_hub_id
 from alignscope.models.layers import find_blocks
+from alignscope.runs import encoder_dir
 
 
 @dataclass
@@ -70,10 +71,10 @@ def resolve_model_source(name_or_path: str | Path, allow_pickle: bool = False) -
     """Map a finetune run directory to its saved encoder; leave hub ids alone. A local folder
     must be complete (see `files.check_model_folder`)."""
     path = Path(name_or_path).expanduser()
-    for candidate in (path / "checkpoint" / "encoder", path / "encoder"):
-        if (candidate / "config.json").is_file():
-            check_model_folder(candidate, allow_pickle)
-            return str(candidate)
+    saved = encoder_dir(path)
+    if saved is not None:
+        check_model_folder(saved, allow_pickle)
+        return str(saved)
     if path.exists() and not (path / "config.json").is_file():
         raise AlignscopeError(f"{path} is neither a model directory (no config.json) nor an "
                               "alignscope run directory (no checkpoint/encoder)",

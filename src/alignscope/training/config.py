@@ -95,9 +95,9 @@ class FinetuneConfig:
     def _layers(cls, spec: str | None) -> str | None:
         if spec is not None and not spec.strip():
             raise ValueError("empty: give layers such as block.0-1, block.10,block.11 or "
-                             "embeddings, or leave it out")
+                             "embeddings, or leave it out for a reference run")
         if spec is not None:
-            user_error(parse_layers, spec)  # syntax; the depth is checked on load
+            user_error(parse_layers, spec)  # syntax; the block count is checked on load
         return spec
 
     @field_validator("revert")

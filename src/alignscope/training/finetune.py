@@ -25,17 +25,17 @@ from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.io import atomic_write_json
 from alignscope.models.ablation import RevertPoint, freeze, revert_point, reverted
 from alignscope.models.encoder import load_encoder, resolve_model_source
-from alignscope.models.layers import find_blocks, parse_layers
-from alignscope.models.reinit import is_norm, reinitialize
+from alignscope.models.layers import find_blocks, layers_of_parameters, parse_layers
+from alignscope.models.reinit import ReinitRecord, is_norm, reinitialize
 from alignscope.models.task_model import TaskModel
 from alignscope.progress import progress_bar
+from alignscope.runs import CHECKPOINT_DIR, PREDICTIONS_DIR, SCHEMA_VERSION, result_file
+from alignscope.runtime import device_description, peak_memory_mb, pick_device, versions
 from alignscope.tasks import Task, get_task
 from alignscope.training.checkpoint import save_checkpoint
 from alignscope.training.config import DEFAULT_MAX_LENGTH, FinetuneConfig
 from alignscope.training.predict import Predictor, Prepared
-from alignscope.training.runtime import device_description, peak_memory_mb, pick_device, versions
 
-RESULTS_FILE = "results.json"
 _STATUS_EVERY = 20  # steps between loss read-outs for the progress bar
 
 
@@ -81,8 +81,9 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
     resolve_model_source(config.model, config.allow_pickle)  # a local model folder is complete
     pick_device(config.device)  # available (CUDA asked on a machine without it)
     precision = resolve_precision(config.precision, default="auto", bf16=config.bf16)
-    if (out / RESULTS_FILE).exists() and not overwrite:
-        raise AlignscopeError(f"{out / RESULTS_FILE} already exists; choose another --out or "
+    results_path = result_file(out, "finetune")
+    if results_path.exists() and not overwrite:
+        raise AlignscopeError(f"{results_path} already exists; choose another --out or "
                               "pass --overwrite")
     task = get_task(config.task, **config.task_options)
     data = _resolve_data(config)  # fail on bad references before any heavy work
@@ -110,6 +111,7 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
                           f"use --max-length {encoder.max_tokens()} or less; longer sentences "
                           "are windowed anyway")
     ablations = _ablate(encoder.model, config)
+    random_init = layers_of_parameters(encoder.model, [r.name for r in ablations.reinit])
     head = task.build_head(encoder.hidden_size, labels, config.dropout)
     model = TaskModel(encoder.model, head)
     if config.device_map is None:
@@ -126,24 +128,27 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
     if best_state is not None:  # with a dev set: back to the best epoch's weights
         model.load_state_dict(best_state)
 
-    predictions_dir = out / "predictions" if config.write_predictions else None
+    predictions_dir = out / PREDICTIONS_DIR if config.write_predictions else None
     evaluations = [predictor.evaluate(dataset, sentences, predictions_dir)
                    for dataset, sentences in zip(data.evals, eval_sentences, strict=True)]
     reverts = [_evaluate_reverted(model, point, predictor, data.evals, eval_sentences,
                                   predictions_dir) for point in ablations.revert_points]
     results = {
-        "schema_version": 1,
+        "schema_version": SCHEMA_VERSION,
+        "kind": "finetune",
         "task": task.name,
         "metric": task.main_metric,
         "source_language": data.train.language,
+        "random_init": random_init,
         "model": {"name": config.model, "source": encoder.source,
-                  "class": type(encoder.model).__name__, "num_layers": encoder.num_blocks,
+                  "class": type(encoder.model).__name__, "num_blocks": encoder.num_blocks,
                   "hidden_size": encoder.hidden_size},
         "config": {**config.to_dict(), "precision": precision, "bf16": None},
         "seed": config.seed,
-        "random_init": {"layers": config.random_init, "regex": config.random_init_regex,
-                        "scope": config.reinit_scope, "scheme": config.reinit_scheme,
-                        "seed": config.seed, "tensors": [r.to_dict() for r in ablations.reinit]},
+        "reinit": {"spec": ablations.reinit_spec,
+                   "regex": config.random_init_regex, "scope": config.reinit_scope,
+                   "scheme": config.reinit_scheme, "seed": config.seed,
+                   "tensors": [r.to_dict() for r in ablations.reinit]},
         "freeze": {"layers": ablations.frozen_layers, "scope": config.reinit_scope,
                    "tensors": [r.to_dict() for r in ablations.frozen]} if config.freeze else None,
         "revert": reverts,
@@ -156,19 +161,21 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
         "resources": peak_memory_mb(device),
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    save_checkpoint(out / "checkpoint", model, encoder, task, labels, {
+    save_checkpoint(out / CHECKPOINT_DIR, model, encoder, task, labels, {
         "model": config.model, "dropout": config.dropout, "max_length": config.max_length,
-        "task_options": config.task_options, "seed": config.seed})
-    atomic_write_json(out / RESULTS_FILE, results)  # last: its presence marks a finished run
+        "task_options": config.task_options, "seed": config.seed,
+        "source_language": data.train.language, "random_init": random_init})
+    atomic_write_json(results_path, results)  # last: its presence marks a finished run
     return results
 
 
 @dataclass
 class _Ablations:
-    reinit: list[Any]
+    reinit: list[ReinitRecord]
     frozen: list[Any]
     revert_points: list[RevertPoint]
-    frozen_layers: str | None  # canonical names, e.g. "block.0-5"
+    reinit_spec: str | None  # canonical names, e.g. "block.0-1"
+    frozen_layers: str | None
 
 
 def _ablate(model: torch.nn.Module, config: FinetuneConfig) -> _Ablations:
@@ -187,6 +194,7 @@ def _ablate(model: torch.nn.Module, config: FinetuneConfig) -> _Ablations:
     frozen = freeze(model, layers[config.freeze], scope=config.reinit_scope) \
         if config.freeze else []
     return _Ablations(reinit, frozen, points,
+                      str(layers[config.random_init]) if config.random_init else None,
                       str(layers[config.freeze]) if config.freeze else None)
 
 
@@ -284,7 +292,7 @@ def _train(model: TaskModel, task: Task, labels: Any, aligner: WordAligner, pred
             if dev is not None:
                 assert dev_prepared is not None
                 predictions, _ = predictor.predict(dev_prepared, description=f"dev epoch {epoch}")
-                dev_metrics = task.score(dev, predictions)
+                dev_metrics = task.score(dev, predictions, labels)
                 record["dev"] = dev_metrics
                 score = float(dev_metrics[task.main_metric])
             history.append(record)
