@@ -36,9 +36,14 @@ def finetune(
     task: Annotated[str | None, Opt(help="pos | parsing | ner.")] = None,
     dev: Annotated[str | None, Opt(help="Dev set for model selection (default: train's dev).")] = None,
     data_dir: Annotated[str | None, Opt(help="Data directory (default $ALIGNSCOPE_DATA).")] = None,
-    random_init: Annotated[str | None, Opt(help="Layers to re-initialise: 0-1, 10,11, embeddings.")] = None,
+    random_init: Annotated[str | None, Opt(help="Layers to re-initialise: block.0-1, "
+                                                "block.10,block.11, embeddings.")] = None,
     random_init_regex: Annotated[str | None, Opt(help="Parameter-name regex (authors' parity).")] = None,
-    scope: Annotated[str | None, Opt(help="all | attention | ffn | layernorm.")] = None,
+    freeze: Annotated[str | None, Opt(help="Layers not trained, e.g. block.0-5.")] = None,
+    revert: Annotated[str | None, Opt(help="Layer groups reset to pretrained after training "
+                                           "and evaluated again, e.g. 'block.0-1;block.2-3'.")] = None,
+    scope: Annotated[str | None, Opt(help="all | attention | ffn | layernorm (narrows "
+                                          "random-init, freeze and revert).")] = None,
     init_scheme: Annotated[str | None, Opt(help="model | torch-default | normal:SIGMA.")] = None,
     seed: Annotated[int | None, Opt()] = None,
     epochs: Annotated[int | None, Opt()] = None,
@@ -55,7 +60,14 @@ def finetune(
     max_eval_sentences: Annotated[int | None, Opt(help="Score the first N sentences of each "
                                                        "eval set.")] = None,
     device: Annotated[str | None, Opt(help="auto | cpu | cuda.")] = None,
-    bf16: Annotated[bool | None, Opt("--bf16/--no-bf16", help="bf16 autocast on CUDA.")] = None,
+    precision: Annotated[str | None, Opt(help="fp32 | bf16 | fp16 (CUDA) | auto (default: bf16 on "
+                                                 "CUDA, fp32 elsewhere).")] = None,
+    bf16: Annotated[bool | None, Opt("--bf16/--no-bf16", hidden=True,
+                                     help="Deprecated: --precision auto / fp32.")] = None,
+    dtype: Annotated[str | None, Opt(help="Weights: float32 | bfloat16 | float16.")] = None,
+    device_map: Annotated[str | None, Opt(help="'auto': spread a model larger than one GPU "
+                                               "over GPUs and CPU (needs alignscope[big]).")]
+    = None,
     threads: Annotated[int | None, Opt(help="CPU threads (1 is fastest on a busy machine).")] = None,
     write_predictions: Annotated[bool, Opt(help="Write predictions in the input format.")] = False,
     deprel: Annotated[str | None, Opt(help="Parsing: score 'universal' or 'full' DEPRELs.")] = None,
@@ -89,7 +101,10 @@ def evaluate(
     data_dir: Annotated[str | None, Opt()] = None,
     batch_size: Annotated[int | None, Opt()] = None,
     device: Annotated[str | None, Opt(help="auto | cpu | cuda[:N].")] = None,
-    bf16: Annotated[bool | None, Opt("--bf16/--no-bf16")] = None,
+    precision: Annotated[str | None, Opt(help="fp32 | bf16 | fp16 (CUDA) | auto (default: bf16 on "
+                                                 "CUDA, fp32 elsewhere).")] = None,
+    bf16: Annotated[bool | None, Opt("--bf16/--no-bf16", hidden=True,
+                                     help="Deprecated: --precision auto / fp32.")] = None,
     write_predictions: Annotated[bool, Opt()] = False,
     max_sentences: Annotated[int | None, Opt(help="Score the first N sentences of each set.")]
     = None,

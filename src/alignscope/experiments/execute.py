@@ -93,7 +93,7 @@ def execute_run(run: RunSpec, work: Path, deps: dict[str, Path] | None = None,
     except Exception as error:  # one failed run is recorded and does not stop the others
         record.update(status="failed", error=f"{type(error).__name__}: {error}",
                       traceback=traceback.format_exc(limit=8)[-4000:])
-    from alignscope.training.runtime import versions
+    from alignscope.runtime import versions
 
     record.update(finished=now(), seconds=round(time.perf_counter() - clock, 3),
                   versions=versions())

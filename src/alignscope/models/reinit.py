@@ -9,7 +9,13 @@ Schemes:
                  zero biases, LayerNorm 1/0), as in the paper's runs.
   torch-default  each module's `reset_parameters()`, i.e. what building fresh `nn.Linear`s
                  does (the behaviour of the authors' transformers-4.10 port).
-  normal:SIGMA   weights normal(0, SIGMA), biases 0, norm weights 1.
+  normal:SIGMA   weights normal(0, SIGMA), biases 0, norms reset to the identity (the model's
+                 own norm init where it has one: RMSNorm weight 1, Gemma's (1 + w) norms 0).
+
+Which parameters a scope covers is read from the module tree, not from per-family tables:
+norms are modules whose class is a LayerNorm or RMSNorm; attention is any module on the path
+from the block to the parameter whose attribute or class name says attention (`attention`,
+`self_attn`, GPT-2 `attn`, `BloomAttention`); everything else in a block is the feed-forward.
 
 Since transformers 5, every tensor loaded by `from_pretrained` carries `_is_hf_initialized`,
 and the library's init helpers skip flagged tensors: calling `_init_weights` on a loaded
@@ -30,7 +36,7 @@ import torch
 from torch import nn
 
 from alignscope.errors import ConfigError, UnknownNameError
-from alignscope.models.encoder import transformer_layers, transformer_layers_prefix
+from alignscope.models.layers import LayerSelection, check_blocks, find_blocks, find_embeddings
 
 try:
     from transformers.initialization import guard_torch_init_functions
@@ -39,29 +45,7 @@ except ImportError:  # transformers 4.x has no init flags to honour
 
 SCOPES = ("all", "attention", "ffn", "layernorm")
 SCHEMES = ("model", "torch-default", "normal:SIGMA")
-EMBEDDINGS = "embeddings"
 _HF_FLAG = "_is_hf_initialized"
-_INDEX = re.compile(r"^[0-9]+$")
-_RANGE = re.compile(r"^([0-9]+)\s*-\s*([0-9]+)$")
-_SPEC_HELP = "use layer indices and ranges such as '0-1', '10,11' or '0-1,embeddings'"
-
-
-@dataclass(frozen=True)
-class LayerSelection:
-    """Transformer layers (0-based, sorted) and whether the embeddings are included."""
-
-    layers: tuple[int, ...] = ()
-    embeddings: bool = False
-
-    def __str__(self) -> str:
-        runs: list[list[int]] = []
-        for index in self.layers:
-            if runs and runs[-1][1] == index - 1:
-                runs[-1][1] = index
-            else:
-                runs.append([index, index])
-        parts = [str(a) if a == b else f"{a}-{b}" for a, b in runs]
-        return ",".join(parts + ([EMBEDDINGS] if self.embeddings else []))
 
 
 @dataclass(frozen=True)
@@ -84,39 +68,6 @@ class ReinitRecord:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "shape": list(self.shape), "mean": self.mean, "std": self.std}
-
-
-def parse_layer_spec(spec: str, num_layers: int) -> LayerSelection:
-    """Parse `0-1`, `10,11`, `0-1,embeddings` or `embeddings` against a model's depth."""
-    items = [item.strip() for item in spec.split(",")]
-    if not spec.strip() or not all(items):
-        raise ConfigError(f"bad layer spec {spec!r}: {_SPEC_HELP}")
-    indices: set[int] = set()
-    embeddings = False
-    for item in items:
-        if item.lower() == EMBEDDINGS:
-            embeddings = True
-        elif _INDEX.match(item):
-            indices.add(int(item))
-        elif match := _RANGE.match(item):
-            start, end = int(match[1]), int(match[2])
-            if start > end:
-                raise ConfigError(f"reversed range {item!r} in layer spec {spec!r}; "
-                                  f"write it as {end}-{start}")
-            indices.update(range(start, end + 1))
-        else:
-            raise ConfigError(f"bad item {item!r} in layer spec {spec!r}: {_SPEC_HELP}")
-    selection = LayerSelection(tuple(sorted(indices)), embeddings)
-    _check_layers(selection, num_layers)
-    return selection
-
-
-def _check_layers(selection: LayerSelection, num_layers: int) -> None:
-    missing = [index for index in selection.layers if index >= num_layers]
-    if missing:
-        raise ConfigError(
-            f"layer {', '.join(map(str, missing))} does not exist: the model has {num_layers} "
-            f"layers, valid indices are 0-{num_layers - 1} (or 'embeddings')")
 
 
 def parse_scheme(text: str) -> InitScheme:
@@ -144,17 +95,13 @@ def reinitialize(model: nn.Module, layers: LayerSelection | None = None, *,
                  seed: int = 0) -> list[ReinitRecord]:
     """Re-draw the selected parameters in place; return a record per re-drawn tensor.
 
-    Select either `layers` (whole transformer layers and/or the embeddings) or `regex`
+    Select either `layers` (whole blocks and/or the embeddings, see models/layers.py) or `regex`
     (parameter names matched with `re.search`, for parity with the authors' code; a weight
     matched without its bias keeps its bias). `scope` narrows either selection to attention,
     feed-forward (`ffn`) or norm parameters; embedding tables belong to scope `all` only.
     The global RNG is left untouched; the same seed gives the same tensors.
     """
     init = parse_scheme(scheme)
-    if scope not in SCOPES:
-        raise UnknownNameError("scope", scope, list(SCOPES))
-    if (layers is None) == (regex is None):
-        raise ConfigError("select what to re-initialise with exactly one of layers or regex")
     if init.kind == "model" and not callable(getattr(model, "_init_weights", None)):
         raise ConfigError(f"{type(model).__name__} has no _init_weights; use the "
                           "torch-default or normal:SIGMA init scheme")
@@ -197,17 +144,30 @@ def reinitialize(model: nn.Module, layers: LayerSelection | None = None, *,
     return [_record(name, tensor) for name, tensor in targets.items()]
 
 
+def select_parameters(model: nn.Module, layers: LayerSelection | None = None, *,
+                      regex: str | None = None, scope: str = "all") -> dict[str, nn.Parameter]:
+    """The parameters a layer selection (or regex) and scope cover, by name, in model order;
+    the same selection RANDOM-INIT, freezing and reverting act on."""
+    tensors = dict(model.named_parameters())
+    return {name: tensors[name]
+            for name in _select(model, dict(model.named_modules()), layers, regex, scope)}
+
+
 def _select(model: nn.Module, modules: dict[str, nn.Module], layers: LayerSelection | None,
             regex: str | None, scope: str) -> dict[str, str]:
     """Selected parameter name -> owning module name, in model order."""
+    if scope not in SCOPES:
+        raise UnknownNameError("scope", scope, list(SCOPES))
+    if (layers is None) == (regex is None):
+        raise ConfigError("select parameters with exactly one of layers or regex")
     owners = _owners(model)
     if layers is not None:
         candidates = _in_regions(owners, _regions(model, layers))
     else:
         candidates = _matching(owners, regex or "")
-    layer_prefix = transformer_layers_prefix(model)
+    layer_prefix = find_blocks(model).prefix
     selected = {name: owner for name, owner in candidates.items()
-                if scope == "all" or _scope_of(owner, modules[owner], layer_prefix) == scope}
+                if scope == "all" or _scope_of(owner, modules, layer_prefix) == scope}
     if not selected:
         what = str(layers) if layers is not None else f"regex {regex!r}"
         raise ConfigError(f"the selection ({what}, scope {scope}) matches no parameter")
@@ -228,29 +188,14 @@ def _owners(model: nn.Module) -> dict[str, str]:
 
 def _regions(model: nn.Module, selection: LayerSelection) -> list[str]:
     """Module names whose whole subtree is selected."""
-    layers = transformer_layers(model)
-    _check_layers(selection, len(layers))
-    prefix = transformer_layers_prefix(model)
-    regions = [f"{prefix}.{index}" for index in selection.layers]
+    stack = find_blocks(model)
+    check_blocks(selection, len(stack))
+    regions = [stack.module_name(index) for index in selection.blocks]
     if selection.embeddings:
-        regions.append(_embeddings_name(model))
+        regions.extend(find_embeddings(model))
     if not regions:
-        raise ConfigError("empty layer selection: name layers or 'embeddings'")
+        raise ConfigError("empty layer selection: name blocks or 'embeddings'")
     return regions
-
-
-def _embeddings_name(model: nn.Module) -> str:
-    """The embeddings module: attribute `embeddings`, else the input embedding's parent."""
-    modules = dict(model.named_modules())
-    target = getattr(model, EMBEDDINGS, None)
-    if not isinstance(target, nn.Module) and hasattr(model, "get_input_embeddings"):
-        table = model.get_input_embeddings()
-        target = next((module for module in modules.values()
-                       if any(child is table for child in module.children())), table)
-    for name, module in modules.items():
-        if module is target and name:
-            return name
-    raise ConfigError(f"cannot find the embeddings module of {type(model).__name__}")
 
 
 def _in_regions(owners: dict[str, str], regions: list[str]) -> dict[str, str]:
@@ -272,14 +217,21 @@ def is_norm(module: nn.Module) -> bool:
     return isinstance(module, nn.LayerNorm) or "LayerNorm" in kind or "RMSNorm" in kind
 
 
-def _scope_of(owner: str, module: nn.Module, layer_prefix: str) -> str:
-    """`layernorm`, `attention`, `ffn`, or `other` (embedding tables, pooler)."""
-    if is_norm(module):
+def _scope_of(owner: str, modules: dict[str, nn.Module], layer_prefix: str) -> str:
+    """`layernorm`, `attention`, `ffn`, or `other` (embedding tables, pooler, final norm...)."""
+    if is_norm(modules[owner]):
         return "layernorm"
     if not owner.startswith(layer_prefix + "."):
         return "other"
-    parts = owner[len(layer_prefix) + 1:].lower().split(".")
-    return "attention" if any("attention" in p or "attn" in p for p in parts) else "ffn"
+    # The modules from the block (`layers.3`) down to the owner.
+    parts = owner.split(".")
+    path = [".".join(parts[:end]) for end in range(layer_prefix.count(".") + 3, len(parts) + 1)]
+    return "attention" if any(_is_attention(name, modules[name]) for name in path) else "ffn"
+
+
+def _is_attention(name: str, module: nn.Module) -> bool:
+    attribute = name.rsplit(".", 1)[-1].lower()
+    return "attention" in attribute or "attn" in attribute or "Attention" in type(module).__name__
 
 
 def _check_selectable(model: nn.Module, targets: dict[str, torch.Tensor]) -> None:
@@ -364,10 +316,17 @@ def _draw(model: nn.Module, init: InitScheme, targets: dict[str, torch.Tensor],
         for module in touched.values():
             module.reset_parameters()
     else:
+        init_weights = getattr(model, "_init_weights", None)
+        norms = {selected[name] for name in targets if is_norm(modules[selected[name]])}
+        if callable(init_weights):  # the model knows its norms' identity (Gemma: weight 0)
+            with guard_torch_init_functions():
+                for owner in norms:
+                    init_weights(modules[owner])
         for name, tensor in targets.items():
             owner = modules[selected[name]]
             if is_norm(owner):
-                tensor.fill_(1.0 if name.endswith("weight") else 0.0)
+                if not callable(init_weights):
+                    tensor.fill_(1.0 if name.endswith("weight") else 0.0)
             elif name.endswith("bias"):
                 tensor.zero_()
             else:

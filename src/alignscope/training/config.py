@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import field_validator, model_validator
+from pydantic import BeforeValidator, field_validator, model_validator
 
 from alignscope.config import (
     Count,
@@ -25,13 +25,22 @@ from alignscope.config import (
     options,
     user_error,
 )
+from alignscope.encoding.precision import PrecisionName
 from alignscope.errors import ConfigError
-from alignscope.models.reinit import SCOPES, parse_layer_spec, parse_scheme
+from alignscope.models.layers import parse_layers
+from alignscope.models.reinit import SCOPES, parse_scheme
 from alignscope.tasks import get_task
 
 DEFAULT_MAX_LENGTH = 128  # subwords per window (XTREME)
-# Layer specs are checked for syntax before the model (and so its depth) is known.
-_ANY_DEPTH = 1 << 20
+
+
+def _split_groups(value: Any) -> Any:
+    """`block.0-1;block.2-3` -> ['block.0-1', 'block.2-3'] (commas belong to one group)."""
+    return [group.strip() for group in value.split(";")] if isinstance(value, str) else value
+
+
+# Layer groups; each is checked for syntax before the model (and so its depth) is known.
+LayerGroups = Annotated[list[Text], BeforeValidator(_split_groups)]
 
 
 @options
@@ -46,10 +55,13 @@ class FinetuneConfig:
     data_dir: str | None = None
     seed: Seed = 1
     # RANDOM-INIT
-    random_init: str | None = None  # layers: "0-1", "10,11", "embeddings"
+    random_init: str | None = None  # layers: "block.0-1", "block.10,block.11", "embeddings"
     random_init_regex: str | None = None  # parity with the authors' parameter-name regexes
     reinit_scope: str = "all"  # all | attention | ffn | layernorm
     reinit_scheme: str = "model"  # model | torch-default | normal:SIGMA
+    # post-hoc ablations (reinit_scope narrows them too)
+    freeze: str | None = None  # layers not trained, e.g. "block.0-5"
+    revert: LayerGroups = field(default_factory=list)  # reset to pretrained after training
     # optimisation (XTREME udpos: lr 2e-5, 10 epochs, batch 32, max length 128)
     epochs: Count = 10
     lr: Rate = 2e-5
@@ -67,7 +79,10 @@ class FinetuneConfig:
     eval_batch_size: Count = 64
     # runtime
     device: Device = "auto"  # auto | cpu | cuda | cuda:N
-    bf16: bool = True  # bf16 autocast, on CUDA only
+    precision: PrecisionName | None = None  # default auto: bf16 on CUDA, else fp32
+    bf16: bool | None = None  # deprecated: True = precision auto, False = fp32
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"  # the weights' dtype
+    device_map: Text | None = None  # "auto": spread a large model over GPUs and CPU (accelerate)
     threads: Count | None = None  # CPU threads for torch; None: torch's default
     write_predictions: bool = False
     task_options: dict[str, Any] = field(default_factory=dict)
@@ -75,15 +90,22 @@ class FinetuneConfig:
     trust_remote_code: bool = False
     allow_pickle: bool = False
 
-    @field_validator("random_init")
+    @field_validator("random_init", "freeze")
     @classmethod
     def _layers(cls, spec: str | None) -> str | None:
         if spec is not None and not spec.strip():
-            raise ValueError("empty: give layers such as 0-1, 10,11 or embeddings, or leave it "
-                             "out for a reference run")
+            raise ValueError("empty: give layers such as block.0-1, block.10,block.11 or "
+                             "embeddings, or leave it out for a reference run")
         if spec is not None:
-            user_error(parse_layer_spec, spec, _ANY_DEPTH)  # syntax; the depth is checked on load
+            user_error(parse_layers, spec)  # syntax; the block count is checked on load
         return spec
+
+    @field_validator("revert")
+    @classmethod
+    def _groups(cls, groups: list[str]) -> list[str]:
+        for spec in groups:
+            user_error(parse_layers, spec)
+        return groups
 
     @field_validator("random_init_regex")
     @classmethod
@@ -117,10 +139,12 @@ class FinetuneConfig:
             raise ValueError(f"--max-length (max_length) must be at least 8 subwords (room for "
                              f"the special tokens and a word), got {self.max_length}")
         selected = self.random_init is not None or self.random_init_regex is not None
-        if not selected and (self.reinit_scheme != "model" or self.reinit_scope != "all"):
-            raise ValueError("--init-scheme (reinit_scheme) and --scope (reinit_scope) apply to "
-                             "re-initialised layers: add --random-init LAYERS (or "
-                             "--random-init-regex), or drop them")
+        if not selected and self.reinit_scheme != "model":
+            raise ValueError("--init-scheme (reinit_scheme) applies to re-initialised layers: "
+                             "add --random-init LAYERS (or --random-init-regex), or drop it")
+        if not (selected or self.freeze or self.revert) and self.reinit_scope != "all":
+            raise ValueError("--scope (reinit_scope) narrows layer ablations: add --random-init, "
+                             "--freeze or --revert LAYERS, or drop it")
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -137,7 +161,8 @@ class EvaluateConfig:
     data_dir: str | None = None
     batch_size: Count = 64
     device: Device = "auto"
-    bf16: bool = True
+    precision: PrecisionName | None = None  # default auto: bf16 on CUDA, else fp32
+    bf16: bool | None = None  # deprecated: True = precision auto, False = fp32
     write_predictions: bool = False
     max_sentences: Count | None = None
     task_options: dict[str, Any] = field(default_factory=dict)  # override the checkpoint's

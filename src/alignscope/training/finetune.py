@@ -1,5 +1,6 @@
-"""Fine-tune an encoder (optionally with RANDOM-INIT layers) on a source language and evaluate
-zero-shot on target languages. Writes `results.json` and `checkpoint/` atomically."""
+"""Fine-tune an encoder (optionally with RANDOM-INIT, frozen or reverted layers) on a source
+language and evaluate zero-shot on target languages. Writes `results.json` and `checkpoint/`
+atomically."""
 
 from __future__ import annotations
 
@@ -16,28 +17,26 @@ from transformers import get_linear_schedule_with_warmup
 from alignscope.config import build, check_out_folder
 from alignscope.data.registry import DatasetRef, ResolvedDataset, parse_ref, resolve
 from alignscope.data.sentence import Sentence
+from alignscope.encoding.batching import length_grouped_batches
+from alignscope.encoding.collate import collate_words, pad_id_of
+from alignscope.encoding.precision import autocast, check_precision, resolve_precision
+from alignscope.encoding.words import WordAligner, aligner_for
 from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.io import atomic_write_json
-from alignscope.models.encoder import load_encoder, resolve_model_source, transformer_layers
-from alignscope.models.reinit import is_norm, parse_layer_spec, reinitialize
+from alignscope.models.ablation import RevertPoint, freeze, revert_point, reverted
+from alignscope.models.encoder import load_encoder, resolve_model_source
+from alignscope.models.layers import find_blocks, layers_of_parameters, parse_layers
+from alignscope.models.reinit import ReinitRecord, is_norm, reinitialize
 from alignscope.models.task_model import TaskModel
 from alignscope.progress import progress_bar
+from alignscope.runs import CHECKPOINT_DIR, PREDICTIONS_DIR, SCHEMA_VERSION, result_file
+from alignscope.runtime import device_description, peak_memory_mb, pick_device, versions
 from alignscope.tasks import Task, get_task
-from alignscope.training.alignment import WordAligner
-from alignscope.training.batching import collate, length_grouped_batches
 from alignscope.training.checkpoint import save_checkpoint
 from alignscope.training.config import DEFAULT_MAX_LENGTH, FinetuneConfig
-from alignscope.training.predict import Predictor
-from alignscope.training.runtime import (
-    autocast,
-    device_description,
-    peak_memory_mb,
-    pick_device,
-    versions,
-)
+from alignscope.training.predict import Predictor, Prepared
 from alignscope.training.shared import SharedData
 
-RESULTS_FILE = "results.json"
 _STATUS_EVERY = 20  # steps between loss read-outs for the progress bar
 
 
@@ -84,8 +83,10 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
     out = check_out_folder(out)
     resolve_model_source(config.model, config.allow_pickle)  # a local model folder is complete
     pick_device(config.device)  # available (CUDA asked on a machine without it)
-    if (out / RESULTS_FILE).exists() and not overwrite:
-        raise AlignscopeError(f"{out / RESULTS_FILE} already exists; choose another --out or "
+    precision = resolve_precision(config.precision, default="auto", bf16=config.bf16)
+    results_path = result_file(out, "finetune")
+    if results_path.exists() and not overwrite:
+        raise AlignscopeError(f"{results_path} already exists; choose another --out or "
                               "pass --overwrite")
     task = get_task(config.task, **config.task_options)
     data = _resolve_data(config)  # fail on bad references before any heavy work
@@ -102,21 +103,28 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
     if config.threads:
         torch.set_num_threads(config.threads)
     device = pick_device(config.device)
+    check_precision(precision, device)
     encoder = load_encoder(config.model, revision=config.revision,
                            trust_remote_code=config.trust_remote_code,
-                           allow_pickle=config.allow_pickle)
+                           allow_pickle=config.allow_pickle, dtype=config.dtype,
+                           device_map=config.device_map)
     # The default (128) shrinks to a smaller model's limit; an explicit longer window is an error.
     if config.max_length > encoder.max_tokens() and config.max_length != DEFAULT_MAX_LENGTH:
         raise ConfigError(f"--max-length {config.max_length} exceeds what the model accepts "
                           f"({encoder.max_tokens()} subwords)",
                           f"use --max-length {encoder.max_tokens()} or less; longer sentences "
                           "are windowed anyway")
-    reinit_records = _random_init(encoder.model, config)
+    ablations = _ablate(encoder.model, config)
+    random_init = layers_of_parameters(encoder.model, [r.name for r in ablations.reinit])
     head = task.build_head(encoder.hidden_size, labels, config.dropout)
-    model = TaskModel(encoder.model, head).to(device)
-    aligner = WordAligner(encoder.tokenizer, encoder.max_tokens(config.max_length))
+    model = TaskModel(encoder.model, head)
+    if config.device_map is None:
+        model.to(device)
+    else:  # the encoder is already placed; accelerate's hooks move its inputs and outputs
+        model.head.to(device)
+    aligner = aligner_for(encoder, config.max_length)
     predictor = Predictor(model, task, labels, aligner, device, config.eval_batch_size,
-                          config.bf16, show_progress)
+                          precision, show_progress)
 
     training = _train(model, task, labels, aligner, predictor, train_sentences, dev_sentences,
                       config, device, show_progress, shared)
@@ -124,22 +132,30 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
     if best_state is not None:  # with a dev set: back to the best epoch's weights
         model.load_state_dict(best_state)
 
-    predictions_dir = out / "predictions" if config.write_predictions else None
+    predictions_dir = out / PREDICTIONS_DIR if config.write_predictions else None
     evaluations = [predictor.evaluate(dataset, sentences, predictions_dir)
                    for dataset, sentences in zip(data.evals, eval_sentences, strict=True)]
+    reverts = [_evaluate_reverted(model, point, predictor, data.evals, eval_sentences,
+                                  predictions_dir) for point in ablations.revert_points]
     results = {
-        "schema_version": 1,
+        "schema_version": SCHEMA_VERSION,
+        "kind": "finetune",
         "task": task.name,
         "metric": task.main_metric,
         "source_language": data.train.language,
+        "random_init": random_init,
         "model": {"name": config.model, "source": encoder.source,
-                  "class": type(encoder.model).__name__, "num_layers": encoder.num_layers,
+                  "class": type(encoder.model).__name__, "num_blocks": encoder.num_blocks,
                   "hidden_size": encoder.hidden_size},
-        "config": config.to_dict(),
+        "config": {**config.to_dict(), "precision": precision, "bf16": None},
         "seed": config.seed,
-        "random_init": {"layers": config.random_init, "regex": config.random_init_regex,
-                        "scope": config.reinit_scope, "scheme": config.reinit_scheme,
-                        "seed": config.seed, "tensors": [r.to_dict() for r in reinit_records]},
+        "reinit": {"spec": ablations.reinit_spec,
+                   "regex": config.random_init_regex, "scope": config.reinit_scope,
+                   "scheme": config.reinit_scheme, "seed": config.seed,
+                   "tensors": [r.to_dict() for r in ablations.reinit]},
+        "freeze": {"layers": ablations.frozen_layers, "scope": config.reinit_scope,
+                   "tensors": [r.to_dict() for r in ablations.frozen]} if config.freeze else None,
+        "revert": reverts,
         "data": {"train": _describe(data.train, train_sentences),
                  "dev": _describe(data.dev, dev_sentences) if data.dev else None},
         "training": training,
@@ -149,20 +165,53 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
         "resources": peak_memory_mb(device),
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    save_checkpoint(out / "checkpoint", model, encoder, task, labels, {
+    save_checkpoint(out / CHECKPOINT_DIR, model, encoder, task, labels, {
         "model": config.model, "dropout": config.dropout, "max_length": config.max_length,
-        "task_options": config.task_options, "seed": config.seed})
-    atomic_write_json(out / RESULTS_FILE, results)  # last: its presence marks a finished run
+        "task_options": config.task_options, "seed": config.seed,
+        "source_language": data.train.language, "random_init": random_init})
+    atomic_write_json(results_path, results)  # last: its presence marks a finished run
     return results
 
 
-def _random_init(model: torch.nn.Module, config: FinetuneConfig) -> list[Any]:
-    if not config.random_init and not config.random_init_regex:
-        return []
-    layers = (parse_layer_spec(config.random_init, len(transformer_layers(model)))
-              if config.random_init else None)
-    return reinitialize(model, layers, regex=config.random_init_regex, scope=config.reinit_scope,
-                        scheme=config.reinit_scheme, seed=config.seed)
+@dataclass
+class _Ablations:
+    reinit: list[ReinitRecord]
+    frozen: list[Any]
+    revert_points: list[RevertPoint]
+    reinit_spec: str | None  # canonical names, e.g. "block.0-1"
+    frozen_layers: str | None
+
+
+def _ablate(model: torch.nn.Module, config: FinetuneConfig) -> _Ablations:
+    """Check every layer spec, remember the revert groups' pretrained weights, then apply
+    RANDOM-INIT and freezing."""
+    depth = len(find_blocks(model))
+    specs = [spec for spec in (config.random_init, config.freeze) if spec] + config.revert
+    layers = {spec: parse_layers(spec, depth) for spec in specs}
+    points = [revert_point(model, layers[spec], scope=config.reinit_scope)
+              for spec in config.revert]
+    reinit = []
+    if config.random_init or config.random_init_regex:
+        reinit = reinitialize(model, layers.get(config.random_init or ""),
+                              regex=config.random_init_regex, scope=config.reinit_scope,
+                              scheme=config.reinit_scheme, seed=config.seed)
+    frozen = freeze(model, layers[config.freeze], scope=config.reinit_scope) \
+        if config.freeze else []
+    return _Ablations(reinit, frozen, points,
+                      str(layers[config.random_init]) if config.random_init else None,
+                      str(layers[config.freeze]) if config.freeze else None)
+
+
+def _evaluate_reverted(model: TaskModel, point: RevertPoint, predictor: Predictor,
+                       datasets: list[ResolvedDataset], sentences: list[list[Sentence]],
+                       predictions_dir: Path | None) -> dict[str, Any]:
+    """Score every target with one group of layers back at its pretrained weights."""
+    group_dir = predictions_dir / f"revert-{point.layers}" if predictions_dir else None
+    with reverted(model.encoder, point) as records:
+        evaluations = [predictor.evaluate(dataset, read, group_dir)
+                       for dataset, read in zip(datasets, sentences, strict=True)]
+    return {"layers": str(point.layers), "scope": point.scope,
+            "tensors": [r.to_dict() for r in records], "evaluations": evaluations}
 
 
 def _describe(dataset: ResolvedDataset, sentences: list[Sentence] | None) -> dict[str, Any]:
@@ -176,6 +225,8 @@ def _parameter_groups(model: TaskModel, config: FinetuneConfig) -> list[dict[str
     norms = {id(p) for module in model.modules() if is_norm(module) for p in module.parameters()}
     groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
     for name, parameter in model.named_parameters():
+        if not parameter.requires_grad:
+            continue  # frozen: the optimizer never sees it
         no_decay = name.endswith("bias") or id(parameter) in norms
         groups.setdefault((name.startswith("head."), no_decay), []).append(parameter)
     head_lr = config.head_lr if config.head_lr is not None else config.lr
@@ -202,7 +253,9 @@ def _train(model: TaskModel, task: Task, labels: Any, aligner: WordAligner, pred
     scheduler = get_linear_schedule_with_warmup(
         optimizer, int(config.warmup_ratio * total_steps), total_steps)
     generator = torch.Generator().manual_seed(config.seed)
-    pad_id = aligner.tokenizer.pad_token_id or 0
+    pad_id = pad_id_of(aligner.tokenizer)
+    # Tokenised and aligned once, predicted after every epoch.
+    dev_prepared: Prepared | None = predictor.prepare(dev) if dev is not None else None
 
     history: list[dict[str, Any]] = []
     best_score, best_state, best_step = -math.inf, None, 0
@@ -217,10 +270,10 @@ def _train(model: TaskModel, task: Task, labels: Any, aligner: WordAligner, pred
             for indices in length_grouped_batches(lengths, config.batch_size, generator):
                 if step >= total_steps:
                     break
-                batch = collate(encoded, indices, pad_id).to(device)
+                batch = collate_words(encoded, indices, pad_id).to(device)
                 targets = {k: v.to(device) for k, v in task.targets(
                     [train[i] for i in indices], labels, batch.word_mask.shape[1]).items()}
-                with autocast(device, config.bf16):
+                with autocast(device, predictor.precision):
                     output = model(batch)
                     loss = task.loss(output, targets, batch.word_mask)
                 loss.backward()
@@ -241,8 +294,9 @@ def _train(model: TaskModel, task: Task, labels: Any, aligner: WordAligner, pred
                                       "train_loss": float(running_loss) / max(batches_run, 1)}
             score = -math.inf
             if dev is not None:
-                predictions, _ = predictor.predict(dev, description=f"dev epoch {epoch}")
-                dev_metrics = task.score(dev, predictions)
+                assert dev_prepared is not None
+                predictions, _ = predictor.predict(dev_prepared, description=f"dev epoch {epoch}")
+                dev_metrics = task.score(dev, predictions, labels)
                 record["dev"] = dev_metrics
                 score = float(dev_metrics[task.main_metric])
             history.append(record)

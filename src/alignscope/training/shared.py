@@ -34,7 +34,7 @@ class SharedData:
 
     def encode(self, aligner: Any, sentences: Sequence[Sentence]) -> tuple[Any, Any]:
         """`aligner.encode` of these sentences' words (the list `read` returned)."""
-        key = (tokenizer_identity(aligner.tokenizer), aligner.max_tokens, id(sentences))
+        key = (tokenizer_identity(aligner.tokenizer), aligner.max_tokens, aligner.anchor, id(sentences))
         if key in self._encoded:
             self.hits["encode"] += 1
         else:
