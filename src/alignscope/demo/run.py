@@ -174,7 +174,8 @@ def run_demo(out: str | Path, config: str | Path | dict[str, Any] | None = None,
     multilingual, control = _pretrain_models(settings, out)
     lap("pretrain")
     for name, spec in sweep_specs(settings, out, multilingual, control).items():
-        result = run_sweep(spec, out / name, jobs=settings["jobs"], progress=progress)
+        result = run_sweep(spec, out / name, jobs=settings["jobs"], progress=progress,
+                           retry_failed=True)  # a re-run of the demo retries what failed
         if result.failed:
             raise AlignscopeError(f"{len(result.failed)} run(s) of the {name} sweep failed "
                                   f"({', '.join(result.failed[:3])}); see "
