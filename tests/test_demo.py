@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+pytest.importorskip("alignscope.experiments",
+                    reason="the demo runs through `alignscope sweep` (alignscope.experiments)")
+
 from alignscope.demo.run import load_demo_config, run_demo
 from alignscope.errors import ConfigError
 
