@@ -50,7 +50,15 @@ def _curve(rows: list[Row], **match: Any) -> dict[int, float]:
     for row in rows:
         if row["value"] is not None and all(row.get(k) == v for k, v in match.items()):
             by_layer[row["layer"]].append(row["value"])
-    return {layer: statistics.fmean(values) for layer, values in sorted(by_layer.items())}
+    return {layer: statistics.fmean(values)
+            for layer, values in sorted(by_layer.items(), key=lambda item: _depth(item[0]))}
+
+
+def _depth(layer: int | str) -> int:
+    """Embeddings first, then blocks in order (layers are hidden-state indices or names)."""
+    if isinstance(layer, int):
+        return layer
+    return 0 if layer == "embeddings" else 1 + int(str(layer).rsplit(".", 1)[-1])
 
 
 def _transfer_section(main: Tables, control: Tables, manifest: dict[str, Any], data: Path,
@@ -168,7 +176,7 @@ def _similarity_section(main: Tables) -> str:
             changes.append(f"after {task}, layer {layer} changes most "
                            f"({curve[layer] - before[layer]:+.3f})")
     return (f"Cross-lingual CKA ({_MEASURE}) between the source and the targets' parallel "
-            "sentences (mean over targets), hidden state 0 = embeddings.\n\n" + text + "\n\n"
+            "sentences (mean over targets), from the embeddings up.\n\n" + text + "\n\n"
             + ("; ".join(changes).capitalize() + "." if changes else "") + "\n")
 
 
