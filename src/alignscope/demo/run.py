@@ -1,0 +1,188 @@
+"""`alignscope demo`: generate languages -> pretrain a multilingual model and a source-only
+control -> RANDOM-INIT sweep with similarity and stability -> report, all offline.
+
+Every stage resumes: the corpus and the models are reused when their configuration matches
+(an interrupted pretraining continues from its last checkpoint), and the sweeps redo only
+unfinished runs. The demo folder holds:
+
+  data/            the lab corpus (a data directory: ud:en_lab, --parallel ud:labpud)
+  models/multilingual, models/control    pretrained checkpoints (use them as --model)
+  sweep/, control/                       the sweeps (`alignscope sweep status` reads them)
+  report/          the sweep report (report.html, figures, tables)
+  REPORT.md        the findings: transfer against the control, anchors, RANDOM-INIT, CKA
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import multiprocessing
+import time
+from concurrent.futures import ProcessPoolExecutor
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from alignscope.errors import AlignscopeError, ConfigError
+from alignscope.experiments.spec import apply_overrides
+from alignscope.io import atomic_directory
+
+DEMO_FILE = "demo.json"
+_SECTIONS = frozenset({"corpus", "pretrain", "control", "seed", "threads", "jobs", "sweep"})
+
+
+def default_config() -> dict[str, Any]:
+    text = resources.files("alignscope.demo").joinpath("demo.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+def load_demo_config(config: str | Path | dict[str, Any] | None = None,
+                     overrides: list[str] | None = None) -> dict[str, Any]:
+    """The bundled configuration, or a file / mapping with its sections, plus `--set`s."""
+    if config is None:
+        data = default_config()
+    elif isinstance(config, dict):
+        data = copy.deepcopy(config)
+    else:
+        try:
+            data = yaml.safe_load(Path(config).read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as error:
+            raise ConfigError(f"cannot read the demo configuration {config}: {error}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"the demo configuration {config} must be a mapping")
+    data = apply_overrides(data, overrides or [])
+    unknown = sorted(set(data) - _SECTIONS)
+    missing = sorted(_SECTIONS - set(data))
+    if unknown or missing:
+        raise ConfigError(f"demo configuration: unknown key(s) {', '.join(unknown) or '-'}; "
+                          f"missing key(s) {', '.join(missing) or '-'}; the keys are "
+                          f"{', '.join(sorted(_SECTIONS))}")
+    return data
+
+
+def _corpus(config: dict[str, Any], out: Path) -> dict[str, Any]:
+    from alignscope.lab.generate import GenerateConfig, generate, language_specs, read_manifest
+
+    options = dict(config["corpus"])
+    specs = language_specs(options.pop("languages"), options.pop("transforms", {}) or {},
+                           options.pop("anchor_share", 0.0))
+    try:
+        generate_config = GenerateConfig(specs, seed=config["seed"], **options)
+    except TypeError as error:
+        raise ConfigError(f"demo configuration, key `corpus`: {error}") from None
+    folder = out / "data"
+    if folder.exists():
+        manifest = read_manifest(folder)
+        if manifest["config"] == generate_config.to_dict():
+            return manifest
+        raise AlignscopeError(f"{folder} holds a corpus of another configuration; use another "
+                              "--out or delete it")
+    return generate(generate_config, folder)
+
+
+def _pretrain_config(config: dict[str, Any], out: Path, extra: dict[str, Any]) -> Any:
+    from alignscope.lab.pretrain import PretrainConfig
+
+    try:
+        return PretrainConfig(corpus=str(out / "data"), seed=config["seed"],
+                              threads=config["threads"], tokenizer=str(out / "models" / "tokenizer"),
+                              **{**config["pretrain"], **extra})
+    except TypeError as error:
+        raise ConfigError(f"demo configuration, key `pretrain`: {error}") from None
+
+
+def _finished(folder: Path, config: Any) -> bool:
+    """The folder holds a pretrained model of exactly this configuration."""
+    from alignscope.lab.pretrain import RESULT_FILE, PretrainConfig
+
+    done = folder / RESULT_FILE
+    if not done.is_file():
+        return False
+    recorded = json.loads(done.read_text(encoding="utf-8"))["config"]
+    recorded["languages"] = tuple(recorded["languages"]) if recorded["languages"] else None
+    return PretrainConfig(**recorded).identity() == config.identity()
+
+
+def _pretrain_models(settings: dict[str, Any], out: Path) -> tuple[Path, Path]:
+    """The multilingual model and the source-only control, side by side when `jobs` > 1;
+    both read one tokenizer, built first from every language of the corpus."""
+    from alignscope.lab.pretrain import corpus_tokenizer, pretrain
+
+    models = out / "models"
+    configs = {"multilingual": _pretrain_config(settings, out, {}),
+               "control": _pretrain_config(settings, out, settings["control"])}
+    if not (models / "tokenizer" / "tokenizer.json").is_file():
+        tokenizer = corpus_tokenizer(out / "data", configs["multilingual"].vocab_size,
+                                     configs["multilingual"].max_length)
+        with atomic_directory(models / "tokenizer") as tmp:
+            tokenizer.save_pretrained(tmp)
+    todo = {name: config for name, config in configs.items()
+            if not _finished(models / name, config)}
+    if todo:
+        print(f"pretraining {' and '.join(todo)} ({configs['multilingual'].steps} steps)")
+    background = None
+    if "control" in todo and len(todo) == 2 and settings["jobs"] > 1:
+        context = multiprocessing.get_context("spawn")  # a fresh torch, not a forked one
+        background = ProcessPoolExecutor(1, mp_context=context)
+        job = background.submit(pretrain, todo.pop("control"), models / "control", True, False)
+    try:
+        for name, config in todo.items():
+            pretrain(config, models / name, overwrite=True)
+        if background is not None:
+            job.result()
+    finally:
+        if background is not None:
+            background.shutdown(cancel_futures=True)
+    return models / "multilingual", models / "control"
+
+
+def sweep_specs(config: dict[str, Any], out: Path, multilingual: Path,
+                control: Path) -> dict[str, dict[str, Any]]:
+    """The two sweeps: RANDOM-INIT on the multilingual model; REF only on the control."""
+    base = {**copy.deepcopy(config["sweep"]), "data_dir": str(out / "data"),
+            "threads": config["threads"]}
+    main = {**base, "models": [str(multilingual)]}
+    control_spec = {**copy.deepcopy(base), "name": f"{base.get('name', 'demo')}-control",
+                    "models": [str(control)], "random_init": {"reference": True}}
+    analyses = dict(control_spec.get("analyses", {}))
+    analyses.pop("stability", None)
+    analyses["similarity"] = {"pretrained": True, "finetuned": False}
+    control_spec["analyses"] = analyses
+    return {"sweep": main, "control": control_spec}
+
+
+def run_demo(out: str | Path, config: str | Path | dict[str, Any] | None = None,
+             overrides: list[str] | None = None, progress: bool | None = None) -> dict[str, Path]:
+    """Run (or resume) the whole demo into `out`; returns where the reports are."""
+    from alignscope.demo.findings import write_findings
+    from alignscope.experiments.sweep import run_sweep
+    from alignscope.io import atomic_write_json
+    from alignscope.report.render import render_report
+
+    out = Path(out)
+    settings = load_demo_config(config, overrides)
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def lap(stage: str) -> None:
+        timings[stage] = round(time.perf_counter() - started - sum(timings.values()), 1)
+
+    _corpus(settings, out)
+    lap("generate")
+    multilingual, control = _pretrain_models(settings, out)
+    lap("pretrain")
+    for name, spec in sweep_specs(settings, out, multilingual, control).items():
+        result = run_sweep(spec, out / name, jobs=settings["jobs"], progress=progress,
+                           retry_failed=True)  # a re-run of the demo retries what failed
+        if result.failed:
+            raise AlignscopeError(f"{len(result.failed)} run(s) of the {name} sweep failed "
+                                  f"({', '.join(result.failed[:3])}); see "
+                                  f"`alignscope sweep status {out / name}`")
+        lap(f"sweep {name}")
+    paths = render_report(out / "sweep", out / "report")
+    findings = write_findings(out, settings)
+    lap("report")
+    atomic_write_json(out / DEMO_FILE, {"config": settings, "seconds": timings})
+    return {"findings": findings, "report": Path(paths["html"])}
