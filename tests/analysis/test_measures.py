@@ -13,6 +13,7 @@ from alignscope.analysis.anc import anc
 from alignscope.analysis.cka import linear_cka
 from alignscope.analysis.compare import LayerSides, compare, compare_conditions, half_samples
 from alignscope.analysis.controls import derangement
+from alignscope.analysis.features import Features
 from alignscope.analysis.measures import (
     MEASURES,
     MeasureOptions,
@@ -20,6 +21,7 @@ from alignscope.analysis.measures import (
     layer_aggregates,
 )
 from alignscope.analysis.retrieval import paired_scores
+from alignscope.analysis.similarity import compare_languages
 from alignscope.errors import AlignscopeError, ConfigError
 
 CPU = torch.device("cpu")
@@ -238,3 +240,33 @@ def test_registry_names_close_matches_and_labels() -> None:
     assert describe("margin-backward") == "margin-based top-1 retrieval, target to source"
     assert MeasureOptions(("margin", "linear")).result_keys == (
         "margin", "margin-forward", "margin-backward", "linear")
+
+
+def test_layer_matrix_holds_anc_and_mexa_but_not_the_directional_measures() -> None:
+    x, y = paired(layers=3, noise=0.5)
+    result = compare([LayerSides(x, CPU)], {"y": [LayerSides(y, CPU)]},
+                     MeasureOptions(("anc", "mexa", "margin"), layer_matrix=True))["y"]
+    assert set(result.matrix) == {"anc", "mexa"}
+    assert [result.matrix["mexa"][i][i] for i in range(3)] == result.values["mexa"]
+    assert result.matrix["anc"][2][0] == pytest.approx(anc(x[2], y[0]), abs=1e-12)
+
+
+def test_shuffled_control_in_the_authors_windows_uses_rows_outside_each_window() -> None:
+    """A window's permuted rows come from the whole sample: those sides are built afresh and
+    must equal the windows of the permuted features."""
+    x, y = paired(n=24, layers=2, noise=0.6)
+
+    def features(lang: str, hidden: torch.Tensor) -> Features:
+        return Features(lang, hidden.float(), torch.arange(24), torch.full((24,), -1),
+                        torch.full((24,), 9), 0)
+
+    windows = [(0, 6), (1, 7), (2, 8), (3, 9)]
+    permutation = derangement(24, seed=0)
+    results = compare_languages({"en": features("en", x), "fr": features("fr", y)}, "en",
+                                ("fr",), MeasureOptions(("linear", "mexa")), windows, CPU,
+                                permutation)
+    by_hand = compare([LayerSides(x.float()[:, a:b], CPU) for a, b in windows],
+                      {"fr": [LayerSides(y.float()[:, permutation][:, a:b], CPU)
+                              for a, b in windows]}, MeasureOptions(("linear", "mexa")))["fr"]
+    assert results["shuffled"]["fr"].values == by_hand.values
+    assert results["parallel"]["fr"].values != by_hand.values

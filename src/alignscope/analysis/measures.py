@@ -74,6 +74,18 @@ class MeasureOptions:
         if self.margin_k < 1:
             raise ConfigError(f"--margin-k must be at least 1, got {self.margin_k}")
 
+    def check_sentences(self, count: int) -> None:
+        """Refuse, before any extraction, measures that `count` sentences per sample (half of
+        them with intervals) cannot carry."""
+        if self.bootstrap and count < 8:
+            raise ConfigError(f"intervals (--bootstrap) need at least 8 sentences, got {count}")
+        smallest = count // 2 if self.bootstrap else count
+        if "margin" in self.measures and self.margin_k >= smallest:
+            raise ConfigError(f"--margin-k {self.margin_k} needs more than {self.margin_k} "
+                              f"sentences per sample, and there are {smallest}"
+                              f"{' (half of them, for the intervals)' if self.bootstrap else ''}; "
+                              "lower --margin-k or use more sentences")
+
     @property
     def result_keys(self) -> tuple[str, ...]:
         return tuple(key for name in self.measures for key in MEASURES[name].keys)

@@ -161,6 +161,7 @@ def run_similarity(config: SimilarityConfig, out: str | Path | None = None,
     languages = (config.source, *config.targets)
     corpus = load_parallel(config.parallel, languages, config.data_dir)
     corpus, windows = sample_corpus(corpus, config)
+    options.check_sentences(len(corpus) if windows is None else windows[0][1] - windows[0][0])
     device = pick_device(config.device)
     encoder = config.load(config.model, config.revision)
     extractor = FeatureExtractor(encoder, config.extraction_options(), device,

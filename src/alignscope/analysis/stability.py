@@ -83,6 +83,7 @@ def run_stability(config: StabilityConfig, out: str | Path | None = None,
     options = config.measure_options()
     corpus = load_parallel(config.parallel, config.languages, config.data_dir)
     corpus = corpus.subsample(config.max_sentences, config.seed)
+    options.check_sentences(len(corpus))
     device = pick_device(config.device)
     extraction = config.extraction_options()
     features: dict[str, dict[str, Features]] = {}
