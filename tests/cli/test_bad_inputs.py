@@ -369,7 +369,6 @@ CASES: list[tuple[str, Args, tuple[str, ...]]] = [
     ("sim-parallel-latin1", similarity(fr="Le chat dort .\n\xe9t\xe9\n".encode("latin-1")),
      ("fr.txt:2", "UTF-8")),
     ("sim-parallel-misaligned", similarity(fr="Le chat dort .\n"), ("fr.txt", "line-aligned")),
-    ("sim-margin-k-0", similarity("--measures", "margin", "--margin-k", "0"), ("--margin-k",)),
     ("sim-parallel-folder-no-language", lambda w: [
         *similarity()(w), "--targets", "de", "--parallel", str(w.root / "par")],
      ("'de'", "en, fr")),
