@@ -248,8 +248,8 @@ def padding_stats(args: argparse.Namespace, model_dir: Path) -> dict[str, Any]:
     from transformers import AutoTokenizer
 
     from alignscope.data.conllu import read_conllu
-    from alignscope.training.alignment import WordAligner
-    from alignscope.training.batching import length_grouped_batches
+    from alignscope.encoding.batching import length_grouped_batches
+    from alignscope.encoding.words import WordAligner
 
     sentences = read_conllu(_train_path(args.data_dir), limit=args.train_sentences)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)

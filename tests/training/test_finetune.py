@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from alignscope.cli import app
 from alignscope.data.conllu import read_conllu
+from alignscope.encoding.words import WordAligner
 from alignscope.errors import AlignscopeError, ConfigError, UnknownNameError
 from alignscope.training.config import FinetuneConfig
 from alignscope.training.evaluate import evaluate
@@ -65,12 +66,23 @@ def test_evaluate_reproduces_the_final_evaluation(trained_run: tuple[Path, dict]
     assert (out / "evaluation.json").is_file()
 
 
-def test_cpu_runs_are_bit_reproducible(tiny_bert: Path, shared_data: Path, tmp_path: Path) -> None:
+def test_cpu_runs_are_bit_reproducible(tiny_bert: Path, shared_data: Path, tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
     # A file reference has no sibling test split, so only training and dev selection run.
     train_file = str(shared_data / "ud/UD_English-EWT/en_ewt-ud-train.conllu")
     config = tiny_config(tiny_bert, shared_data, train=train_file, dev="ud:en_ewt", eval=[],
                          max_train_sentences=64, epochs=2, max_dev_sentences=16, random_init="2")
+    encoded_sizes: list[int] = []
+    encode = WordAligner.encode
+
+    def counting(self: WordAligner, sentences: list, *args: object) -> object:
+        encoded_sizes.append(len(sentences))
+        return encode(self, sentences, *args)
+
+    monkeypatch.setattr(WordAligner, "encode", counting)
     first = finetune(config, tmp_path / "a", show_progress=False)
+    assert encoded_sizes == [64, 16]  # train once, dev once for both epochs
+    assert len(first["training"]["history"]) == 2 and first["config"]["precision"] == "auto"
     second = finetune(config, tmp_path / "b", show_progress=False)
     assert first["evaluations"] == second["evaluations"] == []
     assert first["training"]["history"] == second["training"]["history"]

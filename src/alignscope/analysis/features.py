@@ -1,4 +1,5 @@
-"""Pooled hidden states of every layer, extracted in length-sorted batches and cached on disk.
+"""Pooled hidden states of every layer, extracted in length-sorted batches and cached on disk,
+one float32 safetensors file per layer (`load_layer` reads one layer alone).
 
 One forward pass per batch returns all hidden states (embeddings + each layer); pooling happens
 on the device right away, so only [layers, rows, hidden] float32 features come back to the CPU.
@@ -9,7 +10,6 @@ model and data re-uses it, a change in any of them misses it.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import time
@@ -21,33 +21,45 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
+from transformers.pytorch_utils import Conv1D
 
-from alignscope.analysis.pooling import POOLINGS, EncodedSentence, encode_corpus, pool_batch
 from alignscope.data.parallel import ParallelCorpus
 from alignscope.data.registry import cache_dir
+from alignscope.encoding.batching import sorted_batches
+from alignscope.encoding.collate import pad_id_of, pad_windows
+from alignscope.encoding.pooling import (
+    POOLINGS,
+    PooledInput,
+    PoolingContext,
+    Sentences,
+    check_prompt_template,
+    pool,
+    pooling_matrix,
+)
+from alignscope.encoding.precision import autocast, check_precision, resolve_precision
 from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.io import atomic_directory, atomic_write_json
 from alignscope.models.encoder import Encoder, transformer_layers
 from alignscope.progress import progress_bar
 
-CACHE_FORMAT = 2  # 2: sentence token counts stored
-AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+CACHE_FORMAT = 3  # 2: sentence token counts; 3: one file per layer, precision, prompt template
 _MAX_BATCH_SENTENCES = 256
+_MAX_PADDING = 0.1  # a batch's shortest sentence is at least 90 % of its longest
 
 
 @dataclass(frozen=True)
 class ExtractionOptions:
-    pooling: str = "mean"  # mean | cls | word | authors (see pooling.py)
+    pooling: str = "mean"  # a POOLINGS name (encoding/pooling.py)
     max_tokens: int | None = None  # None: the model's limit
     batch_tokens: int = 8192  # padded tokens per forward pass
-    autocast: str | None = None  # bf16 | fp16 | None (full precision)
+    precision: str = "fp32"  # fp32 | bf16 | fp16 | auto (encoding/precision.py)
     use_cache: bool = True
+    prompt_template: str | None = None  # prompt-last pooling: "... {sentence} ..."
 
     def __post_init__(self) -> None:
-        if self.pooling not in POOLINGS:
-            raise ConfigError(f"unknown pooling {self.pooling!r}; use one of {', '.join(POOLINGS)}")
-        if self.autocast is not None and self.autocast not in AUTOCAST_DTYPES:
-            raise ConfigError(f"unknown autocast {self.autocast!r}; use bf16 or fp16")
+        POOLINGS.check(self.pooling)
+        resolve_precision(self.precision, default="fp32")
+        check_prompt_template(self.pooling, self.prompt_template)
         if self.batch_tokens < 1:
             raise ConfigError("--batch-tokens must be positive")
 
@@ -79,12 +91,15 @@ class ExtractionStats:
     padded_tokens: int = 0
     batches: int = 0
     flops: float = 0.0  # matmul FLOPs of the padded batches (linear layers + attention)
+    useful_flops: float = 0.0  # the same for the real tokens only (padding excluded)
     seconds: float = 0.0
     cache_hits: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         figures = asdict(self)
-        figures["gflops_per_second"] = self.flops / self.seconds / 1e9 if self.seconds else None
+        for name in ("flops", "useful_flops"):
+            rate = getattr(self, name) / self.seconds / 1e9 if self.seconds else None
+            figures[name.replace("flops", "gflops_per_second")] = rate
         return figures
 
 
@@ -113,8 +128,7 @@ class FeatureExtractor:
 
     def __init__(self, encoder: Encoder, options: ExtractionOptions, device: torch.device,
                  identity: dict[str, Any] | None = None, show_progress: bool = False) -> None:
-        if options.autocast == "fp16" and device.type != "cuda":
-            raise ConfigError("fp16 autocast needs a CUDA device; use bf16 on CPU")
+        check_precision(options.precision, device)
         self.encoder = encoder
         self.options = options
         self.device = device
@@ -125,7 +139,7 @@ class FeatureExtractor:
         encoder.model.to(device).eval()
         self._linear_weights = sum(module.weight.numel() for module
                                    in transformer_layers(encoder.model).modules()
-                                   if isinstance(module, nn.Linear))
+                                   if isinstance(module, (nn.Linear, Conv1D)))
 
     def _token_limit(self) -> int:
         limit = self.encoder.max_tokens(None)
@@ -142,36 +156,53 @@ class FeatureExtractor:
         return {"format": CACHE_FORMAT, "model": self.identity, "language": language,
                 "sentences": len(corpus), "data": corpus.fingerprint(language),
                 "pooling": self.options.pooling, "max_tokens": self.max_tokens,
-                "autocast": self.options.autocast}
+                "precision": self.options.precision,
+                "prompt_template": self.options.prompt_template}
 
     def extract_all(self, corpus: ParallelCorpus, languages: list[str] | tuple[str, ...],
                     label: str = "") -> dict[str, Features]:
         with progress_bar(self.show_progress) as progress:
             return {lang: self.extract(corpus, lang, progress, label) for lang in languages}
 
+    def entry(self, corpus: ParallelCorpus, language: str) -> Path:
+        """The cache folder of `language`'s features (read one layer with `load_layer`)."""
+        return cache_dir() / "features" / f"{language}-{_digest(self.cache_key(corpus, language))}"
+
     def extract(self, corpus: ParallelCorpus, language: str, progress: Any = None,
                 label: str = "") -> Features:
         key = self.cache_key(corpus, language)
-        entry = cache_dir() / "features" / f"{language}-{_digest(key)}"
+        entry = self.entry(corpus, language)
         if self.options.use_cache:
             cached = _load_entry(entry, key, language)
             if cached is not None:
                 self.stats.cache_hits.append(language)
                 return cached
-        encoded = encode_corpus(self.encoder.tokenizer, corpus, language, self.options.pooling,
-                                self.max_tokens)
+        encoded = self.encode(corpus, language)
         features = self._run(encoded, language, progress, label)
         if self.options.use_cache:
             _save_entry(entry, key, features)
         return features
 
-    def _run(self, encoded: list[EncodedSentence], language: str, progress: Any,
+    def encode(self, corpus: ParallelCorpus, language: str) -> list[PooledInput]:
+        context = PoolingContext(self.encoder, self.max_tokens, self.options.prompt_template)
+        sentences = Sentences(corpus.texts[language], corpus.words[language])
+        encoded = POOLINGS[self.options.pooling].encode(context, sentences)
+        for index, sentence in enumerate(encoded):
+            if not sentence.position:
+                raise AlignscopeError(
+                    f"{language} sentence {corpus.ids[index]!r} ({corpus.sources[language]}) "
+                    f"gives no token to pool with {self.options.pooling} pooling; remove it from "
+                    "every language")
+        return encoded
+
+    def _run(self, encoded: list[PooledInput], language: str, progress: Any,
              label: str) -> Features:
         rows_per_sentence = [sentence.rows for sentence in encoded]
         offsets = [0]
         for rows in rows_per_sentence:
             offsets.append(offsets[-1] + rows)
-        batches = length_sorted_batches([len(s.ids) for s in encoded], self.options.batch_tokens)
+        batches = sorted_batches([s.num_tokens for s in encoded], max_tokens=self.options.batch_tokens,
+                                 max_sentences=_MAX_BATCH_SENTENCES, max_padding=_MAX_PADDING)
         task = progress.add_task(f"{label}{language}".strip(), total=len(encoded), status="") \
             if progress is not None else None
         hidden: Tensor | None = None
@@ -189,29 +220,22 @@ class FeatureExtractor:
                 progress.advance(task, len(batch))
         self.stats.seconds += time.perf_counter() - start
         self.stats.sentences += len(encoded)
-        assert hidden is not None  # encode_corpus refuses an empty corpus
+        assert hidden is not None  # corpora are never empty
         row_sentence = torch.repeat_interleave(torch.arange(len(encoded)),
                                                torch.tensor(rows_per_sentence))
         row_word = torch.tensor([w for s in encoded for w in (s.words or [-1])], dtype=torch.int64)
         return Features(language, hidden, row_sentence, row_word,
-                        torch.tensor([len(s.ids) for s in encoded]),
+                        torch.tensor([s.num_tokens for s in encoded]),
                         truncated=sum(s.truncated for s in encoded))
 
-    def _forward(self, batch: list[EncodedSentence]) -> Tensor:
-        width = max(len(s.ids) for s in batch)
-        pad = self.encoder.tokenizer.pad_token_id
-        pad = 0 if pad is None else pad  # masked out: any id will do
-        ids = torch.full((len(batch), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for row, sentence in enumerate(batch):
-            ids[row, :len(sentence.ids)] = torch.tensor(sentence.ids)
-            mask[row, :len(sentence.ids)] = 1
-        ids, mask = ids.to(self.device), mask.to(self.device)
-        precision = torch.autocast(self.device.type, dtype=AUTOCAST_DTYPES[self.options.autocast]) \
-            if self.options.autocast else contextlib.nullcontext()
+    def _forward(self, batch: list[PooledInput]) -> Tensor:
+        windows = [window for sentence in batch for window in sentence.windows]
+        ids, mask = pad_windows(windows, pad_id_of(self.encoder.tokenizer))
+        flat, weights, rows, count = pooling_matrix(batch, ids.shape[1])
         with torch.inference_mode():
-            with precision:  # the forward pass only: pooling stays float32
-                outputs = self.encoder.model(input_ids=ids, attention_mask=mask,
+            with autocast(self.device, self.options.precision):  # the forward pass only
+                outputs = self.encoder.model(input_ids=ids.to(self.device),
+                                             attention_mask=mask.to(self.device),
                                              output_hidden_states=True, return_dict=True)
             states = getattr(outputs, "hidden_states", None)
             if not states:
@@ -219,55 +243,57 @@ class FeatureExtractor:
                     f"model {self.encoder.name!r} ({type(self.encoder.model).__name__}) returned "
                     "no hidden states with output_hidden_states=True; similarity analyses need "
                     "an encoder that exposes every layer's hidden states")
-            pooled = pool_batch(states, batch, self.device)
-        self._count(len(batch), width, sum(len(s.ids) for s in batch), len(states) - 1)
-        return pooled.float().cpu()
+            pooled = pool(states, flat.to(self.device), weights.to(self.device),
+                          rows.to(self.device), count)
+        self._count([len(window) for window in windows], ids.shape[1], len(states) - 1)
+        return pooled.cpu()
 
-    def _count(self, sentences: int, width: int, tokens: int, layers: int) -> None:
-        padded = sentences * width
-        attention = 4 * sentences * width * width * self.encoder.hidden_size * layers
-        self.stats.flops += 2 * padded * self._linear_weights + attention
-        self.stats.tokens += tokens
-        self.stats.padded_tokens += padded
+    def _count(self, lengths: list[int], width: int, layers: int) -> None:
+        hidden = self.encoder.hidden_size
+
+        def flops(tokens: int, squares: int) -> float:  # linear layers + QK^T and AV
+            return 2 * tokens * self._linear_weights + 4 * squares * hidden * layers
+
+        self.stats.flops += flops(len(lengths) * width, len(lengths) * width * width)
+        self.stats.useful_flops += flops(sum(lengths), sum(n * n for n in lengths))
+        self.stats.tokens += sum(lengths)
+        self.stats.padded_tokens += len(lengths) * width
         self.stats.batches += 1
-
-
-def length_sorted_batches(lengths: list[int], batch_tokens: int) -> list[list[int]]:
-    """Indices grouped by increasing length so that each batch pads at most `batch_tokens`."""
-    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
-    batches: list[list[int]] = []
-    current: list[int] = []
-    for index in order:
-        too_many = (len(current) + 1) * lengths[index] > batch_tokens
-        if current and (too_many or len(current) >= _MAX_BATCH_SENTENCES):
-            batches.append(current)
-            current = []
-        current.append(index)
-    if current:
-        batches.append(current)
-    return batches
 
 
 def _digest(key: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
 
 
+def layer_file(entry: Path, layer: int) -> Path:
+    return entry / f"layer-{layer:03d}.safetensors"
+
+
+def load_layer(entry: Path, layer: int) -> Tensor:
+    """One layer's [rows, dim] float32 features from a cache entry; the others stay on disk."""
+    return load_file(layer_file(entry, layer))["hidden"]
+
+
 def _load_entry(entry: Path, key: dict[str, Any], language: str) -> Features | None:
     try:
         if json.loads((entry / "key.json").read_text(encoding="utf-8")) != key:
             return None
-        tensors = load_file(entry / "features.safetensors")
-        truncated = int(json.loads((entry / "info.json").read_text(encoding="utf-8"))["truncated"])
-    except (OSError, ValueError, KeyError, SafetensorError):
+        info = json.loads((entry / "info.json").read_text(encoding="utf-8"))
+        rows = load_file(entry / "rows.safetensors")
+        hidden = torch.stack([load_layer(entry, layer) for layer in range(int(info["layers"]))])
+    except (OSError, ValueError, KeyError, SafetensorError, RuntimeError):
         return None  # absent or unreadable: extract again and replace it
-    return Features(language, tensors["hidden"], tensors["row_sentence"], tensors["row_word"],
-                    tensors["sentence_tokens"], truncated, from_cache=True)
+    return Features(language, hidden, rows["row_sentence"], rows["row_word"],
+                    rows["sentence_tokens"], int(info["truncated"]), from_cache=True)
 
 
 def _save_entry(entry: Path, key: dict[str, Any], features: Features) -> None:
+    """One float32 safetensors file per layer, so a reader can take one layer at a time."""
     with atomic_directory(entry) as tmp:
-        save_file({"hidden": features.hidden.contiguous(), "row_sentence": features.row_sentence,
-                   "row_word": features.row_word, "sentence_tokens": features.sentence_tokens},
-                  str(tmp / "features.safetensors"))
-        atomic_write_json(tmp / "info.json", {"truncated": features.truncated})
+        for layer, hidden in enumerate(features.hidden):
+            save_file({"hidden": hidden.contiguous()}, str(layer_file(tmp, layer)))
+        save_file({"row_sentence": features.row_sentence, "row_word": features.row_word,
+                   "sentence_tokens": features.sentence_tokens}, str(tmp / "rows.safetensors"))
+        atomic_write_json(tmp / "info.json", {"truncated": features.truncated,
+                                              "layers": features.num_layers})
         atomic_write_json(tmp / "key.json", key)

@@ -10,6 +10,7 @@ from alignscope.analysis.controls import check_controls
 from alignscope.analysis.features import ExtractionOptions
 from alignscope.analysis.measures import MeasureOptions
 from alignscope.config import Count, Device, Names, NonNegative, OpenUnit, Seed, Text, options
+from alignscope.encoding.precision import PrecisionName, resolve_precision
 from alignscope.models.encoder import Encoder, load_encoder, resolve_model_source
 from alignscope.training.runtime import pick_device
 
@@ -20,7 +21,8 @@ class AnalysisSettings:
 
     parallel: Text = "ud:pud"
     measures: Names | None = None  # None: the analysis's default
-    pooling: str | None = None  # mean | cls | word | authors; None: the analysis's default
+    pooling: str | None = None  # a POOLINGS name; None: the analysis's default
+    prompt_template: str | None = None  # prompt-last pooling: "... {sentence} ..."
     max_sentences: Count | None = None
     max_tokens: Annotated[int, Field(ge=3)] | None = None  # [CLS], one subword, [SEP]
     controls: Names = ()
@@ -31,7 +33,8 @@ class AnalysisSettings:
     seed: Seed = 0
     data_dir: str | None = None
     device: Device = "auto"
-    autocast: str | None = None
+    precision: PrecisionName | None = None  # fp32 (default) | bf16 | fp16 | auto
+    autocast: PrecisionName | None = None  # deprecated alias of precision
     batch_tokens: Count = 8192
     use_cache: bool = True
     revision: str | None = None  # hub revision of the (pretrained) model
@@ -52,8 +55,9 @@ class AnalysisSettings:
 
     def extraction_options(self) -> ExtractionOptions:
         assert self.pooling is not None, "resolve the default pooling first"
-        return ExtractionOptions(self.pooling, self.max_tokens, self.batch_tokens, self.autocast,
-                                 self.use_cache)
+        precision = resolve_precision(self.precision, default="fp32", autocast=self.autocast)
+        return ExtractionOptions(self.pooling, self.max_tokens, self.batch_tokens, precision,
+                                 self.use_cache, self.prompt_template)
 
     def check_models(self, *names: str) -> None:
         """The device available and local model folders complete, before any data is read."""

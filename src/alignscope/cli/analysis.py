@@ -44,7 +44,10 @@ def similarity(
     measures: Annotated[str | None, Opt(help="linear,debiased,rbf,debiased-rbf,anc,retrieval,"
                                               "mexa,margin.")] = None,
     margin_k: Annotated[int | None, Opt(help="Neighbours for the margin measure (4).")] = None,
-    pooling: Annotated[str | None, Opt(help="mean | cls | authors.")] = None,
+    pooling: Annotated[str | None, Opt(help="mean | cls | authors | weighted-mean | last | "
+                                             "prompt-last (docs/analysis.md).")] = None,
+    prompt_template: Annotated[str | None, Opt(help="prompt-last pooling: a prompt with "
+                                                    "{sentence}.")] = None,
     max_sentences: Annotated[int | None, Opt(help="Seeded sample size (authors: first N).")] = None,
     max_tokens: Annotated[int | None, Opt(help="Token limit per sentence.")] = None,
     controls: Annotated[str | None, Opt(help="shuffled,random-init (default) or none.")] = None,
@@ -58,7 +61,9 @@ def similarity(
     seed: Annotated[int, Opt(help="Seed for sampling, shuffling, bootstrap, random init.")] = 0,
     data_dir: Annotated[str | None, Opt(help="Data folder (default $ALIGNSCOPE_DATA).")] = None,
     device: Annotated[str, Opt(help="auto | cpu | cuda[:N].")] = "auto",
-    autocast: Annotated[str | None, Opt(help="bf16 | fp16 (CUDA) mixed precision.")] = None,
+    precision: Annotated[str | None, Opt(help="fp32 (default) | bf16 | fp16 (CUDA) | auto.")]
+    = None,
+    autocast: Annotated[str | None, Opt(hidden=True, help="Deprecated: --precision.")] = None,
     batch_tokens: Annotated[int, Opt(help="Padded tokens per forward pass.")] = 8192,
     cache: Annotated[bool, Opt(help="Re-use and store features on disk.")] = True,
     revision: Annotated[str | None, Opt(help="Hub revision of the model.")] = None,
@@ -99,7 +104,10 @@ def stability(
     measures: Annotated[str | None, Opt(help="linear,debiased,rbf (default),debiased-rbf,anc,"
                                               "retrieval,mexa,margin.")] = None,
     margin_k: Annotated[int | None, Opt(help="Neighbours for the margin measure (4).")] = None,
-    pooling: Annotated[str | None, Opt(help="mean (default) | cls | word | authors.")] = None,
+    pooling: Annotated[str | None, Opt(help="mean (default) | cls | word | authors | "
+                                             "weighted-mean | last | prompt-last.")] = None,
+    prompt_template: Annotated[str | None, Opt(help="prompt-last pooling: a prompt with "
+                                                    "{sentence}.")] = None,
     max_sentences: Annotated[int | None, Opt(help="Seeded sample size.")] = None,
     max_tokens: Annotated[int | None, Opt(help="Token limit per sentence.")] = None,
     controls: Annotated[str | None, Opt(help="shuffled (default) or none.")] = None,
@@ -109,7 +117,9 @@ def stability(
     seed: Annotated[int, Opt(help="Seed for sampling, shuffling and bootstrap.")] = 0,
     data_dir: Annotated[str | None, Opt(help="Data folder (default $ALIGNSCOPE_DATA).")] = None,
     device: Annotated[str, Opt(help="auto | cpu | cuda[:N].")] = "auto",
-    autocast: Annotated[str | None, Opt(help="bf16 | fp16 (CUDA) mixed precision.")] = None,
+    precision: Annotated[str | None, Opt(help="fp32 (default) | bf16 | fp16 (CUDA) | auto.")]
+    = None,
+    autocast: Annotated[str | None, Opt(hidden=True, help="Deprecated: --precision.")] = None,
     batch_tokens: Annotated[int, Opt(help="Padded tokens per forward pass.")] = 8192,
     cache: Annotated[bool, Opt(help="Re-use and store features on disk.")] = True,
     revision: Annotated[str | None, Opt(help="Hub revision of the pretrained model.")] = None,

@@ -55,7 +55,10 @@ def finetune(
     max_eval_sentences: Annotated[int | None, Opt(help="Score the first N sentences of each "
                                                        "eval set.")] = None,
     device: Annotated[str | None, Opt(help="auto | cpu | cuda.")] = None,
-    bf16: Annotated[bool | None, Opt("--bf16/--no-bf16", help="bf16 autocast on CUDA.")] = None,
+    precision: Annotated[str | None, Opt(help="fp32 | bf16 | fp16 (CUDA) | auto (default: bf16 on "
+                                                 "CUDA, fp32 elsewhere).")] = None,
+    bf16: Annotated[bool | None, Opt("--bf16/--no-bf16", hidden=True,
+                                     help="Deprecated: --precision auto / fp32.")] = None,
     threads: Annotated[int | None, Opt(help="CPU threads (1 is fastest on a busy machine).")] = None,
     write_predictions: Annotated[bool, Opt(help="Write predictions in the input format.")] = False,
     deprel: Annotated[str | None, Opt(help="Parsing: score 'universal' or 'full' DEPRELs.")] = None,
@@ -89,7 +92,10 @@ def evaluate(
     data_dir: Annotated[str | None, Opt()] = None,
     batch_size: Annotated[int | None, Opt()] = None,
     device: Annotated[str | None, Opt(help="auto | cpu | cuda[:N].")] = None,
-    bf16: Annotated[bool | None, Opt("--bf16/--no-bf16")] = None,
+    precision: Annotated[str | None, Opt(help="fp32 | bf16 | fp16 (CUDA) | auto (default: bf16 on "
+                                                 "CUDA, fp32 elsewhere).")] = None,
+    bf16: Annotated[bool | None, Opt("--bf16/--no-bf16", hidden=True,
+                                     help="Deprecated: --precision auto / fp32.")] = None,
     write_predictions: Annotated[bool, Opt()] = False,
     max_sentences: Annotated[int | None, Opt(help="Score the first N sentences of each set.")]
     = None,

@@ -11,7 +11,11 @@ from pathlib import Path
 
 from safetensors import SafetensorError
 from torch import nn
-from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedModel
+from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedConfig, PreTrainedModel
+from transformers.models.auto.modeling_auto import (
+    MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+    MODEL_FOR_MASKED_LM_MAPPING_NAMES,
+)
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from alignscope.errors import AlignscopeError
@@ -28,6 +32,11 @@ class Encoder:
     @property
     def num_layers(self) -> int:
         return len(transformer_layers(self.model))
+
+    @property
+    def is_causal(self) -> bool:
+        """A decoder-only model: each token sees only the tokens before it."""
+        return is_causal(self.model.config)
 
     @property
     def hidden_size(self) -> int:
@@ -67,6 +76,13 @@ def resolve_model_source(name_or_path: str | Path, allow_pickle: bool = False) -
     if not could_be_hub_id(str(name_or_path)):
         raise AlignscopeError(f"model folder {path} does not exist", "check the --model path")
     return str(name_or_path)
+
+
+def is_causal(config: PreTrainedConfig) -> bool:
+    """Decoder-only: a causal-LM architecture that has no masked-LM head (BERT has both)."""
+    kind = config.model_type
+    return bool(getattr(config, "is_decoder", False)) or (
+        kind in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and kind not in MODEL_FOR_MASKED_LM_MAPPING_NAMES)
 
 
 def load_encoder(name_or_path: str | Path, *, revision: str | None = None,

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from transformers import PreTrainedModel
 
-from alignscope.training.batching import WordBatch
+from alignscope.encoding.collate import WordBatch
 
 
 class TaskModel(nn.Module):

@@ -25,6 +25,7 @@ from alignscope.config import (
     options,
     user_error,
 )
+from alignscope.encoding.precision import PrecisionName
 from alignscope.errors import ConfigError
 from alignscope.models.reinit import SCOPES, parse_layer_spec, parse_scheme
 from alignscope.tasks import get_task
@@ -67,7 +68,8 @@ class FinetuneConfig:
     eval_batch_size: Count = 64
     # runtime
     device: Device = "auto"  # auto | cpu | cuda | cuda:N
-    bf16: bool = True  # bf16 autocast, on CUDA only
+    precision: PrecisionName | None = None  # default auto: bf16 on CUDA, else fp32
+    bf16: bool | None = None  # deprecated: True = precision auto, False = fp32
     threads: Count | None = None  # CPU threads for torch; None: torch's default
     write_predictions: bool = False
     task_options: dict[str, Any] = field(default_factory=dict)
@@ -137,7 +139,8 @@ class EvaluateConfig:
     data_dir: str | None = None
     batch_size: Count = 64
     device: Device = "auto"
-    bf16: bool = True
+    precision: PrecisionName | None = None  # default auto: bf16 on CUDA, else fp32
+    bf16: bool | None = None  # deprecated: True = precision auto, False = fp32
     write_predictions: bool = False
     max_sentences: Count | None = None
     task_options: dict[str, Any] = field(default_factory=dict)  # override the checkpoint's

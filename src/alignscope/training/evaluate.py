@@ -8,8 +8,9 @@ from typing import Any
 
 from alignscope.config import build, check_input, check_out_file
 from alignscope.data.registry import resolve
+from alignscope.encoding.precision import check_precision, resolve_precision
+from alignscope.encoding.words import aligner_for
 from alignscope.io import atomic_write_json
-from alignscope.training.alignment import WordAligner
 from alignscope.training.checkpoint import load_checkpoint
 from alignscope.training.config import EvaluateConfig
 from alignscope.training.predict import Predictor
@@ -18,37 +19,41 @@ from alignscope.training.runtime import device_description, pick_device, version
 
 def evaluate(checkpoint: str | Path | EvaluateConfig, eval_refs: list[str] | None = None, *,
              out: str | Path | None = None, data_dir: str | None = None, batch_size: int = 64,
-             device: str = "auto", bf16: bool = True, write_predictions: bool = False,
+             device: str = "auto", precision: str | None = None, bf16: bool | None = None,
+             write_predictions: bool = False,
              max_sentences: int | None = None, task_options: dict[str, Any] | None = None,
              show_progress: bool = True) -> dict[str, Any]:
     """Score `checkpoint` on each reference; writes `out` (default CHECKPOINT/evaluation.json).
 
     Pass an `EvaluateConfig`, or its fields as arguments. `max_sentences` scores the first N
     sentences of each set; `task_options` override the checkpoint's scoring options
-    (`{"deprel": "full"}`).
+    (`{"deprel": "full"}`). `precision`: fp32 | bf16 | fp16 | auto (default: bf16 on CUDA,
+    else fp32); `bf16` is its deprecated alias.
     """
     settings = checkpoint if isinstance(checkpoint, EvaluateConfig) else build(EvaluateConfig, {
         "checkpoint": checkpoint, "eval": eval_refs or [], "out": out, "data_dir": data_dir,
-        "batch_size": batch_size, "device": device, "bf16": bf16,
+        "batch_size": batch_size, "device": device, "precision": precision, "bf16": bf16,
         "write_predictions": write_predictions, "max_sentences": max_sentences,
         "task_options": task_options or {}})
+    precision = resolve_precision(settings.precision, default="auto", bf16=settings.bf16)
     checkpoint, eval_refs, data_dir = settings.checkpoint, settings.eval, settings.data_dir
     task_options, max_sentences = settings.task_options, settings.max_sentences
     check_input(checkpoint, "finetune run", "--checkpoint", folder=True)
     out = check_out_file(settings.out or Path(checkpoint) / "evaluation.json", suffixes=(".json",))
     datasets = [resolve(ref, "eval", data_dir) for ref in eval_refs]
     torch_device = pick_device(settings.device)
+    check_precision(precision, torch_device)
     model, encoder, task, labels, meta = load_checkpoint(checkpoint, torch_device, task_options)
     sentences = [task.read(dataset, limit=max_sentences) for dataset in datasets]
     for read in sentences:
         task.check_labels(read, labels)
-    aligner = WordAligner(encoder.tokenizer, encoder.max_tokens(meta.get("max_length")))
+    aligner = aligner_for(encoder, meta.get("max_length"))
     predictor = Predictor(model, task, labels, aligner, torch_device, settings.batch_size,
-                          settings.bf16, show_progress)
+                          precision, show_progress)
     predictions_dir = out.parent / "predictions" if settings.write_predictions else None
     results = {
         "schema_version": 1, "task": task.name, "metric": task.main_metric,
-        "checkpoint": str(checkpoint), "model": meta.get("model"),
+        "checkpoint": str(checkpoint), "model": meta.get("model"), "precision": precision,
         "task_options": {**meta.get("task_options", {}), **(task_options or {})},
         "evaluations": [predictor.evaluate(d, s, predictions_dir)
                         for d, s in zip(datasets, sentences, strict=True)],

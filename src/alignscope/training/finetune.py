@@ -16,6 +16,10 @@ from transformers import get_linear_schedule_with_warmup
 from alignscope.config import build, check_out_folder
 from alignscope.data.registry import DatasetRef, ResolvedDataset, parse_ref, resolve
 from alignscope.data.sentence import Sentence
+from alignscope.encoding.batching import length_grouped_batches
+from alignscope.encoding.collate import collate_words, pad_id_of
+from alignscope.encoding.precision import autocast, check_precision, resolve_precision
+from alignscope.encoding.words import WordAligner, aligner_for
 from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.io import atomic_write_json
 from alignscope.models.encoder import load_encoder, resolve_model_source, transformer_layers
@@ -23,18 +27,10 @@ from alignscope.models.reinit import is_norm, parse_layer_spec, reinitialize
 from alignscope.models.task_model import TaskModel
 from alignscope.progress import progress_bar
 from alignscope.tasks import Task, get_task
-from alignscope.training.alignment import WordAligner
-from alignscope.training.batching import collate, length_grouped_batches
 from alignscope.training.checkpoint import save_checkpoint
 from alignscope.training.config import DEFAULT_MAX_LENGTH, FinetuneConfig
-from alignscope.training.predict import Predictor
-from alignscope.training.runtime import (
-    autocast,
-    device_description,
-    peak_memory_mb,
-    pick_device,
-    versions,
-)
+from alignscope.training.predict import Predictor, Prepared
+from alignscope.training.runtime import device_description, peak_memory_mb, pick_device, versions
 
 RESULTS_FILE = "results.json"
 _STATUS_EVERY = 20  # steps between loss read-outs for the progress bar
@@ -81,6 +77,7 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
     out = check_out_folder(out)
     resolve_model_source(config.model, config.allow_pickle)  # a local model folder is complete
     pick_device(config.device)  # available (CUDA asked on a machine without it)
+    precision = resolve_precision(config.precision, default="auto", bf16=config.bf16)
     if (out / RESULTS_FILE).exists() and not overwrite:
         raise AlignscopeError(f"{out / RESULTS_FILE} already exists; choose another --out or "
                               "pass --overwrite")
@@ -98,6 +95,7 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
     if config.threads:
         torch.set_num_threads(config.threads)
     device = pick_device(config.device)
+    check_precision(precision, device)
     encoder = load_encoder(config.model, revision=config.revision,
                            trust_remote_code=config.trust_remote_code,
                            allow_pickle=config.allow_pickle)
@@ -110,9 +108,9 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
     reinit_records = _random_init(encoder.model, config)
     head = task.build_head(encoder.hidden_size, labels, config.dropout)
     model = TaskModel(encoder.model, head).to(device)
-    aligner = WordAligner(encoder.tokenizer, encoder.max_tokens(config.max_length))
+    aligner = aligner_for(encoder, config.max_length)
     predictor = Predictor(model, task, labels, aligner, device, config.eval_batch_size,
-                          config.bf16, show_progress)
+                          precision, show_progress)
 
     training = _train(model, task, labels, aligner, predictor, train_sentences, dev_sentences,
                       config, device, show_progress)
@@ -131,7 +129,7 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
         "model": {"name": config.model, "source": encoder.source,
                   "class": type(encoder.model).__name__, "num_layers": encoder.num_layers,
                   "hidden_size": encoder.hidden_size},
-        "config": config.to_dict(),
+        "config": {**config.to_dict(), "precision": precision, "bf16": None},
         "seed": config.seed,
         "random_init": {"layers": config.random_init, "regex": config.random_init_regex,
                         "scope": config.reinit_scope, "scheme": config.reinit_scheme,
@@ -198,7 +196,9 @@ def _train(model: TaskModel, task: Task, labels: Any, aligner: WordAligner, pred
     scheduler = get_linear_schedule_with_warmup(
         optimizer, int(config.warmup_ratio * total_steps), total_steps)
     generator = torch.Generator().manual_seed(config.seed)
-    pad_id = aligner.tokenizer.pad_token_id or 0
+    pad_id = pad_id_of(aligner.tokenizer)
+    # Tokenised and aligned once, predicted after every epoch.
+    dev_prepared: Prepared | None = predictor.prepare(dev) if dev is not None else None
 
     history: list[dict[str, Any]] = []
     best_score, best_state, best_step = -math.inf, None, 0
@@ -213,10 +213,10 @@ def _train(model: TaskModel, task: Task, labels: Any, aligner: WordAligner, pred
             for indices in length_grouped_batches(lengths, config.batch_size, generator):
                 if step >= total_steps:
                     break
-                batch = collate(encoded, indices, pad_id).to(device)
+                batch = collate_words(encoded, indices, pad_id).to(device)
                 targets = {k: v.to(device) for k, v in task.targets(
                     [train[i] for i in indices], labels, batch.word_mask.shape[1]).items()}
-                with autocast(device, config.bf16):
+                with autocast(device, predictor.precision):
                     output = model(batch)
                     loss = task.loss(output, targets, batch.word_mask)
                 loss.backward()
@@ -237,7 +237,8 @@ def _train(model: TaskModel, task: Task, labels: Any, aligner: WordAligner, pred
                                       "train_loss": float(running_loss) / max(batches_run, 1)}
             score = -math.inf
             if dev is not None:
-                predictions, _ = predictor.predict(dev, description=f"dev epoch {epoch}")
+                assert dev_prepared is not None
+                predictions, _ = predictor.predict(dev_prepared, description=f"dev epoch {epoch}")
                 dev_metrics = task.score(dev, predictions)
                 record["dev"] = dev_metrics
                 score = float(dev_metrics[task.main_metric])

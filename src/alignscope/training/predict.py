@@ -12,12 +12,22 @@ import torch
 
 from alignscope.data.registry import ResolvedDataset
 from alignscope.data.sentence import Sentence
+from alignscope.encoding.batching import sorted_batches
+from alignscope.encoding.collate import collate_words, pad_id_of
+from alignscope.encoding.precision import autocast
+from alignscope.encoding.words import AlignmentReport, EncodedSentence, WordAligner
 from alignscope.models.task_model import TaskModel
 from alignscope.progress import progress_bar
 from alignscope.tasks.base import Labels, Task
-from alignscope.training.alignment import WordAligner
-from alignscope.training.batching import collate, sorted_batches
-from alignscope.training.runtime import autocast
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Sentences tokenised and aligned once, predicted as often as needed (dev every epoch)."""
+
+    sentences: Sequence[Sentence]
+    encoded: list[EncodedSentence]
+    report: AlignmentReport
 
 
 @dataclass
@@ -28,31 +38,36 @@ class Predictor:
     aligner: WordAligner
     device: torch.device
     batch_size: int = 64
-    bf16: bool = True
+    precision: str = "auto"  # encoding/precision.py
     show_progress: bool = True
 
-    @torch.no_grad()
-    def predict(self, sentences: Sequence[Sentence],
-                description: str = "predict") -> tuple[list[Any], dict[str, int]]:
+    def prepare(self, sentences: Sequence[Sentence]) -> Prepared:
         encoded, report = self.aligner.encode([s.words for s in sentences])
-        lengths = [item.num_tokens for item in encoded]
-        predictions: list[Any] = [None] * len(sentences)
+        return Prepared(sentences, encoded, report)
+
+    @torch.no_grad()
+    def predict(self, data: Sequence[Sentence] | Prepared,
+                description: str = "predict") -> tuple[list[Any], dict[str, int]]:
+        prepared = data if isinstance(data, Prepared) else self.prepare(data)
+        encoded = prepared.encoded
+        predictions: list[Any] = [None] * len(encoded)
         was_training = self.model.training
         self.model.eval()
-        pad_id = self.aligner.tokenizer.pad_token_id or 0
-        batches = list(sorted_batches(lengths, self.batch_size))
+        pad_id = pad_id_of(self.aligner.tokenizer)
+        batches = sorted_batches([item.num_tokens for item in encoded],
+                                 max_sentences=self.batch_size)
         with progress_bar(self.show_progress) as bar:
             job = bar.add_task(description, total=len(batches), status="")
             for indices in batches:
-                batch = collate(encoded, indices, pad_id).to(self.device)
-                with autocast(self.device, self.bf16):
+                batch = collate_words(encoded, indices, pad_id).to(self.device)
+                with autocast(self.device, self.precision):
                     output = self.model(batch)
                 decoded = self.task.decode(output, batch.word_mask, self.labels)
                 for index, prediction in zip(indices, decoded, strict=True):
                     predictions[index] = prediction
                 bar.advance(job)
         self.model.train(was_training)
-        return predictions, report.to_dict()
+        return predictions, prepared.report.to_dict()
 
     def evaluate(self, dataset: ResolvedDataset, sentences: Sequence[Sentence],
                  predictions_dir: Path | None = None) -> dict[str, Any]:

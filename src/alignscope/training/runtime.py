@@ -1,12 +1,10 @@
-"""Device choice, autocast, versions and resource figures shared by training and evaluation."""
+"""Device choice, versions and resource figures shared by training and evaluation."""
 
 from __future__ import annotations
 
-import contextlib
 import platform
 import resource
 import sys
-from typing import Any
 
 import torch
 
@@ -20,13 +18,6 @@ def pick_device(name: str = "auto") -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device {name!r} requested but CUDA is not available")
     return device
-
-
-def autocast(device: torch.device, bf16: bool) -> contextlib.AbstractContextManager[Any]:
-    """bf16 autocast on CUDA; full precision elsewhere (CPU runs stay bit-reproducible)."""
-    if device.type == "cuda" and bf16:
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 def versions() -> dict[str, str]:

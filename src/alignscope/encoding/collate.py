@@ -1,13 +1,38 @@
-"""Length-grouped batches with dynamic padding, and the tensors a task model consumes."""
+"""Padding and collation: the one place token windows become model inputs.
+
+Rows are padded on the RIGHT for every model, encoders and causal decoders alike. A plain
+forward pass numbers positions 0, 1, 2... whatever the mask says, so right padding leaves each
+real token at the position it has unbatched, and causal attention never lets a real token see
+the pads after it: batched features equal one-at-a-time features. (Left padding, the
+convention of `generate`, would shift a causal model's positions unless position ids are
+passed.) The tokenizer's own `padding_side` is therefore not used.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
-from alignscope.training.alignment import EncodedSentence
+from alignscope.encoding.words import EncodedSentence
+
+
+def pad_id_of(tokenizer: object) -> int:
+    """The tokenizer's pad id; 0 when it has none (pads are masked out: any id will do)."""
+    pad = getattr(tokenizer, "pad_token_id", None)
+    return 0 if pad is None else int(pad)
+
+
+def pad_windows(windows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """input_ids and attention_mask [rows, longest], right-padded."""
+    width = max(len(window) for window in windows)
+    input_ids = torch.full((len(windows), width), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(windows), width), dtype=torch.long)
+    for row, window in enumerate(windows):
+        input_ids[row, : len(window)] = torch.tensor(window, dtype=torch.long)
+        attention_mask[row, : len(window)] = 1
+    return input_ids, attention_mask
 
 
 @dataclass
@@ -36,15 +61,12 @@ class WordBatch:
         )
 
 
-def collate(encoded: Sequence[EncodedSentence], indices: Sequence[int], pad_id: int) -> WordBatch:
+def collate_words(encoded: Sequence[EncodedSentence], indices: Sequence[int],
+                  pad_id: int) -> WordBatch:
     items = [encoded[i] for i in indices]
-    windows = [window for item in items for window in item.windows]
-    width = max(len(window) for window in windows)
-    input_ids = torch.full((len(windows), width), pad_id, dtype=torch.long)
-    attention_mask = torch.zeros((len(windows), width), dtype=torch.long)
-    for row, window in enumerate(windows):
-        input_ids[row, : len(window)] = torch.tensor(window, dtype=torch.long)
-        attention_mask[row, : len(window)] = 1
+    input_ids, attention_mask = pad_windows(
+        [window for item in items for window in item.windows], pad_id)
+    width = input_ids.shape[1]
     max_words = max(item.num_words for item in items)
     anchors, slots = [], []
     first_window = 0
@@ -59,27 +81,3 @@ def collate(encoded: Sequence[EncodedSentence], indices: Sequence[int], pad_id: 
         word_mask[sentence, : item.num_words] = True
     return WordBatch(input_ids, attention_mask, torch.tensor(anchors, dtype=torch.long),
                      torch.tensor(slots, dtype=torch.long), word_mask, list(indices))
-
-
-def length_grouped_batches(lengths: Sequence[int], batch_size: int, generator: torch.Generator,
-                           group_factor: int = 50) -> list[list[int]]:
-    """Shuffled batches of similar-length items (HF-style mega-batches), for training.
-
-    Items are shuffled, cut into groups of `group_factor` batches, sorted by length inside each
-    group, batched, and the batches shuffled again, so padding is small and order still random.
-    """
-    order = torch.randperm(len(lengths), generator=generator).tolist()
-    group = batch_size * group_factor
-    batches = []
-    for start in range(0, len(order), group):
-        chunk = sorted(order[start:start + group], key=lambda i: -lengths[i])
-        batches.extend(chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size))
-    permutation = torch.randperm(len(batches), generator=generator).tolist()
-    return [batches[i] for i in permutation]
-
-
-def sorted_batches(lengths: Sequence[int], batch_size: int) -> Iterator[list[int]]:
-    """Deterministic batches in decreasing length, for evaluation and extraction."""
-    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    for start in range(0, len(order), batch_size):
-        yield order[start:start + batch_size]

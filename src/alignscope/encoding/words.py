@@ -1,20 +1,29 @@
-"""Word-to-subword alignment with the model's fast tokenizer.
+"""Word-to-subword alignment with the model's fast tokenizer: the one word aligner that task
+heads (training) and `--pooling word` (analysis) both read words through.
 
-Each word is anchored on its first subword that carries content: SentencePiece tokenizers
-often split a CJK word into a bare boundary piece `▁` followed by the characters, and that
-bare piece means nothing. Sentences longer than the model's limit are cut into overlapping
-windows on word boundaries; every word is read from the window where it has the most
-context, so no word is ever dropped.
+Anchors. An encoder reads a word on its first subword that carries content: SentencePiece
+tokenizers often split a CJK word into a bare boundary piece `▁` followed by the characters,
+and that bare piece means nothing. A causal (decoder-only) model reads a word on its LAST
+subword: attention only looks back, so the first subword has not seen the rest of the word,
+while the last one has seen all of it (and everything before).
+
+Sentences longer than the model's limit are cut into overlapping windows on word boundaries;
+every word is read from the window where it has the most context, so no word is ever dropped.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
+from alignscope.errors import ConfigError
+from alignscope.models.encoder import Encoder
+
+ANCHORS = ("first", "last")  # first content subword (encoders) | last subword (causal models)
 # Word-boundary markers of SentencePiece (U+2581) and byte-level BPE (U+0120), and whitespace.
 _BOUNDARY_MARKS = "\u2581\u0120 \t\n"
 
@@ -57,10 +66,14 @@ class AlignmentReport:
 class WordAligner:
     """Encodes sentences (lists of words) into windows with one anchor token per word."""
 
-    def __init__(self, tokenizer: PreTrainedTokenizerBase, max_tokens: int) -> None:
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, max_tokens: int,
+                 anchor: str = "first") -> None:
         if not tokenizer.is_fast:
             raise ValueError("word alignment needs a fast tokenizer (word_ids)")
+        if anchor not in ANCHORS:
+            raise ConfigError(f"unknown word anchor {anchor!r}; use one of {', '.join(ANCHORS)}")
         self.tokenizer = tokenizer
+        self.anchor = anchor
         self.prefix, self.suffix = _special_affixes(tokenizer)
         self.max_tokens = max_tokens
         self.budget = max_tokens - len(self.prefix) - len(self.suffix)
@@ -68,6 +81,7 @@ class WordAligner:
             raise ValueError(f"max length {max_tokens} leaves no room for words")
         self.max_word_pieces = max(1, self.budget // 2)
         self._has_content: dict[int, bool] = {}
+        self.space_before_words = _unmarked_byte_level(tokenizer)
 
     def has_content(self, token_id: int) -> bool:
         """False for pieces that only mark a word boundary (`▁`, `Ġ`), whatever the decoder."""
@@ -79,13 +93,29 @@ class WordAligner:
             self._has_content[token_id] = known
         return known
 
+    def _as_running_text(self, chunk: list[list[str]]) -> list[list[str]]:
+        """A byte-level BPE that does not mark word starts itself (Qwen2, Llama 3, GPT-2 from
+        tokenizer.json) would read each pre-split word as if glued to the previous one ('cat'
+        instead of 'Ġcat'): words after the first get the space they have in running text."""
+        if not self.space_before_words:
+            return chunk
+        return [[word if i == 0 else f" {word}" for i, word in enumerate(words)]
+                for words in chunk]
+
+    def _anchor(self, pieces: list[int]) -> int | None:
+        """Offset of the piece a word is read from; None: only bare boundary pieces."""
+        if self.anchor == "last":
+            return len(pieces) - 1
+        return next((i for i, t in enumerate(pieces) if self.has_content(t)), None)
+
     def encode(self, sentences: Sequence[Sequence[str]],
                chunk_size: int = 1024) -> tuple[list[EncodedSentence], AlignmentReport]:
         report = AlignmentReport(max_tokens=self.max_tokens)
         encoded: list[EncodedSentence] = []
         for start in range(0, len(sentences), chunk_size):
             chunk = [list(words) for words in sentences[start:start + chunk_size]]
-            batch = self.tokenizer(chunk, is_split_into_words=True, add_special_tokens=False)
+            batch = self.tokenizer(self._as_running_text(chunk), is_split_into_words=True,
+                                   add_special_tokens=False)
             for index, words in enumerate(chunk):
                 pieces = _pieces_per_word(batch["input_ids"][index], batch.word_ids(index),
                                           len(words))
@@ -108,7 +138,7 @@ class WordAligner:
             if len(word_pieces) > self.max_word_pieces:
                 del word_pieces[self.max_word_pieces:]
                 report.long_words_clipped += 1
-            anchor = next((i for i, t in enumerate(word_pieces) if self.has_content(t)), None)
+            anchor = self._anchor(word_pieces)
             if anchor is None:
                 anchor = 0
                 report.words_anchored_on_bare_piece += 1
@@ -135,6 +165,19 @@ class WordAligner:
                     word_window[word], word_position[word] = window_index, position
             windows.append(tuple(ids))
         return EncodedSentence(tuple(windows), tuple(word_window), tuple(word_position))
+
+
+def _unmarked_byte_level(tokenizer: PreTrainedTokenizerBase) -> bool:
+    """True when the pre-tokenizer has a ByteLevel step with add_prefix_space off."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    spec = json.loads(backend.to_str()).get("pre_tokenizer") if backend is not None else None
+    steps = [spec] if spec else []
+    while steps:
+        step = steps.pop()
+        if step.get("type") == "ByteLevel" and not step.get("add_prefix_space", True):
+            return True
+        steps.extend(step.get("pretokenizers") or [])
+    return False
 
 
 def _pieces_per_word(ids: list[int], word_ids: list[int | None], n_words: int) -> list[list[int]]:
@@ -175,3 +218,9 @@ def _special_affixes(tokenizer: PreTrainedTokenizerBase) -> tuple[tuple[int, ...
     if not content:
         raise ValueError("tokenizer produced no content token for 'x'")
     return tuple(ids[: content[0]]), tuple(ids[content[-1] + 1:])
+
+
+def aligner_for(encoder: Encoder, max_length: int | None = None) -> WordAligner:
+    """The aligner `encoder` is read with: last-subword anchors for causal models."""
+    return WordAligner(encoder.tokenizer, encoder.max_tokens(max_length),
+                       anchor="last" if encoder.is_causal else "first")

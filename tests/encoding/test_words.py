@@ -3,11 +3,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tokenizers import Tokenizer, models, pre_tokenizers, processors
+from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors, trainers
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 from alignscope.data.conllu import read_conllu
-from alignscope.training.alignment import WordAligner
+from alignscope.encoding.words import WordAligner
 
 
 def sentencepiece_like(words: list[str]) -> PreTrainedTokenizerFast:
@@ -101,3 +101,22 @@ def test_real_xlmr_tokenizer_never_anchors_on_bare_piece(e5_dir: Path, shared_da
         bare = tokenizer.convert_tokens_to_ids("▁")
         assert all(item.windows[w][p] != bare for item in encoded
                    for w, p in zip(item.word_window, item.word_position, strict=True))
+
+
+def test_byte_level_words_get_their_running_text_pieces(shared_data: Path) -> None:
+    """Qwen2 / Llama 3 style: Split + ByteLevel(add_prefix_space=False); a pre-split word must
+    be read as in running text (' Haus' -> 'ĠHaus'), not glued to the previous word."""
+    sentences = read_conllu(shared_data / "ud/UD_German-PUD/de_pud-ud-test.conllu", limit=60)
+    lines = [" ".join(s.words) for s in sentences]
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(r" ?\p{L}+| ?\p{N}| ?[^\s\p{L}\p{N}]+"), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    tokenizer.train_from_iterator(lines, trainers.BpeTrainer(
+        vocab_size=400, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token="a")
+    aligner = WordAligner(fast, 512, anchor="last")
+    assert aligner.space_before_words
+    encoded, _ = aligner.encode([s.words for s in sentences])
+    for line, item in zip(lines, encoded, strict=True):
+        assert list(item.windows[0]) == fast(line, add_special_tokens=False)["input_ids"]

@@ -1,0 +1,377 @@
+"""`alignscope lab pretrain`: masked-language-model pretraining of a small BERT from scratch.
+
+The output folder is a standard Hugging Face checkpoint (config.json, model.safetensors, a
+fast tokenizer) that every command takes as `--model`, plus `pretrain.json` (configuration,
+timings, held-out MLM loss per language), `loss.json` and `loss.png`. While training,
+`resume/` holds the last checkpoint (weights, optimizer, schedule, loss history), replaced
+atomically every `save_every` steps; a killed run continues from it. Batches and masks are
+drawn from (seed, step), so a resumed run is the run that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import math
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_model, save_model
+from transformers import BertConfig, BertForMaskedLM, BertModel, PreTrainedTokenizerFast
+
+from alignscope.errors import AlignscopeError, ConfigError
+from alignscope.io import atomic_directory, atomic_write_json, utf8_lines
+from alignscope.lab.tokenizer import load_tokenizer, train_wordpiece
+from alignscope.progress import progress_bar
+
+RESULT_FILE = "pretrain.json"
+RESUME_DIR = "resume"
+_EVAL_SENTENCES = 500  # held-out sentences per language for the final MLM loss
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    corpus: str  # a `lab generate` folder, or any folder with text/{lang}.train.txt
+    languages: tuple[str, ...] | None = None  # pretrain on these; None: every language found
+    tokenizer: str | None = None  # reuse this model's tokenizer; None: train one on all languages
+    vocab_size: int = 4000
+    layers: int = 4
+    hidden: int = 128
+    heads: int | None = None  # None: hidden // 64, at least 2
+    intermediate: int | None = None  # None: 4 x hidden
+    max_length: int = 128  # position embeddings; longer sentences are truncated
+    dropout: float = 0.1
+    steps: int = 2000
+    batch_size: int = 64
+    lr: float = 1e-3
+    warmup_ratio: float = 0.05
+    weight_decay: float = 0.01
+    mask_prob: float = 0.15
+    seed: int = 1
+    save_every: int = 500
+    log_every: int = 50
+    threads: int | None = None
+    device: str = "auto"
+
+    def check(self) -> None:
+        for name in ("vocab_size", "layers", "hidden", "steps", "batch_size", "save_every",
+                     "log_every", "max_length"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, "
+                                  f"got {getattr(self, name)}")
+        heads = self.num_heads
+        if self.hidden % heads:
+            raise ConfigError(f"--hidden {self.hidden} is not divisible by --heads {heads}")
+        if not 0 < self.mask_prob < 1 or not 0 <= self.warmup_ratio < 1 or self.lr <= 0:
+            raise ConfigError("need 0 < --mask-prob < 1, 0 <= --warmup-ratio < 1 and --lr > 0")
+
+    @property
+    def num_heads(self) -> int:
+        return self.heads or max(2, self.hidden // 64)
+
+    def identity(self) -> str:
+        """What a resumed run must share with the interrupted one (not threads or device)."""
+        fields = {k: v for k, v in dataclasses.asdict(self).items()
+                  if k not in ("threads", "device", "save_every")}
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def corpus_languages(corpus: Path) -> list[str]:
+    found = sorted(p.name.split(".")[0] for p in (corpus / "text").glob("*.train.txt"))
+    if not found:
+        raise AlignscopeError(f"no pretraining text in {corpus}: expected text/LANG.train.txt "
+                              "files (`alignscope lab generate` writes them)")
+    return found
+
+
+def corpus_tokenizer(corpus: str | Path, vocab_size: int,
+                     max_length: int = 128) -> PreTrainedTokenizerFast:
+    """The tokenizer pretraining builds: WordPiece over every language of the corpus."""
+    corpus = Path(corpus)
+    lines = [line for lang in corpus_languages(corpus)
+             for line in _read_lines(corpus / "text" / f"{lang}.train.txt")]
+    return train_wordpiece(lines, vocab_size, max_length)
+
+
+def _read_lines(path: Path, limit: int | None = None) -> list[str]:
+    lines = [line.strip() for _, line in utf8_lines(path) if line.strip()]
+    return lines[:limit] if limit else lines
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+class _Batches:
+    """Tokenised sentences of all languages; batch `step` is drawn from (seed, step)."""
+
+    def __init__(self, ids: list[list[int]], tokenizer: PreTrainedTokenizerFast,
+                 config: PretrainConfig) -> None:
+        self.ids = ids
+        self.config = config
+        self.pad = tokenizer.pad_token_id
+        self.mask = tokenizer.mask_token_id
+        self.specials = torch.tensor(sorted(set(tokenizer.all_special_ids)))
+        self.vocab = len(tokenizer)
+
+    def padded(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        width = max(len(row) for row in rows)
+        input_ids = torch.full((len(rows), width), self.pad, dtype=torch.long)
+        for index, row in enumerate(rows):
+            input_ids[index, :len(row)] = torch.tensor(row)
+        return input_ids, (input_ids != self.pad).long()
+
+    def masked(self, input_ids: torch.Tensor, seed: int,
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """BERT masking: mask_prob of the real tokens; 80% [MASK], 10% random, 10% kept."""
+        generator = torch.Generator().manual_seed(seed)
+        labels = input_ids.clone()
+        maskable = ~torch.isin(input_ids, self.specials)
+        chosen = (torch.rand(input_ids.shape, generator=generator) < self.config.mask_prob) \
+            & maskable
+        labels[~chosen] = -100
+        draw = torch.rand(input_ids.shape, generator=generator)
+        inputs = input_ids.clone()
+        inputs[chosen & (draw < 0.8)] = self.mask
+        randomised = chosen & (draw >= 0.8) & (draw < 0.9)
+        inputs[randomised] = torch.randint(self.vocab, input_ids.shape,
+                                           generator=generator)[randomised]
+        return inputs, labels
+
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        rng = np.random.default_rng([self.config.seed, step])
+        picked = rng.integers(0, len(self.ids), self.config.batch_size)
+        input_ids, attention = self.padded([self.ids[i] for i in picked])
+        inputs, labels = self.masked(input_ids, self.config.seed * 1_000_003 + step)
+        return inputs, attention, labels
+
+
+def _tokenize(tokenizer: PreTrainedTokenizerFast, lines: list[str], max_length: int,
+              ) -> list[list[int]]:
+    encoded = tokenizer(lines, truncation=True, max_length=max_length)["input_ids"]
+    return [list(row) for row in encoded]
+
+
+def _build(config: PretrainConfig, tokenizer: PreTrainedTokenizerFast) -> BertForMaskedLM:
+    torch.manual_seed(config.seed)
+    bert = BertConfig(vocab_size=len(tokenizer), hidden_size=config.hidden,
+                      num_hidden_layers=config.layers, num_attention_heads=config.num_heads,
+                      intermediate_size=config.intermediate or 4 * config.hidden,
+                      max_position_embeddings=config.max_length,
+                      hidden_dropout_prob=config.dropout,
+                      attention_probs_dropout_prob=config.dropout,
+                      pad_token_id=tokenizer.pad_token_id)
+    return BertForMaskedLM(bert)
+
+
+def pretrain(config: PretrainConfig, out: str | Path, overwrite: bool = False,
+             show_progress: bool = True) -> dict[str, Any]:
+    """Pretrain (or resume) and write the checkpoint to `out`. Returns pretrain.json's data."""
+    config.check()
+    out, corpus = Path(out), Path(config.corpus)
+    available = corpus_languages(corpus)
+    languages = list(config.languages or available)
+    missing = [lang for lang in languages if lang not in available]
+    if missing:
+        raise ConfigError(f"--languages {','.join(missing)} not in the corpus {corpus} "
+                          f"(it has {','.join(available)})")
+    if (out / RESULT_FILE).exists():
+        if not overwrite:
+            raise AlignscopeError(f"{out} already holds a pretrained model; choose another --out "
+                                  "or pass --overwrite")
+        shutil.rmtree(out)
+    state = _load_resume(out / RESUME_DIR, config)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    started = time.perf_counter()
+
+    if state is not None:
+        tokenizer = load_tokenizer(out / RESUME_DIR)
+    elif config.tokenizer:
+        tokenizer = load_tokenizer(config.tokenizer)
+    else:
+        tokenizer = corpus_tokenizer(corpus, config.vocab_size, config.max_length)
+    train_ids = [row for lang in languages for row in _tokenize(
+        tokenizer, _read_lines(corpus / "text" / f"{lang}.train.txt"), config.max_length)]
+    batches = _Batches(train_ids, tokenizer, config)
+
+    device = _device(config.device)
+    model = _build(config, tokenizer)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
+                                  weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config))
+    step, history = 0, []
+    if state is not None:
+        load_model(model, str(out / RESUME_DIR / "model.safetensors"))
+        optimizer.load_state_dict(torch.load(out / RESUME_DIR / "optimizer.pt",
+                                             weights_only=True))
+        scheduler.load_state_dict(state["scheduler"])
+        step, history = state["step"], state["history"]
+    model.to(device).train()
+
+    window: list[float] = []
+    with progress_bar(show_progress) as bar:
+        job = bar.add_task("pretrain", total=config.steps, completed=step, status="")
+        while step < config.steps:
+            inputs, attention, labels = (t.to(device) for t in batches.batch(step))
+            torch.manual_seed(config.seed * 1_000_003 + step)  # dropout too resumes exactly
+            loss = _mlm_loss(model, inputs, attention, labels)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            window.append(float(loss.detach()))
+            if not math.isfinite(window[-1]):
+                raise AlignscopeError(f"pretraining diverged at step {step} (the loss is not "
+                                      "finite); lower --lr")
+            if step % config.log_every == 0 or step == config.steps:
+                history.append({"step": step, "loss": round(sum(window) / len(window), 5)})
+                window = []
+                bar.update(job, status=f"loss {history[-1]['loss']:.3f}")
+            bar.update(job, advance=1)
+            if step % config.save_every == 0 or step == config.steps:
+                _save_resume(out / RESUME_DIR, model, optimizer, scheduler, tokenizer, config,
+                             step, history)
+    model.eval()
+    evaluation = {lang: _heldout(model, tokenizer, corpus, lang, config, device)
+                  for lang in available}
+    result = {
+        "kind": "alignscope-lab-pretrain", "schema_version": 1,
+        "config": dataclasses.asdict(config), "languages": languages,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "vocab_size": len(tokenizer), "train_sentences": len(train_ids),
+        "steps": step, "final_loss": history[-1]["loss"] if history else None,
+        "heldout": evaluation, "seconds_this_session": round(time.perf_counter() - started, 1),
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    _export(out, model, tokenizer, history, result)
+    return result
+
+
+def _masked_logits(model: BertForMaskedLM, inputs: torch.Tensor, attention: torch.Tensor,
+                   labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Vocabulary logits at the masked positions only (most of the head's cost otherwise)."""
+    hidden = model.bert(input_ids=inputs, attention_mask=attention).last_hidden_state
+    scored = labels != -100
+    return model.cls(hidden[scored]), labels[scored]
+
+
+def _mlm_loss(model: BertForMaskedLM, inputs: torch.Tensor, attention: torch.Tensor,
+              labels: torch.Tensor) -> torch.Tensor:
+    logits, targets = _masked_logits(model, inputs, attention, labels)
+    return torch.nn.functional.cross_entropy(logits, targets)
+
+
+def _schedule(config: PretrainConfig):
+    warmup = max(1, int(config.warmup_ratio * config.steps))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (config.steps - step) / max(1, config.steps - warmup))
+
+    return factor
+
+
+def _load_resume(directory: Path, config: PretrainConfig) -> dict[str, Any] | None:
+    path = directory / "state.json"
+    if not path.is_file():
+        return None
+    state = json.loads(path.read_text(encoding="utf-8"))
+    if state["identity"] != config.identity():
+        raise AlignscopeError(
+            f"{directory.parent} holds an unfinished pretraining run with another configuration "
+            f"({json.dumps(state['config'])}); use the same options to resume it, another --out, "
+            "or --overwrite")
+    return state
+
+
+def _save_resume(directory: Path, model: BertForMaskedLM, optimizer: torch.optim.Optimizer,
+                 scheduler: Any, tokenizer: PreTrainedTokenizerFast, config: PretrainConfig,
+                 step: int, history: list[dict[str, Any]]) -> None:
+    with atomic_directory(directory) as tmp:
+        save_model(model, str(tmp / "model.safetensors"))  # handles the tied embeddings
+        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+        tokenizer.save_pretrained(tmp)
+        atomic_write_json(tmp / "state.json", {
+            "identity": config.identity(), "config": dataclasses.asdict(config), "step": step,
+            "history": history, "scheduler": scheduler.state_dict()})
+
+
+@torch.no_grad()
+def _heldout(model: BertForMaskedLM, tokenizer: PreTrainedTokenizerFast, corpus: Path,
+             language: str, config: PretrainConfig, device: torch.device) -> dict[str, float]:
+    """MLM loss and accuracy on a language's dev text, with masks fixed by the seed."""
+    path = corpus / "text" / f"{language}.dev.txt"
+    if not path.is_file():
+        return {}
+    ids = _tokenize(tokenizer, _read_lines(path, _EVAL_SENTENCES), config.max_length)
+    batches = _Batches(ids, tokenizer, config)
+    total_loss, correct, count = 0.0, 0, 0
+    for start in range(0, len(ids), config.batch_size):
+        input_ids, attention = batches.padded(ids[start:start + config.batch_size])
+        inputs, labels = batches.masked(input_ids, config.seed + start)
+        logits, targets = _masked_logits(model, inputs.to(device), attention.to(device),
+                                         labels.to(device))
+        total_loss += float(torch.nn.functional.cross_entropy(logits, targets, reduction="sum"))
+        correct += int((logits.argmax(-1) == targets).sum())
+        count += len(targets)
+    return {"loss": round(total_loss / max(count, 1), 4),
+            "accuracy": round(correct / max(count, 1), 4), "masked_tokens": count}
+
+
+def _export(out: Path, model: BertForMaskedLM, tokenizer: PreTrainedTokenizerFast,
+            history: list[dict[str, Any]], result: dict[str, Any]) -> None:
+    """The final checkpoint beside resume/; pretrain.json last: it marks a finished run.
+
+    The top folder holds the encoder as a plain `BertModel` (what `AutoModel` loads without
+    missing or unexpected weights; its pooler is freshly drawn, nothing here uses it); `mlm/`
+    holds the whole masked-LM model, for fill-mask or further pretraining.
+    """
+    torch.manual_seed(result["config"]["seed"])
+    encoder = BertModel(model.config)
+    missing = encoder.load_state_dict(model.bert.state_dict(), strict=False).missing_keys
+    assert all(key.startswith("pooler.") for key in missing), missing
+    encoder.config.architectures = ["BertModel"]
+    with atomic_directory(out / ".export") as tmp:
+        encoder.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        model.save_pretrained(tmp / "mlm", safe_serialization=True)
+        tokenizer.save_pretrained(tmp / "mlm")
+        atomic_write_json(tmp / "loss.json", history)
+        _plot_loss(tmp / "loss.png", history, result)
+    for path in sorted((out / ".export").iterdir(), key=lambda p: p.name == "config.json"):
+        if path.is_dir() and (out / path.name).exists():
+            shutil.rmtree(out / path.name)
+        os.replace(path, out / path.name)
+    (out / ".export").rmdir()
+    atomic_write_json(out / RESULT_FILE, result)
+
+
+def _plot_loss(path: Path, history: list[dict[str, Any]], result: dict[str, Any]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(4.5, 3))
+    axis.plot([h["step"] for h in history], [h["loss"] for h in history], color="#1f5fa8")
+    axis.set(xlabel="step", ylabel="MLM loss", title=f"pretraining on {','.join(result['languages'])}")
+    if history and min(h["loss"] for h in history) > 0:
+        axis.set_yscale("log")
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=150)
+    plt.close(figure)
