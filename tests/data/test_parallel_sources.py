@@ -118,3 +118,11 @@ def test_folder_errors_name_the_files(tmp_path: Path) -> None:
         load_parallel(str(folder), ["fra_Latn"])
     with pytest.raises(ConfigError, match="not a folder"):
         load_parallel(str(tmp_path / "missing"), ["eng_Latn"])
+
+
+def test_a_damaged_flores_cache_file_is_named(private_cache: Path) -> None:
+    cached = private_cache / "flores_plus" / "dev" / "eng_Latn.json"
+    cached.parent.mkdir(parents=True)
+    cached.write_text('{"1": "The cat', encoding="utf-8")
+    with pytest.raises(DataFormatError, match=r"eng_Latn\.json.*not valid JSON"):
+        load_flores("flores:dev", ["eng_Latn"], Hub())

@@ -34,3 +34,16 @@ def test_cpu_autocast_follows_the_policy() -> None:
             assert layer(x).dtype == dtype
     with pytest.raises(ConfigError, match="fp16 needs a CUDA device"):
         autocast(CPU, "fp16")
+
+
+def test_analysis_and_finetune_options_map_the_old_flags() -> None:
+    from alignscope.analysis.settings import AnalysisSettings
+    from alignscope.training.config import FinetuneConfig
+
+    with pytest.warns(FutureWarning):
+        assert AnalysisSettings(autocast="bf16", pooling="mean").extraction_options().precision \
+            == "bf16"
+    assert AnalysisSettings(pooling="mean").extraction_options().precision == "fp32"
+    config = FinetuneConfig(model="m", train="ud:en_ewt", bf16=False)
+    with pytest.warns(FutureWarning):
+        assert resolve_precision(config.precision, default="auto", bf16=config.bf16) == "fp32"

@@ -54,6 +54,7 @@ class GramSide:
 
     def __init__(self, kernel: Tensor) -> None:
         self.kernel = kernel  # [n, n] float64, the raw (uncentred) kernel matrix
+        self._self_hsic: dict[bool, Tensor] = {}  # debiased -> HSIC(K, K)
 
     @property
     def n(self) -> int:
@@ -72,6 +73,12 @@ class GramSide:
     @cached_property
     def zero_diagonal_row_sums(self) -> Tensor:
         return self.zero_diagonal.sum(1)
+
+    def self_hsic(self, debiased: bool) -> Tensor:
+        """HSIC(K, K), kept: a side compared with many others computes it once."""
+        if debiased not in self._self_hsic:
+            self._self_hsic[debiased] = gram_hsic(self, self, debiased)
+        return self._self_hsic[debiased]
 
 
 def _float64(x: Tensor) -> Tensor:
@@ -178,8 +185,7 @@ def linear_cka_pair(a: LinearSide, b: LinearSide) -> tuple[float, float]:
 
 
 def gram_cka(a: GramSide, b: GramSide, debiased: bool = False) -> float:
-    return _ratio(gram_hsic(a, b, debiased), gram_hsic(a, a, debiased),
-                  gram_hsic(b, b, debiased))
+    return _ratio(gram_hsic(a, b, debiased), a.self_hsic(debiased), b.self_hsic(debiased))
 
 
 def linear_cka(x: Tensor, y: Tensor, debiased: bool = False) -> float:

@@ -158,10 +158,12 @@ class RbfFamily(SideFamily):
         return prepare_rbf(hidden)
 
     def permute(self, prepared: GramSide, permutation: Tensor) -> GramSide:
-        return GramSide(prepared.kernel[permutation][:, permutation])
+        return GramSide(prepared.kernel.index_select(0, permutation)
+                        .index_select(1, permutation))
 
     def subset(self, prepared: GramSide, hidden: Tensor, rows: Tensor) -> GramSide:
-        return GramSide(prepared.kernel[rows][:, rows])  # bandwidth of the full sample
+        # the full sample's bandwidth; index_select copies faster than fancy indexing
+        return GramSide(prepared.kernel.index_select(0, rows).index_select(1, rows))
 
     def values(self, a: GramSide, b: GramSide, wanted: set[str], options: MeasureOptions,
                ) -> dict[str, float]:

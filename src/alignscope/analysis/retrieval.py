@@ -142,6 +142,6 @@ def cosine_matrix(x: Tensor, y: Tensor) -> Tensor:
 def subset_scores(cosines: Tensor, rows: Tensor, wanted: set[str],
                   margin_k: int = 4) -> dict[str, float]:
     """The cosine measures among the distinct rows `rows` only, read from the full matrix."""
-    block = cosines[rows][:, rows]
+    block = cosines.index_select(0, rows).index_select(1, rows)
     return cosine_scores(matrix_blocks(block), matrix_blocks(block.T), rows.numel(), wanted,
                          margin_k)

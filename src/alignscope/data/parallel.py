@@ -20,7 +20,6 @@ A `--parallel` specification is one of:
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -32,7 +31,7 @@ from alignscope.data.conllu import read_conllu
 from alignscope.data.registry import SPLITS, cache_dir, default_data_dir, ud_treebanks
 from alignscope.data.sentence import Sentence
 from alignscope.errors import AlignscopeError, ConfigError, DataFormatError, UnknownNameError
-from alignscope.io import atomic_write_json, read_utf8, utf8_lines
+from alignscope.io import atomic_write_json, read_json, utf8_lines
 
 FLORES_HF_ID = "openlanguagedata/flores_plus"
 FLORES_SPLITS = ("dev", "devtest")
@@ -184,7 +183,7 @@ def _flores_rows(lang: str, split: str, load: FloresLoader) -> dict[str, str]:
     """id -> sentence, from the cache or from `load` (then cached)."""
     path = _flores_cache(lang, split)
     if path.is_file():
-        return json.loads(read_utf8(path))
+        return read_json(path)
     rows: dict[str, str] = {}
     for row in load(lang, split):
         text = str(row.get("text") or "").strip()

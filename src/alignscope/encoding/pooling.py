@@ -83,7 +83,6 @@ Encode = Callable[[PoolingContext, Sentences], list[PooledInput]]
 class Pooling:
     name: str
     encode: Encode
-    one_row_per_sentence: bool = True
 
 
 POOLINGS: Registry[Pooling] = Registry("pooling")
@@ -153,7 +152,7 @@ def _word(context: PoolingContext, sentences: Sentences) -> list[PooledInput]:
             for item in encoded]
 
 
-POOLINGS.register("word", Pooling("word", _word, one_row_per_sentence=False))
+POOLINGS.register("word", Pooling("word", _word))
 
 
 def _authors(context: PoolingContext, sentences: Sentences) -> list[PooledInput]:
