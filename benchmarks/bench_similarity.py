@@ -145,9 +145,10 @@ def main() -> None:
                            measures=("rbf",), use_cache=False)
         ours_values = preset["value"]["results"]["rbf"]["parallel"]
         report["preset_seconds"] = preset["seconds"]
+        # The script numbers hidden states: its layer_i is our layers[i] (embeddings, block.0 ...).
         report["preset_max_abs_difference"] = max(
-            abs(authors_values[f"en-{lang}"][f"layer_{layer}"]["cka_mean"] - ours_values[lang][layer])
-            for lang in args.targets for layer in preset["value"]["layers"])
+            abs(authors_values[f"en-{lang}"][f"layer_{index}"]["cka_mean"] - ours_values[lang][index])
+            for lang in args.targets for index in range(len(preset["value"]["layers"])))
         print(f"preset max |difference| {report['preset_max_abs_difference']:.2e}", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

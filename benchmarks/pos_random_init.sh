@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The paper's central experiment on the offline 12-layer encoder (multilingual-e5-small, NOT mBERT):
 # UPOS fine-tuned on English EWT, evaluated on EWT test and zero-shot on six PUD sets, for the
-# reference model and with layers 0-1 or 10-11 re-initialised. Usage:
+# reference model and with blocks 0-1 or 10-11 re-initialised (block.0-1, block.10-11). Usage:
 #   ALIGNSCOPE_E5_DIR=~/.cache/alignscope/e5-small bash benchmarks/pos_random_init.sh [RUNS_DIR]
 set -euo pipefail
 model=${ALIGNSCOPE_E5_DIR:?set ALIGNSCOPE_E5_DIR to the offline encoder}
@@ -17,7 +17,7 @@ for variant in ref 0-1 10-11; do
     if [ "$variant" = ref ]; then
         alignscope finetune "${common[@]}" --out "$out"
     else
-        alignscope finetune "${common[@]}" --random-init "$variant" --out "$out"
+        alignscope finetune "${common[@]}" --random-init "block.$variant" --out "$out"
     fi
 done
 alignscope table "$runs/pos-ref" "$runs/pos-0-1" "$runs/pos-10-11"

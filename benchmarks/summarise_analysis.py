@@ -7,16 +7,11 @@ controls' maxima and means over languages, which `alignscope table` does not sho
 
 from __future__ import annotations
 
-import json
 import sys
-from pathlib import Path
-from typing import Any
 
-LAYERS = (0, 3, 6, 9, 12)
+from alignscope.runs import load_run
 
-
-def load(folder: str, name: str) -> dict[str, Any]:
-    return json.loads((Path(folder) / name).read_text(encoding="utf-8"))
+LAYERS = ("embeddings", "block.2", "block.5", "block.8", "block.11")
 
 
 def cell(value: float | None) -> str:
@@ -30,11 +25,11 @@ def with_interval(value: float | None, interval: list[float | None] | None) -> s
 
 
 def similarity(folder: str, measure: str = "linear") -> None:
-    result = load(folder, "similarity.json")
+    result = load_run(folder, "similarity").data
     values = result["results"][measure]
     intervals = result["intervals"].get(measure, {})
-    layers = [layer for layer in LAYERS if layer in result["layers"]]
-    header = ["target", *(f"layer {layer}" for layer in layers), "shuffled (max)",
+    layers = [result["layers"].index(layer) for layer in LAYERS if layer in result["layers"]]
+    header = ["target", *(result["layers"][layer] for layer in layers), "shuffled (max)",
               "random-init (max)", "retrieval (best layer)"]
     print(f"{measure}, {result['parallel']['sentences']} sentences; 95 % half-sample interval")
     print("| " + " | ".join(header) + " |")
@@ -49,28 +44,28 @@ def similarity(folder: str, measure: str = "linear") -> None:
         retrieval = result["results"].get("retrieval", {}).get("parallel", {}).get(lang)
         if retrieval:
             best = max(range(len(retrieval)), key=lambda i: retrieval[i] or 0)
-            row.append(f"{retrieval[best]:.3f} ({best})")
+            row.append(f"{retrieval[best]:.3f} ({result['layers'][best]})")
         else:
             row.append("–")
         print("| " + " | ".join(row) + " |")
 
 
 def stability(folder: str) -> None:
-    result = load(folder, "stability.json")
+    result = load_run(folder, "stability").data
     measures = [m for m in result["measures"] if not m.startswith("retrieval-")]
     languages = result["languages"]
     print(f"pretrained vs fine-tuned, same sentences ({result['sentences']}); "
           "mean over languages (min-max)")
     print("| layer | " + " | ".join(measures) + " | shuffled (linear) |")
     print("|" + "---|" * (len(measures) + 2))
-    for layer in result["layers"]:
+    for layer, name in enumerate(result["layers"]):
         cells = []
         for measure in [*measures, "linear"]:
             condition = "shuffled" if len(cells) == len(measures) else "paired"
             values = [result["results"][measure][condition][lang][layer] for lang in languages]
             values = [v for v in values if v is not None]
             cells.append(f"{sum(values) / len(values):.3f} ({min(values):.3f}-{max(values):.3f})")
-        print(f"| {layer} | " + " | ".join(cells) + " |")
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -85,3 +85,38 @@ def first_sentences(tmp_path: Path) -> Callable[[Path, str, int], Path]:
         return target
 
     return copy
+
+
+@pytest.fixture(scope="session")
+def check_result() -> Callable[[Path], dict]:
+    """Validates a written result file against the committed docs/results.schema.json, and
+    reads it back with load_run; returns its data."""
+    import json
+
+    import jsonschema
+
+    from alignscope.runs import load_run
+
+    schema_file = Path(__file__).resolve().parents[1] / "docs" / "results.schema.json"
+    schema = json.loads(schema_file.read_text(encoding="utf-8"))
+
+    def check(path: Path) -> dict:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        jsonschema.validate(data, schema)
+        run = load_run(path)
+        assert (run.schema_version, run.kind, run.data) == (2, data["kind"], data)
+        return data
+
+    return check
+
+
+@pytest.fixture(scope="session")
+def result_header() -> Callable[..., dict]:
+    """The version-2 header of a hand-made result file of `kind` (docs/results.md)."""
+
+    def header(kind: str, **fields: object) -> dict:
+        return {"schema_version": 2, "kind": kind, "source_language": "en", "random_init": [],
+                "model": {"name": "tiny", "source": None}, "config": {}, "versions": {},
+                "created": "2026-12-01T00:00:00+00:00", **fields}
+
+    return header

@@ -151,8 +151,7 @@ class TableConfig:
     labels: NameList | None = None
     measure: Text | None = None
     condition: Text | None = None
-    # From "0,6,12": the numbers arrive as text.
-    layers: Annotated[list[Annotated[int, Field(ge=0)]] | None, BeforeValidator(_split_names)] = None
+    layers: Text | None = None  # a layer spec (docs/layers.md), parsed by the table
     fmt: TableFormat = "markdown"
     out: Path | None = None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,8 @@ from alignscope.data.parallel import ParallelCorpus
 runner = CliRunner()
 
 
-def test_similarity_then_correlate(tiny_bert: Path, pud_text: str, tmp_path: Path) -> None:
+def test_similarity_then_correlate(tiny_bert: Path, pud_text: str, tmp_path: Path,
+                                   result_header: Callable[..., dict]) -> None:
     out = tmp_path / "sim"
     result = runner.invoke(app, [
         "similarity", "--model", str(tiny_bert), "--parallel", pud_text, "--source", "en",
@@ -23,19 +25,20 @@ def test_similarity_then_correlate(tiny_bert: Path, pud_text: str, tmp_path: Pat
         "--measures", "linear,retrieval", "--device", "cpu", "--no-progress"])
     assert result.exit_code == 0, result.output
     assert "linear" in result.output and (out / "similarity.json").is_file()
-    table = runner.invoke(app, ["table", str(out), "--layers", "0,4", "--format", "csv"])
+    table = runner.invoke(app, ["table", str(out), "--layers", "embeddings,block.3", "--format",
+                                "csv"])
     assert table.exit_code == 0, table.output
-    assert table.output.splitlines()[0] == "language,layer 0,layer 4"
+    assert table.output.splitlines()[0] == "language,embeddings,block.3"
     assert [line.split(",")[0] for line in table.output.splitlines()[1:]] == ["fr", "de"]
     run = tmp_path / "runs" / "pos"
     run.mkdir(parents=True)
-    (run / "results.json").write_text(json.dumps({
-        "task": "pos", "metric": "upos_accuracy", "source_language": "en",
-        "evaluations": [{"dataset": f"ud:{lang}_pud:test", "language": lang,
-                         "metrics": {"upos_accuracy": score}}
-                        for lang, score in (("fr", 0.9), ("de", 0.8))]}), encoding="utf-8")
+    (run / "evaluation.json").write_text(json.dumps(result_header(
+        "evaluate", task="pos", metric="upos_accuracy", checkpoint=str(run),
+        evaluations=[{"dataset": f"ud:{lang}_pud:test", "language": lang, "sentences": 9,
+                      "metrics": {"upos_accuracy": score}}
+                     for lang, score in (("fr", 0.9), ("de", 0.8))])), encoding="utf-8")
     refused = runner.invoke(app, ["correlate", "--similarity", str(out),
-                                  "--transfer", str(run / "results.json")])
+                                  "--transfer", str(run)])
     assert refused.exit_code == 2
     assert "needs at least 3" in refused.output and "Traceback" not in refused.output
 
@@ -119,3 +122,14 @@ def test_bad_config_files_are_refused_before_any_work(tiny_bert: Path, tmp_path:
     missing = runner.invoke(app, ["similarity", "--out", str(tmp_path / "s"), "--targets", "fr"])
     assert missing.exit_code == 2 and "--model is required" in missing.output
     assert not (tmp_path / "st").exists() and not (tmp_path / "s").exists()
+
+
+def test_half_samples_flag_and_its_old_name(tiny_bert: Path, pud_text: str, tmp_path: Path) -> None:
+    """`--half-samples` says what it does; the old `--bootstrap` still works, unlisted."""
+    assert "--half-samples" in runner.invoke(app, ["similarity", "--help"]).output
+    assert "--bootstrap" not in runner.invoke(app, ["similarity", "--help"]).output
+    for flag in ("--half-samples", "--bootstrap"):
+        result = runner.invoke(app, [
+            "similarity", "--model", str(tiny_bert), "--parallel", pud_text, "--targets", "fr",
+            "--preset", "authors", flag, "5", "--out", str(tmp_path / "x"), "--no-progress"])
+        assert result.exit_code == 2 and "--half-samples and --layer-matrix" in result.output

@@ -25,7 +25,7 @@ def one_by_one(encoder: Encoder, corpus: ParallelCorpus, lang: str, pooling: str
             encoding = tokenizer(list(words), is_split_into_words=True)
             ids = encoding["input_ids"]
             if len(ids) > 128:
-                rows.append(torch.full((encoder.num_layers + 1, len(words),
+                rows.append(torch.full((encoder.num_blocks + 1, len(words),
                                         encoder.hidden_size), torch.nan))
                 continue
             word_ids = encoding.word_ids()
@@ -59,7 +59,7 @@ def test_batched_extraction_equals_one_forward_per_sentence(tiny_bert: Path,
     features = extractor.extract(pud_small, "fr")
     expected = one_by_one(encoder, pud_small, "fr", pooling)
     assert features.hidden.shape == expected.shape
-    assert features.num_layers == encoder.num_layers + 1
+    assert features.num_layers == encoder.num_blocks + 1
     compared = ~expected[0, :, 0].isnan()
     assert compared.float().mean() > 0.5  # most rows compared
     torch.testing.assert_close(features.hidden[:, compared], expected[:, compared], atol=2e-5,
@@ -144,3 +144,53 @@ def test_autocast_runs_the_model_only_and_pools_in_float32(tiny_bert: Path,
     assert hidden.dtype == torch.float32
     representable = hidden == hidden.to(torch.bfloat16).float()
     assert representable.float().mean() < 0.5
+
+
+def test_concurrent_fillers_of_one_cache_entry_extract_once(tiny_bert: Path,
+                                                            pud_small: ParallelCorpus,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two extractors asking for the same entry at once: the second waits for the first to
+    write it, then reads it (on a shared cache, racing writers would both extract and swap
+    the entry under each other)."""
+    import threading
+
+    from alignscope.analysis import features as module
+
+    encoder = load_encoder(tiny_bert)
+    first_running, second_trying, release = (threading.Event() for _ in range(3))
+    runs: list[str] = []
+    real_run, real_lock = FeatureExtractor._run, getattr(module, "file_lock", None)
+
+    def counted_run(self: FeatureExtractor, *args: object, **kwargs: object) -> object:
+        runs.append(threading.current_thread().name)
+        if threading.current_thread().name == "first":
+            first_running.set()
+            release.wait(60)
+        else:
+            second_trying.set()
+        return real_run(self, *args, **kwargs)
+
+    def announced_lock(path: Path) -> object:
+        if threading.current_thread().name == "second":
+            second_trying.set()
+        return real_lock(path)
+
+    monkeypatch.setattr(FeatureExtractor, "_run", counted_run)
+    monkeypatch.setattr(module, "file_lock", announced_lock, raising=False)
+    results: dict[str, object] = {}
+
+    def extract() -> None:
+        results[threading.current_thread().name] = FeatureExtractor(
+            encoder, ExtractionOptions(), CPU).extract(pud_small, "fr")
+
+    threads = [threading.Thread(target=extract, name=name) for name in ("first", "second")]
+    threads[0].start()
+    assert first_running.wait(60)
+    threads[1].start()
+    assert second_trying.wait(60)  # the second is waiting on the entry (or extracting)
+    release.set()
+    for thread in threads:
+        thread.join(60)
+    assert runs == ["first"]
+    assert results["second"].from_cache  # type: ignore[attr-defined]
+    assert torch.equal(results["first"].hidden, results["second"].hidden)  # type: ignore[attr-defined]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import math
 from pathlib import Path
 
@@ -15,6 +14,9 @@ from alignscope.analysis.similarity import SimilarityConfig, authors_windows, ru
 from alignscope.data.parallel import load_parallel
 from alignscope.errors import AlignscopeError, ConfigError, DataFormatError, UnknownNameError
 from alignscope.models.encoder import load_encoder
+from alignscope.report.analysis_figures import similarity_figures
+
+LAYERS = ["embeddings", "block.0", "block.1", "block.2", "block.3"]
 
 
 def config(tiny_bert: Path, parallel: str, **changes: object) -> SimilarityConfig:
@@ -26,10 +28,13 @@ def config(tiny_bert: Path, parallel: str, **changes: object) -> SimilarityConfi
 
 
 def test_similarity_writes_curves_controls_tables_and_figures(tiny_bert: Path, shared_data: Path,
-                                                              tmp_path: Path) -> None:
+                                                              tmp_path: Path, check_result) -> None:
     out = tmp_path / "sim"
-    result = run_similarity(config(tiny_bert, "ud:pud", data_dir=str(shared_data)), out)
-    assert result["layers"] == [0, 1, 2, 3, 4]
+    result = run_similarity(config(tiny_bert, "ud:pud", data_dir=str(shared_data)), out,
+                            figures=similarity_figures)
+    assert result["layers"] == LAYERS
+    assert (result["kind"], result["source_language"], result["random_init"]) == \
+        ("similarity", "en", [])
     assert result["conditions"] == ["parallel", "shuffled", "random-init"]
     assert result["measures"] == ["linear", "debiased", "rbf", "retrieval", "retrieval-forward",
                                   "retrieval-backward"]
@@ -38,11 +43,10 @@ def test_similarity_writes_curves_controls_tables_and_figures(tiny_bert: Path, s
         for condition in result["conditions"]:
             for values in result["results"][key][condition].values():
                 assert len(values) == 5 and all(-1e-9 <= v <= 1 + 1e-9 for v in values)
-    saved = json.loads((out / "similarity.json").read_text(encoding="utf-8"))
-    assert saved["results"] == result["results"]
+    assert check_result(out / "similarity.json")["results"] == result["results"]
     with (out / "linear.csv").open(encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
-    assert rows[0] == ["layer", "fr", "de"] and len(rows) == 6
+    assert rows[0] == ["layer", "fr", "de"] and [row[0] for row in rows[1:]] == LAYERS
     assert float(rows[3][1]) == pytest.approx(result["results"]["linear"]["parallel"]["fr"][2],
                                               abs=1e-6)
     for name in ("linear.shuffled.csv", "rbf.random-init.csv", "similarity-linear.png",
@@ -126,7 +130,8 @@ def test_length_partialling_applies_to_every_condition(tiny_bert: Path, pud_text
 def test_bootstrap_and_layer_matrix_are_reported(tiny_bert: Path, pud_text: str,
                                                  tmp_path: Path) -> None:
     result = run_similarity(config(tiny_bert, pud_text, controls=("shuffled",), bootstrap=8,
-                                   layer_matrix=True, measures=("linear",)), tmp_path / "run")
+                                   layer_matrix=True, measures=("linear",)), tmp_path / "run",
+                            figures=similarity_figures)
     assert len(result["intervals"]["linear"]["fr"]) == 5
     matrix = result["layer_matrix"]["linear"]["de"]
     assert len(matrix) == 5 and len(matrix[0]) == 5

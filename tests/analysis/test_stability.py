@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from alignscope.analysis.stability import StabilityConfig, run_stability
 from alignscope.errors import ConfigError
+from alignscope.report.analysis_figures import stability_figures
 
 
 def config(pretrained: Path, finetuned: Path, parallel: str, **changes: object) -> StabilityConfig:
@@ -29,10 +29,13 @@ def test_a_model_against_itself_is_perfectly_stable(tiny_bert: Path, pud_text: s
 
 
 def test_only_the_perturbed_layers_move(tiny_bert: Path, tiny_bert_tuned: Path, pud_text: str,
-                                        tmp_path: Path) -> None:
+                                        tmp_path: Path, check_result) -> None:
     out = tmp_path / "stability"
-    result = run_stability(config(tiny_bert, tiny_bert_tuned, pud_text), out)
-    assert result["model_sources"]["finetuned"].endswith("checkpoint/encoder")
+    result = run_stability(config(tiny_bert, tiny_bert_tuned, pud_text), out,
+                           figures=stability_figures)
+    assert result["model"]["source"].endswith("checkpoint/encoder")
+    assert result["pretrained"]["name"] == str(tiny_bert)
+    assert result["layers"] == ["embeddings", "block.0", "block.1", "block.2", "block.3"]
     for lang in ("en", "fr", "de"):
         linear = result["results"]["linear"]["paired"][lang]
         # hidden states 0-2 come before the perturbed blocks (encoder.layer.2 and .3)
@@ -41,7 +44,7 @@ def test_only_the_perturbed_layers_move(tiny_bert: Path, tiny_bert_tuned: Path, 
     cross = result["cross_lingual"]["results"]["linear"]
     assert set(cross) == {"pretrained", "finetuned"} and set(cross["pretrained"]) == {"fr", "de"}
     assert cross["pretrained"]["fr"][:3] == pytest.approx(cross["finetuned"]["fr"][:3], abs=1e-6)
-    assert json.loads((out / "stability.json").read_text(encoding="utf-8"))["kind"] == "stability"
+    assert check_result(out / "stability.json")["kind"] == "stability"
     for name in ("linear.csv", "linear.shuffled.csv", "cross-lingual-rbf.finetuned.csv",
                  "stability-linear.png", "stability-debiased.svg", "pre-post-linear.png"):
         assert (out / name).is_file(), name

@@ -80,7 +80,8 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def ws(tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+def ws(tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch,
+       result_header: Callable[..., dict]) -> Workspace:
     import torch
     from safetensors.torch import save_file
 
@@ -102,15 +103,18 @@ def ws(tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) ->
     (run / "checkpoint" / "encoder").mkdir()
     for file in tiny_model_dir.iterdir():
         (run / "checkpoint" / "encoder" / file.name).write_bytes(file.read_bytes())
-    (run / "results.json").write_text(json.dumps(
-        {"task": "pos", "metric": "upos_accuracy", "source_language": "en",
-         "evaluations": [{"dataset": "ud:fr_tiny", "language": "fr",
-                          "metrics": {"upos_accuracy": 0.5}}]}))
+    (run / "results.json").write_text(json.dumps(result_header(
+        "finetune", task="pos", metric="upos_accuracy", training={},
+        reinit={"spec": None, "regex": None, "scope": "all", "scheme": "model", "seed": 1,
+                "tensors": []},
+        evaluations=[{"dataset": "ud:fr_tiny", "language": "fr", "sentences": 2,
+                      "metrics": {"upos_accuracy": 0.5}}])))
     similarity = tmp_path / "sim"
     similarity.mkdir()
-    (similarity / "similarity.json").write_text(json.dumps(
-        {"kind": "similarity", "model": "m", "source_language": "en", "layers": [0, 1],
-         "measures": ["linear"], "results": {"linear": {"parallel": {"fr": [0.5, 0.4]}}}}))
+    (similarity / "similarity.json").write_text(json.dumps(result_header(
+        "similarity", layers=["embeddings", "block.0"], target_languages=["fr"],
+        measures=["linear"], conditions=["parallel"],
+        results={"linear": {"parallel": {"fr": [0.5, 0.4]}}})))
     return Workspace(tmp_path, tiny_model_dir, data, train, run, similarity, tmp_path / "out")
 
 
@@ -222,7 +226,7 @@ CASES: list[tuple[str, Args, tuple[str, ...]]] = [
     ("random-init-empty", finetune("--random-init", ""), ("--random-init", "empty")),
     ("random-init-garbage", finetune("--random-init", "a-b"), ("--random-init", "a-b")),
     ("random-init-reversed", finetune("--random-init", "5-2"), ("--random-init", "5-2")),
-    ("random-init-beyond-model", finetune("--random-init", "7"), ("layer 7", "0-1")),
+    ("random-init-beyond-model", finetune("--random-init", "7"), ("block.7", "block.0-1")),
     ("scheme-without-layers", finetune("--init-scheme", "torch-default"),
      ("--init-scheme", "--random-init")),
     ("scope-without-layers", finetune("--scope", "ffn"), ("--scope", "--random-init")),
@@ -337,7 +341,8 @@ CASES: list[tuple[str, Args, tuple[str, ...]]] = [
     ("sim-max-tokens-2", similarity("--max-tokens", "2"), ("--max-tokens", "3")),
     ("sim-batch-tokens-0", similarity("--batch-tokens", "0"), ("--batch-tokens",)),
     ("sim-confidence", similarity("--confidence", "1.5"), ("--confidence",)),
-    ("sim-bootstrap-negative", similarity("--bootstrap", "-1"), ("--bootstrap",)),
+    ("sim-half-samples-negative", similarity("--half-samples", "-1"), ("--half-samples",)),
+    ("sim-bootstrap-negative", similarity("--bootstrap", "-1"), ("--half-samples", "bootstrap")),
     ("sim-max-sentences-0", similarity("--max-sentences", "0"), ("--max-sentences",)),
     ("sim-measure", similarity("--measures", "cca"), ("cca",)),
     ("sim-measure-typo", similarity("--measures", "linear,mexx"), ("mexx", "mexa")),

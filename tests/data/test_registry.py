@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from alignscope.data.registry import parse_ref, resolve
+from alignscope.data.registry import DatasetRef, parse_ref, resolve, ud_treebanks
 from alignscope.errors import AlignscopeError, UnknownNameError
 
 
@@ -46,3 +46,25 @@ def test_bad_references() -> None:
         parse_ref("ud:en_ewt:validation")
     with pytest.raises(AlignscopeError, match="does not exist"):
         resolve("/no/such/file.conllu")
+
+
+def test_symlinked_treebank_folders_are_found(shared_data: Path, tmp_path: Path) -> None:
+    """A data directory whose treebank folders are links into a UD release (and a link cycle,
+    which must not loop)."""
+    (tmp_path / "ud").mkdir()
+    (tmp_path / "ud" / "UD_French-PUD").symlink_to(shared_data / "ud" / "UD_French-PUD",
+                                                   target_is_directory=True)
+    (tmp_path / "ud" / "loop").symlink_to(tmp_path / "ud", target_is_directory=True)
+    dataset = resolve("ud:fr_pud", data_dir=tmp_path)
+    assert dataset.path.name == "fr_pud-ud-test.conllu" and dataset.path.is_file()
+    assert list(ud_treebanks(tmp_path)) == ["fr_pud"]
+
+
+def test_one_parser_for_references_and_schemes(tmp_path: Path) -> None:
+    assert parse_ref("ud:FR_PUD:test") == DatasetRef("ud", "fr_pud", "test")
+    assert parse_ref("ner:wikiann:DE") == DatasetRef("ner", "wikiann:de", None)
+    assert parse_ref("corpus/fr.conllu") == DatasetRef("file", "corpus/fr.conllu")
+    with pytest.raises(AlignscopeError, match=r"bad ner reference 'ner:wikiann'.*CORPUS:LANG"):
+        parse_ref("ner:wikiann")
+    with pytest.raises(UnknownNameError, match=r"dataset scheme 'uud'; did you mean: ud\?"):
+        resolve("uud:fr_pud", data_dir=tmp_path)

@@ -24,7 +24,7 @@ def test_generate_then_pretrain(tmp_path: Path) -> None:
                                  "--batch-size", "4", "--threads", "1", "--quiet"])
     assert result.exit_code == 0, result.output
     assert "xx: held-out MLM loss" in result.output
-    assert load_encoder(model).num_layers == 1
+    assert load_encoder(model).num_blocks == 1
 
 
 def test_bad_options_exit_2_with_the_fix(tmp_path: Path) -> None:

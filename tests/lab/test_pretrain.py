@@ -47,7 +47,7 @@ def test_mlm_loss_falls_and_the_model_loads_everywhere(corpus: Path, tmp_path: P
     uniform = math.log(result["vocab_size"])
     assert all(scores["loss"] < uniform - 0.5 for scores in result["heldout"].values())
     encoder = load_encoder(tmp_path / "m")  # what `--model` does: safetensors + fast tokenizer
-    assert encoder.num_layers == 2 and encoder.hidden_size == 32
+    assert encoder.num_blocks == 2 and encoder.hidden_size == 32
     assert encoder.tokenizer("ne tap .")["input_ids"][0] == encoder.tokenizer.cls_token_id
 
 

@@ -19,13 +19,8 @@ from transformers import (
 )
 
 from alignscope.errors import ConfigError, UnknownNameError
-from alignscope.models.reinit import (
-    LayerSelection,
-    ReinitRecord,
-    parse_layer_spec,
-    parse_scheme,
-    reinitialize,
-)
+from alignscope.models.layers import LayerSelection, parse_layers
+from alignscope.models.reinit import ReinitRecord, parse_scheme, reinitialize
 
 INIT_RANGE = 0.05
 SMALL = {"vocab_size": 99, "max_position_embeddings": 40, "initializer_range": INIT_RANGE}
@@ -91,26 +86,26 @@ def is_norm(name: str) -> bool:
     (" embeddings ", (), True),
     ("3, 0 - 1 ,1", (0, 1, 3), False),
 ])
-def test_parse_layer_spec(spec: str, layers: tuple[int, ...], embeddings: bool) -> None:
-    selection = parse_layer_spec(spec, num_layers=12)
+def test_parse_layers(spec: str, layers: tuple[int, ...], embeddings: bool) -> None:
+    selection = parse_layers(spec, 12)
     assert selection == LayerSelection(layers, embeddings)
-    assert parse_layer_spec(str(selection), num_layers=12) == selection
+    assert parse_layers(str(selection), 12) == selection
 
 
 @pytest.mark.parametrize("spec", ["", "1,", "a", "1-", "-1", "1.5", "embedding", "1-2-3"])
 def test_parse_layer_spec_rejects_bad_syntax(spec: str) -> None:
     with pytest.raises(ConfigError, match="layer spec"):
-        parse_layer_spec(spec, num_layers=12)
+        parse_layers(spec, 12)
 
 
 def test_parse_layer_spec_rejects_reversed_range() -> None:
-    with pytest.raises(ConfigError, match=r"reversed range.*1-3"):
-        parse_layer_spec("3-1", num_layers=12)
+    with pytest.raises(ConfigError, match=r"reversed range.*block.1-3"):
+        parse_layers("3-1", 12)
 
 
 def test_layer_outside_the_model_states_the_valid_range(saved: dict[str, Path]) -> None:
-    with pytest.raises(ConfigError, match=r"layer 4 does not exist.*4 layers.*0-3"):
-        parse_layer_spec("2-4", num_layers=4)
+    with pytest.raises(ConfigError, match=r"block.4 does not exist.*4 blocks.*block.0-3"):
+        parse_layers("2-4", 4)
     model = load(saved)
     before = snapshot(model)
     with pytest.raises(ConfigError, match=r"0-3"):
@@ -156,7 +151,7 @@ def test_only_the_selection_changes(saved: dict[str, Path], kind: str) -> None:
     # The trap is armed: a naive `_init_weights` call would skip every one of these.
     assert all(getattr(param, "_is_hf_initialized", False) for param in model.parameters())
     before = snapshot(model)
-    records = reinitialize(model, parse_layer_spec("1,embeddings", 4), seed=1)
+    records = reinitialize(model, parse_layers("1,embeddings", 4), seed=1)
 
     expected = [name for name, _ in model.named_parameters()
                 if name.startswith((f"{LAYER_PREFIX[kind]}.1.", "embeddings."))]

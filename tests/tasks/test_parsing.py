@@ -63,7 +63,7 @@ def test_gold_against_gold_scores_one(shared_data: Path) -> None:
     task = DependencyParsing()
     sentences = task.read(resolve("ud:en_ewt:dev", data_dir=shared_data), limit=200)
     gold = [{"heads": list(s.heads), "deprels": list(s.deprels)} for s in sentences]
-    scores = task.score(sentences, gold)
+    scores = task.score(sentences, gold, task.build_labels(sentences))
     assert (scores["uas"], scores["las"]) == (1.0, 1.0)
     assert scores["words"] == sum(map(len, sentences))
 
@@ -92,11 +92,10 @@ def test_unknown_evaluation_relation_is_ignored_in_loss_and_counted(tmp_path: Pa
     output = head(torch.randn(1, 6, 8), mask)
     assert torch.isfinite(task.loss(output, targets, mask))
     predictions = task.decode(output, mask, labels)
-    assert task.score(sentences, predictions)["unknown_deprels"] == 0  # nmod is known
-    assert DependencyParsing(deprel="full").score(sentences, predictions)["unknown_deprels"] == 0
+    assert task.score(sentences, predictions, labels)["unknown_deprels"] == 0  # nmod is known
+    # A fresh task object (predictions reloaded from disk) checks the labels it is given.
     full = DependencyParsing(deprel="full")
-    full.decode(output, mask, labels)
-    assert full.score(sentences, predictions)["unknown_deprels"] == 1
+    assert full.score(sentences, predictions, labels)["unknown_deprels"] == 1
 
 
 def test_decoding_outside_autocast_accepts_bf16_outputs(tmp_path: Path) -> None:
@@ -135,7 +134,7 @@ def test_head_learns_trees_and_decodes_single_root_trees(shared_data: Path) -> N
         task.loss(head(words, mask), targets, mask).backward()
         optimiser.step()
     with torch.no_grad():
-        scores = task.score(sentences, task.decode(head(words, mask), mask, labels))
+        scores = task.score(sentences, task.decode(head(words, mask), mask, labels), labels)
     assert scores["las"] > 0.9
 
 
@@ -149,7 +148,7 @@ def test_predictions_written_back_keep_every_other_column(tmp_path: Path) -> Non
                 .replace("\tnmod:poss", "\tnmod"))
     assert out.read_text(encoding="utf-8") == expected
     assert task.score(sentences, [{"heads": list(s.heads), "deprels": list(s.deprels)}
-                                  for s in read_conllu(out)])["uas"] == 0.8
+                                  for s in read_conllu(out)], task.build_labels(sentences))["uas"] == 0.8
 
 
 def test_read_rejects_iob_files_and_trees_without_heads(tmp_path: Path) -> None:

@@ -34,9 +34,12 @@ def trained_run(tiny_bert: Path, shared_data: Path,
 
 
 def test_results_cover_every_word_and_beat_majority(trained_run: tuple[Path, dict],
-                                                    shared_data: Path) -> None:
+                                                    shared_data: Path, check_result) -> None:
     out, results = trained_run
-    assert json.loads((out / "results.json").read_text()) == results
+    assert check_result(out / "results.json") == results
+    assert (results["kind"], results["source_language"]) == ("finetune", "en")
+    assert results["random_init"] == ["block.0", "block.1"]
+    assert results["reinit"]["spec"] == "block.0-1"
     assert [e["dataset"] for e in results["evaluations"]] == ["ud:en_ewt:test", "ud:fr_pud:test"]
     for entry, relative in zip(results["evaluations"],
                                ["ud/UD_English-EWT/en_ewt-ud-test.conllu",
@@ -52,18 +55,21 @@ def test_results_cover_every_word_and_beat_majority(trained_run: tuple[Path, dic
 
 def test_random_init_tensors_are_listed(trained_run: tuple[Path, dict]) -> None:
     _, results = trained_run
-    names = [t["name"] for t in results["random_init"]["tensors"]]
+    names = [t["name"] for t in results["reinit"]["tensors"]]
     assert names and all(n.startswith(("encoder.layer.0.", "encoder.layer.1.")) for n in names)
     assert any("LayerNorm" in n for n in names) and any("attention.self.query" in n for n in names)
-    assert all({"mean", "std", "shape"} <= set(t) for t in results["random_init"]["tensors"])
+    assert all({"mean", "std", "shape"} <= set(t) for t in results["reinit"]["tensors"])
 
 
 def test_evaluate_reproduces_the_final_evaluation(trained_run: tuple[Path, dict],
-                                                  shared_data: Path) -> None:
+                                                  shared_data: Path, check_result) -> None:
     out, results = trained_run
     again = evaluate(out, ["ud:fr_pud"], data_dir=str(shared_data), show_progress=False)
     assert again["evaluations"][0]["metrics"] == results["evaluations"][1]["metrics"]
-    assert (out / "evaluation.json").is_file()
+    assert check_result(out / "evaluation.json") == again
+    # The checkpoint says what run it is: a table labels this evaluation RANDOM-INIT.
+    assert (again["kind"], again["source_language"]) == ("evaluate", "en")
+    assert again["random_init"] == ["block.0", "block.1"]
 
 
 def test_cpu_runs_are_bit_reproducible(tiny_bert: Path, shared_data: Path, tmp_path: Path,
@@ -89,7 +95,8 @@ def test_cpu_runs_are_bit_reproducible(tiny_bert: Path, shared_data: Path, tmp_p
     for name in ("head.safetensors", "encoder/model.safetensors"):
         assert (tmp_path / "a/checkpoint" / name).read_bytes() == \
             (tmp_path / "b/checkpoint" / name).read_bytes()
-    assert first["random_init"]["tensors"] == second["random_init"]["tensors"]
+    assert first["reinit"]["tensors"] == second["reinit"]["tensors"]
+    assert first["random_init"] == ["block.2"]
 
 
 def test_long_sentences_are_windowed_not_truncated(tiny_bert: Path, shared_data: Path,
@@ -105,7 +112,8 @@ def test_long_sentences_are_windowed_not_truncated(tiny_bert: Path, shared_data:
 @pytest.mark.parametrize(("overrides", "error", "needle"), [
     ({"task": "postag"}, AlignscopeError, "did you mean: pos"),
     ({"eval": ["ud:fr_pudd"]}, UnknownNameError, "fr_pud"),
-    ({"random_init": "3-5"}, ConfigError, "0-3"),
+    ({"random_init": "3-5"}, ConfigError, "block.4, block.5 does not exist.*block.0-3"),
+    ({"random_init": "layer.3"}, ConfigError, "bad item 'layer.3'"),
     ({"train": "ud:fr_gsd"}, AlignscopeError, "no train split"),
 ])
 def test_bad_input_fails_before_writing_anything(tiny_bert: Path, shared_data: Path, tmp_path: Path,

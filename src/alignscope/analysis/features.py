@@ -38,8 +38,9 @@ from alignscope.encoding.pooling import (
 )
 from alignscope.encoding.precision import autocast, check_precision, resolve_precision
 from alignscope.errors import AlignscopeError, ConfigError
-from alignscope.io import atomic_directory, atomic_write_json
-from alignscope.models.encoder import Encoder, transformer_layers
+from alignscope.io import atomic_directory, atomic_write_json, file_lock
+from alignscope.models.encoder import Encoder
+from alignscope.models.layers import find_blocks
 from alignscope.progress import progress_bar
 
 CACHE_FORMAT = 3  # 2: sentence token counts; 3: one file per layer, precision, prompt template
@@ -138,7 +139,7 @@ class FeatureExtractor:
         self.max_tokens = self._token_limit()
         encoder.model.to(device).eval()
         self._linear_weights = sum(module.weight.numel() for module
-                                   in transformer_layers(encoder.model).modules()
+                                   in find_blocks(encoder.model).blocks.modules()
                                    if isinstance(module, (nn.Linear, Conv1D)))
 
     def _token_limit(self) -> int:
@@ -172,16 +173,16 @@ class FeatureExtractor:
                 label: str = "") -> Features:
         key = self.cache_key(corpus, language)
         entry = self.entry(corpus, language)
-        if self.options.use_cache:
+        if not self.options.use_cache:
+            return self._run(self.encode(corpus, language), language, progress, label)
+        with file_lock(entry):  # one process fills an entry; the others wait, then read it
             cached = _load_entry(entry, key, language)
             if cached is not None:
                 self.stats.cache_hits.append(language)
                 return cached
-        encoded = self.encode(corpus, language)
-        features = self._run(encoded, language, progress, label)
-        if self.options.use_cache:
+            features = self._run(self.encode(corpus, language), language, progress, label)
             _save_entry(entry, key, features)
-        return features
+            return features
 
     def encode(self, corpus: ParallelCorpus, language: str) -> list[PooledInput]:
         context = PoolingContext(self.encoder, self.max_tokens, self.options.prompt_template)

@@ -1,4 +1,5 @@
-"""Shared pieces of analysis outputs: run folders written whole or not at all, CSV tables."""
+"""Shared pieces of analysis outputs: run folders written whole or not at all, CSV tables, the
+header every result carries (runs/schema.py)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from alignscope.analysis.measures import describe
 from alignscope.config import check_out_folder
 from alignscope.errors import ConfigError
 from alignscope.io import atomic_directory, atomic_write_json, atomic_write_text
-from alignscope.report.figures import plot_layer_curves
+from alignscope.runs import SCHEMA_VERSION, Kind, result_file
+from alignscope.runtime import versions
 
-SCHEMA_VERSION = 1
+Figures = Callable[[Path, dict[str, Any]], None]  # draws a result's figures into a folder
 
 
 def check_out(out: str | Path | None, overwrite: bool) -> Path | None:
@@ -47,7 +48,7 @@ def clean(data: Any) -> Any:
     return data
 
 
-def layer_table(layers: Sequence[int], columns: Mapping[str, Sequence[float | None]]) -> str:
+def layer_table(layers: Sequence[str], columns: Mapping[str, Sequence[float | None]]) -> str:
     """CSV with one row per layer and one column per language (empty cell: undefined)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -61,7 +62,7 @@ def layer_table(layers: Sequence[int], columns: Mapping[str, Sequence[float | No
 Results = Mapping[str, Mapping[str, Mapping[str, Sequence[float | None]]]]
 
 
-def condition_tables(layers: Sequence[int], results: Results, main: str | None,
+def condition_tables(layers: Sequence[str], results: Results, main: str | None,
                      prefix: str = "") -> dict[str, str]:
     """One CSV per measure and condition: `KEY.csv` for the main condition (None: every
     condition gets a suffix), `KEY.CONDITION.csv` for the others."""
@@ -87,27 +88,24 @@ def aggregate_table(aggregates: Mapping[str, Mapping[str, Mapping[str, Mapping[s
     return buffer.getvalue()
 
 
-def plot_conditions(folder: Path, stem: str, layers: Sequence[int], results: Results,
-                    main: str, title: str, intervals: Mapping[str, Any]) -> None:
-    """Per measure, the main condition's curves with every other condition as a control."""
-    for key, by_condition in results.items():
-        if key.startswith("retrieval-"):  # the directions are in the mean's figure's data
-            continue
-        plot_layer_curves(folder, f"{stem}-{key}", layers, by_condition[main], title=title,
-                          ylabel=describe(key),
-                          controls={c: v for c, v in by_condition.items() if c != main},
-                          intervals=intervals.get(key))
-
-
 def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def write_run(out: Path, result: dict[str, Any], json_name: str, tables: Mapping[str, str],
-              draw: Callable[[Path], None]) -> None:
+def header(kind: Kind, source_language: str | None, random_init: list[str],
+           model: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """The fields every result starts with (docs/results.md)."""
+    return {"schema_version": SCHEMA_VERSION, "kind": kind, "source_language": source_language,
+            "random_init": random_init, "model": model, "config": config,
+            "versions": versions(), "created": now()}
+
+
+def write_run(out: Path, result: dict[str, Any], tables: Mapping[str, str],
+              figures: Figures | None) -> None:
     """The JSON, the CSV tables and the figures appear in `out` together, or nothing does."""
     with atomic_directory(out) as folder:
-        atomic_write_json(folder / json_name, result)
+        atomic_write_json(result_file(folder, result["kind"]), result)
         for name, text in tables.items():
             atomic_write_text(folder / name, text)
-        draw(folder)
+        if figures is not None:
+            figures(folder, result)

@@ -12,7 +12,7 @@ from alignscope.analysis.measures import MeasureOptions
 from alignscope.config import Count, Device, Names, NonNegative, OpenUnit, Seed, Text, options
 from alignscope.encoding.precision import PrecisionName, resolve_precision
 from alignscope.models.encoder import Encoder, load_encoder, resolve_model_source
-from alignscope.training.runtime import pick_device
+from alignscope.runtime import pick_device
 
 
 @options(frozen=True, kw_only=True)

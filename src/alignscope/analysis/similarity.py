@@ -2,7 +2,8 @@
 
 `run_similarity` extracts pooled features of the source and every target language, compares
 source against each target at every layer with the chosen measures, runs the controls, and
-writes similarity.json, one CSV per measure (layer x language) and the figures.
+writes similarity.json and one CSV per measure (layer x language); the `figures` hook (the
+command passes report.analysis_figures.similarity_figures) draws the figures into the same folder.
 
 Presets:
   default  the corrected procedure: mean pooling without special tokens, all sentences (or a
@@ -28,25 +29,25 @@ from alignscope.analysis.adjust import centred, length_partialled
 from alignscope.analysis.compare import Comparison, LayerSides, Samples, compare_conditions
 from alignscope.analysis.controls import derangement, random_init_copy
 from alignscope.analysis.features import FeatureExtractor, Features
-from alignscope.analysis.measures import MeasureOptions, aggregate, describe
+from alignscope.analysis.measures import MeasureOptions, aggregate
 from alignscope.analysis.outputs import (
-    SCHEMA_VERSION,
+    Figures,
     aggregate_table,
     check_out,
     clean,
     condition_tables,
-    now,
-    plot_conditions,
+    header,
     write_run,
 )
 from alignscope.analysis.settings import AnalysisSettings
 from alignscope.config import Names, Text, options
 from alignscope.data.parallel import ParallelCorpus, load_parallel
 from alignscope.errors import ConfigError
+from alignscope.models.layers import layer_names
 from alignscope.progress import counter
 from alignscope.registry import Registry
-from alignscope.report.figures import plot_layer_matrix
-from alignscope.training.runtime import device_description, pick_device, versions
+from alignscope.runs import run_origin
+from alignscope.runtime import device_description, pick_device
 
 PRESETS: Registry[dict[str, Any]] = Registry("preset")
 PRESETS.register("default", {"measures": ("linear", "debiased", "rbf", "retrieval"),
@@ -80,7 +81,7 @@ class SimilarityConfig(AnalysisSettings):
         if config.source in config.targets:
             raise ConfigError(f"the source language {config.source!r} is also a target")
         if config.preset == "authors" and (config.bootstrap or config.layer_matrix):
-            raise ConfigError("--bootstrap and --layer-matrix need one sample of sentences; the "
+            raise ConfigError("--half-samples and --layer-matrix need one sample of sentences; the "
                               "authors' preset averages over its windows")
         if config.pooling == "word":
             raise ConfigError("word pooling gives one row per word and translations have no "
@@ -151,8 +152,10 @@ def compare_languages(features: dict[str, Features], source: str, targets: tuple
 
 
 def run_similarity(config: SimilarityConfig, out: str | Path | None = None,
-                   overwrite: bool = False, show_progress: bool = False) -> dict[str, Any]:
-    """Run the analysis; write it to `out` (a folder) if given. Returns the result."""
+                   overwrite: bool = False, show_progress: bool = False,
+                   figures: Figures | None = None) -> dict[str, Any]:
+    """Run the analysis; write it to `out` (a folder) if given, with `figures` drawn into
+    it. Returns the result."""
     started = time.perf_counter()
     config = config.resolved()
     out_dir = check_out(out, overwrite)
@@ -184,18 +187,18 @@ def run_similarity(config: SimilarityConfig, out: str | Path | None = None,
             None, show_progress, "random-init")["parallel"]
         extraction["random-init"] = random_extractor.stats.as_dict()
     result = _result(config, encoder.source, corpus, features, conditions, windows, options)
-    result.update(extraction=extraction, device=device_description(device), versions=versions(),
-                  created=now(), seconds=round(time.perf_counter() - started, 3))
+    result.update(extraction=extraction, device=device_description(device),
+                  seconds=round(time.perf_counter() - started, 3))
     result = clean(result)
     if out_dir is not None:
-        write_similarity(out_dir, result)
+        write_run(out_dir, result, similarity_tables(result), figures)
     return result
 
 
 def _result(config: SimilarityConfig, model_source: str, corpus: ParallelCorpus,
             features: dict[str, Features], conditions: dict[str, dict[str, Any]],
             windows: list[tuple[int, int]] | None, options: MeasureOptions) -> dict[str, Any]:
-    layers = list(range(features[config.source].num_layers))
+    layers = layer_names(features[config.source].num_layers - 1)
     keys = options.result_keys
 
     def gather(field: str) -> dict[str, Any]:
@@ -208,10 +211,9 @@ def _result(config: SimilarityConfig, model_source: str, corpus: ParallelCorpus,
     parallel = conditions["parallel"]
     results = gather("values")
     return {
-        "schema_version": SCHEMA_VERSION, "kind": "similarity",
-        "model": config.model, "model_source": model_source,
-        "preset": config.preset, "config": dataclasses.asdict(config),
-        "source_language": config.source, "target_languages": list(config.targets),
+        **header("similarity", config.source, run_origin(config.model)[1],
+                 {"name": config.model, "source": model_source}, dataclasses.asdict(config)),
+        "preset": config.preset, "target_languages": list(config.targets),
         "parallel": {"spec": config.parallel, "sentences": len(corpus),
                      "ids_sha256": hashlib.sha256("\n".join(corpus.ids).encode()).hexdigest(),
                      "files": corpus.sources},
@@ -227,20 +229,7 @@ def _result(config: SimilarityConfig, model_source: str, corpus: ParallelCorpus,
     }
 
 
-def write_similarity(out: Path, result: dict[str, Any]) -> None:
-    layers = result["layers"]
-    tables = condition_tables(layers, result["results"], "parallel")
+def similarity_tables(result: dict[str, Any]) -> dict[str, str]:
+    tables = condition_tables(result["layers"], result["results"], "parallel")
     tables["layer-aggregates.csv"] = aggregate_table(result["layer_aggregates"])
-
-    def draw(folder: Path) -> None:
-        plot_conditions(folder, "similarity", layers, result["results"], "parallel",
-                        f"{result['model']}: {result['source_language']} vs targets",
-                        result["intervals"])
-        for key, by_language in result["layer_matrix"].items():
-            for lang, matrix in by_language.items():
-                plot_layer_matrix(folder, f"matrix-{key}-{lang}", matrix,
-                                  title=f"{describe(key)}: {result['source_language']} "
-                                        f"vs {lang}",
-                                  xlabel=f"{lang} layer", ylabel=f"{result['source_language']} layer")
-
-    write_run(out, result, "similarity.json", tables, draw)
+    return tables

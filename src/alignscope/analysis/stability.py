@@ -19,15 +19,14 @@ import torch
 from alignscope.analysis.compare import LayerSides, compare_conditions
 from alignscope.analysis.controls import derangement
 from alignscope.analysis.features import FeatureExtractor, Features
-from alignscope.analysis.measures import MeasureOptions, aggregate, describe
+from alignscope.analysis.measures import MeasureOptions, aggregate
 from alignscope.analysis.outputs import (
-    SCHEMA_VERSION,
+    Figures,
     aggregate_table,
     check_out,
     clean,
     condition_tables,
-    now,
-    plot_conditions,
+    header,
     write_run,
 )
 from alignscope.analysis.settings import AnalysisSettings
@@ -35,9 +34,10 @@ from alignscope.analysis.similarity import compare_languages
 from alignscope.config import Names, Text, options
 from alignscope.data.parallel import load_parallel
 from alignscope.errors import AlignscopeError, ConfigError
+from alignscope.models.layers import layer_names
 from alignscope.progress import counter
-from alignscope.report.figures import plot_layer_matrix, plot_pre_post
-from alignscope.training.runtime import device_description, pick_device, versions
+from alignscope.runs import run_origin
+from alignscope.runtime import device_description, pick_device
 
 
 @options(frozen=True, kw_only=True)
@@ -74,8 +74,10 @@ def _check_paired(before: Features, after: Features) -> None:
 
 
 def run_stability(config: StabilityConfig, out: str | Path | None = None,
-                  overwrite: bool = False, show_progress: bool = False) -> dict[str, Any]:
-    """Run the analysis; write it to `out` (a folder) if given. Returns the result."""
+                  overwrite: bool = False, show_progress: bool = False,
+                  figures: Figures | None = None) -> dict[str, Any]:
+    """Run the analysis; write it to `out` (a folder) if given, with `figures` drawn into
+    it (the command passes report.analysis_figures.stability_figures). Returns the result."""
     started = time.perf_counter()
     config.check()
     out_dir = check_out(out, overwrite)
@@ -122,11 +124,11 @@ def run_stability(config: StabilityConfig, out: str | Path | None = None,
                                                  f"{role} cross-lingual")["parallel"]
                          for role in ("pretrained", "finetuned")}
     result = _result(config, sources, len(corpus), before, conditions, cross_lingual, options)
-    result.update(extraction=stats, device=device_description(device), versions=versions(),
-                  created=now(), seconds=round(time.perf_counter() - started, 3))
+    result.update(extraction=stats, device=device_description(device),
+                  seconds=round(time.perf_counter() - started, 3))
     result = clean(result)
     if out_dir is not None:
-        write_stability(out_dir, result)
+        write_run(out_dir, result, stability_tables(result), figures)
     return result
 
 
@@ -135,13 +137,15 @@ def _result(config: StabilityConfig, sources: dict[str, str], sentences: int,
             cross_lingual: dict[str, dict[str, Any]], options: MeasureOptions) -> dict[str, Any]:
     keys = options.result_keys
     paired = conditions["paired"]
-    layers = list(range(next(iter(before.values())).num_layers))
+    source_language, random_init = run_origin(config.finetuned)
+    layers = layer_names(next(iter(before.values())).num_layers - 1)
     results = {key: {condition: {lang: c.values[key] for lang, c in by_lang.items()}
                      for condition, by_lang in conditions.items()} for key in keys}
     return {
-        "schema_version": SCHEMA_VERSION, "kind": "stability",
-        "pretrained": config.pretrained, "finetuned": config.finetuned,
-        "model_sources": sources, "config": dataclasses.asdict(config),
+        **header("stability", source_language, random_init,
+                 {"name": config.finetuned, "source": sources["finetuned"]},
+                 dataclasses.asdict(config)),
+        "pretrained": {"name": config.pretrained, "source": sources["pretrained"]},
         "languages": list(config.languages), "sentences": sentences,
         "rows": {lang: f.hidden.shape[1] for lang, f in before.items()},
         "layers": layers,
@@ -161,27 +165,10 @@ def _result(config: StabilityConfig, sources: dict[str, str], sentences: int,
     }
 
 
-def write_stability(out: Path, result: dict[str, Any]) -> None:
+def stability_tables(result: dict[str, Any]) -> dict[str, str]:
     layers = result["layers"]
     tables = condition_tables(layers, result["results"], "paired")
     tables["layer-aggregates.csv"] = aggregate_table(result["layer_aggregates"])
     tables.update(condition_tables(layers, result["cross_lingual"]["results"], None,
                                    "cross-lingual-"))
-    source = result["cross_lingual"]["source_language"]
-
-    def draw(folder: Path) -> None:
-        plot_conditions(folder, "stability", layers, result["results"], "paired",
-                        "pretrained vs fine-tuned, same sentences", result["intervals"])
-        for key, by_role in result["cross_lingual"]["results"].items():
-            if key.startswith("retrieval-"):
-                continue
-            plot_pre_post(folder, f"pre-post-{key}", layers, by_role["pretrained"],
-                          by_role["finetuned"], title=f"{source} vs each language, before and "
-                          "after fine-tuning", ylabel=describe(key))
-        for key, by_language in result["layer_matrix"].items():
-            for lang, matrix in by_language.items():
-                plot_layer_matrix(folder, f"matrix-{key}-{lang}", matrix,
-                                  title=f"{describe(key)}, {lang}: pretrained vs fine-tuned",
-                                  xlabel="fine-tuned layer", ylabel="pretrained layer")
-
-    write_run(out, result, "stability.json", tables, draw)
+    return tables

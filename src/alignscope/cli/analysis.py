@@ -13,6 +13,15 @@ from alignscope.cli._app import app, build_options, console, quiet_third_party, 
 Opt = typer.Option
 
 
+# Flag -> config field where they differ.
+FIELD_OF = {"cache": "use_cache", "half_samples": "bootstrap"}
+
+
+def _old_flag(old_bootstrap: int | None) -> dict[str, int]:
+    """`--bootstrap N`, the old name of `--half-samples N`, still works (as if typed)."""
+    return {} if old_bootstrap is None else {"bootstrap": old_bootstrap}
+
+
 def _print_curves(result: dict[str, Any], key: str, first: str, title: str) -> None:
     """Mean over languages per layer, for each condition."""
     table = Table(title=title)
@@ -21,12 +30,12 @@ def _print_curves(result: dict[str, Any], key: str, first: str, title: str) -> N
     for condition in conditions:
         table.add_column(f"{condition} (mean)" if condition == first else condition,
                          justify="right")
-    for layer in result["layers"]:
+    for index, layer in enumerate(result["layers"]):
         cells = []
         for by_language in conditions.values():
-            values = [v[layer] for v in by_language.values() if v[layer] is not None]
+            values = [v[index] for v in by_language.values() if v[index] is not None]
             cells.append(f"{sum(values) / len(values):.3f}" if values else "-")
-        table.add_row(str(layer), *cells)
+        table.add_row(layer, *cells)
     console().print(table)
 
 
@@ -51,14 +60,17 @@ def similarity(
     max_sentences: Annotated[int | None, Opt(help="Seeded sample size (authors: first N).")] = None,
     max_tokens: Annotated[int | None, Opt(help="Token limit per sentence.")] = None,
     controls: Annotated[str | None, Opt(help="shuffled,random-init (default) or none.")] = None,
-    bootstrap: Annotated[int, Opt(help="Half-sample splits for confidence intervals (0 = off).")] = 0,
+    half_samples: Annotated[int, Opt(help="Half-sample splits for confidence intervals "
+                                          "(0 = off).")] = 0,
+    old_bootstrap: Annotated[int | None, Opt("--bootstrap", hidden=True,
+                                             help="Old name of --half-samples.")] = None,
     confidence: Annotated[float, Opt(help="Interval coverage.")] = 0.95,
     centre: Annotated[bool, Opt(help="Remove each language's mean vector first.")] = False,
     partial_length: Annotated[bool, Opt(help="Residualise each language's features on its "
                                              "sentence lengths first (removes the length "
                                              "confound).")] = False,
     layer_matrix: Annotated[bool, Opt(help="Also every source layer x target layer.")] = False,
-    seed: Annotated[int, Opt(help="Seed for sampling, shuffling, bootstrap, random init.")] = 0,
+    seed: Annotated[int, Opt(help="Seed for sampling, shuffling, half samples, random init.")] = 0,
     data_dir: Annotated[str | None, Opt(help="Data folder (default $ALIGNSCOPE_DATA).")] = None,
     device: Annotated[str, Opt(help="auto | cpu | cuda[:N].")] = "auto",
     precision: Annotated[str | None, Opt(help="fp32 (default) | bf16 | fp16 (CUDA) | auto.")]
@@ -76,11 +88,14 @@ def similarity(
 ) -> None:
     """Cross-lingual similarity of hidden representations, per layer, with controls."""
     from alignscope.analysis.similarity import SimilarityConfig, run_similarity
+    from alignscope.report.analysis_figures import similarity_figures
 
     def body() -> None:
         quiet_third_party(not progress)
-        settings = build_options(ctx, config, SimilarityConfig, {"cache": "use_cache"})
-        result = run_similarity(settings, out, overwrite, show_progress=progress)
+        settings = build_options(ctx, config, SimilarityConfig, FIELD_OF,
+                                 **_old_flag(old_bootstrap))
+        result = run_similarity(settings, out, overwrite, show_progress=progress,
+                                figures=similarity_figures)
         key = result["measures"][0]
         _print_curves(result, key, "parallel", f"{key}: {result['source_language']} vs "
                       f"{len(result['target_languages'])} targets, {result['parallel']['sentences']}"
@@ -111,10 +126,13 @@ def stability(
     max_sentences: Annotated[int | None, Opt(help="Seeded sample size.")] = None,
     max_tokens: Annotated[int | None, Opt(help="Token limit per sentence.")] = None,
     controls: Annotated[str | None, Opt(help="shuffled (default) or none.")] = None,
-    bootstrap: Annotated[int, Opt(help="Half-sample splits for confidence intervals (0 = off).")] = 0,
+    half_samples: Annotated[int, Opt(help="Half-sample splits for confidence intervals "
+                                          "(0 = off).")] = 0,
+    old_bootstrap: Annotated[int | None, Opt("--bootstrap", hidden=True,
+                                             help="Old name of --half-samples.")] = None,
     confidence: Annotated[float, Opt(help="Interval coverage.")] = 0.95,
     layer_matrix: Annotated[bool, Opt(help="Also every pretrained x fine-tuned layer.")] = False,
-    seed: Annotated[int, Opt(help="Seed for sampling, shuffling and bootstrap.")] = 0,
+    seed: Annotated[int, Opt(help="Seed for sampling, shuffling and half samples.")] = 0,
     data_dir: Annotated[str | None, Opt(help="Data folder (default $ALIGNSCOPE_DATA).")] = None,
     device: Annotated[str, Opt(help="auto | cpu | cuda[:N].")] = "auto",
     precision: Annotated[str | None, Opt(help="fp32 (default) | bf16 | fp16 (CUDA) | auto.")]
@@ -132,12 +150,14 @@ def stability(
 ) -> None:
     """How much fine-tuning changed each layer: CKA between the two models, same sentences."""
     from alignscope.analysis.stability import StabilityConfig, run_stability
+    from alignscope.report.analysis_figures import stability_figures
 
     def body() -> None:
         quiet_third_party(not progress)
         settings = build_options(ctx, config, StabilityConfig,
-                                 {"cache": "use_cache", "langs": "languages"})
-        result = run_stability(settings, out, overwrite, show_progress=progress)
+                                 {**FIELD_OF, "langs": "languages"}, **_old_flag(old_bootstrap))
+        result = run_stability(settings, out, overwrite, show_progress=progress,
+                               figures=stability_figures)
         key = result["measures"][0]
         _print_curves(result, key, "paired", f"{key}: pretrained vs fine-tuned")
         console().print(f"written to {out}")
@@ -149,9 +169,10 @@ def stability(
 def correlate(
     ctx: typer.Context,
     similarity: Annotated[str, Opt(help="A similarity run folder or its similarity.json.")],
-    transfer: Annotated[str, Opt(help="A finetune results.json (or its run folder).")],
-    out: Annotated[Path | None, Opt(help="Output folder (default: inside the similarity "
-                                          "run, correlation-<run>).")] = None,
+    transfer: Annotated[str, Opt(help="A finetune run folder or its results.json (or an "
+                                      "evaluation.json).")],
+    out: Annotated[Path | None, Opt(help="Output folder (default: beside the similarity "
+                                          "run, <similarity run>-vs-<transfer run>).")] = None,
     measure: Annotated[str | None, Opt(help="Similarity measure (default: the run's first).")]
     = None,
     condition: Annotated[str, Opt(help="parallel, or a control to correlate instead.")]
@@ -162,17 +183,18 @@ def correlate(
 ) -> None:
     """Spearman and Pearson, per layer, between similarity and zero-shot scores."""
     from alignscope.analysis.correlation import CorrelationConfig, default_out, run_correlation
+    from alignscope.report.analysis_figures import correlation_figures
 
     def body() -> None:
         config = build_options(ctx, None, CorrelationConfig)
         target = out or default_out(config)
-        result = run_correlation(config, target, overwrite)
+        result = run_correlation(config, target, overwrite, figures=correlation_figures)
         table = Table(title=f"{result['measure']} vs {result['metric']} over "
                             f"{', '.join(result['languages'])}")
         for column in ("layer", "spearman", "p", "pearson", "p "):
             table.add_column(column, justify="right")
         for entry in result["per_layer"]:
-            table.add_row(str(entry["layer"]), *(
+            table.add_row(entry["layer"], *(
                 "-" if entry[k] is None else f"{entry[k]:.3f}"
                 for k in ("spearman", "spearman_p", "pearson", "pearson_p")))
         console().print(table)

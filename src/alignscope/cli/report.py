@@ -19,16 +19,18 @@ _SUFFIXES = {"markdown": (".md", ".markdown", ".txt"), "csv": (".csv", ".txt"),
 @app.command()
 def table(
     ctx: typer.Context,
-    runs: Annotated[list[Path], typer.Argument(help="finetune run folders (the first is the "
-                                                    "reference), or similarity/stability "
-                                                    "run folders.")],
+    runs: Annotated[list[Path], typer.Argument(help="finetune run folders or result files "
+                                                    "(results.json, evaluation.json; the first "
+                                                    "is the reference), or similarity/stability "
+                                                    "runs.")],
     labels: Annotated[str | None, typer.Option(help="finetune runs: column labels.")] = None,
     measure: Annotated[str | None, typer.Option(help="Analysis runs: the measure (default: "
                                                      "the run's first).")] = None,
     condition: Annotated[str | None, typer.Option(help="Analysis runs: parallel / paired "
                                                        "(default) or a control.")] = None,
     layers: Annotated[str | None, typer.Option(help="Analysis runs: layers to show, e.g. "
-                                                    "0,6,12 (default: all).")] = None,
+                                                    "embeddings,block.5,block.11 (default: "
+                                                    "all).")] = None,
     fmt: Annotated[str, typer.Option("--format", help="markdown | csv | latex.")] = "markdown",
     out: Annotated[Path | None, typer.Option(help="Write the table to this file.")] = None,
 ) -> None:
@@ -36,8 +38,9 @@ def table(
     run's values per language and layer (several runs: `before → after`)."""
 
     def body() -> None:
-        from alignscope.report.layer_tables import find_analysis, layer_table
+        from alignscope.report.layer_tables import LAYER_KINDS, layer_table
         from alignscope.report.tables import transfer_table
+        from alignscope.runs import load_run
 
         settings = build_options(ctx, None, TableConfig)
         for run in settings.runs:
@@ -46,9 +49,9 @@ def table(
                                   "stability --out folders (or their JSON files)")
         if settings.out is not None:
             check_out_file(settings.out, suffixes=_SUFFIXES[settings.fmt])
-        if find_analysis(settings.runs[0]) is not None:
+        if load_run(settings.runs[0]).kind in LAYER_KINDS:
             text = layer_table(list(settings.runs), settings.measure, settings.condition,
-                               settings.layers or None).render(settings.fmt)
+                               settings.layers).render(settings.fmt)
         else:
             text = transfer_table(list(settings.runs), settings.labels or None
                                   ).render(settings.fmt)

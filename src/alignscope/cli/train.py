@@ -36,7 +36,8 @@ def finetune(
     task: Annotated[str | None, Opt(help="pos | parsing | ner.")] = None,
     dev: Annotated[str | None, Opt(help="Dev set for model selection (default: train's dev).")] = None,
     data_dir: Annotated[str | None, Opt(help="Data directory (default $ALIGNSCOPE_DATA).")] = None,
-    random_init: Annotated[str | None, Opt(help="Layers to re-initialise: 0-1, 10,11, embeddings.")] = None,
+    random_init: Annotated[str | None, Opt(help="Layers to re-initialise: block.0-1, "
+                                                "block.10,block.11, embeddings.")] = None,
     random_init_regex: Annotated[str | None, Opt(help="Parameter-name regex (authors' parity).")] = None,
     scope: Annotated[str | None, Opt(help="all | attention | ffn | layernorm.")] = None,
     init_scheme: Annotated[str | None, Opt(help="model | torch-default | normal:SIGMA.")] = None,

@@ -32,9 +32,8 @@ NER_CORPORA = ("wikiann",)
 _RELEASE = re.compile(r"^(r[0-9]+\.[0-9]+|master|dev|[0-9a-f]{40})$")
 _REPO_NAME = re.compile(r"^UD_([A-Za-z_]+)-([A-Za-z0-9]+)$", re.IGNORECASE)
 _SHORT_NAME = re.compile(r"^([A-Za-z]{2,3})_([A-Za-z0-9]+)$")
-# WikiANN split names (Hugging Face) -> file names of the WikiNEuRal layout the registry reads.
-_WIKIANN_FILES = {"train": "train.conllu", "validation": "val.conllu", "test": "test.conllu"}
-_NER_SPLIT_STEMS = {"train": ("train",), "dev": ("val", "dev"), "test": ("test",)}
+# WikiANN split names on the Hugging Face hub -> alignscope's splits.
+_WIKIANN_SPLITS = {"train": "train", "validation": "dev", "test": "test"}
 
 # ISO 639 code -> language as spelled in UD repository names.
 UD_LANGUAGES: dict[str, str] = {
@@ -261,11 +260,12 @@ def download_ner(corpus: str, languages: Sequence[str], *,
     for language in languages:
         dataset = load(language.lower())
         with atomic_directory(root / language.lower()) as tmp:
-            for split, filename in _WIKIANN_FILES.items():
-                if split not in dataset:
-                    raise AlignscopeError(f"WikiANN {language} has no {split} split")
-                rows = dataset[split]
+            for hub_split, split in _WIKIANN_SPLITS.items():
+                if hub_split not in dataset:
+                    raise AlignscopeError(f"WikiANN {language} has no {hub_split} split")
+                rows = dataset[hub_split]
                 names = rows.features["ner_tags"].feature.names
+                filename = f"{registry.NER_SPLIT_FILES[split][0]}.conllu"
                 (tmp / filename).write_text(wikiann_to_iob(rows, names), encoding="utf-8")
         written[language.lower()] = root / language.lower()
     return written
@@ -295,7 +295,7 @@ def ner_datasets(data_dir: str | Path | None = None) -> dict[str, dict[str, Path
     for corpus_dir in filter(Path.is_dir, corpus_dirs):
         for language_dir in sorted(filter(Path.is_dir, corpus_dir.iterdir())):
             splits: dict[str, Path] = {}
-            for split, stems in _NER_SPLIT_STEMS.items():
+            for split, stems in registry.NER_SPLIT_FILES.items():
                 paths = [language_dir / f"{stem}.conllu" for stem in stems]
                 if existing := [path for path in paths if path.is_file()]:
                     splits[split] = existing[0]  # val.conllu first, as the registry reads it

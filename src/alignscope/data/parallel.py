@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from alignscope.data.conllu import read_conllu
-from alignscope.data.registry import SPLITS, cache_dir, default_data_dir, ud_treebanks
+from alignscope.data.registry import ROLE_SPLIT, cache_dir, default_data_dir, parse_ref, ud_treebanks
 from alignscope.data.sentence import Sentence
 from alignscope.errors import AlignscopeError, ConfigError, DataFormatError, UnknownNameError
 from alignscope.io import atomic_write_json, read_json, utf8_lines
@@ -215,13 +215,8 @@ def _load_flores_hub(lang: str, split: str) -> Sequence[Mapping[str, Any]]:
 def load_ud_parallel(spec: str, languages: Sequence[str],
                      data_dir: str | Path | None = None) -> ParallelCorpus:
     """`ud:pud[:split]`: the treebanks `<lang>_pud`, aligned by sent_id."""
-    parts = spec[3:].split(":")
-    if len(parts) > 2 or not parts[0]:
-        raise ConfigError(f"bad parallel reference {spec!r}; use ud:NAME or ud:NAME:SPLIT, "
-                          "e.g. ud:pud")
-    name, split = parts[0].lower(), (parts[1] if len(parts) == 2 else "test")
-    if split not in SPLITS:
-        raise ConfigError(f"bad split {split!r} in {spec!r}; use one of {', '.join(SPLITS)}")
+    ref = parse_ref(spec)
+    name, split = ref.name, ref.split or ROLE_SPLIT["eval"]
     treebanks = ud_treebanks(data_dir)
     available = {code.rsplit("_", 1)[0]: splits for code, splits in treebanks.items()
                  if code.endswith(f"_{name}") and split in splits}

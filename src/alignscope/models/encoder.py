@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from safetensors import SafetensorError
-from torch import nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedConfig, PreTrainedModel
 from transformers.models.auto.modeling_auto import (
     MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
@@ -20,6 +19,8 @@ from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from alignscope.errors import AlignscopeError
 from alignscope.models.files import check_model_folder, could_be_hub_id
+from alignscope.models.layers import find_blocks
+from alignscope.runs import encoder_dir
 
 
 @dataclass
@@ -30,8 +31,8 @@ class Encoder:
     source: str  # the resolved hub id or directory
 
     @property
-    def num_layers(self) -> int:
-        return len(transformer_layers(self.model))
+    def num_blocks(self) -> int:
+        return len(find_blocks(self.model))
 
     @property
     def is_causal(self) -> bool:
@@ -62,10 +63,10 @@ def resolve_model_source(name_or_path: str | Path, allow_pickle: bool = False) -
     """Map a finetune run directory to its saved encoder; leave hub ids alone. A local folder
     must be complete (see `files.check_model_folder`)."""
     path = Path(name_or_path).expanduser()
-    for candidate in (path / "checkpoint" / "encoder", path / "encoder"):
-        if (candidate / "config.json").is_file():
-            check_model_folder(candidate, allow_pickle)
-            return str(candidate)
+    saved = encoder_dir(path)
+    if saved is not None:
+        check_model_folder(saved, allow_pickle)
+        return str(saved)
     if path.exists() and not (path / "config.json").is_file():
         raise AlignscopeError(f"{path} is neither a model directory (no config.json) nor an "
                               "alignscope run directory (no checkpoint/encoder)",
@@ -123,37 +124,8 @@ def load_encoder(name_or_path: str | Path, *, revision: str | None = None,
     if not tokenizer.is_fast:
         raise AlignscopeError(f"model {name_or_path!r} has no fast tokenizer; word alignment "
                               "needs one (install `tokenizers` or convert the tokenizer)")
-    transformer_layers(model)  # fail early on architectures we cannot dissect
+    find_blocks(model)  # fail early on architectures we cannot dissect
     # alignscope windows long sentences itself: the tokenizer's length warning would mislead.
     tokenizer.deprecation_warnings["sequence-length-is-longer-than-the-specified-maximum"] = True
     model.eval()
     return Encoder(model=model, tokenizer=tokenizer, name=str(name_or_path), source=source)
-
-
-def transformer_layers(model: nn.Module) -> nn.ModuleList:
-    """The stack of transformer blocks (BERT `encoder.layer`, DistilBERT `transformer.layer`...).
-
-    Found as the ModuleList whose length equals the configured number of layers, so new
-    architectures work without a table.
-    """
-    config = getattr(model, "config", None)
-    expected = None
-    for key in ("num_hidden_layers", "n_layers", "num_layers"):
-        if config is not None and isinstance(getattr(config, key, None), int):
-            expected = getattr(config, key)
-            break
-    candidates = [(name, module) for name, module in model.named_modules()
-                  if isinstance(module, nn.ModuleList) and len(module) > 0
-                  and (expected is None or len(module) == expected)]
-    if not candidates:
-        raise AlignscopeError(f"cannot find the transformer layers of {type(model).__name__}")
-    return candidates[0][1]
-
-
-def transformer_layers_prefix(model: nn.Module) -> str:
-    """Parameter-name prefix of the layer stack, e.g. `encoder.layer`."""
-    layers = transformer_layers(model)
-    for name, module in model.named_modules():
-        if module is layers:
-            return name
-    raise AssertionError("unreachable")

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from alignscope.errors import ConfigError, UnknownNameError
-from alignscope.models.encoder import transformer_layers, transformer_layers_prefix
+from alignscope.models.layers import LayerSelection, check_blocks, find_blocks, find_embeddings
 
 try:
     from transformers.initialization import guard_torch_init_functions
@@ -39,29 +39,7 @@ except ImportError:  # transformers 4.x has no init flags to honour
 
 SCOPES = ("all", "attention", "ffn", "layernorm")
 SCHEMES = ("model", "torch-default", "normal:SIGMA")
-EMBEDDINGS = "embeddings"
 _HF_FLAG = "_is_hf_initialized"
-_INDEX = re.compile(r"^[0-9]+$")
-_RANGE = re.compile(r"^([0-9]+)\s*-\s*([0-9]+)$")
-_SPEC_HELP = "use layer indices and ranges such as '0-1', '10,11' or '0-1,embeddings'"
-
-
-@dataclass(frozen=True)
-class LayerSelection:
-    """Transformer layers (0-based, sorted) and whether the embeddings are included."""
-
-    layers: tuple[int, ...] = ()
-    embeddings: bool = False
-
-    def __str__(self) -> str:
-        runs: list[list[int]] = []
-        for index in self.layers:
-            if runs and runs[-1][1] == index - 1:
-                runs[-1][1] = index
-            else:
-                runs.append([index, index])
-        parts = [str(a) if a == b else f"{a}-{b}" for a, b in runs]
-        return ",".join(parts + ([EMBEDDINGS] if self.embeddings else []))
 
 
 @dataclass(frozen=True)
@@ -84,39 +62,6 @@ class ReinitRecord:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "shape": list(self.shape), "mean": self.mean, "std": self.std}
-
-
-def parse_layer_spec(spec: str, num_layers: int) -> LayerSelection:
-    """Parse `0-1`, `10,11`, `0-1,embeddings` or `embeddings` against a model's depth."""
-    items = [item.strip() for item in spec.split(",")]
-    if not spec.strip() or not all(items):
-        raise ConfigError(f"bad layer spec {spec!r}: {_SPEC_HELP}")
-    indices: set[int] = set()
-    embeddings = False
-    for item in items:
-        if item.lower() == EMBEDDINGS:
-            embeddings = True
-        elif _INDEX.match(item):
-            indices.add(int(item))
-        elif match := _RANGE.match(item):
-            start, end = int(match[1]), int(match[2])
-            if start > end:
-                raise ConfigError(f"reversed range {item!r} in layer spec {spec!r}; "
-                                  f"write it as {end}-{start}")
-            indices.update(range(start, end + 1))
-        else:
-            raise ConfigError(f"bad item {item!r} in layer spec {spec!r}: {_SPEC_HELP}")
-    selection = LayerSelection(tuple(sorted(indices)), embeddings)
-    _check_layers(selection, num_layers)
-    return selection
-
-
-def _check_layers(selection: LayerSelection, num_layers: int) -> None:
-    missing = [index for index in selection.layers if index >= num_layers]
-    if missing:
-        raise ConfigError(
-            f"layer {', '.join(map(str, missing))} does not exist: the model has {num_layers} "
-            f"layers, valid indices are 0-{num_layers - 1} (or 'embeddings')")
 
 
 def parse_scheme(text: str) -> InitScheme:
@@ -144,7 +89,7 @@ def reinitialize(model: nn.Module, layers: LayerSelection | None = None, *,
                  seed: int = 0) -> list[ReinitRecord]:
     """Re-draw the selected parameters in place; return a record per re-drawn tensor.
 
-    Select either `layers` (whole transformer layers and/or the embeddings) or `regex`
+    Select either `layers` (whole blocks and/or the embeddings, see models/layers.py) or `regex`
     (parameter names matched with `re.search`, for parity with the authors' code; a weight
     matched without its bias keeps its bias). `scope` narrows either selection to attention,
     feed-forward (`ffn`) or norm parameters; embedding tables belong to scope `all` only.
@@ -205,7 +150,7 @@ def _select(model: nn.Module, modules: dict[str, nn.Module], layers: LayerSelect
         candidates = _in_regions(owners, _regions(model, layers))
     else:
         candidates = _matching(owners, regex or "")
-    layer_prefix = transformer_layers_prefix(model)
+    layer_prefix = find_blocks(model).prefix
     selected = {name: owner for name, owner in candidates.items()
                 if scope == "all" or _scope_of(owner, modules[owner], layer_prefix) == scope}
     if not selected:
@@ -228,29 +173,14 @@ def _owners(model: nn.Module) -> dict[str, str]:
 
 def _regions(model: nn.Module, selection: LayerSelection) -> list[str]:
     """Module names whose whole subtree is selected."""
-    layers = transformer_layers(model)
-    _check_layers(selection, len(layers))
-    prefix = transformer_layers_prefix(model)
-    regions = [f"{prefix}.{index}" for index in selection.layers]
+    stack = find_blocks(model)
+    check_blocks(selection, len(stack))
+    regions = [stack.module_name(index) for index in selection.blocks]
     if selection.embeddings:
-        regions.append(_embeddings_name(model))
+        regions.append(find_embeddings(model))
     if not regions:
-        raise ConfigError("empty layer selection: name layers or 'embeddings'")
+        raise ConfigError("empty layer selection: name blocks or 'embeddings'")
     return regions
-
-
-def _embeddings_name(model: nn.Module) -> str:
-    """The embeddings module: attribute `embeddings`, else the input embedding's parent."""
-    modules = dict(model.named_modules())
-    target = getattr(model, EMBEDDINGS, None)
-    if not isinstance(target, nn.Module) and hasattr(model, "get_input_embeddings"):
-        table = model.get_input_embeddings()
-        target = next((module for module in modules.values()
-                       if any(child is table for child in module.children())), table)
-    for name, module in modules.items():
-        if module is target and name:
-            return name
-    raise ConfigError(f"cannot find the embeddings module of {type(model).__name__}")
 
 
 def _in_regions(owners: dict[str, str], regions: list[str]) -> dict[str, str]:

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
 from transformers import PreTrainedModel
 
-from alignscope.encoding.collate import WordBatch
+
+class WordInputs(Protocol):
+    """A batch of sentences as subword windows plus where each word's anchor subword sits."""
+
+    input_ids: torch.Tensor  # [windows, tokens]
+    attention_mask: torch.Tensor
+    anchor_index: torch.Tensor  # flat token position of each word's anchor
+    word_slot: torch.Tensor  # flat [sentence, word] slot of each anchor
+    word_mask: torch.Tensor  # [sentences, max_words]
 
 
 class TaskModel(nn.Module):
@@ -17,7 +25,7 @@ class TaskModel(nn.Module):
         self.encoder = encoder
         self.head = head
 
-    def word_representations(self, batch: WordBatch) -> torch.Tensor:
+    def word_representations(self, batch: WordInputs) -> torch.Tensor:
         """[sentences, max_words, hidden]: each word's anchor vector, stitched across windows."""
         hidden = self.encoder(input_ids=batch.input_ids,
                               attention_mask=batch.attention_mask).last_hidden_state
@@ -27,5 +35,5 @@ class TaskModel(nn.Module):
         words = words.index_copy(0, batch.word_slot, flat.index_select(0, batch.anchor_index))
         return words.view(sentences, max_words, -1)
 
-    def forward(self, batch: WordBatch) -> Any:
+    def forward(self, batch: WordInputs) -> Any:
         return self.head(self.word_representations(batch), batch.word_mask)

@@ -32,22 +32,23 @@ def _palette(count: int) -> list[tuple[float, ...]]:
     return [cmap(i % cmap.N) for i in range(count)]
 
 
-def _layer_axis(axes: Axes, layers: Sequence[int], ylabel: str, title: str) -> None:
-    axes.set_xlabel("layer (0 = embeddings)")
+def _layer_axis(axes: Axes, layers: Sequence[str], ylabel: str, title: str) -> None:
+    """Layers by name (docs/layers.md), one tick each."""
+    axes.set_xlabel("layer")
     axes.set_ylabel(ylabel)
     axes.set_title(title)
-    axes.set_xticks(list(layers))
+    axes.set_xticks(range(len(layers)), list(layers), rotation=45, ha="right")
     axes.grid(alpha=0.3)
 
 
-def plot_layer_curves(directory: Path, stem: str, layers: Sequence[int], curves: Curves, *,
+def plot_layer_curves(directory: Path, stem: str, layers: Sequence[str], curves: Curves, *,
                       title: str, ylabel: str, controls: Mapping[str, Curves] | None = None,
                       intervals: Mapping[str, Sequence[Sequence[float | None]]] | None = None,
                       ) -> list[Path]:
     """One line per language; each control as its mean over languages with a min-max band."""
     figure = Figure(figsize=(8, 5))
     axes = figure.subplots()
-    x = np.array(layers)
+    x = np.arange(len(layers))
     for color, (label, values) in zip(_palette(len(curves)), curves.items(), strict=False):
         axes.plot(x, _array(values), marker="o", markersize=3, color=color, label=label)
         if intervals and label in intervals:
@@ -70,7 +71,7 @@ def plot_layer_curves(directory: Path, stem: str, layers: Sequence[int], curves:
     return save_figure(figure, directory, stem)
 
 
-def plot_pre_post(directory: Path, stem: str, layers: Sequence[int], before: Curves,
+def plot_pre_post(directory: Path, stem: str, layers: Sequence[str], before: Curves,
                   after: Curves, *, title: str, ylabel: str) -> list[Path]:
     """Per language: before fine-tuning solid, after dashed, same colour."""
     from matplotlib.lines import Line2D
@@ -78,10 +79,11 @@ def plot_pre_post(directory: Path, stem: str, layers: Sequence[int], before: Cur
     figure = Figure(figsize=(8, 5))
     axes = figure.subplots()
     handles = []
+    x = np.arange(len(layers))
     for color, label in zip(_palette(len(before)), before, strict=False):
-        axes.plot(layers, _array(before[label]), color=color, marker="o", markersize=3)
+        axes.plot(x, _array(before[label]), color=color, marker="o", markersize=3)
         if label in after:
-            axes.plot(layers, _array(after[label]), color=color, linestyle="--", marker="s",
+            axes.plot(x, _array(after[label]), color=color, linestyle="--", marker="s",
                       markersize=3)
         handles.append(Line2D([], [], color=color, label=label))
     handles += [Line2D([], [], color="0.3", marker="o", markersize=3, label="pretrained"),
@@ -93,26 +95,29 @@ def plot_pre_post(directory: Path, stem: str, layers: Sequence[int], before: Cur
     return save_figure(figure, directory, stem)
 
 
-def plot_layer_matrix(directory: Path, stem: str, matrix: Sequence[Sequence[float | None]], *,
-                      title: str, xlabel: str, ylabel: str) -> list[Path]:
+def plot_layer_matrix(directory: Path, stem: str, matrix: Sequence[Sequence[float | None]],
+                      layers: Sequence[str], *, title: str, xlabel: str,
+                      ylabel: str) -> list[Path]:
     figure = Figure(figsize=(6, 5))
     axes = figure.subplots()
     image = axes.imshow(np.array([_array(row) for row in matrix]), origin="lower",
                         cmap="viridis", vmin=0, vmax=1)
     figure.colorbar(image, ax=axes)
+    axes.set_xticks(range(len(layers)), list(layers), rotation=90)
+    axes.set_yticks(range(len(layers)), list(layers))
     axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
     axes.set_title(title)
     return save_figure(figure, directory, stem)
 
 
-def plot_correlation(directory: Path, stem: str, layers: Sequence[int],
+def plot_correlation(directory: Path, stem: str, layers: Sequence[str],
                      coefficients: Curves, *, title: str) -> list[Path]:
     """Correlation coefficient per layer, one line per coefficient (Spearman, Pearson)."""
     figure = Figure(figsize=(8, 4.5))
     axes = figure.subplots()
     for label, values in coefficients.items():
-        axes.plot(layers, _array(values), marker="o", markersize=3, label=label)
+        axes.plot(np.arange(len(layers)), _array(values), marker="o", markersize=3, label=label)
     axes.axhline(0, color="0.5", lw=0.8)
     axes.set_ylim(-1.05, 1.05)
     _layer_axis(axes, layers, "correlation with zero-shot score", title)

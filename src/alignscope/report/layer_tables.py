@@ -11,49 +11,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alignscope.errors import AlignscopeError, UnknownNameError
-from alignscope.io import read_json
+from alignscope.errors import AlignscopeError, ConfigError, UnknownNameError
+from alignscope.models.layers import parse_layers
 from alignscope.report.tables import render_table
+from alignscope.runs import load_run
 
-RESULT_FILES = {"similarity": "similarity.json", "stability": "stability.json"}
+LAYER_KINDS = ("similarity", "stability")
 MAIN_CONDITION = {"similarity": "parallel", "stability": "paired"}
-
-
-def find_analysis(path: str | Path) -> Path | None:
-    """The similarity.json / stability.json of a run folder (or the file itself), if any."""
-    path = Path(path)
-    if path.is_file() and path.name in RESULT_FILES.values():
-        return path
-    return next((path / name for name in RESULT_FILES.values() if (path / name).is_file()), None)
-
-
-def load_analysis(path: str | Path) -> dict[str, Any]:
-    file = find_analysis(path)
-    if file is None:
-        raise AlignscopeError(f"no similarity.json or stability.json in {path}; pass the --out "
-                              "folder of `alignscope similarity` or `alignscope stability`")
-    result = read_json(file)
-    if result.get("kind") not in RESULT_FILES:
-        raise AlignscopeError(f"{file} is not an alignscope analysis result (no `kind`)")
-    return result
 
 
 @dataclass
 class LayerTable:
     caption: str
-    layers: list[int]
+    layers: list[str]
     rows: list[list[str]]  # language, then one cell per layer
 
     def render(self, fmt: str = "markdown") -> str:
-        return render_table(["language", *(f"layer {layer}" for layer in self.layers)],
-                            self.rows, fmt, self.caption)
+        return render_table(["language", *self.layers], self.rows, fmt, self.caption)
 
 
 def layer_table(runs: list[str | Path], measure: str | None = None,
-                condition: str | None = None, layers: list[int] | None = None) -> LayerTable:
+                condition: str | None = None, layers: str | None = None) -> LayerTable:
+    """`layers`: a layer spec (`embeddings,block.5,block.11`; docs/layers.md), default all."""
     if not runs:
         raise AlignscopeError("give at least one run")
-    results = [load_analysis(run) for run in runs]
+    results = [load_run(run, LAYER_KINDS).data for run in runs]
     kinds = {r["kind"] for r in results}
     if len(kinds) > 1:
         raise AlignscopeError("mix of similarity and stability runs; tabulate one kind at a time")
@@ -66,18 +48,22 @@ def layer_table(runs: list[str | Path], measure: str | None = None,
         if condition not in result["results"][measure]:
             raise UnknownNameError(f"condition in {run}", condition,
                                    list(result["results"][measure]))
-    available = results[0]["layers"]
-    layers = available if layers is None else layers
-    missing = [layer for layer in layers if layer not in available]
+    available: list[str] = results[0]["layers"]
+    try:
+        chosen = available if layers is None else parse_layers(layers).names
+    except ConfigError as error:
+        raise ConfigError(f"--layers {layers!r}: {error.message}", error.hint) from None
+    missing = [layer for layer in chosen if layer not in available]
     if missing:
         raise AlignscopeError(f"layer {missing[0]} is not in the runs (layers "
-                              f"{available[0]}-{available[-1]})")
+                              f"{available[0]} ... {available[-1]})")
     languages = list(results[0]["results"][measure][condition])
-    rows = [[lang, *(_cell(results, measure, condition, lang, layer) for layer in layers)]
+    rows = [[lang, *(_cell(results, measure, condition, lang, available.index(layer))
+                     for layer in chosen)]
             for lang in languages]
     subject = f"{results[0]['source_language']} vs target" if kind == "similarity" \
         else "pretrained vs fine-tuned"
-    return LayerTable(f"{measure} ({condition}), {subject}", list(layers), rows)
+    return LayerTable(f"{measure} ({condition}), {subject}", chosen, rows)
 
 
 def _cell(results: list[dict[str, Any]], measure: str, condition: str, lang: str,

@@ -1,5 +1,6 @@
-"""Tables from `finetune` results: one row per evaluated dataset, one column per run, with the
-change against the first (reference) run — the layout of the paper's RANDOM-INIT tables."""
+"""Tables from `finetune` (or `evaluate`) results: one row per evaluated dataset, one column per
+run, with the change against the first (reference) run — the layout of the paper's RANDOM-INIT
+tables. Columns are labelled REF or `RI <layers>` from what each result says of its model."""
 
 from __future__ import annotations
 
@@ -7,31 +8,12 @@ import csv
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from alignscope.errors import AlignscopeError
-from alignscope.io import read_json
+from alignscope.runs import load_run
 
 FORMATS = ("markdown", "csv", "latex")
-
-
-def load_results(path: str | Path) -> dict[str, Any]:
-    """Read a results file, given the file or its run directory."""
-    path = Path(path)
-    file = path / "results.json" if path.is_dir() else path
-    if not file.is_file():
-        raise AlignscopeError(f"no results file at {file}; pass a finetune --out directory")
-    results = read_json(file)
-    if "evaluations" not in results or "metric" not in results:
-        raise AlignscopeError(f"{file} is not an alignscope results file (no evaluations)")
-    return results
-
-
-def run_label(results: dict[str, Any]) -> str:
-    init = results.get("random_init") or {}
-    if init.get("layers") or init.get("regex"):
-        return f"RI {init.get('layers') or init.get('regex')}"
-    return "REF"
+TRANSFER_KINDS = ("finetune", "evaluate")
 
 
 @dataclass
@@ -75,7 +57,8 @@ def transfer_table(runs: list[str | Path], labels: list[str] | None = None) -> T
     """Compare runs of one task; the first run is the reference for the deltas."""
     if not runs:
         raise AlignscopeError("give at least one run")
-    loaded = [load_results(run) for run in runs]
+    read = [load_run(run, TRANSFER_KINDS) for run in runs]
+    loaded = [run.data for run in read]
     metrics = {r["metric"] for r in loaded}
     if len(metrics) > 1:
         raise AlignscopeError(f"runs report different metrics ({', '.join(sorted(metrics))}); "
@@ -93,7 +76,7 @@ def transfer_table(runs: list[str | Path], labels: list[str] | None = None) -> T
             entry = next((e for e in results["evaluations"] if e["dataset"] == dataset), None)
             scores.append(None if entry is None else 100 * float(entry["metrics"][metric]))
         rows.append((dataset, scores))
-    return TransferTable(metric, labels or [run_label(r) for r in loaded], rows)
+    return TransferTable(metric, labels or [run.label for run in read], rows)
 
 
 _LATEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",

@@ -16,7 +16,6 @@ them in the version-2 shape.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from alignscope.errors import DataFormatError
+from alignscope.io import read_json
+from alignscope.models.layers import parse_layers
 from alignscope.runs import legacy
 from alignscope.runs.schema import ADAPTER, KINDS, SCHEMA_VERSION, Kind
 
@@ -91,11 +92,12 @@ class Run:
 
     @property
     def label(self) -> str:
-        """`REF`, or `RI <layers>` for a run whose model had layers re-drawn."""
-        reinit = self.data.get("reinit") or {}
-        if self.random_init or reinit.get("regex"):
-            return f"RI {reinit.get('spec') or reinit.get('regex') or ','.join(self.random_init)}"
-        return "REF"
+        """`REF`, or `RI <layers>` (`RI <regex>` for a regex selection) for a run whose model
+        had layers re-drawn."""
+        regex = (self.data.get("reinit") or {}).get("regex")
+        if regex:
+            return f"RI {regex}"
+        return f"RI {parse_layers(self.random_init)}" if self.random_init else "REF"
 
 
 def _kinds(kind: Kind | Sequence[Kind] | None) -> tuple[Kind, ...]:
@@ -109,12 +111,7 @@ def _describe(kinds: tuple[Kind, ...]) -> str:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise DataFormatError(path, error.lineno, f"not valid JSON: {error.msg}") from None
-    except UnicodeDecodeError:
-        raise DataFormatError(path, None, "not a text (UTF-8 JSON) file") from None
+    data = read_json(path)
     if not isinstance(data, dict):
         raise DataFormatError(path, None, "a result file must hold a JSON object")
     return data

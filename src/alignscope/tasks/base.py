@@ -19,23 +19,21 @@ from torch import nn
 from alignscope.data.conllu import read_conllu
 from alignscope.data.registry import ResolvedDataset
 from alignscope.data.sentence import Sentence
-from alignscope.errors import AlignscopeError, UnknownNameError
+from alignscope.errors import AlignscopeError
+from alignscope.registry import Registry
 
 IGNORE_INDEX = -100
 Labels = dict[str, list[str]]  # JSON-serialisable label vocabularies, saved with the checkpoint
 
-TASKS: dict[str, type[Task]] = {}
+TASKS: Registry[type[Task]] = Registry("task")
 
 
 def register_task(cls: type[Task]) -> type[Task]:
-    TASKS[cls.name] = cls
-    return cls
+    return TASKS.register(cls.name, cls)
 
 
 def get_task(name: str, **options: Any) -> Task:
     """Instantiate a registered task; `options` are its constructor's keyword arguments."""
-    if name not in TASKS:
-        raise UnknownNameError("task", name, sorted(TASKS))
     return TASKS[name](**options)
 
 
@@ -89,8 +87,10 @@ class Task(ABC):
         """One prediction per sentence, in plain Python types."""
 
     @abstractmethod
-    def score(self, sentences: Sequence[Sentence], predictions: Sequence[Any]) -> dict[str, Any]:
-        """Metrics over a whole dataset; must contain `main_metric`."""
+    def score(self, sentences: Sequence[Sentence], predictions: Sequence[Any],
+              labels: Labels) -> dict[str, Any]:
+        """Metrics over a whole dataset; must contain `main_metric`. `labels` are the scored
+        model's, passed explicitly so that predictions reloaded from disk are checked too."""
 
     @abstractmethod
     def write_predictions(self, path: Path, sentences: Sequence[Sentence],

@@ -14,8 +14,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from alignscope.data.ner import IobSource, read_iob, write_iob
 from alignscope.data.registry import ResolvedDataset
 from alignscope.data.sentence import Sentence
@@ -57,10 +55,6 @@ class NamedEntityRecognition(WordTagging):
     main_metric = "f1"
     data_format = "iob"
 
-    def __init__(self) -> None:
-        # The label set of the model being evaluated, recorded by `decode` for `score`.
-        self.known_tags: frozenset[str] | None = None
-
     def read(self, dataset: ResolvedDataset, limit: int | None = None) -> list[Sentence]:
         if dataset.format != "iob":
             raise AlignscopeError(f"{dataset.path}: NER needs an IOB2 file (WikiANN layout "
@@ -80,15 +74,9 @@ class NamedEntityRecognition(WordTagging):
     def repair(self, tags: list[str]) -> list[str]:
         return strict_iob2(tags)
 
-    def decode(self, output: torch.Tensor, word_mask: torch.Tensor,
-               labels: Labels) -> list[list[str]]:
-        self.known_tags = frozenset(labels["ner"])
-        return super().decode(output, word_mask, labels)
-
-    def score(self, sentences: Sequence[Sentence],
-              predictions: Sequence[list[str]]) -> dict[str, Any]:
-        if self.known_tags is not None:
-            _check_label_set(sentences, self.known_tags)
+    def score(self, sentences: Sequence[Sentence], predictions: Sequence[list[str]],
+              labels: Labels) -> dict[str, Any]:
+        self.check_labels(sentences, labels)
         for sentence, predicted in zip(sentences, predictions, strict=True):
             if len(predicted) != len(sentence):
                 raise AssertionError(f"{sentence.location}: {len(predicted)} tags predicted "

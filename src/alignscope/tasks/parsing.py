@@ -48,8 +48,6 @@ class DependencyParsing(Task):
             raise ConfigError(f"unknown DEPREL scoring {deprel!r}; use "
                               f"{' or '.join(DEPREL_SCORINGS)}")
         self.deprel_scoring: DeprelScoring = deprel
-        # The relation set of the model being evaluated, recorded by `decode` for `score`.
-        self.known_deprels: frozenset[str] | None = None
 
     def read(self, dataset: ResolvedDataset, limit: int | None = None) -> list[Sentence]:
         return read_annotated_conllu(dataset, limit, "heads", "dependency parsing")
@@ -86,7 +84,6 @@ class DependencyParsing(Task):
 
     def decode(self, output: ParserOutput, word_mask: torch.Tensor,
                labels: Labels) -> list[ParsePrediction]:
-        self.known_deprels = frozenset(labels["deprels"])
         scores = output.arc_scores.detach().double().cpu().numpy()
         lengths = word_mask.sum(-1).tolist()
         heads = [max_spanning_tree(scores[row, :n, : n + 1]) for row, n in enumerate(lengths)]
@@ -98,8 +95,8 @@ class DependencyParsing(Task):
                  "deprels": [labels["deprels"][i] for i in best[row, : len(sentence_heads)].tolist()]}
                 for row, sentence_heads in enumerate(heads)]
 
-    def score(self, sentences: Sequence[Sentence],
-              predictions: Sequence[ParsePrediction]) -> dict[str, Any]:
+    def score(self, sentences: Sequence[Sentence], predictions: Sequence[ParsePrediction],
+              labels: Labels) -> dict[str, Any]:
         for sentence, predicted in zip(sentences, predictions, strict=True):
             if len(predicted["heads"]) != len(sentence):
                 raise AssertionError(f"{sentence.location}: {len(predicted['heads'])} heads "
@@ -107,7 +104,7 @@ class DependencyParsing(Task):
         return attachment_scores(
             [s.heads or () for s in sentences], [s.deprels or () for s in sentences],
             [p["heads"] for p in predictions], [p["deprels"] for p in predictions],
-            scoring=self.deprel_scoring, known_deprels=self.known_deprels)
+            scoring=self.deprel_scoring, known_deprels=frozenset(labels["deprels"]))
 
     def write_predictions(self, path: Path, sentences: Sequence[Sentence],
                           predictions: Sequence[ParsePrediction]) -> None:

@@ -29,8 +29,8 @@ class PosTagging(WordTagging):
     def gold(self, sentence: Sentence) -> Sequence[str]:
         return sentence.upos or ()
 
-    def score(self, sentences: Sequence[Sentence],
-              predictions: Sequence[list[str]]) -> dict[str, float | int]:
+    def score(self, sentences: Sequence[Sentence], predictions: Sequence[list[str]],
+              labels: Labels) -> dict[str, float | int]:
         correct = total = 0
         for sentence, predicted in zip(sentences, predictions, strict=True):
             gold = sentence.upos or ()

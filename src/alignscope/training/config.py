@@ -27,12 +27,11 @@ from alignscope.config import (
 )
 from alignscope.encoding.precision import PrecisionName
 from alignscope.errors import ConfigError
-from alignscope.models.reinit import SCOPES, parse_layer_spec, parse_scheme
+from alignscope.models.layers import parse_layers
+from alignscope.models.reinit import SCOPES, parse_scheme
 from alignscope.tasks import get_task
 
 DEFAULT_MAX_LENGTH = 128  # subwords per window (XTREME)
-# Layer specs are checked for syntax before the model (and so its depth) is known.
-_ANY_DEPTH = 1 << 20
 
 
 @options
@@ -47,7 +46,7 @@ class FinetuneConfig:
     data_dir: str | None = None
     seed: Seed = 1
     # RANDOM-INIT
-    random_init: str | None = None  # layers: "0-1", "10,11", "embeddings"
+    random_init: str | None = None  # layers: "block.0-1", "block.10,block.11", "embeddings"
     random_init_regex: str | None = None  # parity with the authors' parameter-name regexes
     reinit_scope: str = "all"  # all | attention | ffn | layernorm
     reinit_scheme: str = "model"  # model | torch-default | normal:SIGMA
@@ -81,10 +80,10 @@ class FinetuneConfig:
     @classmethod
     def _layers(cls, spec: str | None) -> str | None:
         if spec is not None and not spec.strip():
-            raise ValueError("empty: give layers such as 0-1, 10,11 or embeddings, or leave it "
-                             "out for a reference run")
+            raise ValueError("empty: give layers such as block.0-1, block.10,block.11 or "
+                             "embeddings, or leave it out for a reference run")
         if spec is not None:
-            user_error(parse_layer_spec, spec, _ANY_DEPTH)  # syntax; the depth is checked on load
+            user_error(parse_layers, spec)  # syntax; the block count is checked on load
         return spec
 
     @field_validator("random_init_regex")

@@ -6,15 +6,16 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from alignscope.config import build, check_input, check_out_file
+from alignscope.config import build, check_input, check_out_file, dump
 from alignscope.data.registry import resolve
 from alignscope.encoding.precision import check_precision, resolve_precision
 from alignscope.encoding.words import aligner_for
 from alignscope.io import atomic_write_json
+from alignscope.runs import PREDICTIONS_DIR, SCHEMA_VERSION, result_file, run_origin
+from alignscope.runtime import device_description, pick_device, versions
 from alignscope.training.checkpoint import load_checkpoint
 from alignscope.training.config import EvaluateConfig
 from alignscope.training.predict import Predictor
-from alignscope.training.runtime import device_description, pick_device, versions
 
 
 def evaluate(checkpoint: str | Path | EvaluateConfig, eval_refs: list[str] | None = None, *,
@@ -23,7 +24,7 @@ def evaluate(checkpoint: str | Path | EvaluateConfig, eval_refs: list[str] | Non
              write_predictions: bool = False,
              max_sentences: int | None = None, task_options: dict[str, Any] | None = None,
              show_progress: bool = True) -> dict[str, Any]:
-    """Score `checkpoint` on each reference; writes `out` (default CHECKPOINT/evaluation.json).
+    """Score `checkpoint` on each reference; writes `out` (default: evaluation.json in the run).
 
     Pass an `EvaluateConfig`, or its fields as arguments. `max_sentences` scores the first N
     sentences of each set; `task_options` override the checkpoint's scoring options
@@ -39,7 +40,7 @@ def evaluate(checkpoint: str | Path | EvaluateConfig, eval_refs: list[str] | Non
     checkpoint, eval_refs, data_dir = settings.checkpoint, settings.eval, settings.data_dir
     task_options, max_sentences = settings.task_options, settings.max_sentences
     check_input(checkpoint, "finetune run", "--checkpoint", folder=True)
-    out = check_out_file(settings.out or Path(checkpoint) / "evaluation.json", suffixes=(".json",))
+    out = check_out_file(settings.out or result_file(checkpoint, "evaluate"), suffixes=(".json",))
     datasets = [resolve(ref, "eval", data_dir) for ref in eval_refs]
     torch_device = pick_device(settings.device)
     check_precision(precision, torch_device)
@@ -50,11 +51,19 @@ def evaluate(checkpoint: str | Path | EvaluateConfig, eval_refs: list[str] | Non
     aligner = aligner_for(encoder, meta.get("max_length"))
     predictor = Predictor(model, task, labels, aligner, torch_device, settings.batch_size,
                           precision, show_progress)
-    predictions_dir = out.parent / "predictions" if settings.write_predictions else None
+    predictions_dir = out.parent / PREDICTIONS_DIR if settings.write_predictions else None
+    if "source_language" in meta:
+        source_language, random_init = meta["source_language"], meta.get("random_init", [])
+    else:  # a checkpoint from before schema 2: its run's results.json says
+        source_language, random_init = run_origin(checkpoint)
+    options = {**meta.get("task_options", {}), **(task_options or {})}
     results = {
-        "schema_version": 1, "task": task.name, "metric": task.main_metric,
-        "checkpoint": str(checkpoint), "model": meta.get("model"), "precision": precision,
-        "task_options": {**meta.get("task_options", {}), **(task_options or {})},
+        "schema_version": SCHEMA_VERSION, "kind": "evaluate", "task": task.name,
+        "metric": task.main_metric, "source_language": source_language,
+        "random_init": random_init, "checkpoint": str(checkpoint),
+        "model": {"name": str(meta.get("model")), "source": str(encoder.source)},
+        "config": dump(settings), "precision": precision,
+        "task_options": options,
         "evaluations": [predictor.evaluate(d, s, predictions_dir)
                         for d, s in zip(datasets, sentences, strict=True)],
         "versions": versions(), "device": device_description(torch_device),

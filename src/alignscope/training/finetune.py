@@ -22,17 +22,18 @@ from alignscope.encoding.precision import autocast, check_precision, resolve_pre
 from alignscope.encoding.words import WordAligner, aligner_for
 from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.io import atomic_write_json
-from alignscope.models.encoder import load_encoder, resolve_model_source, transformer_layers
-from alignscope.models.reinit import is_norm, parse_layer_spec, reinitialize
+from alignscope.models.encoder import load_encoder, resolve_model_source
+from alignscope.models.layers import LayerSelection, layers_of_parameters, parse_layers
+from alignscope.models.reinit import ReinitRecord, is_norm, reinitialize
 from alignscope.models.task_model import TaskModel
 from alignscope.progress import progress_bar
+from alignscope.runs import CHECKPOINT_DIR, PREDICTIONS_DIR, SCHEMA_VERSION, result_file
+from alignscope.runtime import device_description, peak_memory_mb, pick_device, versions
 from alignscope.tasks import Task, get_task
 from alignscope.training.checkpoint import save_checkpoint
 from alignscope.training.config import DEFAULT_MAX_LENGTH, FinetuneConfig
 from alignscope.training.predict import Predictor, Prepared
-from alignscope.training.runtime import device_description, peak_memory_mb, pick_device, versions
 
-RESULTS_FILE = "results.json"
 _STATUS_EVERY = 20  # steps between loss read-outs for the progress bar
 
 
@@ -78,8 +79,9 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
     resolve_model_source(config.model, config.allow_pickle)  # a local model folder is complete
     pick_device(config.device)  # available (CUDA asked on a machine without it)
     precision = resolve_precision(config.precision, default="auto", bf16=config.bf16)
-    if (out / RESULTS_FILE).exists() and not overwrite:
-        raise AlignscopeError(f"{out / RESULTS_FILE} already exists; choose another --out or "
+    results_path = result_file(out, "finetune")
+    if results_path.exists() and not overwrite:
+        raise AlignscopeError(f"{results_path} already exists; choose another --out or "
                               "pass --overwrite")
     task = get_task(config.task, **config.task_options)
     data = _resolve_data(config)  # fail on bad references before any heavy work
@@ -105,7 +107,10 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
                           f"({encoder.max_tokens()} subwords)",
                           f"use --max-length {encoder.max_tokens()} or less; longer sentences "
                           "are windowed anyway")
-    reinit_records = _random_init(encoder.model, config)
+    selection = (parse_layers(config.random_init, encoder.num_blocks)
+                 if config.random_init else None)  # checked against the model before training
+    reinit_records = _random_init(encoder.model, selection, config)
+    random_init = layers_of_parameters(encoder.model, [r.name for r in reinit_records])
     head = task.build_head(encoder.hidden_size, labels, config.dropout)
     model = TaskModel(encoder.model, head).to(device)
     aligner = aligner_for(encoder, config.max_length)
@@ -118,22 +123,25 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
     if best_state is not None:  # with a dev set: back to the best epoch's weights
         model.load_state_dict(best_state)
 
-    predictions_dir = out / "predictions" if config.write_predictions else None
+    predictions_dir = out / PREDICTIONS_DIR if config.write_predictions else None
     evaluations = [predictor.evaluate(dataset, sentences, predictions_dir)
                    for dataset, sentences in zip(data.evals, eval_sentences, strict=True)]
     results = {
-        "schema_version": 1,
+        "schema_version": SCHEMA_VERSION,
+        "kind": "finetune",
         "task": task.name,
         "metric": task.main_metric,
         "source_language": data.train.language,
+        "random_init": random_init,
         "model": {"name": config.model, "source": encoder.source,
-                  "class": type(encoder.model).__name__, "num_layers": encoder.num_layers,
+                  "class": type(encoder.model).__name__, "num_blocks": encoder.num_blocks,
                   "hidden_size": encoder.hidden_size},
         "config": {**config.to_dict(), "precision": precision, "bf16": None},
         "seed": config.seed,
-        "random_init": {"layers": config.random_init, "regex": config.random_init_regex,
-                        "scope": config.reinit_scope, "scheme": config.reinit_scheme,
-                        "seed": config.seed, "tensors": [r.to_dict() for r in reinit_records]},
+        "reinit": {"spec": str(selection) if selection else None,
+                   "regex": config.random_init_regex, "scope": config.reinit_scope,
+                   "scheme": config.reinit_scheme, "seed": config.seed,
+                   "tensors": [r.to_dict() for r in reinit_records]},
         "data": {"train": _describe(data.train, train_sentences),
                  "dev": _describe(data.dev, dev_sentences) if data.dev else None},
         "training": training,
@@ -143,20 +151,20 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
         "resources": peak_memory_mb(device),
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    save_checkpoint(out / "checkpoint", model, encoder, task, labels, {
+    save_checkpoint(out / CHECKPOINT_DIR, model, encoder, task, labels, {
         "model": config.model, "dropout": config.dropout, "max_length": config.max_length,
-        "task_options": config.task_options, "seed": config.seed})
-    atomic_write_json(out / RESULTS_FILE, results)  # last: its presence marks a finished run
+        "task_options": config.task_options, "seed": config.seed,
+        "source_language": data.train.language, "random_init": random_init})
+    atomic_write_json(results_path, results)  # last: its presence marks a finished run
     return results
 
 
-def _random_init(model: torch.nn.Module, config: FinetuneConfig) -> list[Any]:
-    if not config.random_init and not config.random_init_regex:
+def _random_init(model: torch.nn.Module, selection: LayerSelection | None,
+                 config: FinetuneConfig) -> list[ReinitRecord]:
+    if selection is None and not config.random_init_regex:
         return []
-    layers = (parse_layer_spec(config.random_init, len(transformer_layers(model)))
-              if config.random_init else None)
-    return reinitialize(model, layers, regex=config.random_init_regex, scope=config.reinit_scope,
-                        scheme=config.reinit_scheme, seed=config.seed)
+    return reinitialize(model, selection, regex=config.random_init_regex,
+                        scope=config.reinit_scope, scheme=config.reinit_scheme, seed=config.seed)
 
 
 def _describe(dataset: ResolvedDataset, sentences: list[Sentence] | None) -> dict[str, Any]:
@@ -239,7 +247,7 @@ def _train(model: TaskModel, task: Task, labels: Any, aligner: WordAligner, pred
             if dev is not None:
                 assert dev_prepared is not None
                 predictions, _ = predictor.predict(dev_prepared, description=f"dev epoch {epoch}")
-                dev_metrics = task.score(dev, predictions)
+                dev_metrics = task.score(dev, predictions, labels)
                 record["dev"] = dev_metrics
                 score = float(dev_metrics[task.main_metric])
             history.append(record)

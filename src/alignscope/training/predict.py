@@ -73,7 +73,7 @@ class Predictor:
                  predictions_dir: Path | None = None) -> dict[str, Any]:
         start = time.perf_counter()
         predictions, alignment = self.predict(sentences, description=f"eval {dataset.name}")
-        metrics = self.task.score(sentences, predictions)
+        metrics = self.task.score(sentences, predictions, self.labels)
         entry: dict[str, Any] = {
             "dataset": dataset.name, "language": dataset.language, "split": dataset.split,
             "path": str(dataset.path), "sentences": len(sentences), "metrics": metrics,

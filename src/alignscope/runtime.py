@@ -1,4 +1,4 @@
-"""Device choice, versions and resource figures shared by training and evaluation."""
+"""Device choice, versions and resource figures shared by training and analysis."""
 
 from __future__ import annotations
 
