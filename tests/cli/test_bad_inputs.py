@@ -222,6 +222,9 @@ CASES: list[tuple[str, Args, tuple[str, ...]]] = [
     ("device-bad-index", finetune("--device", "cuda:x"), ("--device", "cuda:x")),
     ("precision-unknown", finetune("--precision", "fp8"), ("--precision", "'fp8'", "bf16")),
     ("yaml-precision", finetune_yaml("precision: double\n"), ("run.yaml", "precision")),
+    ("freeze-empty", finetune("--freeze", ""), ("--freeze", "empty")),
+    ("freeze-bad-name", finetune("--freeze", "blk.0"), ("--freeze", "blk.0")),
+    ("device-map-unknown", finetune("--device-map", "manual"), ("--device-map", "manual")),
     # finetune: RANDOM-INIT combinations
     ("random-init-empty", finetune("--random-init", ""), ("--random-init", "empty")),
     ("random-init-garbage", finetune("--random-init", "a-b"), ("--random-init", "a-b")),
