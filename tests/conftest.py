@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -120,3 +121,127 @@ def result_header() -> Callable[..., dict]:
                 "created": "2026-12-01T00:00:00+00:00", **fields}
 
     return header
+
+
+# --- tiny random models of each family ------------------------------------------------------
+# Saved with `save_pretrained` beside a fast tokenizer trained on real UD sentences; tests reload
+# them with `from_pretrained`, so every tensor carries transformers' `_is_hf_initialized` flag.
+# Every tensor is perturbed away from the values a re-initialisation would give it.
+
+FAMILY_NAMES = ("llama", "qwen2", "gemma", "gpt2", "bert", "xlm-roberta")
+
+
+def _family_configs() -> dict[str, tuple[Any, str]]:
+    """family -> (config with a 3-layer, 32-wide model, tokenizer style)."""
+    from transformers import (
+        BertConfig,
+        GemmaConfig,
+        GPT2Config,
+        LlamaConfig,
+        Qwen2Config,
+        XLMRobertaConfig,
+    )
+
+    common = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 3,
+              "num_attention_heads": 4, "max_position_embeddings": 256,
+              "initializer_range": 0.05}
+    decoder = {**common, "num_key_value_heads": 2}
+    return {
+        "llama": (LlamaConfig(**decoder), "sentencepiece-bos"),
+        "qwen2": (Qwen2Config(**decoder), "byte-level"),
+        "gemma": (GemmaConfig(head_dim=8, **decoder), "sentencepiece-bos"),
+        "gpt2": (GPT2Config(n_embd=32, n_layer=3, n_head=4, n_positions=256,
+                            initializer_range=0.05), "byte-level"),
+        "bert": (BertConfig(**common), "wordpiece"),
+        "xlm-roberta": (XLMRobertaConfig(pad_token_id=1, **common), "sentencepiece-pair"),
+    }
+
+
+def _family_lines(data: Path) -> list[str]:
+    from alignscope.data.conllu import read_conllu
+
+    lines = []
+    for path in [data / "ud/UD_English-EWT/en_ewt-ud-train.conllu",
+                 *sorted(data.glob("ud/UD_*-PUD/*.conllu"))[:6]]:
+        lines.extend(" ".join(s.words) for s in read_conllu(path, limit=200))
+    return lines
+
+
+def _family_tokenizer(style: str, lines: list[str], wordpiece: Path) -> Any:
+    """Byte-level BPE without a padding token (GPT-2, Qwen2), SentencePiece-style BPE with a
+    BOS and no padding token (Llama, Gemma) or with <s> ... </s> and <pad> (XLM-R)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    if style == "wordpiece":  # the tokenizer of the tiny_bert fixture
+        return PreTrainedTokenizerFast.from_pretrained(wordpiece)
+    if style == "byte-level":
+        tokenizer = Tokenizer(models.BPE())
+        tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
+        tokenizer.decoder = decoders.ByteLevel()
+        specials, alphabet = ["<|endoftext|>"], pre_tokenizers.ByteLevel.alphabet()
+    else:
+        tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
+        tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
+        tokenizer.decoder = decoders.Metaspace()
+        specials, alphabet = ["<unk>", "<s>", "</s>", "<pad>"], []
+    tokenizer.train_from_iterator(lines, trainers.BpeTrainer(
+        vocab_size=600, special_tokens=specials, initial_alphabet=alphabet))
+    if style == "byte-level":
+        return PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token="<|endoftext|>",
+                                       bos_token="<|endoftext|>", unk_token="<|endoftext|>")
+    ids = {token: tokenizer.token_to_id(token) for token in specials}
+    template = "<s> $A" if style == "sentencepiece-bos" else "<s> $A </s>"
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single=template, special_tokens=[(t, ids[t]) for t in ("<s>", "</s>")])
+    pad = {} if style == "sentencepiece-bos" else {"pad_token": "<pad>"}
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="<unk>",
+                                   bos_token="<s>", eos_token="</s>", **pad)
+
+
+def save_family_model(config: Any, tokenizer: Any, directory: Path) -> Path:
+    import copy
+
+    import torch
+    from transformers import AutoModel
+
+    config = copy.deepcopy(config)
+    text = config.get_text_config()
+    text.vocab_size = len(tokenizer)
+    text.bos_token_id, text.eos_token_id = tokenizer.bos_token_id, tokenizer.eos_token_id
+    torch.manual_seed(0)
+    model = AutoModel.from_config(config)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.add_(0.1 * torch.randn_like(param))
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def families(tmp_path_factory: pytest.TempPathFactory, shared_data: Path,
+             tiny_bert: Path) -> dict[str, Path]:
+    """family -> directory of a tiny saved model (3 blocks, hidden 32) and its tokenizer."""
+    lines = _family_lines(shared_data)
+    root = tmp_path_factory.mktemp("families")
+    tokenizers: dict[str, Any] = {}
+    saved = {}
+    for family, (config, style) in _family_configs().items():
+        if style not in tokenizers:
+            tokenizers[style] = _family_tokenizer(style, lines, tiny_bert)
+        saved[family] = save_family_model(config, tokenizers[style], root / family)
+    return saved
+
+
+@pytest.fixture(scope="session")
+def llava(tmp_path_factory: pytest.TempPathFactory, families: dict[str, Path]) -> Path:
+    """A multimodal wrapper whose config nests the tiny Llama as its `text_config`."""
+    from transformers import CLIPVisionConfig, LlavaConfig, PreTrainedTokenizerFast
+
+    vision = CLIPVisionConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=2,
+                              num_attention_heads=2, image_size=8, patch_size=4)
+    config = LlavaConfig(text_config=_family_configs()["llama"][0].to_dict(),
+                         vision_config=vision.to_dict())
+    tokenizer = PreTrainedTokenizerFast.from_pretrained(families["llama"])
+    return save_family_model(config, tokenizer, tmp_path_factory.mktemp("llava"))

@@ -86,8 +86,9 @@ def test_discovery_finds_decoder_and_wrapped_stacks() -> None:
                                          num_hidden_layers=3, num_attention_heads=2,
                                          num_key_value_heads=2))
     assert (find_blocks(llama).prefix, len(find_blocks(llama))) == ("model.layers", 3)
-    assert find_embeddings(llama) == "model.embed_tokens"
-    assert find_embeddings(llama.model) == "embed_tokens"
+    assert find_embeddings(llama) == ["model.embed_tokens"]  # rotary_emb holds no parameter
+    assert find_embeddings(llama.model) == ["embed_tokens"]
+    assert find_embeddings(gpt2) == ["wte", "wpe"]  # token and position tables
 
     class Wrapper(nn.Module):  # a multimodal-style wrapper: text model under another name
         def __init__(self) -> None:

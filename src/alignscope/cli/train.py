@@ -39,7 +39,11 @@ def finetune(
     random_init: Annotated[str | None, Opt(help="Layers to re-initialise: block.0-1, "
                                                 "block.10,block.11, embeddings.")] = None,
     random_init_regex: Annotated[str | None, Opt(help="Parameter-name regex (authors' parity).")] = None,
-    scope: Annotated[str | None, Opt(help="all | attention | ffn | layernorm.")] = None,
+    freeze: Annotated[str | None, Opt(help="Layers not trained, e.g. block.0-5.")] = None,
+    revert: Annotated[str | None, Opt(help="Layer groups reset to pretrained after training "
+                                           "and evaluated again, e.g. 'block.0-1;block.2-3'.")] = None,
+    scope: Annotated[str | None, Opt(help="all | attention | ffn | layernorm (narrows "
+                                          "random-init, freeze and revert).")] = None,
     init_scheme: Annotated[str | None, Opt(help="model | torch-default | normal:SIGMA.")] = None,
     seed: Annotated[int | None, Opt()] = None,
     epochs: Annotated[int | None, Opt()] = None,
@@ -60,6 +64,10 @@ def finetune(
                                                  "CUDA, fp32 elsewhere).")] = None,
     bf16: Annotated[bool | None, Opt("--bf16/--no-bf16", hidden=True,
                                      help="Deprecated: --precision auto / fp32.")] = None,
+    dtype: Annotated[str | None, Opt(help="Weights: float32 | bfloat16 | float16.")] = None,
+    device_map: Annotated[str | None, Opt(help="'auto': spread a model larger than one GPU "
+                                               "over GPUs and CPU (needs alignscope[big]).")]
+    = None,
     threads: Annotated[int | None, Opt(help="CPU threads (1 is fastest on a busy machine).")] = None,
     write_predictions: Annotated[bool, Opt(help="Write predictions in the input format.")] = False,
     deprel: Annotated[str | None, Opt(help="Parsing: score 'universal' or 'full' DEPRELs.")] = None,

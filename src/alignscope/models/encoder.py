@@ -1,4 +1,9 @@
-"""Load any Hugging Face encoder (hub id or local path) with its fast tokenizer.
+"""Load any Hugging Face model with hidden states (hub id or local path) and its fast tokenizer.
+
+Encoders (BERT, XLM-R, DistilBERT...) and decoder-only LLMs (Llama, Qwen2, Gemma, Mistral,
+GPT-2, BLOOM...) load the same way; a multimodal wrapper whose config nests a `text_config`
+is reduced to its language model. Its blocks and input embeddings are found by inspecting
+the module tree (models/layers.py), so a new architecture needs no table entry.
 
 Weights load from safetensors unless the user allows pickled `.bin` files; remote code runs
 only when asked. A directory written by `alignscope finetune` resolves to its encoder.
@@ -6,9 +11,12 @@ only when asked. A directory written by `alignscope finetune` resolves to its en
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import torch
 from safetensors import SafetensorError
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedConfig, PreTrainedModel
 from transformers.models.auto.modeling_auto import (
@@ -17,7 +25,7 @@ from transformers.models.auto.modeling_auto import (
 )
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
-from alignscope.errors import AlignscopeError
+from alignscope.errors import AlignscopeError, UnknownNameError
 from alignscope.models.files import check_model_folder, could_be_hub_id
 from alignscope.models.layers import find_blocks
 from alignscope.runs import encoder_dir
@@ -79,6 +87,19 @@ def resolve_model_source(name_or_path: str | Path, allow_pickle: bool = False) -
     return str(name_or_path)
 
 
+DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "bfloat16": torch.bfloat16,
+                                  "float16": torch.float16}
+_DTYPE_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+
+
+def parse_dtype(name: str) -> torch.dtype:
+    """`float32` | `bfloat16` | `float16` (or fp32, bf16, fp16): the dtype weights load in."""
+    key = _DTYPE_ALIASES.get(name.lower(), name.lower())
+    if key not in DTYPES:
+        raise UnknownNameError("weight dtype", name, [*DTYPES, *_DTYPE_ALIASES])
+    return DTYPES[key]
+
+
 def is_causal(config: PreTrainedConfig) -> bool:
     """Decoder-only: a causal-LM architecture that has no masked-LM head (BERT has both)."""
     kind = config.model_type
@@ -87,19 +108,27 @@ def is_causal(config: PreTrainedConfig) -> bool:
 
 
 def load_encoder(name_or_path: str | Path, *, revision: str | None = None,
-                 trust_remote_code: bool = False, allow_pickle: bool = False) -> Encoder:
-    """Load the base encoder (no task head) and its fast tokenizer.
+                 trust_remote_code: bool = False, allow_pickle: bool = False,
+                 dtype: str = "float32", device_map: str | None = None) -> Encoder:
+    """Load the base model (no task head) and its fast tokenizer.
 
-    `allow_pickle` permits `.bin` checkpoints, which execute pickle code on load.
+    `allow_pickle` permits `.bin` checkpoints, which execute pickle code on load. `dtype`
+    is the weights' dtype (`bfloat16` halves the memory). `device_map` ("auto", "balanced",
+    ...) spreads a model larger than one GPU over the GPUs and the CPU (needs accelerate:
+    `pip install 'alignscope[big]'`); without it the caller moves the model.
     """
+    weights_dtype = parse_dtype(dtype)
+    if device_map is not None and importlib.util.find_spec("accelerate") is None:
+        raise AlignscopeError(f"--device-map {device_map} needs the accelerate package",
+                              "pip install 'alignscope[big]'")
     source = resolve_model_source(name_or_path, allow_pickle)
+    placement: dict[str, Any] = {"device_map": device_map} if device_map is not None else {}
     try:
         config = AutoConfig.from_pretrained(source, revision=revision,
                                             trust_remote_code=trust_remote_code)
         model = AutoModel.from_pretrained(
             source, config=config, revision=revision, trust_remote_code=trust_remote_code,
-            use_safetensors=None if allow_pickle else True,
-        )
+            use_safetensors=None if allow_pickle else True, dtype=weights_dtype, **placement)
         tokenizer = AutoTokenizer.from_pretrained(source, revision=revision,
                                                   trust_remote_code=trust_remote_code)
     except (OSError, SafetensorError) as error:
@@ -124,8 +153,42 @@ def load_encoder(name_or_path: str | Path, *, revision: str | None = None,
     if not tokenizer.is_fast:
         raise AlignscopeError(f"model {name_or_path!r} has no fast tokenizer; word alignment "
                               "needs one (install `tokenizers` or convert the tokenizer)")
+    model = language_model(model)
+    if getattr(model.config, "is_encoder_decoder", False):
+        raise AlignscopeError(f"model {name_or_path!r} is an encoder-decoder "
+                              f"({type(model).__name__}); alignscope reads encoder-only and "
+                              "decoder-only models", "pick an encoder or a decoder-only LLM")
     find_blocks(model)  # fail early on architectures we cannot dissect
+    if is_causal(model.config):
+        set_pad_token(tokenizer, str(name_or_path))
     # alignscope windows long sentences itself: the tokenizer's length warning would mislead.
     tokenizer.deprecation_warnings["sequence-length-is-longer-than-the-specified-maximum"] = True
     model.eval()
     return Encoder(model=model, tokenizer=tokenizer, name=str(name_or_path), source=source)
+
+
+def language_model(model: PreTrainedModel) -> PreTrainedModel:
+    """The text model of a wrapper whose config nests a `text_config` (Llava, Gemma 3,
+    Mistral 3...); the model itself otherwise."""
+    text_config = model.config.get_text_config()
+    if text_config is model.config:
+        return model
+    for module in model.modules():
+        if isinstance(module, PreTrainedModel) and module is not model \
+                and module.config is text_config:
+            return module
+    raise AlignscopeError(f"{type(model).__name__} nests a text_config but no module uses it; "
+                          "load the language model's own checkpoint instead")
+
+
+def set_pad_token(tokenizer: Any, name: str) -> None:
+    """Decoder tokenizers often have no padding token; pad with EOS (padding is masked out,
+    so which token fills it does not matter)."""
+    if tokenizer.pad_token is not None:
+        return
+    for token in (tokenizer.eos_token, tokenizer.bos_token, tokenizer.unk_token):
+        if token is not None:
+            tokenizer.pad_token = token
+            return
+    raise AlignscopeError(f"the tokenizer of {name!r} has no pad, EOS, BOS or UNK token to pad "
+                          "batches with; add one with tokenizer.add_special_tokens and save it")

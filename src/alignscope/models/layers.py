@@ -11,9 +11,10 @@ Input specs accept `embeddings`, `block.K`, `block.A-B` and lists of them (`bloc
 bare integers and ranges (`0-1`, `10,11`) are an alias for blocks (the pre-2 syntax).
 
 The block stack is found from the module tree, without a table of architectures: the
-nn.ModuleList holding the most parameters whose children are all of one class (BERT/XLM-R
-`encoder.layer`, DistilBERT `transformer.layer`, GPT-2 `h`, Llama `model.layers`, also under a
-multimodal wrapper's text model). A model without one is refused with a clear error.
+nn.ModuleList as long as the configured depth, of one class of children, holding the most
+parameters (BERT/XLM-R `encoder.layer`, DistilBERT `transformer.layer`, GPT-2 and BLOOM `h`,
+Llama/Qwen2/Gemma `model.layers`, OPT `decoder.layers`, also under a multimodal wrapper's text
+model). A model without one is refused with a clear error.
 """
 
 from __future__ import annotations
@@ -142,20 +143,39 @@ def _parameter_count(module: nn.Module) -> int:
     return sum(parameter.numel() for parameter in module.parameters())
 
 
+def _configured_depth(model: nn.Module) -> int | None:
+    config = getattr(model, "config", None)
+    if config is None:
+        return None
+    if callable(getattr(config, "get_text_config", None)):
+        config = config.get_text_config()
+    for key in ("num_hidden_layers", "n_layers", "num_layers"):
+        value = getattr(config, key, None)
+        if isinstance(value, int):
+            return value
+    return None
+
+
 def find_blocks(model: nn.Module) -> BlockStack:
-    """The block stack: the ModuleList of same-class children holding the most parameters
-    (ties: the first in module order). Nested wrappers and decoder layouts need no table."""
+    """The block stack: among the ModuleLists holding parameters, prefer the one as long as the
+    configured depth, then one whose children share a class (a hybrid stack such as Jamba's
+    mixes two), then the one holding the most parameters (ties: the first in module order).
+    Nested wrappers and decoder layouts need no table."""
     from torch import nn
 
-    best: tuple[int, str, nn.ModuleList] | None = None
+    depth = _configured_depth(model)
+
+    def rank(stack: nn.ModuleList) -> tuple[bool, bool, int]:
+        return (len(stack) == depth, len({type(child) for child in stack}) == 1,
+                _parameter_count(stack))
+
+    best: tuple[tuple[bool, bool, int], str, nn.ModuleList] | None = None
     for name, module in model.named_modules():
         if not isinstance(module, nn.ModuleList) or len(module) == 0:
             continue
-        if len({type(child) for child in module}) != 1:
-            continue
-        size = _parameter_count(module)
-        if size > 0 and (best is None or size > best[0]):
-            best = (size, name, module)
+        key = rank(module)
+        if key[2] > 0 and (key[0] or key[1]) and (best is None or key > best[0]):
+            best = (key, name, module)
     if best is None:
         raise AlignscopeError(
             f"cannot find the transformer blocks of {type(model).__name__}: no nn.ModuleList of "
@@ -164,39 +184,39 @@ def find_blocks(model: nn.Module) -> BlockStack:
     return BlockStack(best[1], best[2])
 
 
-def find_embeddings(model: nn.Module) -> str:
-    """Module path of the embeddings: attribute `embeddings` (BERT family), else the module
-    holding the input embedding table, else the table itself (decoders keep it on the model)."""
+_EMBEDDING_NAME = re.compile(r"(^|_)emb", re.IGNORECASE)
+
+
+def find_embeddings(model: nn.Module) -> list[str]:
+    """Module paths of the input embeddings: the top-most modules outside the blocks that hold
+    parameters and are embedding tables or named after embeddings. BERT `embeddings` (token,
+    position, type tables and their norm), GPT-2 `wte` and `wpe`, Llama `model.embed_tokens`,
+    BLOOM `word_embeddings` and `word_embeddings_layernorm`."""
     from torch import nn
 
-    modules = dict(model.named_modules())
-    target = getattr(model, EMBEDDINGS, None)
-    if not isinstance(target, nn.Module) and hasattr(model, "get_input_embeddings"):
-        table = model.get_input_embeddings()
-        parents = [module for name, module in modules.items()
-                   if name and any(child is table for child in module.children())]
-        target = parents[0] if parents and not _holds_blocks(parents[0], model) else table
-    for name, module in modules.items():
-        if module is target and name:
-            return name
-    raise ConfigError(f"cannot find the embeddings module of {type(model).__name__}")
-
-
-def _holds_blocks(module: nn.Module, model: nn.Module) -> bool:
-    """Whether `module` contains the block stack (then it is the model body, not embeddings)."""
-    blocks = find_blocks(model).blocks
-    return any(child is blocks for child in module.modules())
+    blocks = find_blocks(model).prefix
+    found: list[str] = []
+    for name, module in model.named_modules():
+        if not name or name == blocks or any(name.startswith(f"{outer}.")
+                                             for outer in (blocks, *found)):
+            continue
+        named = _EMBEDDING_NAME.search(name.rsplit(".", 1)[-1]) is not None
+        if (isinstance(module, nn.Embedding) or named) and _parameter_count(module) > 0:
+            found.append(name)
+    if not found:
+        raise ConfigError(f"cannot find the input embeddings of {type(model).__name__}")
+    return found
 
 
 def layers_of_parameters(model: nn.Module, names: Sequence[str]) -> list[str]:
     """The layers holding the named parameters, in model order (a regex RANDOM-INIT's layers);
     parameters outside the embeddings and the blocks (pooler, head) belong to none."""
-    stack, embeddings = find_blocks(model), find_embeddings(model)
+    stack, embeddings = find_blocks(model), tuple(f"{e}." for e in find_embeddings(model))
     blocks: set[int] = set()
     has_embeddings = False
     for name in names:
         if name.startswith(stack.prefix + "."):
             blocks.add(int(name[len(stack.prefix) + 1:].split(".")[0]))
-        elif name.startswith(embeddings + "."):
+        elif name.startswith(embeddings):
             has_embeddings = True
     return LayerSelection(tuple(sorted(blocks)), has_embeddings).names

@@ -9,7 +9,13 @@ Schemes:
                  zero biases, LayerNorm 1/0), as in the paper's runs.
   torch-default  each module's `reset_parameters()`, i.e. what building fresh `nn.Linear`s
                  does (the behaviour of the authors' transformers-4.10 port).
-  normal:SIGMA   weights normal(0, SIGMA), biases 0, norm weights 1.
+  normal:SIGMA   weights normal(0, SIGMA), biases 0, norms reset to the identity (the model's
+                 own norm init where it has one: RMSNorm weight 1, Gemma's (1 + w) norms 0).
+
+Which parameters a scope covers is read from the module tree, not from per-family tables:
+norms are modules whose class is a LayerNorm or RMSNorm; attention is any module on the path
+from the block to the parameter whose attribute or class name says attention (`attention`,
+`self_attn`, GPT-2 `attn`, `BloomAttention`); everything else in a block is the feed-forward.
 
 Since transformers 5, every tensor loaded by `from_pretrained` carries `_is_hf_initialized`,
 and the library's init helpers skip flagged tensors: calling `_init_weights` on a loaded
@@ -96,10 +102,6 @@ def reinitialize(model: nn.Module, layers: LayerSelection | None = None, *,
     The global RNG is left untouched; the same seed gives the same tensors.
     """
     init = parse_scheme(scheme)
-    if scope not in SCOPES:
-        raise UnknownNameError("scope", scope, list(SCOPES))
-    if (layers is None) == (regex is None):
-        raise ConfigError("select what to re-initialise with exactly one of layers or regex")
     if init.kind == "model" and not callable(getattr(model, "_init_weights", None)):
         raise ConfigError(f"{type(model).__name__} has no _init_weights; use the "
                           "torch-default or normal:SIGMA init scheme")
@@ -142,9 +144,22 @@ def reinitialize(model: nn.Module, layers: LayerSelection | None = None, *,
     return [_record(name, tensor) for name, tensor in targets.items()]
 
 
+def select_parameters(model: nn.Module, layers: LayerSelection | None = None, *,
+                      regex: str | None = None, scope: str = "all") -> dict[str, nn.Parameter]:
+    """The parameters a layer selection (or regex) and scope cover, by name, in model order;
+    the same selection RANDOM-INIT, freezing and reverting act on."""
+    tensors = dict(model.named_parameters())
+    return {name: tensors[name]
+            for name in _select(model, dict(model.named_modules()), layers, regex, scope)}
+
+
 def _select(model: nn.Module, modules: dict[str, nn.Module], layers: LayerSelection | None,
             regex: str | None, scope: str) -> dict[str, str]:
     """Selected parameter name -> owning module name, in model order."""
+    if scope not in SCOPES:
+        raise UnknownNameError("scope", scope, list(SCOPES))
+    if (layers is None) == (regex is None):
+        raise ConfigError("select parameters with exactly one of layers or regex")
     owners = _owners(model)
     if layers is not None:
         candidates = _in_regions(owners, _regions(model, layers))
@@ -152,7 +167,7 @@ def _select(model: nn.Module, modules: dict[str, nn.Module], layers: LayerSelect
         candidates = _matching(owners, regex or "")
     layer_prefix = find_blocks(model).prefix
     selected = {name: owner for name, owner in candidates.items()
-                if scope == "all" or _scope_of(owner, modules[owner], layer_prefix) == scope}
+                if scope == "all" or _scope_of(owner, modules, layer_prefix) == scope}
     if not selected:
         what = str(layers) if layers is not None else f"regex {regex!r}"
         raise ConfigError(f"the selection ({what}, scope {scope}) matches no parameter")
@@ -177,7 +192,7 @@ def _regions(model: nn.Module, selection: LayerSelection) -> list[str]:
     check_blocks(selection, len(stack))
     regions = [stack.module_name(index) for index in selection.blocks]
     if selection.embeddings:
-        regions.append(find_embeddings(model))
+        regions.extend(find_embeddings(model))
     if not regions:
         raise ConfigError("empty layer selection: name blocks or 'embeddings'")
     return regions
@@ -202,14 +217,21 @@ def is_norm(module: nn.Module) -> bool:
     return isinstance(module, nn.LayerNorm) or "LayerNorm" in kind or "RMSNorm" in kind
 
 
-def _scope_of(owner: str, module: nn.Module, layer_prefix: str) -> str:
-    """`layernorm`, `attention`, `ffn`, or `other` (embedding tables, pooler)."""
-    if is_norm(module):
+def _scope_of(owner: str, modules: dict[str, nn.Module], layer_prefix: str) -> str:
+    """`layernorm`, `attention`, `ffn`, or `other` (embedding tables, pooler, final norm...)."""
+    if is_norm(modules[owner]):
         return "layernorm"
     if not owner.startswith(layer_prefix + "."):
         return "other"
-    parts = owner[len(layer_prefix) + 1:].lower().split(".")
-    return "attention" if any("attention" in p or "attn" in p for p in parts) else "ffn"
+    # The modules from the block (`layers.3`) down to the owner.
+    parts = owner.split(".")
+    path = [".".join(parts[:end]) for end in range(layer_prefix.count(".") + 3, len(parts) + 1)]
+    return "attention" if any(_is_attention(name, modules[name]) for name in path) else "ffn"
+
+
+def _is_attention(name: str, module: nn.Module) -> bool:
+    attribute = name.rsplit(".", 1)[-1].lower()
+    return "attention" in attribute or "attn" in attribute or "Attention" in type(module).__name__
 
 
 def _check_selectable(model: nn.Module, targets: dict[str, torch.Tensor]) -> None:
@@ -294,10 +316,17 @@ def _draw(model: nn.Module, init: InitScheme, targets: dict[str, torch.Tensor],
         for module in touched.values():
             module.reset_parameters()
     else:
+        init_weights = getattr(model, "_init_weights", None)
+        norms = {selected[name] for name in targets if is_norm(modules[selected[name]])}
+        if callable(init_weights):  # the model knows its norms' identity (Gemma: weight 0)
+            with guard_torch_init_functions():
+                for owner in norms:
+                    init_weights(modules[owner])
         for name, tensor in targets.items():
             owner = modules[selected[name]]
             if is_norm(owner):
-                tensor.fill_(1.0 if name.endswith("weight") else 0.0)
+                if not callable(init_weights):
+                    tensor.fill_(1.0 if name.endswith("weight") else 0.0)
             elif name.endswith("bias"):
                 tensor.zero_()
             else:

@@ -29,6 +29,9 @@ class TaskModel(nn.Module):
         """[sentences, max_words, hidden]: each word's anchor vector, stitched across windows."""
         hidden = self.encoder(input_ids=batch.input_ids,
                               attention_mask=batch.attention_mask).last_hidden_state
+        # The head stays float32 whatever the encoder's weights (--dtype bfloat16), so bf16
+        # states are widened; under CUDA autocast the head still computes in bf16.
+        hidden = hidden.float()
         flat = hidden.reshape(-1, hidden.shape[-1])
         sentences, max_words = batch.word_mask.shape
         words = flat.new_zeros(sentences * max_words, hidden.shape[-1])

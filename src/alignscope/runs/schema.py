@@ -61,11 +61,27 @@ class Reinit(_Open):
     tensors: list[dict[str, Any]]
 
 
+class Ablation(_Open):
+    layers: str = Field(description="the layer selection, e.g. `block.0-5` (docs/layers.md)")
+    scope: str
+    tensors: list[dict[str, Any]] = Field(
+        description="name and shape of each tensor acted on; for a revert also `change`, "
+                    "||tuned - pretrained|| / ||pretrained||")
+
+
+class Revert(Ablation):
+    evaluations: list[Evaluation] = Field(
+        description="every evaluation set scored again with these layers back at their "
+                    "pretrained weights (no retraining)")
+
+
 class FinetuneResult(RunHeader):
     kind: Literal["finetune"]
     task: str
     metric: str
     reinit: Reinit
+    freeze: Ablation | None = Field(None, description="layers kept out of training (--freeze)")
+    revert: list[Revert] = Field(default_factory=list, description="--revert groups, in order")
     evaluations: list[Evaluation]
     training: dict[str, Any]
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import field_validator, model_validator
+from pydantic import BeforeValidator, field_validator, model_validator
 
 from alignscope.config import (
     Count,
@@ -34,6 +34,15 @@ from alignscope.tasks import get_task
 DEFAULT_MAX_LENGTH = 128  # subwords per window (XTREME)
 
 
+def _split_groups(value: Any) -> Any:
+    """`block.0-1;block.2-3` -> ['block.0-1', 'block.2-3'] (commas belong to one group)."""
+    return [group.strip() for group in value.split(";")] if isinstance(value, str) else value
+
+
+# Layer groups; each is checked for syntax before the model (and so its depth) is known.
+LayerGroups = Annotated[list[Text], BeforeValidator(_split_groups)]
+
+
 @options
 class FinetuneConfig:
     FLAGS: ClassVar[dict[str, str]] = {"reinit_scope": "--scope", "reinit_scheme": "--init-scheme"}
@@ -50,6 +59,9 @@ class FinetuneConfig:
     random_init_regex: str | None = None  # parity with the authors' parameter-name regexes
     reinit_scope: str = "all"  # all | attention | ffn | layernorm
     reinit_scheme: str = "model"  # model | torch-default | normal:SIGMA
+    # post-hoc ablations (reinit_scope narrows them too)
+    freeze: str | None = None  # layers not trained, e.g. "block.0-5"
+    revert: LayerGroups = field(default_factory=list)  # reset to pretrained after training
     # optimisation (XTREME udpos: lr 2e-5, 10 epochs, batch 32, max length 128)
     epochs: Count = 10
     lr: Rate = 2e-5
@@ -69,6 +81,8 @@ class FinetuneConfig:
     device: Device = "auto"  # auto | cpu | cuda | cuda:N
     precision: PrecisionName | None = None  # default auto: bf16 on CUDA, else fp32
     bf16: bool | None = None  # deprecated: True = precision auto, False = fp32
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"  # the weights' dtype
+    device_map: Text | None = None  # "auto": spread a large model over GPUs and CPU (accelerate)
     threads: Count | None = None  # CPU threads for torch; None: torch's default
     write_predictions: bool = False
     task_options: dict[str, Any] = field(default_factory=dict)
@@ -76,7 +90,7 @@ class FinetuneConfig:
     trust_remote_code: bool = False
     allow_pickle: bool = False
 
-    @field_validator("random_init")
+    @field_validator("random_init", "freeze")
     @classmethod
     def _layers(cls, spec: str | None) -> str | None:
         if spec is not None and not spec.strip():
@@ -85,6 +99,13 @@ class FinetuneConfig:
         if spec is not None:
             user_error(parse_layers, spec)  # syntax; the block count is checked on load
         return spec
+
+    @field_validator("revert")
+    @classmethod
+    def _groups(cls, groups: list[str]) -> list[str]:
+        for spec in groups:
+            user_error(parse_layers, spec)
+        return groups
 
     @field_validator("random_init_regex")
     @classmethod
@@ -118,10 +139,12 @@ class FinetuneConfig:
             raise ValueError(f"--max-length (max_length) must be at least 8 subwords (room for "
                              f"the special tokens and a word), got {self.max_length}")
         selected = self.random_init is not None or self.random_init_regex is not None
-        if not selected and (self.reinit_scheme != "model" or self.reinit_scope != "all"):
-            raise ValueError("--init-scheme (reinit_scheme) and --scope (reinit_scope) apply to "
-                             "re-initialised layers: add --random-init LAYERS (or "
-                             "--random-init-regex), or drop them")
+        if not selected and self.reinit_scheme != "model":
+            raise ValueError("--init-scheme (reinit_scheme) applies to re-initialised layers: "
+                             "add --random-init LAYERS (or --random-init-regex), or drop it")
+        if not (selected or self.freeze or self.revert) and self.reinit_scope != "all":
+            raise ValueError("--scope (reinit_scope) narrows layer ablations: add --random-init, "
+                             "--freeze or --revert LAYERS, or drop it")
         return self
 
     def to_dict(self) -> dict[str, Any]:

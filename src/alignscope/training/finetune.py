@@ -1,5 +1,6 @@
-"""Fine-tune an encoder (optionally with RANDOM-INIT layers) on a source language and evaluate
-zero-shot on target languages. Writes `results.json` and `checkpoint/` atomically."""
+"""Fine-tune an encoder (optionally with RANDOM-INIT, frozen or reverted layers) on a source
+language and evaluate zero-shot on target languages. Writes `results.json` and `checkpoint/`
+atomically."""
 
 from __future__ import annotations
 
@@ -22,8 +23,9 @@ from alignscope.encoding.precision import autocast, check_precision, resolve_pre
 from alignscope.encoding.words import WordAligner, aligner_for
 from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.io import atomic_write_json
+from alignscope.models.ablation import RevertPoint, freeze, revert_point, reverted
 from alignscope.models.encoder import load_encoder, resolve_model_source
-from alignscope.models.layers import LayerSelection, layers_of_parameters, parse_layers
+from alignscope.models.layers import find_blocks, layers_of_parameters, parse_layers
 from alignscope.models.reinit import ReinitRecord, is_norm, reinitialize
 from alignscope.models.task_model import TaskModel
 from alignscope.progress import progress_bar
@@ -100,19 +102,22 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
     check_precision(precision, device)
     encoder = load_encoder(config.model, revision=config.revision,
                            trust_remote_code=config.trust_remote_code,
-                           allow_pickle=config.allow_pickle)
+                           allow_pickle=config.allow_pickle, dtype=config.dtype,
+                           device_map=config.device_map)
     # The default (128) shrinks to a smaller model's limit; an explicit longer window is an error.
     if config.max_length > encoder.max_tokens() and config.max_length != DEFAULT_MAX_LENGTH:
         raise ConfigError(f"--max-length {config.max_length} exceeds what the model accepts "
                           f"({encoder.max_tokens()} subwords)",
                           f"use --max-length {encoder.max_tokens()} or less; longer sentences "
                           "are windowed anyway")
-    selection = (parse_layers(config.random_init, encoder.num_blocks)
-                 if config.random_init else None)  # checked against the model before training
-    reinit_records = _random_init(encoder.model, selection, config)
-    random_init = layers_of_parameters(encoder.model, [r.name for r in reinit_records])
+    ablations = _ablate(encoder.model, config)
+    random_init = layers_of_parameters(encoder.model, [r.name for r in ablations.reinit])
     head = task.build_head(encoder.hidden_size, labels, config.dropout)
-    model = TaskModel(encoder.model, head).to(device)
+    model = TaskModel(encoder.model, head)
+    if config.device_map is None:
+        model.to(device)
+    else:  # the encoder is already placed; accelerate's hooks move its inputs and outputs
+        model.head.to(device)
     aligner = aligner_for(encoder, config.max_length)
     predictor = Predictor(model, task, labels, aligner, device, config.eval_batch_size,
                           precision, show_progress)
@@ -126,6 +131,8 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
     predictions_dir = out / PREDICTIONS_DIR if config.write_predictions else None
     evaluations = [predictor.evaluate(dataset, sentences, predictions_dir)
                    for dataset, sentences in zip(data.evals, eval_sentences, strict=True)]
+    reverts = [_evaluate_reverted(model, point, predictor, data.evals, eval_sentences,
+                                  predictions_dir) for point in ablations.revert_points]
     results = {
         "schema_version": SCHEMA_VERSION,
         "kind": "finetune",
@@ -138,10 +145,13 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
                   "hidden_size": encoder.hidden_size},
         "config": {**config.to_dict(), "precision": precision, "bf16": None},
         "seed": config.seed,
-        "reinit": {"spec": str(selection) if selection else None,
+        "reinit": {"spec": ablations.reinit_spec,
                    "regex": config.random_init_regex, "scope": config.reinit_scope,
                    "scheme": config.reinit_scheme, "seed": config.seed,
-                   "tensors": [r.to_dict() for r in reinit_records]},
+                   "tensors": [r.to_dict() for r in ablations.reinit]},
+        "freeze": {"layers": ablations.frozen_layers, "scope": config.reinit_scope,
+                   "tensors": [r.to_dict() for r in ablations.frozen]} if config.freeze else None,
+        "revert": reverts,
         "data": {"train": _describe(data.train, train_sentences),
                  "dev": _describe(data.dev, dev_sentences) if data.dev else None},
         "training": training,
@@ -159,12 +169,45 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
     return results
 
 
-def _random_init(model: torch.nn.Module, selection: LayerSelection | None,
-                 config: FinetuneConfig) -> list[ReinitRecord]:
-    if selection is None and not config.random_init_regex:
-        return []
-    return reinitialize(model, selection, regex=config.random_init_regex,
-                        scope=config.reinit_scope, scheme=config.reinit_scheme, seed=config.seed)
+@dataclass
+class _Ablations:
+    reinit: list[ReinitRecord]
+    frozen: list[Any]
+    revert_points: list[RevertPoint]
+    reinit_spec: str | None  # canonical names, e.g. "block.0-1"
+    frozen_layers: str | None
+
+
+def _ablate(model: torch.nn.Module, config: FinetuneConfig) -> _Ablations:
+    """Check every layer spec, remember the revert groups' pretrained weights, then apply
+    RANDOM-INIT and freezing."""
+    depth = len(find_blocks(model))
+    specs = [spec for spec in (config.random_init, config.freeze) if spec] + config.revert
+    layers = {spec: parse_layers(spec, depth) for spec in specs}
+    points = [revert_point(model, layers[spec], scope=config.reinit_scope)
+              for spec in config.revert]
+    reinit = []
+    if config.random_init or config.random_init_regex:
+        reinit = reinitialize(model, layers.get(config.random_init or ""),
+                              regex=config.random_init_regex, scope=config.reinit_scope,
+                              scheme=config.reinit_scheme, seed=config.seed)
+    frozen = freeze(model, layers[config.freeze], scope=config.reinit_scope) \
+        if config.freeze else []
+    return _Ablations(reinit, frozen, points,
+                      str(layers[config.random_init]) if config.random_init else None,
+                      str(layers[config.freeze]) if config.freeze else None)
+
+
+def _evaluate_reverted(model: TaskModel, point: RevertPoint, predictor: Predictor,
+                       datasets: list[ResolvedDataset], sentences: list[list[Sentence]],
+                       predictions_dir: Path | None) -> dict[str, Any]:
+    """Score every target with one group of layers back at its pretrained weights."""
+    group_dir = predictions_dir / f"revert-{point.layers}" if predictions_dir else None
+    with reverted(model.encoder, point) as records:
+        evaluations = [predictor.evaluate(dataset, read, group_dir)
+                       for dataset, read in zip(datasets, sentences, strict=True)]
+    return {"layers": str(point.layers), "scope": point.scope,
+            "tensors": [r.to_dict() for r in records], "evaluations": evaluations}
 
 
 def _describe(dataset: ResolvedDataset, sentences: list[Sentence] | None) -> dict[str, Any]:
@@ -178,6 +221,8 @@ def _parameter_groups(model: TaskModel, config: FinetuneConfig) -> list[dict[str
     norms = {id(p) for module in model.modules() if is_norm(module) for p in module.parameters()}
     groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
     for name, parameter in model.named_parameters():
+        if not parameter.requires_grad:
+            continue  # frozen: the optimizer never sees it
         no_decay = name.endswith("bias") or id(parameter) in norms
         groups.setdefault((name.startswith("head."), no_decay), []).append(parameter)
     head_lr = config.head_lr if config.head_lr is not None else config.lr
