@@ -28,7 +28,7 @@ import yaml
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
-from alignscope.errors import AlignscopeError, ConfigError
+from alignscope.errors import AlignscopeError, ConfigError, UnknownNameError
 from alignscope.io import read_utf8
 
 T = TypeVar("T")
@@ -47,7 +47,7 @@ COMMANDS: dict[str, str] = {
 
 
 class OptionsError(ConfigError):
-    """A option class refused its values; `validation` holds pydantic's details."""
+    """An option class refused its values; `validation` holds pydantic's details."""
 
     def __init__(self, validation: ValidationError, cls: type) -> None:
         self.validation, self.cls = validation, cls
@@ -89,8 +89,6 @@ def user_error(check: Callable[..., Any], *args: Any) -> Any:
 def config_class(command: str) -> type:
     """The option class of a command (`finetune`, `similarity`, ...)."""
     if command not in COMMANDS:
-        from alignscope.errors import UnknownNameError
-
         raise UnknownNameError("command", command, list(COMMANDS))
     module, _, name = COMMANDS[command].partition(":")
     return getattr(importlib.import_module(module), name)
@@ -164,13 +162,13 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     """PyYAML's safe loader, refusing a key given twice (it would keep the last silently)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
+        seen: list[Any] = []  # a list: YAML keys may be unhashable ([a, b]: 1)
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
             if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"key {key!r} appears twice", key_node.start_mark)
-            seen.add(key)
+            seen.append(key)
         return super().construct_mapping(node, deep=deep)
 
 

@@ -121,7 +121,8 @@ def _directory_lock(folder: Path) -> Iterator[None]:
             return
         fd = os.open(folder, os.O_RDONLY)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            with contextlib.suppress(OSError):  # e.g. NFS refuses locks on read-only fds
+                fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
             os.close(fd)  # releases the lock

@@ -220,6 +220,11 @@ CASES: list[tuple[str, Args, tuple[str, ...]]] = [
     ("seed-negative", finetune("--seed", "-1"), ("--seed",)),
     ("device-unknown", finetune("--device", "gpu"), ("--device", "'gpu'", "cuda:N")),
     ("device-bad-index", finetune("--device", "cuda:x"), ("--device", "cuda:x")),
+    ("precision-unknown", finetune("--precision", "fp8"), ("--precision", "'fp8'", "bf16")),
+    ("yaml-precision", finetune_yaml("precision: double\n"), ("run.yaml", "precision")),
+    ("freeze-empty", finetune("--freeze", ""), ("--freeze", "empty")),
+    ("freeze-bad-name", finetune("--freeze", "blk.0"), ("--freeze", "blk.0")),
+    ("device-map-unknown", finetune("--device-map", "manual"), ("--device-map", "manual")),
     # finetune: RANDOM-INIT combinations
     ("random-init-empty", finetune("--random-init", ""), ("--random-init", "empty")),
     ("random-init-garbage", finetune("--random-init", "a-b"), ("--random-init", "a-b")),
@@ -302,6 +307,8 @@ CASES: list[tuple[str, Args, tuple[str, ...]]] = [
      ("ner.iob:2", "Z-X")),
     # finetune: YAML configs
     ("yaml-missing", lambda w: [*finetune()(w), "--config", "absent.yaml"], ("absent.yaml",)),
+    ("yaml-is-folder", lambda w: [*finetune()(w), "--config", str(w.data)],
+     ("--config", "data", "folder")),
     ("yaml-invalid", finetune_yaml("lr: [1\nseed: 2\n"), ("run.yaml:", "YAML")),
     ("yaml-a-list", finetune_yaml("- lr: 1\n"), ("run.yaml", "mapping")),
     ("yaml-unknown-key", finetune_yaml("learning_rate: 0.1\n"), ("learning_rate",)),
@@ -332,6 +339,7 @@ CASES: list[tuple[str, Args, tuple[str, ...]]] = [
     ("eval-batch-size-0", evaluate("--batch-size", "0"), ("--batch-size",)),
     ("eval-max-sentences-0", evaluate("--max-sentences", "0"), ("--max-sentences",)),
     ("eval-device", evaluate("--device", "tpu"), ("--device", "tpu")),
+    ("eval-precision", evaluate("--precision", "half"), ("--precision", "half")),
     ("eval-no-dataset", lambda w: ["evaluate", "--checkpoint", str(w.run), "--eval", ""],
      ("--eval",)),
     ("eval-out-overwrites-input", evaluate("--out", "train.conllu"), ("--out", ".json")),
@@ -366,6 +374,7 @@ CASES: list[tuple[str, Args, tuple[str, ...]]] = [
     ("sim-control", similarity("--controls", "bogus"), ("bogus",)),
     ("sim-preset", similarity("--preset", "paper"), ("paper",)),
     ("sim-device", similarity("--device", "cuda0"), ("--device", "cuda0")),
+    ("sim-precision", similarity("--precision", "int8"), ("--precision", "int8")),
     ("sim-no-targets", similarity("--targets", ""), ("--targets",)),
     ("sim-source-is-target", similarity("--targets", "en"), ("source", "en")),
     ("sim-model-missing", lambda w: similarity()(w)[:1] + similarity()(w)[3:],
@@ -380,6 +389,10 @@ CASES: list[tuple[str, Args, tuple[str, ...]]] = [
     ("sim-parallel-latin1", similarity(fr="Le chat dort .\n\xe9t\xe9\n".encode("latin-1")),
      ("fr.txt:2", "UTF-8")),
     ("sim-parallel-misaligned", similarity(fr="Le chat dort .\n"), ("fr.txt", "line-aligned")),
+    ("sim-parallel-folder-no-language", lambda w: [
+        *similarity()(w), "--targets", "de", "--parallel", str(w.root / "par")],
+     ("'de'", "en, fr")),
+    ("sim-parallel-flores-split", similarity("--parallel", "flores:test"), ("flores:test",)),
     ("sim-yaml-targets-numbers", lambda w: [*similarity()(w)[:3], *similarity()(w)[5:],
                                             "--config",
                                             str(w.write("s.yaml", "targets: [1, 2]\n"))],
@@ -453,3 +466,24 @@ def test_bad_input_is_refused_cleanly(ws: Workspace, args: Args,
 def test_enough_cases() -> None:
     assert len(CASES) >= 60
     assert len({name for name, _, _ in CASES}) == len(CASES)
+
+
+def test_no_misleading_length_warning_for_windowed_sentences(tiny_model_dir: Path) -> None:
+    """alignscope windows long sentences itself: the tokenizer must not warn that they are too
+    long for the model."""
+    import logging
+
+    from alignscope.models.encoder import load_encoder
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("transformers.tokenization_utils_base")
+    logger.addHandler(handler)
+    try:
+        encoder = load_encoder(tiny_model_dir)
+        encoder.tokenizer(" ".join(["cat"] * 200))
+    finally:
+        logger.removeHandler(handler)
+    assert len(encoder.tokenizer(" ".join(["cat"] * 200))["input_ids"]) > 64
+    assert not [r for r in records if "sequence length" in r.getMessage()]

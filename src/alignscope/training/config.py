@@ -82,7 +82,8 @@ class FinetuneConfig:
     precision: PrecisionName | None = None  # default auto: bf16 on CUDA, else fp32
     bf16: bool | None = None  # deprecated: True = precision auto, False = fp32
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"  # the weights' dtype
-    device_map: Text | None = None  # "auto": spread a large model over GPUs and CPU (accelerate)
+    # "auto": spread a large model over GPUs and CPU (accelerate); the strategies it knows
+    device_map: Literal["auto", "balanced", "balanced_low_0", "sequential"] | None = None
     threads: Count | None = None  # CPU threads for torch; None: torch's default
     write_predictions: bool = False
     task_options: dict[str, Any] = field(default_factory=dict)
