@@ -154,8 +154,12 @@ def _random_init_section(main: Tables) -> str:
                               f"{100 * r['target_drop']:.1f}",
                               f"{100 * r['target_minus_source']:+.1f}"] for r in rows]))
         worst = max(rows, key=lambda r: r["target_minus_source"])
-        lines.append(f"\nRe-initialising {worst['group']} costs the targets most beyond what it "
-                     f"costs the source ({100 * worst['target_minus_source']:+.1f} points).\n")
+        if worst["target_minus_source"] > 0:
+            lines.append(f"\nRe-initialising {worst['group']} costs the targets most beyond what "
+                         f"it costs the source ({100 * worst['target_minus_source']:+.1f} points).\n")
+        else:  # say so rather than call the smallest gain a cost
+            lines.append("\nNo group costs the targets more than the source: every target − source "
+                         f"is at most {100 * worst['target_minus_source']:+.1f} points.\n")
     return "\n".join(lines)
 
 
