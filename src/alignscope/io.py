@@ -203,13 +203,20 @@ def atomic_file(path: str | Path) -> Iterator[Path]:
         raise
 
 
+def temporary_beside(path: str | Path) -> Path:
+    """A new empty folder beside `path`, named as its temporaries are: the caller removes it;
+    if its process dies first, the next write of `path` (or `recover`) does."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    recover(path)
+    return Path(tempfile.mkdtemp(prefix=_temp_prefix(path), suffix=".tmp", dir=path.parent))
+
+
 @contextlib.contextmanager
 def atomic_directory(path: str | Path) -> Iterator[Path]:
     """Yield a temporary directory that replaces `path` only if the block succeeds."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    recover(path)
-    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(path), suffix=".tmp", dir=path.parent))
+    tmp = temporary_beside(path)
     try:
         yield tmp
         _usual_mode(tmp, directory=True)

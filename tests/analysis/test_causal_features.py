@@ -8,12 +8,19 @@ from pathlib import Path
 import pytest
 import torch
 
-from alignscope.analysis.features import ExtractionOptions, FeatureExtractor
+from alignscope.analysis.features import ExtractionOptions, FeatureExtractor, Features
 from alignscope.data.parallel import ParallelCorpus
 from alignscope.encoding.words import aligner_for
 from alignscope.models.encoder import Encoder, load_encoder
 
 CPU = torch.device("cpu")
+
+
+def stacked(features: Features) -> torch.Tensor:
+    """Every layer at once, [layers, rows, dim] (the analyses read one layer at a time)."""
+    return torch.stack([features.layer(k) for k in range(features.num_layers)])
+
+
 TEMPLATE = 'This sentence: "{sentence}" means in one word:'
 
 
@@ -60,8 +67,8 @@ def test_batched_equals_one_at_a_time(causal_models: dict[str, Path], pud_small:
     features = extractor.extract(pud_small, "de")
     assert extractor.stats.batches > 1 and extractor.stats.padded_tokens > extractor.stats.tokens
     expected = by_hand(encoder, pud_small, "de", pooling)
-    assert features.hidden.shape == expected.shape == (4, expected.shape[1], 32)
-    torch.testing.assert_close(features.hidden, expected, atol=1e-5, rtol=1e-4)
+    assert stacked(features).shape == expected.shape == (4, expected.shape[1], 32)
+    torch.testing.assert_close(stacked(features), expected, atol=1e-5, rtol=1e-4)
 
 
 def test_task_heads_read_a_causal_word_on_its_last_subword(causal_models: dict[str, Path],
@@ -81,11 +88,11 @@ def test_task_heads_read_a_causal_word_on_its_last_subword(causal_models: dict[s
 def test_bf16_model_gives_float32_features(causal_models: dict[str, Path],
                                            pud_small: ParallelCorpus) -> None:
     encoder = load_encoder(causal_models["llama"])
-    full = FeatureExtractor(encoder, ExtractionOptions(use_cache=False), CPU).extract(
-        pud_small, "en").hidden
+    full = stacked(FeatureExtractor(encoder, ExtractionOptions(use_cache=False), CPU).extract(
+        pud_small, "en"))
     encoder.model.to(torch.bfloat16)
-    half = FeatureExtractor(encoder, ExtractionOptions(use_cache=False), CPU).extract(
-        pud_small, "en").hidden
+    half = stacked(FeatureExtractor(encoder, ExtractionOptions(use_cache=False), CPU).extract(
+        pud_small, "en"))
     assert half.dtype == torch.float32
     # The mean is taken in float32: most values are not bf16 numbers.
     assert (half != half.to(torch.bfloat16).float()).float().mean() > 0.5

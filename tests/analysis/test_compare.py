@@ -50,7 +50,7 @@ def test_one_source_against_several_targets() -> None:
     alone = compare([LayerSides(x, CPU)], {"y": [LayerSides(y, CPU)]},
                     MeasureOptions(("linear", "rbf")))["y"]
     assert results["y"].values == alone.values
-    assert not source.prepared_layers  # every layer released once all targets were measured
+    assert not source.resident_layers  # every layer released once all targets were measured
 
 
 def test_windows_are_averaged_and_their_spread_kept() -> None:
@@ -135,15 +135,15 @@ def test_layer_matrix_holds_one_target_prepared_at_a_time(monkeypatch: pytest.Mo
     original = compare_module.layer_matrix
 
     def recording(source: LayerSides, target: LayerSides, options: MeasureOptions) -> dict:
-        held.append({name: sides[0].prepared_layers for name, sides in targets.items()})
+        held.append({name: len(sides[0].resident_layers) for name, sides in targets.items()})
         return original(source, target, options)
 
     monkeypatch.setattr(compare_module, "layer_matrix", recording)
     source = LayerSides(x, CPU)
     compare([source], targets, MeasureOptions(("rbf",), layer_matrix=True))
     assert held == [{"a": 0, "b": 0}, {"a": 0, "b": 0}]  # prepared inside, released after
-    assert not source.prepared_layers and not targets["a"][0].prepared_layers
-    assert not targets["b"][0].prepared_layers
+    assert not source.resident_layers and not targets["a"][0].resident_layers
+    assert not targets["b"][0].resident_layers
 
 
 def test_retrieval_directions_and_resampling() -> None:

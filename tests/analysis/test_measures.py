@@ -4,6 +4,8 @@ halves against preparing everything afresh; layer aggregates."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -13,7 +15,7 @@ from alignscope.analysis.anc import anc
 from alignscope.analysis.cka import linear_cka
 from alignscope.analysis.compare import LayerSides, compare, compare_conditions, half_samples
 from alignscope.analysis.controls import derangement
-from alignscope.analysis.features import Features
+from alignscope.analysis.features import Extracted, Features, open_entry, write_entry
 from alignscope.analysis.measures import (
     MEASURES,
     MeasureOptions,
@@ -199,7 +201,7 @@ def test_shuffled_on_permuted_prepared_sides_equals_preparing_them_again(
     for key, values in afresh["y"].values.items():
         assert both["shuffled"]["y"].values[key] == pytest.approx(values, abs=1e-12), key
     assert both["shuffled"]["y"].values["retrieval"] != pairs["y"].values["retrieval"]
-    assert not targets["y"][0].prepared_layers  # released with the pairs
+    assert not targets["y"][0].resident_layers  # released with the pairs
 
 
 def test_intervals_with_shared_source_halves_equal_fresh_ones() -> None:
@@ -251,14 +253,19 @@ def test_layer_matrix_holds_anc_and_mexa_but_not_the_directional_measures() -> N
     assert result.matrix["anc"][2][0] == pytest.approx(anc(x[2], y[0]), abs=1e-12)
 
 
-def test_shuffled_control_in_the_authors_windows_uses_rows_outside_each_window() -> None:
+def test_shuffled_control_in_the_authors_windows_uses_rows_outside_each_window(
+        tmp_path: Path) -> None:
     """A window's permuted rows come from the whole sample: those sides are built afresh and
     must equal the windows of the permuted features."""
     x, y = paired(n=24, layers=2, noise=0.6)
 
     def features(lang: str, hidden: torch.Tensor) -> Features:
-        return Features(lang, hidden.float(), torch.arange(24), torch.full((24,), -1),
-                        torch.full((24,), 9), 0)
+        (tmp_path / lang).mkdir()
+        write_entry(tmp_path / lang, {}, Extracted(hidden.float(), torch.arange(24),
+                                                   torch.full((24,), -1), torch.full((24,), 9), 0))
+        opened = open_entry(tmp_path / lang, {}, lang)
+        assert opened is not None
+        return opened
 
     windows = [(0, 6), (1, 7), (2, 8), (3, 9)]
     permutation = derangement(24, seed=0)

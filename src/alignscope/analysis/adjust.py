@@ -7,11 +7,13 @@ partial_length  each language's features residualised on a smooth basis of its o
                 1/sqrt(length) shrinkage of an average), translations have correlated lengths,
                 so CKA reads length as similarity; a randomly initialised model scores high for
                 that reason alone. Partialling removes the confound from every condition.
+
+Both act on one layer at a time, when it is read (features.Features.adjusted).
 """
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 
 import torch
 from torch import Tensor
@@ -20,9 +22,13 @@ from alignscope.analysis.features import Features
 from alignscope.errors import ConfigError
 
 
+def centre(hidden: Tensor) -> Tensor:
+    """[..., n, dim] minus its mean over the n rows."""
+    return hidden - hidden.mean(-2, keepdim=True)
+
+
 def centred(features: dict[str, Features]) -> dict[str, Features]:
-    return {lang: dataclasses.replace(f, hidden=f.hidden - f.hidden.mean(1, keepdim=True))
-            for lang, f in features.items()}
+    return {lang: f.adjusted(centre) for lang, f in features.items()}
 
 
 def length_basis(lengths: Tensor) -> Tensor:
@@ -33,21 +39,30 @@ def length_basis(lengths: Tensor) -> Tensor:
     return torch.stack([torch.ones_like(t), t.log(), 1 / t, t.rsqrt(), t / t.mean()], 1)
 
 
-def partial_out(hidden: Tensor, basis: Tensor) -> Tensor:
-    """`hidden` [layers, n, dim] minus its least-squares fit on `basis` [n, k], per layer."""
-    if basis.shape[0] != hidden.shape[1]:
-        raise ConfigError(f"{basis.shape[0]} lengths for {hidden.shape[1]} rows")
-    values = hidden.to(torch.float64)
-    # An orthonormal basis of the column space, for every layer and dimension at once. Few
-    # distinct lengths make the basis rank-deficient: keep only the directions it spans.
+def column_space(basis: Tensor) -> Tensor:
+    """An orthonormal basis [n, r] of the span of `basis` [n, k]. Few distinct lengths make
+    the basis rank-deficient: keep only the directions it spans."""
     u, singular, _ = torch.linalg.svd(basis, full_matrices=False)
-    q = u[:, singular > singular.max() * basis.shape[0] * torch.finfo(torch.float64).eps]
-    fitted = q @ (q.T @ values)  # broadcasts over layers
+    return u[:, singular > singular.max() * basis.shape[0] * torch.finfo(torch.float64).eps]
+
+
+def residual(hidden: Tensor, space: Tensor) -> Tensor:
+    """`hidden` [..., n, dim] minus its least-squares fit on the orthonormal columns `space`."""
+    if space.shape[0] != hidden.shape[-2]:
+        raise ConfigError(f"{space.shape[0]} lengths for {hidden.shape[-2]} rows")
+    values = hidden.to(torch.float64)
+    fitted = space @ (space.T @ values)  # broadcasts over leading (layer) dimensions
     return (values - fitted).to(hidden.dtype)
+
+
+def partial_out(hidden: Tensor, basis: Tensor) -> Tensor:
+    """`hidden` [..., n, dim] (one layer, or [layers, n, dim]) minus its least-squares fit on
+    `basis` [n, k]."""
+    return residual(hidden, column_space(basis))
 
 
 def length_partialled(features: dict[str, Features]) -> dict[str, Features]:
     """Sentence-level features (one row per sentence) with their length component removed."""
-    return {lang: dataclasses.replace(
-        f, hidden=partial_out(f.hidden, length_basis(f.sentence_tokens)))
+    return {lang: f.adjusted(functools.partial(
+        residual, space=column_space(length_basis(f.sentence_tokens))))
         for lang, f in features.items()}

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -31,32 +31,76 @@ from alignscope.errors import ConfigError
 Samples = Sequence["LayerSides"]  # one LayerSides per sample (all rows, or each window)
 
 
-class LayerSides:
-    """Every layer of one feature set ([layers, rows, dim]) prepared lazily for each family.
-
-    Prepared layers stay cached until `release`: a source compared with many targets is
-    prepared once per layer.
-    """
-
-    def __init__(self, hidden: Tensor, device: torch.device) -> None:
-        self._hidden = hidden.to(device)
-        self._prepared: dict[tuple[Family, int], Any] = {}
+class LayerSource(Protocol):
+    """Where a feature set's layers come from, one at a time (features.Features reads them
+    from disk)."""
 
     @property
-    def hidden(self) -> Tensor:
-        return self._hidden
+    def num_layers(self) -> int: ...
 
     @property
-    def rows(self) -> int:
-        return self._hidden.shape[1]
+    def rows(self) -> int: ...
+
+    def layer(self, layer: int) -> Tensor: ...
+
+
+class StackedLayers:
+    """Layers already in memory, [layers, rows, dim]."""
+
+    def __init__(self, hidden: Tensor) -> None:
+        self.hidden = hidden
 
     @property
     def num_layers(self) -> int:
-        return self._hidden.shape[0]
+        return self.hidden.shape[0]
 
     @property
-    def prepared_layers(self) -> int:
-        return len(self._prepared)
+    def rows(self) -> int:
+        return self.hidden.shape[1]
+
+    def layer(self, layer: int) -> Tensor:
+        return self.hidden[layer]
+
+
+class LayerSides:
+    """The layers of one feature set (a `LayerSource`, or a [layers, rows, dim] tensor),
+    optionally only the rows `select` (a window), each loaded when first needed and prepared
+    lazily for each family.
+
+    A layer's features and prepared forms stay until `release(layer)`: a source compared with
+    many targets is loaded and prepared once per layer, and a caller that releases each layer
+    after measuring it holds one layer of each side at a time.
+    """
+
+    def __init__(self, source: LayerSource | Tensor, device: torch.device,
+                 select: Tensor | None = None) -> None:
+        self.source = StackedLayers(source) if isinstance(source, Tensor) else source
+        self.device, self.select = device, select
+        self._loaded: dict[int, Tensor] = {}
+        self._prepared: dict[tuple[Family, int], Any] = {}
+
+    @property
+    def rows(self) -> int:
+        return self.source.rows if self.select is None else self.select.numel()
+
+    @property
+    def num_layers(self) -> int:
+        return self.source.num_layers
+
+    @property
+    def resident_layers(self) -> set[int]:
+        """The layers this side holds (loaded or prepared)."""
+        return set(self._loaded) | {layer for _, layer in self._prepared}
+
+    def layer(self, layer: int) -> Tensor:
+        """Layer `layer`'s [rows, dim] features on the device, loaded on first use."""
+        if layer not in self._loaded:
+            self._loaded[layer] = self._load(layer)
+        return self._loaded[layer]
+
+    def _load(self, layer: int) -> Tensor:
+        hidden = self.source.layer(layer)
+        return (hidden if self.select is None else hidden[self.select]).to(self.device)
 
     def prepared(self, family: Family, layer: int) -> Any:
         key = (family, layer)
@@ -65,9 +109,11 @@ class LayerSides:
         return self._prepared[key]
 
     def _prepare(self, family: Family, layer: int) -> Any:
-        return family.prepare(self.hidden[layer])
+        return family.prepare(self.layer(layer))
 
     def release(self, layer: int) -> None:
+        """Drop the layer's features and prepared forms (loaded again if asked again)."""
+        self._loaded.pop(layer, None)
         for key in [key for key in self._prepared if key[1] == layer]:
             del self._prepared[key]
 
@@ -81,13 +127,11 @@ class PermutedSides(LayerSides):
     the parent must hold a layer until its permuted view has been measured."""
 
     def __init__(self, parent: LayerSides, permutation: Tensor) -> None:
-        self._hidden = parent.hidden  # rows and layers as the parent's
-        self._prepared = {}
-        self.parent, self.permutation = parent, permutation.to(parent.hidden.device)
+        super().__init__(parent.source, parent.device, parent.select)
+        self.parent, self.permutation = parent, permutation.to(parent.device)
 
-    @property
-    def hidden(self) -> Tensor:
-        return self.parent.hidden[:, self.permutation]
+    def _load(self, layer: int) -> Tensor:
+        return self.parent.layer(layer)[self.permutation]
 
     def _prepare(self, family: Family, layer: int) -> Any:
         return family.permute(self.parent.prepared(family, layer), self.permutation)
@@ -138,9 +182,10 @@ def compare_conditions(xs: Samples, ys: Mapping[str, Samples], options: MeasureO
     `controls[condition][name]` holds the target sides of a control (e.g. `ys[name][0].permuted`,
     which reuses the pairs' prepared layers), measured without intervals or layer matrix.
     `row_groups` gives each row's sentence, for the intervals; `advance` is called after each
-    (layer, y, condition), for a progress bar. Layers are visited in the outer loop so that
-    only one layer's n x n matrices are alive at a time; a layer matrix then holds every layer
-    of x and of one y at a time.
+    (layer, y, condition), for a progress bar. Layers are visited in the outer loop and each
+    side releases a layer once it is measured, so only one layer of each side (its features
+    and n x n matrices) is alive at a time; a layer matrix then holds every layer of x and of
+    one y at a time.
     """
     if options.bootstrap and len(xs) > 1:
         raise ConfigError("--bootstrap works on one sample of sentences, not on windows")
@@ -153,7 +198,7 @@ def compare_conditions(xs: Samples, ys: Mapping[str, Samples], options: MeasureO
               for condition, sides in conditions.items()}
     parts = half_samples(row_groups if row_groups is not None else torch.arange(xs[0].rows),
                          options) if options.bootstrap else []
-    parts = [rows.to(xs[0].hidden.device) for rows in parts]
+    parts = [rows.to(xs[0].device) for rows in parts]
     results = {condition: {name: Comparison() for name in sides}
                for condition, sides in conditions.items()}
     for layer in range(layers):

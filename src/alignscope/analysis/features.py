@@ -6,19 +6,28 @@ on the device right away, so only [layers, rows, hidden] float32 features come b
 A cache entry is keyed by the model's identity (its files, config and dtype), the exact
 sentences of one language, the pooling and the length limit: a second analysis of the same
 model and data re-uses it, a change in any of them misses it.
+
+Memory: one language's features (all layers) are in memory only while it is extracted; they
+are written to its entry at once, and `Features` is a handle that reads one layer at a time
+(`Features.layer`). Without the cache (`use_cache=False`) the entry is a scratch folder beside
+where the cache entry would be, removed when no handle refers to it any more.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import shutil
 import time
+import weakref
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 from transformers.pytorch_utils import Conv1D
@@ -38,7 +47,7 @@ from alignscope.encoding.pooling import (
 )
 from alignscope.encoding.precision import autocast, check_precision, resolve_precision
 from alignscope.errors import AlignscopeError, ConfigError
-from alignscope.io import atomic_directory, atomic_write_json, file_lock
+from alignscope.io import atomic_directory, atomic_write_json, file_lock, temporary_beside
 from alignscope.models.encoder import Encoder
 from alignscope.models.layers import find_blocks
 from alignscope.progress import progress_bar
@@ -65,22 +74,70 @@ class ExtractionOptions:
             raise ConfigError("--batch-tokens must be positive")
 
 
-@dataclass
-class Features:
-    """One language's pooled representations: `hidden[layer, row]`; a row is a sentence, or a
-    word for word pooling (`row_sentence`, `row_word` locate it; `row_word` is -1 otherwise)."""
+Adjustment = Callable[[Tensor], Tensor]  # one layer's [rows, dim] features -> adjusted ones
 
-    language: str
+
+@dataclass
+class Extracted:
+    """One language's features as extraction produces them: every layer in memory, written to
+    an entry at once (`write_entry`)."""
+
     hidden: Tensor  # [layers, rows, dim] float32, CPU
     row_sentence: Tensor  # [rows] int64
     row_word: Tensor  # [rows] int64
     sentence_tokens: Tensor  # [sentences] int64: input ids per sentence, special tokens included
     truncated: int  # sentences cut at the length limit
+
+
+class LayerFiles:
+    """The per-layer files of one entry. A scratch entry (no cache) is removed once the last
+    handle referring to it is gone (or at exit)."""
+
+    def __init__(self, entry: Path, count: int, scratch: bool = False) -> None:
+        self.entry, self.count = entry, count
+        if scratch:
+            weakref.finalize(self, shutil.rmtree, entry, ignore_errors=True)
+
+    def load(self, layer: int) -> Tensor:
+        if not 0 <= layer < self.count:
+            raise IndexError(f"layer {layer} of {self.count}")
+        return load_layer(self.entry, layer)
+
+
+@dataclass(frozen=True)
+class Features:
+    """One language's pooled representations, one layer at a time: `layer(k)[row]` reads layer k
+    from disk and applies the adjustments (adjust.py); a row is a sentence, or a word for word
+    pooling (`row_sentence`, `row_word` locate it; `row_word` is -1 otherwise). Nothing holds
+    more than one layer: callers keep a layer as long as they need it (compare.LayerSides)."""
+
+    language: str
+    files: LayerFiles
+    row_sentence: Tensor  # [rows] int64
+    row_word: Tensor  # [rows] int64
+    sentence_tokens: Tensor  # [sentences] int64: input ids per sentence, special tokens included
+    truncated: int  # sentences cut at the length limit
     from_cache: bool = False
+    adjustments: tuple[Adjustment, ...] = ()
 
     @property
     def num_layers(self) -> int:
-        return self.hidden.shape[0]
+        return self.files.count
+
+    @property
+    def rows(self) -> int:
+        return self.row_sentence.numel()
+
+    def layer(self, layer: int) -> Tensor:
+        """Layer `layer`'s [rows, dim] float32 features, adjusted."""
+        hidden = self.files.load(layer)
+        for adjustment in self.adjustments:
+            hidden = adjustment(hidden)
+        return hidden
+
+    def adjusted(self, adjustment: Adjustment) -> Features:
+        """These features with `adjustment` applied to each layer when it is read."""
+        return dataclasses.replace(self, adjustments=(*self.adjustments, adjustment))
 
 
 @dataclass
@@ -171,18 +228,29 @@ class FeatureExtractor:
 
     def extract(self, corpus: ParallelCorpus, language: str, progress: Any = None,
                 label: str = "") -> Features:
+        """A handle on `language`'s features, read from the cache or extracted into it (or into
+        a scratch entry without the cache)."""
         key = self.cache_key(corpus, language)
         entry = self.entry(corpus, language)
         if not self.options.use_cache:
-            return self._run(self.encode(corpus, language), language, progress, label)
+            extracted = self._run(self.encode(corpus, language), language, progress, label)
+            scratch = temporary_beside(entry)
+            try:
+                write_entry(scratch, key, extracted)
+                return _opened(scratch, key, language, scratch=True)
+            except BaseException:
+                shutil.rmtree(scratch, ignore_errors=True)
+                raise
         with file_lock(entry):  # one process fills an entry; the others wait, then read it
-            cached = _load_entry(entry, key, language)
+            cached = open_entry(entry, key, language)
             if cached is not None:
                 self.stats.cache_hits.append(language)
-                return cached
-            features = self._run(self.encode(corpus, language), language, progress, label)
-            _save_entry(entry, key, features)
-            return features
+                return dataclasses.replace(cached, from_cache=True)
+            extracted = self._run(self.encode(corpus, language), language, progress, label)
+            with atomic_directory(entry) as tmp:
+                write_entry(tmp, key, extracted)
+            del extracted  # every layer of one language: only while it is written
+            return _opened(entry, key, language)
 
     def encode(self, corpus: ParallelCorpus, language: str) -> list[PooledInput]:
         context = PoolingContext(self.encoder, self.max_tokens, self.options.prompt_template)
@@ -197,7 +265,7 @@ class FeatureExtractor:
         return encoded
 
     def _run(self, encoded: list[PooledInput], language: str, progress: Any,
-             label: str) -> Features:
+             label: str) -> Extracted:
         rows_per_sentence = [sentence.rows for sentence in encoded]
         offsets = [0]
         for rows in rows_per_sentence:
@@ -225,9 +293,9 @@ class FeatureExtractor:
         row_sentence = torch.repeat_interleave(torch.arange(len(encoded)),
                                                torch.tensor(rows_per_sentence))
         row_word = torch.tensor([w for s in encoded for w in (s.words or [-1])], dtype=torch.int64)
-        return Features(language, hidden, row_sentence, row_word,
-                        torch.tensor([s.num_tokens for s in encoded]),
-                        truncated=sum(s.truncated for s in encoded))
+        return Extracted(hidden, row_sentence, row_word,
+                         torch.tensor([s.num_tokens for s in encoded]),
+                         truncated=sum(s.truncated for s in encoded))
 
     def _forward(self, batch: list[PooledInput]) -> Tensor:
         windows = [window for sentence in batch for window in sentence.windows]
@@ -275,26 +343,42 @@ def load_layer(entry: Path, layer: int) -> Tensor:
     return load_file(layer_file(entry, layer))["hidden"]
 
 
-def _load_entry(entry: Path, key: dict[str, Any], language: str) -> Features | None:
+def open_entry(entry: Path, key: dict[str, Any], language: str,
+               scratch: bool = False) -> Features | None:
+    """A handle on the entry's features if it holds `key` and every layer file is whole, with
+    the same shape (read from the file headers; no layer is loaded); None otherwise."""
     try:
         if json.loads((entry / "key.json").read_text(encoding="utf-8")) != key:
             return None
         info = json.loads((entry / "info.json").read_text(encoding="utf-8"))
+        count = int(info["layers"])
+        shapes = set()
+        for layer in range(count):
+            with safe_open(str(layer_file(entry, layer)), framework="pt") as handle:
+                shapes.add(tuple(handle.get_slice("hidden").get_shape()))
         rows = load_file(entry / "rows.safetensors")
-        hidden = torch.stack([load_layer(entry, layer) for layer in range(int(info["layers"]))])
     except (OSError, ValueError, KeyError, SafetensorError, RuntimeError):
         return None  # absent or unreadable: extract again and replace it
-    return Features(language, hidden, rows["row_sentence"], rows["row_word"],
-                    rows["sentence_tokens"], int(info["truncated"]), from_cache=True)
+    if len(shapes) != 1 or next(iter(shapes))[0] != rows["row_sentence"].numel():
+        return None
+    return Features(language, LayerFiles(entry, count, scratch), rows["row_sentence"],
+                    rows["row_word"], rows["sentence_tokens"], int(info["truncated"]))
 
 
-def _save_entry(entry: Path, key: dict[str, Any], features: Features) -> None:
+def _opened(entry: Path, key: dict[str, Any], language: str, scratch: bool = False) -> Features:
+    features = open_entry(entry, key, language, scratch)
+    if features is None:
+        raise AlignscopeError(f"the features just written to {entry} cannot be read back; check "
+                              "the disk (full? removed meanwhile?)")
+    return features
+
+
+def write_entry(folder: Path, key: dict[str, Any], extracted: Extracted) -> None:
     """One float32 safetensors file per layer, so a reader can take one layer at a time."""
-    with atomic_directory(entry) as tmp:
-        for layer, hidden in enumerate(features.hidden):
-            save_file({"hidden": hidden.contiguous()}, str(layer_file(tmp, layer)))
-        save_file({"row_sentence": features.row_sentence, "row_word": features.row_word,
-                   "sentence_tokens": features.sentence_tokens}, str(tmp / "rows.safetensors"))
-        atomic_write_json(tmp / "info.json", {"truncated": features.truncated,
-                                              "layers": features.num_layers})
-        atomic_write_json(tmp / "key.json", key)
+    for layer, hidden in enumerate(extracted.hidden):
+        save_file({"hidden": hidden.contiguous()}, str(layer_file(folder, layer)))
+    save_file({"row_sentence": extracted.row_sentence, "row_word": extracted.row_word,
+               "sentence_tokens": extracted.sentence_tokens}, str(folder / "rows.safetensors"))
+    atomic_write_json(folder / "info.json", {"truncated": extracted.truncated,
+                                             "layers": extracted.hidden.shape[0]})
+    atomic_write_json(folder / "key.json", key)

@@ -124,9 +124,9 @@ class SideFamily(Family):
               parts: Sequence[Tensor], wanted: set[str], options: MeasureOptions) -> Draws:
         results: Draws = {name: [] for name in ys}
         for rows in parts:
-            source = self.subset(x.prepared(self, layer), x.hidden[layer], rows)
+            source = self.subset(x.prepared(self, layer), x.layer(layer), rows)
             for name, y in ys.items():
-                target = self.subset(y.prepared(self, layer), y.hidden[layer], rows)
+                target = self.subset(y.prepared(self, layer), y.layer(layer), rows)
                 results[name].append(self.values(source, target, wanted, options))
         return results
 

@@ -119,10 +119,12 @@ def adjusted(features: dict[str, Features], config: SimilarityConfig) -> dict[st
 
 def _samples(features: Features, windows: list[tuple[int, int]] | None,
              device: torch.device, permutation: torch.Tensor | None = None) -> list[LayerSides]:
-    hidden = features.hidden if permutation is None else features.hidden[:, permutation]
+    """The sides of `features` (rows reordered by `permutation`, if given): all rows, or each
+    of the authors' windows; each side loads a layer when it is first measured."""
     if windows is None:
-        return [LayerSides(hidden, device)]
-    return [LayerSides(hidden[:, start:stop], device) for start, stop in windows]
+        return [LayerSides(features, device, permutation)]
+    order = torch.arange(features.rows) if permutation is None else permutation
+    return [LayerSides(features, device, order[start:stop]) for start, stop in windows]
 
 
 def _shuffled(features: Features, pairs: Samples, windows: list[tuple[int, int]] | None,

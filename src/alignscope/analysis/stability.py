@@ -66,8 +66,8 @@ def _check_paired(before: Features, after: Features) -> None:
         and torch.equal(before.row_word, after.row_word)
     if not same_rows:
         raise AlignscopeError(
-            f"{before.language}: the two models give different rows ({before.hidden.shape[1]} vs "
-            f"{after.hidden.shape[1]}); they must share a tokenizer and length limit")
+            f"{before.language}: the two models give different rows ({before.rows} vs "
+            f"{after.rows}); they must share a tokenizer and length limit")
     if before.num_layers != after.num_layers:
         raise AlignscopeError(f"the models have {before.num_layers} and {after.num_layers} "
                               "hidden states; stability compares the same architecture")
@@ -107,10 +107,10 @@ def run_stability(config: StabilityConfig, out: str | Path | None = None,
     steps = before[config.languages[0]].num_layers * len(config.languages) * len(conditions)
     with counter(show_progress, "measuring stability", steps) as advance:
         for lang in config.languages:
-            y = LayerSides(after[lang].hidden, device)
+            y = LayerSides(after[lang], device)
             controls = {"shuffled": {lang: [y.permuted(derangement(y.rows, config.seed))]}} \
                 if "shuffled" in conditions else {}
-            measured = compare_conditions([LayerSides(before[lang].hidden, device)], {lang: [y]},
+            measured = compare_conditions([LayerSides(before[lang], device)], {lang: [y]},
                                           options, before[lang].row_sentence, advance, controls)
             conditions["paired"][lang] = measured["parallel"][lang]
             if controls:
@@ -147,7 +147,7 @@ def _result(config: StabilityConfig, sources: dict[str, str], sentences: int,
                  dataclasses.asdict(config)),
         "pretrained": {"name": config.pretrained, "source": sources["pretrained"]},
         "languages": list(config.languages), "sentences": sentences,
-        "rows": {lang: f.hidden.shape[1] for lang, f in before.items()},
+        "rows": {lang: f.rows for lang, f in before.items()},
         "layers": layers,
         "measures": list(keys), "conditions": list(conditions),
         "results": results,
