@@ -1,15 +1,22 @@
-"""Peak memory and time of feature extraction for a Qwen2-0.5B-sized decoder (issue 11 §6).
+"""Peak memory and time of a similarity analysis of a Qwen2-0.5B-sized decoder (issue 11 §6).
 
 A randomly initialised `Qwen2Config` of Qwen2-0.5B's shape (24 blocks, hidden 896, FFN 4864,
 14 query / 2 key-value heads, vocabulary 151,936: 494 M parameters, float32) reads PUD
 sentences with `--pooling weighted-mean`, one language after another; each language's
 features go to the feature cache as one float32 safetensors file per layer and are dropped
 before the next language, so memory should be the model's plus one batch's, whatever the
-number of languages. Every grid point runs in a fresh process (clean peak RSS). The tokenizer
-is a byte-level BPE trained on the benchmark's own sentences (the real Qwen tokenizer is not
-available offline), so token counts differ from Qwen's. A benchmark, not a test.
+number of languages. The tokenizer is a byte-level BPE trained on the benchmark's own
+sentences (the real Qwen tokenizer is not available offline), so token counts differ from
+Qwen's. A benchmark, not a test.
 
-    .venv/bin/python benchmarks/bench_llm_memory.py --grid 20x2x24,40x2x24,20x4x24,20x2x12 \\
+Each grid point runs each phase in a fresh process, so each has its own peak RSS:
+  extract  build the model, extract every language into a fresh feature cache;
+  compare  (with --compare) what `similarity` does next, from that cache: the first language
+           against each other one with `--compare` measures (linear CKA and MEXA by default)
+           and the shuffled control, layer by layer (one layer per language resident).
+The random-init control is left out: it repeats the extraction with other weights.
+
+    .venv/bin/python benchmarks/bench_llm_memory.py --grid 50x5x24,200x10x24 --compare \\
         --threads 1 --out runs/bench_llm_memory.json
 """
 
@@ -19,6 +26,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -40,9 +48,13 @@ def rss_mb() -> float:
     return float("nan")
 
 
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def point(sentences: int, languages: int, layers: int, data_dir: Path,
           threads: int) -> dict[str, Any]:
-    """One grid point, in this process: build, extract language by language, measure."""
+    """One grid point's extraction, in this process: build, extract language by language."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2Model
@@ -52,7 +64,6 @@ def point(sentences: int, languages: int, layers: int, data_dir: Path,
     from alignscope.models.encoder import Encoder
 
     torch.set_num_threads(threads)
-    os.environ["ALIGNSCOPE_CACHE"] = tempfile.mkdtemp(prefix="bench-llm-cache-")
     langs = LANGUAGES[:languages]
     corpus = load_parallel("ud:pud", langs, data_dir).head(sentences)
     bpe = Tokenizer(models.BPE())
@@ -82,10 +93,51 @@ def point(sentences: int, languages: int, layers: int, data_dir: Path,
     return {"sentences": sentences, "languages": languages, "layers": layers, "threads": threads,
             "parameters_m": sum(p.numel() for p in model.parameters()) / 1e6,
             "rss_after_model_mb": after_model,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "peak_rss_mb": peak_rss_mb(),
             "seconds": seconds, "tokens": stats["tokens"], "padded_tokens": stats["padded_tokens"],
             "gflops_per_second": stats["gflops_per_second"], "feature_bytes_on_disk": on_disk,
             "load": os.getloadavg()}
+
+
+def compare_point(languages: int, measures: str, threads: int) -> dict[str, Any]:
+    """One grid point's comparison, in this process, from the cache the extraction filled."""
+    import torch
+
+    from alignscope.analysis.controls import derangement
+    from alignscope.analysis.features import open_entry
+    from alignscope.analysis.measures import MeasureOptions
+    from alignscope.analysis.similarity import compare_languages
+    from alignscope.data.registry import cache_dir
+
+    torch.set_num_threads(threads)
+    langs = LANGUAGES[:languages]
+    before = rss_mb()
+    start = time.perf_counter()
+    features = {}
+    for lang in langs:
+        entry = next((cache_dir() / "features").glob(f"{lang}-*"))
+        opened = open_entry(entry, json.loads((entry / "key.json").read_text()), lang)
+        assert opened is not None, entry
+        features[lang] = opened
+    source = features[langs[0]]
+    options = MeasureOptions(tuple(measures.split(",")))
+    compared = compare_languages(features, langs[0], langs[1:], options, None,
+                                 torch.device("cpu"), derangement(source.rows, 0))
+    seconds = time.perf_counter() - start
+    layer_mb = source.rows * source.layer(0).shape[1] * 4 / 2**20
+    first = compared["parallel"][langs[1]].values
+    return {"rss_before_mb": before, "peak_rss_mb": peak_rss_mb(), "seconds": seconds,
+            "measures": measures, "one_layer_all_languages_mb": layer_mb * languages,
+            "all_layers_all_languages_mb": layer_mb * languages * source.num_layers,
+            f"{langs[1]}_last_layer": {key: values[-1] for key, values in first.items()},
+            "load": os.getloadavg()}
+
+
+def child(args: list[str], cache: str) -> dict[str, Any]:
+    """Run this script on one phase of one grid point; its JSON line."""
+    done = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
+                          check=True, env={**os.environ, "ALIGNSCOPE_CACHE": cache})
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -94,22 +146,35 @@ def main() -> None:
                         help="SENTENCESxLANGUAGESxLAYERS,...")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--compare", nargs="?", const="linear,mexa", default=None,
+                        help="also run the comparison phase with these measures "
+                             "(default linear,mexa)")
     parser.add_argument("--point", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--compare-point", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "bench_llm_memory.json")
     args = parser.parse_args()
-    if args.point:  # a child: one grid point, JSON on stdout
+    if args.point:  # a child: one grid point's extraction, JSON on stdout
         sentences, languages, layers = (int(v) for v in args.point.split("x"))
         print(json.dumps(point(sentences, languages, layers, args.data_dir, args.threads)))
         return
+    if args.compare_point:  # a child: one grid point's comparison
+        print(json.dumps(compare_point(args.compare_point, args.compare, args.threads)))
+        return
     results = []
     for spec in args.grid.split(","):
-        child = subprocess.run([sys.executable, __file__, "--point", spec, "--threads",
-                                str(args.threads), "--data-dir", str(args.data_dir)],
-                               capture_output=True, text=True, check=True)
-        results.append(json.loads(child.stdout.strip().splitlines()[-1]))
-        print(json.dumps(results[-1]), flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        cache = tempfile.mkdtemp(prefix="bench-llm-cache-")
+        try:
+            common = ["--threads", str(args.threads), "--data-dir", str(args.data_dir)]
+            result = child(["--point", spec, *common], cache)
+            if args.compare:
+                result["compare"] = child(["--compare-point", spec.split("x")[1], "--compare",
+                                           args.compare, *common], cache)
+        finally:
+            shutil.rmtree(cache, ignore_errors=True)
+        results.append(result)
+        print(json.dumps(result), flush=True)
+        args.out.parent.mkdir(parents=True, exist_ok=True)  # what is done so far survives
+        args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"written to {args.out}")
 
 
