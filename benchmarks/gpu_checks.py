@@ -1,9 +1,10 @@
 """Pieces of benchmarks/gpu_suite.sh that no other benchmark covers.
 
     gpu_checks.py prepare --size mbert|tiny --tokenizer DIR --data-dir DATA --sentences N --out DIR
-        DIR/model: a BERT with random weights (mBERT's sizes, or 12 tiny blocks for --smoke)
+        DIR/model: a BERT with random weights (mBERT's sizes, or 4 tiny blocks for --smoke)
         saved with the tokenizer of DIR (the GPU machine needs no hub access), and DIR/pos7.yaml:
-        the 7-group POS sweep (REF + 6 block pairs, 1 seed) timed with --runs-per-device 1 vs 4
+        the POS sweep of REF + every block pair, 1 seed (7 groups on mBERT, 3 with --smoke),
+        timed with --runs-per-device 1 vs 4
     gpu_checks.py extraction --model DIR --device cuda --data-dir DATA --sentences N --out JSON
         `similarity` extraction FLOP/s as a share of a large matmul in the same precision
         (bf16 autocast on CUDA, float32 on CPU), and `--preset authors` against the authors'
@@ -23,7 +24,7 @@ import yaml
 TARGETS = ("fr", "de", "ru", "ja")
 MBERT = {"vocab_size": 119547, "hidden_size": 768, "num_hidden_layers": 12,
          "num_attention_heads": 12, "intermediate_size": 3072, "max_position_embeddings": 512}
-TINY = {"vocab_size": 0, "hidden_size": 32, "num_hidden_layers": 12, "num_attention_heads": 2,
+TINY = {"vocab_size": 0, "hidden_size": 32, "num_hidden_layers": 4, "num_attention_heads": 2,
         "intermediate_size": 64, "max_position_embeddings": 512}
 
 
@@ -73,7 +74,7 @@ def extraction(args: argparse.Namespace) -> dict[str, Any]:
                               "matmul_gflops": matmul_rate(args.device, 8192 if cuda else 1024)}
     config = SimilarityConfig(model=str(args.model), targets=TARGETS, data_dir=str(args.data_dir),
                               max_sentences=args.sentences, controls=(), measures=("linear",),
-                              device=args.device, autocast="bf16" if cuda else None,
+                              device=args.device, precision="bf16" if cuda else "fp32",
                               use_cache=False)
     result = run_similarity(config)
     stats = result["extraction"]["model"]

@@ -4,8 +4,8 @@
 #   2. similarity extraction FLOP/s as a share of a large bf16 matmul, and `--preset authors`
 #      against the authors' procedure (same values, speed)
 #   3. a 7-group POS sweep (REF + 6 block pairs) with --runs-per-device 1 vs 4
-# --smoke runs the same code paths on the CPU in about a minute (tiny 12-block model, a few
-# sentences; the sweep with --jobs 1 vs 2 instead, as there is no GPU to share).
+# --smoke runs the same code paths on the CPU in about a minute (tiny 4-block model: REF + 2 block
+# pairs, a few sentences; the sweep with --jobs 1 vs 2 instead, as there is no GPU to share).
 #   bash benchmarks/gpu_suite.sh [--smoke] [--out DIR] [--data-dir DATA] [--tokenizer DIR]
 # DATA holds UD English-EWT and the PUD treebanks of fr de ru ja; the tokenizer folder is any
 # saved tokenizer (default $ALIGNSCOPE_E5_DIR): nothing is downloaded. Figures: OUT/*.json, log.

@@ -101,3 +101,15 @@ def test_write_back_keeps_other_columns(tmp_path: Path) -> None:
 def test_a_byte_order_mark_is_tolerated(tmp_path: Path) -> None:
     [sentence] = read_conllu(write(tmp_path, "\ufeff" + HEADER + GOOD + "\n"))
     assert sentence.sent_id == "s1" and len(sentence) == 6
+
+
+def test_writing_a_real_treebank_back_gives_its_lines(shared_data: Path, tmp_path: Path) -> None:
+    # FEATS, DEPS and MISC are kept as raw text: every column must survive a round trip.
+    path = shared_data / "ud/UD_French-PUD/fr_pud-ud-test.conllu"
+    sentences = read_conllu(path, limit=20)
+    write_conllu(tmp_path / "back.conllu", sentences)
+    original = [line for line in path.read_text(encoding="utf-8").splitlines()
+                if line and not line.startswith("#")][:sum(len(s.source) for s in sentences)]
+    written = [line for line in (tmp_path / "back.conllu").read_text(encoding="utf-8").splitlines()
+               if line and not line.startswith("#")]
+    assert written == original

@@ -35,7 +35,7 @@ from alignscope.analysis.cka import (
     prepare_linear,
     prepare_rbf,
 )
-from alignscope.analysis.retrieval import cosine_scores, product_blocks, subset_scores, unit_rows
+from alignscope.analysis.retrieval import cosine_scores, pair_blocks, subset_scores, unit_rows
 from alignscope.errors import ConfigError
 from alignscope.registry import Registry
 
@@ -195,8 +195,7 @@ class CosineFamily(Family):
 
     def values(self, a: Tensor, b: Tensor, wanted: set[str], options: MeasureOptions,
                ) -> dict[str, float]:
-        return cosine_scores(product_blocks(a, b), product_blocks(b, a), a.shape[0], wanted,
-                             options.margin_k)
+        return cosine_scores(*pair_blocks(a, b), a.shape[0], wanted, options.margin_k)
 
     def draws(self, x: LayerSides, ys: Mapping[str, LayerSides], layer: int,
               parts: Sequence[Tensor], wanted: set[str], options: MeasureOptions) -> Draws:

@@ -9,8 +9,9 @@ Row i of `x` and row i of `y` are translations; C[i, j] = cos(x_i, y_j).
              M[i, j] = C[i, j] / ((r_x(i) + r_y(j)) / 2), where r_x(i) is the mean cosine of
              x_i with its k nearest y rows and r_y(j) that of y_j with its k nearest x rows.
              It discounts "hub" rows that are close to everything.
-Every direction is read in blocks of rows (never a whole n x n matrix), or, for the
-half-sample intervals, from a matrix computed once.
+A pair's cosine matrix is computed once and read in both directions; beyond 2,048 rows it is
+read in blocks of rows (never a whole n x n matrix). The half-sample intervals read a matrix
+computed once.
 """
 
 from __future__ import annotations
@@ -39,6 +40,15 @@ def product_blocks(queries: Tensor, keys: Tensor) -> Blocks:
         for start in range(0, queries.shape[0], _CHUNK_ROWS):
             yield start, queries[start:start + _CHUNK_ROWS] @ keys.T
     return blocks
+
+
+def pair_blocks(x: Tensor, y: Tensor) -> tuple[Blocks, Blocks]:
+    """(forward, backward) blocks of x @ y.T and of its transpose: one product when it fits
+    in one block (the backward direction reads the transpose), products by blocks otherwise."""
+    if x.shape[0] <= _CHUNK_ROWS:
+        product = x @ y.T
+        return matrix_blocks(product), matrix_blocks(product.T)
+    return product_blocks(x, y), product_blocks(y, x)
 
 
 def matrix_blocks(matrix: Tensor) -> Blocks:
@@ -124,8 +134,7 @@ def paired_scores(x: Tensor, y: Tensor, wanted: set[str], margin_k: int = 4) -> 
     if x.shape[0] != y.shape[0]:
         raise ConfigError(f"cosine measures need paired rows, got {x.shape[0]} and {y.shape[0]}")
     xu, yu = unit_rows(x), unit_rows(y)
-    return cosine_scores(product_blocks(xu, yu), product_blocks(yu, xu), x.shape[0], wanted,
-                         margin_k)
+    return cosine_scores(*pair_blocks(xu, yu), x.shape[0], wanted, margin_k)
 
 
 def retrieval_accuracy(x: Tensor, y: Tensor) -> tuple[float, float]:

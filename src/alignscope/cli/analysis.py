@@ -13,6 +13,22 @@ from alignscope.cli._app import app, build_options, console, quiet_third_party, 
 Opt = typer.Option
 
 
+# Options that similarity and stability share, spelled once.
+HalfSamples = Annotated[int, Opt(help="Half-sample splits for confidence intervals (0 = off).")]
+OldBootstrap = Annotated[int | None, Opt("--bootstrap", hidden=True,
+                                         help="Old name of --half-samples.")]
+Confidence = Annotated[float, Opt(help="Interval coverage.")]
+DataDir = Annotated[str | None, Opt(help="Data folder (default $ALIGNSCOPE_DATA).")]
+Device = Annotated[str, Opt(help="auto | cpu | cuda[:N].")]
+Precision = Annotated[str | None, Opt(help="fp32 (default) | bf16 | fp16 (CUDA) | auto.")]
+Autocast = Annotated[str | None, Opt(hidden=True, help="Deprecated: --precision.")]
+BatchTokens = Annotated[int, Opt(help="Padded tokens per forward pass.")]
+Cache = Annotated[bool, Opt(help="Re-use and store features on disk.")]
+AllowPickle = Annotated[bool, Opt(help="Allow pickled .bin weights.")]
+Overwrite = Annotated[bool, Opt(help="Replace an existing --out folder.")]
+Progress = Annotated[bool, Opt(help="Show progress bars.")]
+
+
 # Flag -> config field where they differ.
 FIELD_OF = {"cache": "use_cache", "half_samples": "bootstrap"}
 
@@ -60,31 +76,28 @@ def similarity(
     max_sentences: Annotated[int | None, Opt(help="Seeded sample size (authors: first N).")] = None,
     max_tokens: Annotated[int | None, Opt(help="Token limit per sentence.")] = None,
     controls: Annotated[str | None, Opt(help="shuffled,random-init (default) or none.")] = None,
-    half_samples: Annotated[int, Opt(help="Half-sample splits for confidence intervals "
-                                          "(0 = off).")] = 0,
-    old_bootstrap: Annotated[int | None, Opt("--bootstrap", hidden=True,
-                                             help="Old name of --half-samples.")] = None,
-    confidence: Annotated[float, Opt(help="Interval coverage.")] = 0.95,
+    half_samples: HalfSamples = 0,
+    old_bootstrap: OldBootstrap = None,
+    confidence: Confidence = 0.95,
     centre: Annotated[bool, Opt(help="Remove each language's mean vector first.")] = False,
     partial_length: Annotated[bool, Opt(help="Residualise each language's features on its "
                                              "sentence lengths first (removes the length "
                                              "confound).")] = False,
     layer_matrix: Annotated[bool, Opt(help="Also every source layer x target layer.")] = False,
     seed: Annotated[int, Opt(help="Seed for sampling, shuffling, half samples, random init.")] = 0,
-    data_dir: Annotated[str | None, Opt(help="Data folder (default $ALIGNSCOPE_DATA).")] = None,
-    device: Annotated[str, Opt(help="auto | cpu | cuda[:N].")] = "auto",
-    precision: Annotated[str | None, Opt(help="fp32 (default) | bf16 | fp16 (CUDA) | auto.")]
-    = None,
-    autocast: Annotated[str | None, Opt(hidden=True, help="Deprecated: --precision.")] = None,
-    batch_tokens: Annotated[int, Opt(help="Padded tokens per forward pass.")] = 8192,
-    cache: Annotated[bool, Opt(help="Re-use and store features on disk.")] = True,
+    data_dir: DataDir = None,
+    device: Device = "auto",
+    precision: Precision = None,
+    autocast: Autocast = None,
+    batch_tokens: BatchTokens = 8192,
+    cache: Cache = True,
     revision: Annotated[str | None, Opt(help="Hub revision of the model.")] = None,
     trust_remote_code: Annotated[bool, Opt(help="Run the model's own code.")] = False,
-    allow_pickle: Annotated[bool, Opt(help="Allow pickled .bin weights.")] = False,
+    allow_pickle: AllowPickle = False,
     config: Annotated[Path | None, Opt(help="YAML file of options (SimilarityConfig fields); "
                                             "flags typed here override it.")] = None,
-    overwrite: Annotated[bool, Opt(help="Replace an existing --out folder.")] = False,
-    progress: Annotated[bool, Opt(help="Show progress bars.")] = True,
+    overwrite: Overwrite = False,
+    progress: Progress = True,
 ) -> None:
     """Cross-lingual similarity of hidden representations, per layer, with controls."""
     from alignscope.analysis.similarity import SimilarityConfig, run_similarity
@@ -126,27 +139,24 @@ def stability(
     max_sentences: Annotated[int | None, Opt(help="Seeded sample size.")] = None,
     max_tokens: Annotated[int | None, Opt(help="Token limit per sentence.")] = None,
     controls: Annotated[str | None, Opt(help="shuffled (default) or none.")] = None,
-    half_samples: Annotated[int, Opt(help="Half-sample splits for confidence intervals "
-                                          "(0 = off).")] = 0,
-    old_bootstrap: Annotated[int | None, Opt("--bootstrap", hidden=True,
-                                             help="Old name of --half-samples.")] = None,
-    confidence: Annotated[float, Opt(help="Interval coverage.")] = 0.95,
+    half_samples: HalfSamples = 0,
+    old_bootstrap: OldBootstrap = None,
+    confidence: Confidence = 0.95,
     layer_matrix: Annotated[bool, Opt(help="Also every pretrained x fine-tuned layer.")] = False,
     seed: Annotated[int, Opt(help="Seed for sampling, shuffling and half samples.")] = 0,
-    data_dir: Annotated[str | None, Opt(help="Data folder (default $ALIGNSCOPE_DATA).")] = None,
-    device: Annotated[str, Opt(help="auto | cpu | cuda[:N].")] = "auto",
-    precision: Annotated[str | None, Opt(help="fp32 (default) | bf16 | fp16 (CUDA) | auto.")]
-    = None,
-    autocast: Annotated[str | None, Opt(hidden=True, help="Deprecated: --precision.")] = None,
-    batch_tokens: Annotated[int, Opt(help="Padded tokens per forward pass.")] = 8192,
-    cache: Annotated[bool, Opt(help="Re-use and store features on disk.")] = True,
+    data_dir: DataDir = None,
+    device: Device = "auto",
+    precision: Precision = None,
+    autocast: Autocast = None,
+    batch_tokens: BatchTokens = 8192,
+    cache: Cache = True,
     revision: Annotated[str | None, Opt(help="Hub revision of the pretrained model.")] = None,
     trust_remote_code: Annotated[bool, Opt(help="Run the models' own code.")] = False,
-    allow_pickle: Annotated[bool, Opt(help="Allow pickled .bin weights.")] = False,
+    allow_pickle: AllowPickle = False,
     config: Annotated[Path | None, Opt(help="YAML file of options (StabilityConfig fields); "
                                             "flags typed here override it.")] = None,
-    overwrite: Annotated[bool, Opt(help="Replace an existing --out folder.")] = False,
-    progress: Annotated[bool, Opt(help="Show progress bars.")] = True,
+    overwrite: Overwrite = False,
+    progress: Progress = True,
 ) -> None:
     """How much fine-tuning changed each layer: CKA between the two models, same sentences."""
     from alignscope.analysis.stability import StabilityConfig, run_stability
@@ -179,7 +189,7 @@ def correlate(
     = "parallel",
     dataset: Annotated[str | None, Opt(help="Keep evaluations whose dataset contains this, "
                                             "e.g. _pud.")] = None,
-    overwrite: Annotated[bool, Opt(help="Replace an existing --out folder.")] = False,
+    overwrite: Overwrite = False,
 ) -> None:
     """Spearman and Pearson, per layer, between similarity and zero-shot scores."""
     from alignscope.analysis.correlation import CorrelationConfig, default_out, run_correlation

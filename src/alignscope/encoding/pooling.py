@@ -208,9 +208,12 @@ def pooling_matrix(batch: Sequence[PooledInput], width: int,
 def pool(states: Sequence[Tensor], flat: Tensor, weights: Tensor, rows: Tensor,
          count: int) -> Tensor:
     """[layers, rows, dim] float32 from the hidden states ([windows, tokens, dim] per layer).
-    Only the pooled positions are gathered (no copy of whole states); the arithmetic runs
-    once for all layers, in float32 (bf16 states are cast first)."""
-    gathered = torch.stack([state.flatten(0, 1).index_select(0, flat) for state in states])
-    gathered = gathered.float() * weights[None, :, None]
-    out = gathered.new_zeros(gathered.shape[0], count, gathered.shape[-1])
-    return out.index_add_(1, rows, gathered)
+    Each layer's pooled positions are gathered, weighted and summed straight into its slice
+    of the output, in float32 (bf16 states are cast first): no stacked copy of every layer's
+    states, which cost more than the pooling itself (see BENCHMARKS.md, issue 8)."""
+    out = torch.zeros(len(states), count, states[0].shape[-1], device=flat.device)
+    scale = weights[:, None]
+    for layer, state in enumerate(states):
+        gathered = state.flatten(0, 1).index_select(0, flat).float().mul_(scale)
+        out[layer].index_add_(0, rows, gathered)
+    return out
