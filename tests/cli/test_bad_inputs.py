@@ -171,6 +171,11 @@ def correlate(*extra: str) -> Args:
                       "--out", str(w.out), *extra]
 
 
+def lab_pretrain(*extra: str) -> Args:
+    return lambda w: ["lab", "pretrain", "--corpus", str(w.data), "--out", str(w.out),
+                      "--threads", "1", *extra]
+
+
 def drop_file(*relative: str) -> Callable[[Workspace], Path]:
     def spoil(w: Workspace) -> Path:
         for name in relative:
@@ -441,6 +446,26 @@ CASES: list[tuple[str, Args, tuple[str, ...]]] = [
      ("train.conllu", "folder")),
     ("data-download-no-language", lambda w: ["data", "download", "ner", "wikiann"],
      ("wikiann", "languages")),
+    # lab pretrain
+    ("lab-objective-unknown", lab_pretrain("--objective", "gpt"),
+     ("--objective", "'gpt'", "'clm'")),
+    ("lab-kv-heads-not-dividing", lab_pretrain("--objective", "clm", "--heads", "4",
+                                               "--kv-heads", "3"), ("--kv-heads 3", "--heads 4")),
+    ("lab-kv-heads-for-mlm", lab_pretrain("--kv-heads", "1"), ("--kv-heads", "--objective clm")),
+    ("lab-hidden-not-divisible", lab_pretrain("--hidden", "30", "--heads", "4"),
+     ("--hidden 30", "--heads 4")),
+    ("lab-steps-0", lab_pretrain("--steps", "0"), ("--steps", "greater than or equal to 1")),
+    ("lab-intermediate-0", lab_pretrain("--objective", "clm", "--intermediate", "0"),
+     ("--intermediate",)),
+    ("lab-lr-nan", lab_pretrain("--lr", "nan"), ("--lr", "finite")),
+    ("lab-dropout-1", lab_pretrain("--dropout", "1"), ("--dropout", "less than 1")),
+    ("lab-device", lab_pretrain("--device", "gpu"), ("--device", "cuda:N")),
+    ("lab-clm-with-bert-tokenizer", lambda w: lab_pretrain("--objective", "clm", "--tokenizer",
+                                                           str(w.model))(w),
+     ("--tokenizer", "bos_token", "--objective clm")),
+    ("lab-out-is-a-file", lambda w: [*lab_pretrain()(w), "--out", str(w.train)],
+     ("--out", "existing file")),
+    ("lab-no-corpus-text", lab_pretrain("--objective", "clm"), ("no pretraining text",)),
 ]
 
 

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from alignscope.cli._app import app, console, quiet_third_party, run_guarded
+from alignscope.config import check_out_folder
 from alignscope.errors import ConfigError
 
 Opt = typer.Option
@@ -85,6 +86,8 @@ def generate(
 def pretrain(
     corpus: Annotated[Path, Opt(help="A `lab generate` folder (its text/LANG.train.txt).")],
     out: Annotated[Path, Opt(help="Output folder: a Hugging Face checkpoint.")],
+    objective: Annotated[str, Opt(help="mlm: a BERT, masked LM | clm: a Llama-style decoder, "
+                                       "next-token prediction.")] = "mlm",
     languages: Annotated[str | None, Opt(help="Pretrain on these languages only (default all); "
                                               "the tokenizer still covers all.")] = None,
     tokenizer: Annotated[str | None, Opt(help="Reuse this model folder's tokenizer.")] = None,
@@ -93,6 +96,11 @@ def pretrain(
     hidden: Annotated[int, Opt()] = 128,
     heads: Annotated[int | None, Opt(help="Attention heads (default hidden/64, at least 2).")]
     = None,
+    kv_heads: Annotated[int | None, Opt(help="clm: key/value heads, dividing --heads "
+                                             "(grouped-query attention; default one per head).")]
+    = None,
+    intermediate: Annotated[int | None, Opt(help="MLP width (default 4 x hidden; clm's SwiGLU "
+                                                 "8/3 x hidden, rounded up to 32).")] = None,
     steps: Annotated[int, Opt()] = 2000,
     batch_size: Annotated[int, Opt()] = 64,
     lr: Annotated[float, Opt()] = 1e-3,
@@ -104,23 +112,29 @@ def pretrain(
     overwrite: Annotated[bool, Opt(help="Replace a finished model in --out.")] = False,
     quiet: Annotated[bool, Opt(help="No progress bar.")] = False,
 ) -> None:
-    """Pretrain a small BERT from scratch (masked LM); resumes an interrupted run in --out."""
+    """Pretrain a small BERT (masked LM) or Llama-style decoder (causal LM) from scratch;
+    resumes an interrupted run in --out."""
 
     def body() -> None:
         from alignscope.lab.pretrain import PretrainConfig
         from alignscope.lab.pretrain import pretrain as run_pretrain
 
         config = PretrainConfig(
-            corpus=str(corpus), languages=tuple(split_list(languages)) or None,
-            tokenizer=tokenizer, vocab_size=vocab_size, layers=layers, hidden=hidden, heads=heads,
-            steps=steps, batch_size=batch_size, lr=lr, dropout=dropout, seed=seed,
-            save_every=save_every, threads=threads, device=device)
+            corpus=str(corpus), objective=objective,
+            languages=tuple(split_list(languages)) or None, tokenizer=tokenizer,
+            vocab_size=vocab_size, layers=layers, hidden=hidden, heads=heads, kv_heads=kv_heads,
+            intermediate=intermediate, steps=steps, batch_size=batch_size, lr=lr,
+            dropout=dropout, seed=seed, save_every=save_every, threads=threads, device=device)
+        check_out_folder(out)
         quiet_third_party(quiet)
         result = run_pretrain(config, out, overwrite, show_progress=not quiet)
         out_console = console()
         for lang, scores in result["heldout"].items():
-            out_console.print(f"{lang}: held-out MLM loss {scores['loss']:.3f}, "
-                          f"accuracy {scores['accuracy']:.1%}")
+            perplexity = f" (perplexity {scores['perplexity']:.2f})" \
+                if "perplexity" in scores else ""
+            out_console.print(f"{lang}: held-out {config.objective.upper()} loss "
+                              f"{scores['loss']:.3f}{perplexity}, accuracy "
+                              f"{scores['accuracy']:.1%}")
         out_console.print(f"model written to {out} (use --model {out}); loss curve {out / 'loss.png'}")
 
     run_guarded(body)

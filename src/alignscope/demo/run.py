@@ -89,8 +89,9 @@ def _pretrain_config(config: dict[str, Any], out: Path, extra: dict[str, Any]) -
         return PretrainConfig(corpus=str(out / "data"), seed=config["seed"],
                               threads=config["threads"], tokenizer=str(out / "models" / "tokenizer"),
                               **{**config["pretrain"], **extra})
-    except TypeError as error:
-        raise ConfigError(f"demo configuration, key `pretrain`: {error}") from None
+    except ConfigError as error:  # the options class names the bad key
+        raise ConfigError(f"demo configuration, key `pretrain`: {error.message}",
+                          error.hint) from None
 
 
 def _finished(folder: Path, config: Any) -> bool:
@@ -114,8 +115,9 @@ def _pretrain_models(settings: dict[str, Any], out: Path) -> tuple[Path, Path]:
     configs = {"multilingual": _pretrain_config(settings, out, {}),
                "control": _pretrain_config(settings, out, settings["control"])}
     if not (models / "tokenizer" / "tokenizer.json").is_file():
-        tokenizer = corpus_tokenizer(out / "data", configs["multilingual"].vocab_size,
-                                     configs["multilingual"].max_length)
+        multilingual = configs["multilingual"]
+        tokenizer = corpus_tokenizer(out / "data", multilingual.vocab_size,
+                                     multilingual.max_length, multilingual.objective)
         with atomic_directory(models / "tokenizer") as tmp:
             tokenizer.save_pretrained(tmp)
     todo = {name: config for name, config in configs.items()

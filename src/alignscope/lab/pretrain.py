@@ -1,8 +1,10 @@
-"""`alignscope lab pretrain`: masked-language-model pretraining of a small BERT from scratch.
+"""`alignscope lab pretrain`: pretraining of a small model from scratch, with a masked-LM
+objective (`mlm`: a BERT) or a causal-LM one (`clm`: a Llama-style decoder with RMSNorm,
+rotary positions and a SwiGLU MLP, trained on next-token prediction).
 
 The output folder is a standard Hugging Face checkpoint (config.json, model.safetensors, a
 fast tokenizer) that every command takes as `--model`, plus `pretrain.json` (configuration,
-timings, held-out MLM loss per language), `loss.json` and `loss.png`. While training,
+timings, held-out loss per language), `loss.json` and `loss.png`. While training,
 `resume/` holds the last checkpoint (weights, optimizer, schedule, loss history), replaced
 atomically every `save_every` steps; a killed run continues from it. Batches and masks are
 drawn from (seed, step), so a resumed run is the run that was never interrupted.
@@ -18,15 +20,36 @@ import math
 import os
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
+from pydantic import model_validator
 from safetensors.torch import load_model, save_model
-from transformers import BertConfig, BertForMaskedLM, BertModel, PreTrainedTokenizerFast
+from transformers import (
+    BertConfig,
+    BertForMaskedLM,
+    BertModel,
+    LlamaConfig,
+    LlamaForCausalLM,
+    LlamaModel,
+    PreTrainedModel,
+    PreTrainedTokenizerFast,
+)
 
+from alignscope.config import (
+    Count,
+    Device,
+    Fraction,
+    Names,
+    NonNegativeFloat,
+    OpenUnit,
+    Rate,
+    Seed,
+    Text,
+    options,
+)
 from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.io import atomic_directory, atomic_write_json, utf8_lines
 from alignscope.lab.tokenizer import load_tokenizer, train_wordpiece
@@ -34,54 +57,74 @@ from alignscope.progress import progress_bar
 
 RESULT_FILE = "pretrain.json"
 RESUME_DIR = "resume"
-_EVAL_SENTENCES = 500  # held-out sentences per language for the final MLM loss
+_EVAL_SENTENCES = 500  # held-out sentences per language for the final held-out loss
+Objective = Literal["mlm", "clm"]
 
 
-@dataclass(frozen=True)
+@options(frozen=True, kw_only=True)
 class PretrainConfig:
-    corpus: str  # a `lab generate` folder, or any folder with text/{lang}.train.txt
-    languages: tuple[str, ...] | None = None  # pretrain on these; None: every language found
-    tokenizer: str | None = None  # reuse this model's tokenizer; None: train one on all languages
-    vocab_size: int = 4000
-    layers: int = 4
-    hidden: int = 128
-    heads: int | None = None  # None: hidden // 64, at least 2
-    intermediate: int | None = None  # None: 4 x hidden
-    max_length: int = 128  # position embeddings; longer sentences are truncated
-    dropout: float = 0.1
-    steps: int = 2000
-    batch_size: int = 64
-    lr: float = 1e-3
-    warmup_ratio: float = 0.05
-    weight_decay: float = 0.01
-    mask_prob: float = 0.15
-    seed: int = 1
-    save_every: int = 500
-    log_every: int = 50
-    threads: int | None = None
-    device: str = "auto"
+    """The options of `alignscope lab pretrain`, validated on construction (alignscope.config)."""
 
-    def check(self) -> None:
-        for name in ("vocab_size", "layers", "hidden", "steps", "batch_size", "save_every",
-                     "log_every", "max_length"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, "
-                                  f"got {getattr(self, name)}")
-        heads = self.num_heads
-        if self.hidden % heads:
-            raise ConfigError(f"--hidden {self.hidden} is not divisible by --heads {heads}")
-        if not 0 < self.mask_prob < 1 or not 0 <= self.warmup_ratio < 1 or self.lr <= 0:
-            raise ConfigError("need 0 < --mask-prob < 1, 0 <= --warmup-ratio < 1 and --lr > 0")
+    corpus: Text  # a `lab generate` folder, or any folder with text/{lang}.train.txt
+    objective: Objective = "mlm"  # mlm: a BERT (masked LM) | clm: a Llama-style decoder
+    languages: Names | None = None  # pretrain on these; None: every language found
+    tokenizer: str | None = None  # reuse this model's tokenizer; None: train one on all languages
+    vocab_size: Count = 4000
+    layers: Count = 4
+    hidden: Count = 128
+    heads: Count | None = None  # None: hidden // 64, at least 2
+    kv_heads: Count | None = None  # clm: key/value heads (grouped-query); None: one per head
+    intermediate: Count | None = None  # None: 4 x hidden (mlm), 8/3 x hidden (clm's SwiGLU)
+    max_length: Count = 128  # positions; longer sentences are truncated
+    dropout: Fraction = 0.1  # mlm: hidden and attention dropout; clm: attention dropout
+    steps: Count = 2000
+    batch_size: Count = 64
+    lr: Rate = 1e-3
+    warmup_ratio: Fraction = 0.05
+    weight_decay: NonNegativeFloat = 0.01
+    mask_prob: OpenUnit = 0.15  # mlm only
+    seed: Seed = 1
+    save_every: Count = 500
+    log_every: Count = 50
+    threads: Count | None = None
+    device: Device = "auto"
+
+    @model_validator(mode="after")
+    def _shapes(self) -> PretrainConfig:
+        if self.hidden % self.num_heads:
+            raise ValueError(f"--hidden {self.hidden} is not divisible by --heads "
+                             f"{self.num_heads}: choose heads that divide the hidden size")
+        if self.kv_heads is not None and self.objective != "clm":
+            raise ValueError("--kv-heads applies to --objective clm only (a BERT has one key/"
+                             "value head per attention head): drop it or add --objective clm")
+        if self.kv_heads is not None and self.num_heads % self.kv_heads:
+            raise ValueError(f"--kv-heads {self.kv_heads} must divide --heads {self.num_heads}")
+        return self
 
     @property
     def num_heads(self) -> int:
         return self.heads or max(2, self.hidden // 64)
 
+    @property
+    def intermediate_size(self) -> int:
+        if self.intermediate:
+            return self.intermediate
+        if self.objective == "mlm":
+            return 4 * self.hidden
+        # SwiGLU has three matrices: 8/3 x hidden matches a 4 x hidden MLP's parameters.
+        return 32 * math.ceil(8 * self.hidden / 3 / 32)
+
     def identity(self) -> str:
-        """What a resumed run must share with the interrupted one (not threads or device)."""
+        """What a resumed run must share with the interrupted one (not threads or device).
+        Options added after the masked-LM lab count only when set, so that models pretrained
+        before keep their identity (the demo reuses them)."""
         fields = {k: v for k, v in dataclasses.asdict(self).items()
-                  if k not in ("threads", "device", "save_every")}
+                  if k not in ("threads", "device", "save_every")
+                  and not (k in _LATER and v == _LATER[k])}
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+
+
+_LATER = {"objective": "mlm", "kv_heads": None}
 
 
 def corpus_languages(corpus: Path) -> list[str]:
@@ -92,13 +135,13 @@ def corpus_languages(corpus: Path) -> list[str]:
     return found
 
 
-def corpus_tokenizer(corpus: str | Path, vocab_size: int,
-                     max_length: int = 128) -> PreTrainedTokenizerFast:
+def corpus_tokenizer(corpus: str | Path, vocab_size: int, max_length: int = 128,
+                     objective: str = "mlm") -> PreTrainedTokenizerFast:
     """The tokenizer pretraining builds: WordPiece over every language of the corpus."""
     corpus = Path(corpus)
     lines = [line for lang in corpus_languages(corpus)
              for line in _read_lines(corpus / "text" / f"{lang}.train.txt")]
-    return train_wordpiece(lines, vocab_size, max_length)
+    return train_wordpiece(lines, vocab_size, max_length, objective)
 
 
 def _read_lines(path: Path, limit: int | None = None) -> list[str]:
@@ -113,7 +156,8 @@ def _device(name: str) -> torch.device:
 
 
 class _Batches:
-    """Tokenised sentences of all languages; batch `step` is drawn from (seed, step)."""
+    """Tokenised sentences of all languages; batch `step` is drawn from (seed, step). Labels
+    are the masked tokens (mlm) or every real token (clm; the loss shifts them)."""
 
     def __init__(self, ids: list[list[int]], tokenizer: PreTrainedTokenizerFast,
                  config: PretrainConfig) -> None:
@@ -152,21 +196,44 @@ class _Batches:
         rng = np.random.default_rng([self.config.seed, step])
         picked = rng.integers(0, len(self.ids), self.config.batch_size)
         input_ids, attention = self.padded([self.ids[i] for i in picked])
-        inputs, labels = self.masked(input_ids, self.config.seed * 1_000_003 + step)
+        inputs, labels = self.labels(input_ids, attention, self.config.seed * 1_000_003 + step)
         return inputs, attention, labels
 
+    def labels(self, input_ids: torch.Tensor, attention: torch.Tensor, seed: int,
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(inputs, labels) of a padded batch: masked (mlm), or the tokens themselves (clm)."""
+        if self.config.objective == "mlm":
+            return self.masked(input_ids, seed)
+        return input_ids, input_ids.masked_fill(attention == 0, -100)
 
-def _tokenize(tokenizer: PreTrainedTokenizerFast, lines: list[str], max_length: int,
+
+def _tokenize(tokenizer: PreTrainedTokenizerFast, lines: list[str], config: PretrainConfig,
               ) -> list[list[int]]:
-    encoded = tokenizer(lines, truncation=True, max_length=max_length)["input_ids"]
-    return [list(row) for row in encoded]
+    """Token ids of each line; a causal model's end with [EOS], so it learns where
+    sentences end (its tokenizer, like Llama's, adds only [BOS])."""
+    if config.objective == "mlm":
+        encoded = tokenizer(lines, truncation=True, max_length=config.max_length)["input_ids"]
+        return [list(row) for row in encoded]
+    encoded = tokenizer(lines, truncation=True, max_length=config.max_length - 1)["input_ids"]
+    return [[*row, tokenizer.eos_token_id] for row in encoded]
 
 
-def _build(config: PretrainConfig, tokenizer: PreTrainedTokenizerFast) -> BertForMaskedLM:
+def _build(config: PretrainConfig, tokenizer: PreTrainedTokenizerFast,
+           ) -> BertForMaskedLM | LlamaForCausalLM:
     torch.manual_seed(config.seed)
+    if config.objective == "clm":
+        return LlamaForCausalLM(LlamaConfig(
+            vocab_size=len(tokenizer), hidden_size=config.hidden,
+            num_hidden_layers=config.layers, num_attention_heads=config.num_heads,
+            num_key_value_heads=config.kv_heads or config.num_heads,
+            intermediate_size=config.intermediate_size,
+            max_position_embeddings=config.max_length, attention_dropout=config.dropout,
+            tie_word_embeddings=True,  # as small LLMs do: the vocabulary would dominate
+            pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id))
     bert = BertConfig(vocab_size=len(tokenizer), hidden_size=config.hidden,
                       num_hidden_layers=config.layers, num_attention_heads=config.num_heads,
-                      intermediate_size=config.intermediate or 4 * config.hidden,
+                      intermediate_size=config.intermediate_size,
                       max_position_embeddings=config.max_length,
                       hidden_dropout_prob=config.dropout,
                       attention_probs_dropout_prob=config.dropout,
@@ -177,8 +244,8 @@ def _build(config: PretrainConfig, tokenizer: PreTrainedTokenizerFast) -> BertFo
 def pretrain(config: PretrainConfig, out: str | Path, overwrite: bool = False,
              show_progress: bool = True) -> dict[str, Any]:
     """Pretrain (or resume) and write the checkpoint to `out`. Returns pretrain.json's data."""
-    config.check()
     out, corpus = Path(out), Path(config.corpus)
+    reused = load_tokenizer(config.tokenizer, config.objective) if config.tokenizer else None
     available = corpus_languages(corpus)
     languages = list(config.languages or available)
     missing = [lang for lang in languages if lang not in available]
@@ -196,13 +263,12 @@ def pretrain(config: PretrainConfig, out: str | Path, overwrite: bool = False,
     started = time.perf_counter()
 
     if state is not None:
-        tokenizer = load_tokenizer(out / RESUME_DIR)
-    elif config.tokenizer:
-        tokenizer = load_tokenizer(config.tokenizer)
+        tokenizer = load_tokenizer(out / RESUME_DIR, config.objective)
     else:
-        tokenizer = corpus_tokenizer(corpus, config.vocab_size, config.max_length)
+        tokenizer = reused or corpus_tokenizer(corpus, config.vocab_size, config.max_length,
+                                               config.objective)
     train_ids = [row for lang in languages for row in _tokenize(
-        tokenizer, _read_lines(corpus / "text" / f"{lang}.train.txt"), config.max_length)]
+        tokenizer, _read_lines(corpus / "text" / f"{lang}.train.txt"), config)]
     batches = _Batches(train_ids, tokenizer, config)
 
     device = _device(config.device)
@@ -225,7 +291,7 @@ def pretrain(config: PretrainConfig, out: str | Path, overwrite: bool = False,
         while step < config.steps:
             inputs, attention, labels = (t.to(device) for t in batches.batch(step))
             torch.manual_seed(config.seed * 1_000_003 + step)  # dropout too resumes exactly
-            loss = _mlm_loss(model, inputs, attention, labels)
+            loss = _loss(model, inputs, attention, labels)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
@@ -249,7 +315,8 @@ def pretrain(config: PretrainConfig, out: str | Path, overwrite: bool = False,
                   for lang in available}
     result = {
         "kind": "alignscope-lab-pretrain", "schema_version": 1,
-        "config": dataclasses.asdict(config), "languages": languages,
+        "config": dataclasses.asdict(config), "objective": config.objective,
+        "languages": languages,
         "parameters": sum(p.numel() for p in model.parameters()),
         "vocab_size": len(tokenizer), "train_sentences": len(train_ids),
         "steps": step, "final_loss": history[-1]["loss"] if history else None,
@@ -260,17 +327,25 @@ def pretrain(config: PretrainConfig, out: str | Path, overwrite: bool = False,
     return result
 
 
-def _masked_logits(model: BertForMaskedLM, inputs: torch.Tensor, attention: torch.Tensor,
-                   labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Vocabulary logits at the masked positions only (most of the head's cost otherwise)."""
-    hidden = model.bert(input_ids=inputs, attention_mask=attention).last_hidden_state
-    scored = labels != -100
-    return model.cls(hidden[scored]), labels[scored]
+def _scored_logits(model: BertForMaskedLM | LlamaForCausalLM, inputs: torch.Tensor,
+                   attention: torch.Tensor, labels: torch.Tensor,
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Vocabulary logits and targets at the scored positions only (the head's cost otherwise
+    goes to positions the loss ignores): the masked tokens (mlm); every position whose next
+    token is real (clm)."""
+    if isinstance(model, BertForMaskedLM):
+        hidden = model.bert(input_ids=inputs, attention_mask=attention).last_hidden_state
+        scored = labels != -100
+        return model.cls(hidden[scored]), labels[scored]
+    hidden = model.model(input_ids=inputs, attention_mask=attention).last_hidden_state
+    targets = labels[:, 1:]
+    scored = targets != -100
+    return model.lm_head(hidden[:, :-1][scored]), targets[scored]
 
 
-def _mlm_loss(model: BertForMaskedLM, inputs: torch.Tensor, attention: torch.Tensor,
-              labels: torch.Tensor) -> torch.Tensor:
-    logits, targets = _masked_logits(model, inputs, attention, labels)
+def _loss(model: BertForMaskedLM | LlamaForCausalLM, inputs: torch.Tensor,
+          attention: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    logits, targets = _scored_logits(model, inputs, attention, labels)
     return torch.nn.functional.cross_entropy(logits, targets)
 
 
@@ -298,7 +373,7 @@ def _load_resume(directory: Path, config: PretrainConfig) -> dict[str, Any] | No
     return state
 
 
-def _save_resume(directory: Path, model: BertForMaskedLM, optimizer: torch.optim.Optimizer,
+def _save_resume(directory: Path, model: PreTrainedModel, optimizer: torch.optim.Optimizer,
                  scheduler: Any, tokenizer: PreTrainedTokenizerFast, config: PretrainConfig,
                  step: int, history: list[dict[str, Any]]) -> None:
     with atomic_directory(directory) as tmp:
@@ -311,45 +386,64 @@ def _save_resume(directory: Path, model: BertForMaskedLM, optimizer: torch.optim
 
 
 @torch.no_grad()
-def _heldout(model: BertForMaskedLM, tokenizer: PreTrainedTokenizerFast, corpus: Path,
-             language: str, config: PretrainConfig, device: torch.device) -> dict[str, float]:
-    """MLM loss and accuracy on a language's dev text, with masks fixed by the seed."""
+def _heldout(model: BertForMaskedLM | LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast,
+             corpus: Path, language: str, config: PretrainConfig, device: torch.device,
+             ) -> dict[str, float]:
+    """Loss and top-1 accuracy on a language's dev text: of the masked tokens (mlm, masks fixed
+    by the seed), or of every next token, [EOS] included (clm, with its perplexity)."""
     path = corpus / "text" / f"{language}.dev.txt"
     if not path.is_file():
         return {}
-    ids = _tokenize(tokenizer, _read_lines(path, _EVAL_SENTENCES), config.max_length)
+    ids = _tokenize(tokenizer, _read_lines(path, _EVAL_SENTENCES), config)
     batches = _Batches(ids, tokenizer, config)
     total_loss, correct, count = 0.0, 0, 0
     for start in range(0, len(ids), config.batch_size):
         input_ids, attention = batches.padded(ids[start:start + config.batch_size])
-        inputs, labels = batches.masked(input_ids, config.seed + start)
-        logits, targets = _masked_logits(model, inputs.to(device), attention.to(device),
+        inputs, labels = batches.labels(input_ids, attention, config.seed + start)
+        logits, targets = _scored_logits(model, inputs.to(device), attention.to(device),
                                          labels.to(device))
         total_loss += float(torch.nn.functional.cross_entropy(logits, targets, reduction="sum"))
         correct += int((logits.argmax(-1) == targets).sum())
         count += len(targets)
-    return {"loss": round(total_loss / max(count, 1), 4),
-            "accuracy": round(correct / max(count, 1), 4), "masked_tokens": count}
+    loss = total_loss / max(count, 1)
+    if config.objective == "mlm":
+        return {"loss": round(loss, 4), "accuracy": round(correct / max(count, 1), 4),
+                "masked_tokens": count}
+    return {"loss": round(loss, 4), "perplexity": round(math.exp(loss), 3),
+            "accuracy": round(correct / max(count, 1), 4), "predicted_tokens": count}
 
 
-def _export(out: Path, model: BertForMaskedLM, tokenizer: PreTrainedTokenizerFast,
-            history: list[dict[str, Any]], result: dict[str, Any]) -> None:
+def _base_model(model: BertForMaskedLM | LlamaForCausalLM, seed: int) -> PreTrainedModel:
+    """The model without its LM head: what `AutoModel` loads from the saved config without
+    missing or unexpected weights (a BERT's pooler is freshly drawn; nothing here uses it)."""
+    torch.manual_seed(seed)
+    if isinstance(model, LlamaForCausalLM):
+        base: PreTrainedModel = LlamaModel(model.config)
+        base.load_state_dict(model.model.state_dict())
+        base.config.architectures = ["LlamaModel"]
+        return base
+    base = BertModel(model.config)
+    missing = base.load_state_dict(model.bert.state_dict(), strict=False).missing_keys
+    assert all(key.startswith("pooler.") for key in missing), missing
+    base.config.architectures = ["BertModel"]
+    return base
+
+
+def _export(out: Path, model: BertForMaskedLM | LlamaForCausalLM,
+            tokenizer: PreTrainedTokenizerFast, history: list[dict[str, Any]],
+            result: dict[str, Any]) -> None:
     """The final checkpoint beside resume/; pretrain.json last: it marks a finished run.
 
-    The top folder holds the encoder as a plain `BertModel` (what `AutoModel` loads without
-    missing or unexpected weights; its pooler is freshly drawn, nothing here uses it); `mlm/`
-    holds the whole masked-LM model, for fill-mask or further pretraining.
+    The top folder holds the model without its LM head (a plain `BertModel` or `LlamaModel`);
+    `mlm/` or `clm/` holds the whole LM (`BertForMaskedLM`, `LlamaForCausalLM`), for
+    fill-mask, generation or further pretraining.
     """
-    torch.manual_seed(result["config"]["seed"])
-    encoder = BertModel(model.config)
-    missing = encoder.load_state_dict(model.bert.state_dict(), strict=False).missing_keys
-    assert all(key.startswith("pooler.") for key in missing), missing
-    encoder.config.architectures = ["BertModel"]
+    base = _base_model(model, result["config"]["seed"])
     with atomic_directory(out / ".export") as tmp:
-        encoder.save_pretrained(tmp, safe_serialization=True)
+        base.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
-        model.save_pretrained(tmp / "mlm", safe_serialization=True)
-        tokenizer.save_pretrained(tmp / "mlm")
+        model.save_pretrained(tmp / result["objective"], safe_serialization=True)
+        tokenizer.save_pretrained(tmp / result["objective"])
         atomic_write_json(tmp / "loss.json", history)
         _plot_loss(tmp / "loss.png", history, result)
     for path in sorted((out / ".export").iterdir(), key=lambda p: p.name == "config.json"):
@@ -368,7 +462,8 @@ def _plot_loss(path: Path, history: list[dict[str, Any]], result: dict[str, Any]
 
     figure, axis = plt.subplots(figsize=(4.5, 3))
     axis.plot([h["step"] for h in history], [h["loss"] for h in history], color="#1f5fa8")
-    axis.set(xlabel="step", ylabel="MLM loss", title=f"pretraining on {','.join(result['languages'])}")
+    axis.set(xlabel="step", ylabel=f"{result['objective'].upper()} loss",
+             title=f"pretraining on {','.join(result['languages'])}")
     if history and min(h["loss"] for h in history) > 0:
         axis.set_yscale("log")
     axis.grid(alpha=0.3)

@@ -1,4 +1,9 @@
-"""A WordPiece tokenizer for the lab, built on `tokenizers`, saved as a standard fast tokenizer."""
+"""A WordPiece tokenizer for the lab, built on `tokenizers`, saved as a standard fast tokenizer.
+
+The masked-LM (BERT) tokenizer wraps a sentence in [CLS] ... [SEP] and has [MASK]; the causal-LM
+(Llama-style) tokenizer has the same vocabulary with [BOS] and [EOS] instead, prepends [BOS]
+like Llama's and adds no [EOS] (pretraining appends it to teach where a sentence ends).
+"""
 
 from __future__ import annotations
 
@@ -10,13 +15,21 @@ from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 from alignscope.errors import AlignscopeError, ConfigError
 
-SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+SPECIALS = {"mlm": ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
+            "clm": ["[PAD]", "[UNK]", "[BOS]", "[EOS]"]}
+# Per objective: the single and pair templates, and the special tokens they (and MLM) use.
+_TEMPLATES = {
+    "mlm": ("[CLS] $A [SEP]", "[CLS] $A [SEP] $B [SEP]",
+            {"cls_token": "[CLS]", "sep_token": "[SEP]", "mask_token": "[MASK]"}),
+    "clm": ("[BOS] $A", "[BOS] $A [EOS] $B", {"bos_token": "[BOS]", "eos_token": "[EOS]"}),
+}
 
 
-def train_wordpiece(lines: Iterable[str], vocab_size: int,
-                    max_length: int) -> PreTrainedTokenizerFast:
+def train_wordpiece(lines: Iterable[str], vocab_size: int, max_length: int,
+                    objective: str = "mlm") -> PreTrainedTokenizerFast:
     """BERT-style WordPiece (cased, accents kept): the most frequent words, then every
-    character as a word start and as a continuation, so no word is ever [UNK].
+    character as a word start and as a continuation, so no word is ever [UNK]. `objective`
+    (mlm | clm) chooses the special tokens (module docstring).
 
     The vocabulary is chosen here, ties broken alphabetically: `tokenizers`' own trainer
     breaks ties differently in every process, and a seed must fix the model.
@@ -30,7 +43,7 @@ def train_wordpiece(lines: Iterable[str], vocab_size: int,
         counts.update(word for word, _ in pre_tokenizer.pre_tokenize_str(
             normalizer.normalize_str(line)))
     characters = sorted({char for word in counts for char in word})
-    vocab = [*SPECIALS, *characters, *(f"##{char}" for char in characters)]
+    vocab = [*SPECIALS[objective], *characters, *(f"##{char}" for char in characters)]
     if len(vocab) > vocab_size:
         raise ConfigError(f"--vocab-size {vocab_size} is too small: the corpus has "
                           f"{len(characters)} characters, which need {len(vocab)} entries")
@@ -41,22 +54,31 @@ def train_wordpiece(lines: Iterable[str], vocab_size: int,
     tokenizer.normalizer = normalizer
     tokenizer.pre_tokenizer = pre_tokenizer
     tokenizer.decoder = decoders.WordPiece()
-    cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+    single, pair, roles = _TEMPLATES[objective]
     tokenizer.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",
-        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)])
+        single=single, pair=pair,
+        special_tokens=[(token, tokenizer.token_to_id(token)) for token in roles.values()
+                        if token in single + pair])
     return PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="[UNK]",
-                                   pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]",
-                                   mask_token="[MASK]", model_max_length=max_length)
+                                   pad_token="[PAD]", model_max_length=max_length, **roles)
 
 
-def load_tokenizer(directory: str | Path) -> PreTrainedTokenizerFast:
-    """A fast tokenizer with a mask token, e.g. the multilingual model's for a control."""
+# The special tokens each objective's pretraining needs from a reused tokenizer.
+_NEEDED = {"mlm": ("pad_token", "mask_token"), "clm": ("pad_token", "bos_token", "eos_token")}
+
+
+def load_tokenizer(directory: str | Path, objective: str = "mlm") -> PreTrainedTokenizerFast:
+    """A fast tokenizer with the special tokens `objective` needs (a mask token for mlm; pad,
+    BOS and EOS for clm), e.g. the multilingual model's for a control."""
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(directory))
     except OSError as error:
         raise AlignscopeError(f"cannot load a tokenizer from {directory}: {error}") from error
-    if not tokenizer.is_fast or tokenizer.mask_token_id is None:
-        raise AlignscopeError(f"the tokenizer in {directory} must be a fast tokenizer with a "
-                              "mask token")
+    missing = [name for name in _NEEDED[objective] if getattr(tokenizer, name) is None]
+    if not tokenizer.is_fast or missing:
+        raise ConfigError(f"--tokenizer {directory}: {objective} pretraining needs a fast "
+                          f"tokenizer with {', '.join(_NEEDED[objective])}"
+                          + (f" (it has no {', '.join(missing)})" if missing else ""),
+                          f"reuse the tokenizer of a model pretrained with --objective "
+                          f"{objective}, or leave --tokenizer out")
     return tokenizer
