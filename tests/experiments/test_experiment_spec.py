@@ -139,3 +139,11 @@ def test_cli_dry_run_lists_runs_and_refuses_bad_files(experiment: Experiment,
     assert result.exit_code == 2 and "unknown key `finetune.bogus`" in flat(result.output)
     result = CliRunner().invoke(app, ["sweep", "status", str(out)])
     assert result.exit_code == 2 and "is not a sweep folder" in flat(result.output)
+
+
+@pytest.mark.parametrize("config", sorted(Path(__file__).parents[2].glob("configs/*/*.yaml")),
+                         ids=lambda path: f"{path.parent.name}/{path.name}")
+def test_shipped_configs_follow_the_schema(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALIGNSCOPE_E5_DIR", "/models/e5-small")
+    spec = load_spec(config)
+    assert len(spec.seeds) >= (3 if config.parent.name == "paper" else 2)
