@@ -48,6 +48,10 @@ def planned(experiment: dict[str, Any], overrides: list[str] | None = None) -> l
     ({"analyses": {"languages": ["fr", "xx"], "similarity": {}}},
      "key `analyses.parallel` (ud:pud)"),
     ({"analyses": {"correlation": {}}}, "needs `analyses.similarity.pretrained: true`"),
+    ({"analyses": {"settings": {"half_samples": 4, "bootstrap": 4}, "similarity": {}}},
+     "key `analyses.settings`: give `half_samples` or its old name `bootstrap`, not both"),
+    ({"analyses": {"similarity": {"settings": {"half_sample": 4}}}},
+     "unknown key `analyses.similarity.settings.half_sample`; did you mean half_samples"),
 ])
 def test_bad_experiments_name_the_key(experiment: Experiment, change: dict[str, Any],
                                       message: str) -> None:
@@ -66,7 +70,7 @@ def test_plan_expands_groups_seeds_and_analyses(experiment: Experiment) -> None:
                      "pos-REF-s2", "correlation-pos-REF-s2", "pos-block.0-1-s1",
                      "pos-block.0-1-s2"]
     by_name = {run.name: run for run in runs}
-    assert by_name["pos-block.0-1-s2"].config["finetune"]["random_init"] == "0-1"
+    assert by_name["pos-block.0-1-s2"].config["finetune"]["random_init"] == "block.0-1"
     assert by_name["pos-block.0-1-s2"].config["finetune"]["seed"] == 2
     assert "stability" in by_name["pos-REF-s1"].config
     assert "stability" not in by_name["pos-block.0-1-s1"].config
@@ -82,6 +86,21 @@ def test_window_covers_every_block(experiment: Experiment) -> None:
                                              "groups": ["0-1", "embeddings"]}))
     assert layer_groups(spec, 4) == ["REF", "block.0-1", "block.2-3", "embeddings"]
     assert layer_groups(spec, 5) == ["REF", "block.0-1", "block.2-3", "block.4", "embeddings"]
+
+
+def test_half_samples_is_the_key_bootstrap_its_old_name(experiment: Experiment) -> None:
+    def similarity_runs(settings: dict[str, Any], own: dict[str, Any]) -> list[Any]:
+        analyses = {"languages": ["fr", "de"], "settings": {"max_sentences": 20, **settings},
+                    "similarity": {"pretrained": True, "finetuned": True, "settings": own}}
+        return [run for run in planned(experiment(analyses=analyses))
+                if run.kind == "similarity"]
+
+    shared, own, old = (similarity_runs({"half_samples": 8}, {}),
+                        similarity_runs({}, {"half_samples": 8}),
+                        similarity_runs({"bootstrap": 8}, {}))
+    assert shared[0].config["bootstrap"] == 8 == own[0].config["bootstrap"]
+    assert [r.key for r in shared] == [r.key for r in own] == [r.key for r in old]
+    assert shared[0].key != similarity_runs({}, {})[0].key
 
 
 def test_keys_follow_the_configuration_not_the_runtime(experiment: Experiment) -> None:
@@ -120,3 +139,11 @@ def test_cli_dry_run_lists_runs_and_refuses_bad_files(experiment: Experiment,
     assert result.exit_code == 2 and "unknown key `finetune.bogus`" in flat(result.output)
     result = CliRunner().invoke(app, ["sweep", "status", str(out)])
     assert result.exit_code == 2 and "is not a sweep folder" in flat(result.output)
+
+
+@pytest.mark.parametrize("config", sorted(Path(__file__).parents[2].glob("configs/*/*.yaml")),
+                         ids=lambda path: f"{path.parent.name}/{path.name}")
+def test_shipped_configs_follow_the_schema(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALIGNSCOPE_E5_DIR", "/models/e5-small")
+    spec = load_spec(config)
+    assert len(spec.seeds) >= (3 if config.parent.name == "paper" else 2)

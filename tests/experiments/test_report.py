@@ -89,4 +89,14 @@ def test_report_embeds_every_figure(full_sweep: Path, tmp_path: Path) -> None:
     markdown = (out / "report.md").read_text(encoding="utf-8")
     assert all(f"figures/{stem}.png" in markdown for stem in figures)
     assert "| block.0-1 |" in markdown and "Every planned run finished." in markdown
+    assert "dotted: the shuffled pairs control" in markdown  # the similarity's baseline
+    hardware = next(line for line in markdown.splitlines() if line.startswith("- hardware:"))
+    assert hardware.endswith(": cpu")  # correlation runs (on the driver, no device) left out
     assert (out / "tables/random-init-pos.tex").is_file()
+
+
+def test_layer_groups_are_listed_in_model_order() -> None:
+    from alignscope.report.render import _groups
+
+    assert _groups(["block.10-11", "REF", "block.4-5", "embeddings", "block.0-1", "block.4-5"]
+                   ) == ["REF", "embeddings", "block.0-1", "block.4-5", "block.10-11"]

@@ -59,12 +59,6 @@ class RunSpec:
                    tuple(data["deps"]))
 
 
-def legacy_spec(selection: LayerSelection) -> str:
-    """A layer selection as `--random-init` numbers (`0-1`, `embeddings,3`), which every
-    version of `finetune` reads as blocks."""
-    return str(selection).replace("block.", "")
-
-
 def model_depth(model: str) -> int:
     """Number of transformer blocks, from the model's config alone (no weights)."""
     from transformers import AutoConfig
@@ -125,6 +119,7 @@ def _check_keys(options: dict[str, Any], config_class: type, managed: frozenset[
 def describe_unknown(key: str, name: str, known: set[str]) -> str:
     import difflib
 
+    known = known | {"half_samples"} if "bootstrap" in known else known
     close = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.6)
     return f"unknown key `{key}`" + (f"; did you mean {', '.join(close)}?" if close
                                      else f"; known: {', '.join(sorted(known))}")
@@ -154,10 +149,23 @@ def _task_languages(name: str, task: TaskSpec, data_dir: str | None) -> _Languag
     return _Languages(source, targets)
 
 
+def _field_names(settings: dict[str, Any], key: str) -> dict[str, Any]:
+    """Analysis settings under their config fields: `half_samples`, the documented key (as the
+    `--half-samples` flag), is the field `bootstrap`, whose name is still accepted."""
+    fields = dict(settings)
+    if "half_samples" in fields:
+        if "bootstrap" in fields:
+            raise ConfigError(f"key `{key}`: give `half_samples` or its old name `bootstrap`, "
+                              "not both")
+        fields["bootstrap"] = fields.pop("half_samples")
+    return fields
+
+
 def _analysis_settings(spec: ExperimentSpec, own: dict[str, Any], config_class: type,
                        key: str) -> dict[str, Any]:
-    shared = {k: v for k, v in spec.analyses.settings.items()
+    shared = {k: v for k, v in _field_names(spec.analyses.settings, "analyses.settings").items()
               if k in {f.name for f in dataclasses.fields(config_class)}}
+    own = _field_names(own, f"{key}.settings")
     _check_keys(own, config_class, MANAGED_ANALYSIS, f"{key}.settings")
     return {**shared, **own}
 
@@ -213,7 +221,7 @@ def _by_name(runs: list[RunSpec], name: str) -> RunSpec:
 def _check_shared(spec: ExperimentSpec) -> None:
     known = {f.name for f in dataclasses.fields(SimilarityConfig)} | \
         {f.name for f in dataclasses.fields(StabilityConfig)}
-    for name in spec.analyses.settings:
+    for name in _field_names(spec.analyses.settings, "analyses.settings"):
         if name in MANAGED_ANALYSIS:
             raise ConfigError(f"key `analyses.settings.{name}` is set by the sweep; remove it")
         if name not in known:
@@ -226,7 +234,7 @@ def _finetune_config(spec: ExperimentSpec, model: str, task_name: str, task: Tas
     options = {**spec.finetune, "model": model, "train": task.source, "eval": list(task.targets),
                "task": task_name, "dev": task.dev, "data_dir": _absolute(spec.data_dir),
                "seed": seed, "task_options": dict(task.options),
-               "random_init": None if group == REFERENCE else legacy_spec(parse_layers(group))}
+               "random_init": None if group == REFERENCE else group}  # canonical: block.0-1
     config: FinetuneConfig = _validated(FinetuneConfig, options, "finetune")
     return without_runtime(config.to_dict())
 

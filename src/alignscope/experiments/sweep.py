@@ -20,13 +20,13 @@ from typing import Any
 
 from alignscope.errors import ConfigError
 from alignscope.experiments.backends import Backend
-from alignscope.experiments.display import SweepDisplay
 from alignscope.experiments.execute import execute_run
 from alignscope.experiments.manifest import Manifest, now, read_manifest
 from alignscope.experiments.plan import RunSpec, plan
 from alignscope.experiments.spec import ExperimentSpec, load_spec
 from alignscope.experiments.store import RunStore, is_locked, sweep_lock
 from alignscope.io import atomic_write_text
+from alignscope.progress import JobProgress
 
 EXPERIMENT_FILE = "experiment.yaml"
 
@@ -91,7 +91,7 @@ def run_sweep(config: str | Path | dict[str, Any], out: str | Path, *,
         result = SweepResult(out, planned)
         todo = [p.run for p in planned if p.state in ("todo", "corrupt")]
         try:
-            with SweepDisplay(len(todo), progress) as display:
+            with JobProgress("sweep", len(todo), progress) as display:
                 for item in planned:
                     if item.state == "corrupt":
                         moved = store.quarantine(item.run.name)
@@ -129,7 +129,7 @@ class _Scheduler:
     """Starts runs whose dependencies are done, as slots free up; commits what finishes."""
 
     def __init__(self, store: RunStore, manifest: Manifest, backend: Backend,
-                 display: SweepDisplay, result: SweepResult, spec: ExperimentSpec) -> None:
+                 display: JobProgress, result: SweepResult, spec: ExperimentSpec) -> None:
         self.store, self.manifest, self.backend = store, manifest, backend
         self.display, self.result = display, result
         self.keep = spec.keep_checkpoints

@@ -19,11 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from alignscope.errors import ConfigError
+from alignscope.analysis.measures import describe
+from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.experiments.aggregate import Row, Tables, collect, finished_runs, to_csv
 from alignscope.experiments.manifest import now, read_manifest
 from alignscope.experiments.spec import REFERENCE
 from alignscope.io import atomic_write_text
+from alignscope.models.layers import parse_layers
 from alignscope.report import sweep_figures
 from alignscope.report.tables import render_table
 
@@ -66,6 +68,22 @@ def _ordered(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
+def _model_order(group: str) -> tuple[int, int, str]:
+    """REF, then layer groups bottom-up (embeddings, block.0-1, ..., block.10-11): run folders
+    sort as text, which puts block.10-11 before block.4-5."""
+    if group == REFERENCE:
+        return (-2, 0, group)
+    try:
+        selection = parse_layers(group)
+    except AlignscopeError:
+        return (len(group), 1 << 20, group)  # not a layer name: after the layers
+    return (-1 if selection.embeddings else selection.blocks[0], len(selection.blocks), group)
+
+
+def _groups(values: Iterable[str]) -> list[str]:
+    return sorted(set(values), key=_model_order)
+
+
 class ReportBuilder:
     def __init__(self, sweep: Path, out: Path) -> None:
         self.sweep, self.out = sweep, out
@@ -84,7 +102,7 @@ class ReportBuilder:
     # --- sections ---------------------------------------------------------------------
     def random_init(self, task: str, model: str) -> Section:
         summary = [r for r in self.tables.summary() if r["task"] == task and r["model"] == model]
-        groups = _ordered(r["group"] for r in summary)
+        groups = _groups(r["group"] for r in summary)
         languages = _ordered(r["language"] for r in sorted(summary, key=lambda r: r["role"]
                                                              != "source"))
         cell = {(r["group"], r["language"]): r for r in summary}
@@ -158,16 +176,33 @@ class ReportBuilder:
                              and r["condition"] == "parallel")
         curves = before or after
         layers = _layer_names(rows)
+        # The control of the curves drawn solid (pretrained, else fine-tuned REF).
+        stage = "pretrained" if before else "finetuned"
+        controls = [r for r in rows if r["stage"] == stage and r["measure"] == measure
+                    and r["condition"] != "parallel"
+                    and (stage == "pretrained" or r["group"] == REFERENCE)]
+        control = None
+        if controls:
+            name = controls[0]["condition"]
+            values = [_mean([r["value"] for r in controls
+                             if r["condition"] == name and r["position"] == p])
+                      for p in range(len(layers))]
+            control = (f"{name} pairs (mean)", values)
+        source = _ordered(r["language"] for r in self.tables.scores if r["role"] == "source")
         paths = sweep_figures.layer_lines(
             self.figures_dir, "similarity", layers,
             {lang: [v.get(p) for p in range(len(layers))] for lang, v in curves.items()},
             dashed={lang: [v.get(p) for p in range(len(layers))] for lang, v in after.items()}
-            if before else None,
-            title=f"{measure}: source vs each language", ylabel=f"{measure} similarity")
+            if before else None, control=control,
+            title=f"{source[0] if len(source) == 1 else 'source'} vs each target language",
+            ylabel=describe(measure))
         what = ("solid: pretrained; dashed: fine-tuned (REF, mean over seeds)" if before and after
                 else "pretrained" if before else "fine-tuned (REF, mean over seeds)")
-        section.blocks.append(self.figure(paths, f"Similarity of the source to each target per "
-                                                 f"layer ({what})."))
+        baseline = (f"; dotted: the {controls[0]['condition']} pairs control, mean over languages "
+                    "(sentences that are not translations of each other: the level a measure "
+                    "gives without alignment)") if control else ""
+        section.blocks.append(self.figure(paths, f"{describe(measure)} between the source and "
+                                                 f"each target per layer ({what}{baseline})."))
         return section
 
     def stability(self) -> Section | None:
@@ -181,11 +216,13 @@ class ReportBuilder:
             if row["measure"] == measure and row["value"] is not None:
                 by_group[row["group"]][row["position"]].append(row["value"])
         layers = _layer_names(rows)
-        curves = {group: [statistics.fmean(v[p]) if v.get(p) else None
-                          for p in range(len(layers))] for group, v in by_group.items()}
+        curves = {group: [statistics.fmean(by_group[group][p]) if by_group[group].get(p)
+                          else None for p in range(len(layers))]
+                  for group in _groups(by_group)}
         paths = sweep_figures.layer_lines(self.figures_dir, "stability", layers, curves,
                                           title="pretrained vs fine-tuned, same sentences",
-                                          ylabel=f"{measure} (1 = unchanged)", ylim=(0, 1.02))
+                                          ylabel=f"{describe(measure)} (1 = unchanged)",
+                                          ylim=(0, 1.02))
         return Section("Stability", [self.figure(
             paths, "How much fine-tuning changed each layer: similarity between the pretrained "
                    "and the fine-tuned model's representations of the same sentences, mean over "
@@ -200,13 +237,17 @@ class ReportBuilder:
                          for p in range(len(layers))] for name in ("spearman", "pearson")}
         paths = sweep_figures.layer_lines(
             self.figures_dir, "correlation", layers, curves, ylim=(-1.05, 1.05),
-            title=f"{rows[0]['measure']} similarity vs zero-shot {rows[0]['metric']}",
+            zero_line=True, title=f"{describe(rows[0]['measure'])} vs zero-shot "
+                                  f"{rows[0]['metric']}",
             ylabel="correlation across languages")
         languages = rows[0]["languages"]
+        noisy = (f" With {languages} languages a coefficient rests on {languages} points: "
+                 "read it as an illustration, not evidence." if languages < 8 else "")
         return Section("Similarity and transfer", [self.figure(
             paths, f"Correlation, across {languages} target languages, between the pretrained "
                    "model's similarity at each layer and the zero-shot score, mean over the "
-                   f"fine-tuned runs correlated ({', '.join(_ordered(r['run'] for r in rows))}).")])
+                   f"fine-tuned runs correlated ({', '.join(_ordered(r['run'] for r in rows))})."
+                   f"{noisy}")])
 
     def provenance(self) -> Section:
         runs = self.manifest.get("runs", {})
@@ -215,14 +256,16 @@ class ReportBuilder:
             statuses[entry["status"]] += 1
         labels = [r.get("labels", {}) for r in self.records]
         versions = _ordered(_versions(r.get("versions", {})) for r in self.records)
-        devices = _ordered(f"{r.get('host', '?')}: {r.get('device', '?')}" for r in self.records)
+        # Correlation runs take a second on the driver: their device says nothing.
+        devices = _ordered(f"{r.get('host', '?')}: {r.get('device', '?')}" for r in self.records
+                           if r.get("kind") != "correlation")
         seconds = sum(r.get("seconds") or 0 for r in self.records)
         sweeps = self.manifest.get("sweeps", [])
         lines = [
             f"- experiment: **{self.manifest.get('experiment', '?')}**, folder `{self.sweep}`",
             f"- models: {', '.join(_ordered(str(x.get('model')) for x in labels if x.get('model')))}",
             f"- tasks: {', '.join(_ordered(str(x['task']) for x in labels if x.get('task')))}; "
-            f"layer groups: {', '.join(_ordered(str(x['group']) for x in labels if 'seed' in x))}"
+            f"layer groups: {', '.join(_groups(str(x['group']) for x in labels if 'seed' in x))}"
             f"; seeds: {', '.join(_ordered(str(x['seed']) for x in labels if 'seed' in x))}",
             f"- runs: {', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))}",
             f"- compute: {seconds / 3600:.2f} h summed over runs; {len(sweeps)} sweep "

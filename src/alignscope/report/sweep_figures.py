@@ -75,7 +75,7 @@ def drop_bars(directory: Path, stem: str, groups: Sequence[str],
                      label=label, yerr=errors, capsize=2, error_kw={"lw": 0.8})
         axes.axhline(0, color="0.3", lw=0.6)
         axes.set_xticks(x, groups, rotation=30 if len(groups) > 4 else 0)
-        axes.set_ylabel("drop vs REF (points)")
+        axes.set_ylabel("drop: REF − group (points)")
         axes.set_title(title)
         axes.legend(frameon=False)
         axes.grid(axis="y", alpha=0.3)
@@ -86,22 +86,31 @@ def layer_lines(directory: Path, stem: str, layers: Sequence[str],
                 curves: Mapping[str, Sequence[float | None]], *, title: str, ylabel: str,
                 dashed: Mapping[str, Sequence[float | None]] | None = None,
                 states: tuple[str, str] = ("pretrained", "fine-tuned"),
-                ylim: tuple[float, float] | None = None) -> list[Path]:
+                control: tuple[str, Sequence[float | None]] | None = None,
+                ylim: tuple[float, float] | None = None, zero_line: bool = False,
+                ) -> list[Path]:
     """One line per label; `dashed` draws a second state of the same labels (e.g. after
-    fine-tuning) in the same colour; `states` names the solid and dashed lines."""
+    fine-tuning) in the same colour; `states` names the solid and dashed lines; `control`
+    (label, values) is a grey baseline such as the shuffled-pairs control."""
     from matplotlib.lines import Line2D
 
-    with paper_figure(ONE_COLUMN if len(curves) <= 6 else TWO_COLUMNS / 1.4, 2.5) as figure:
+    width = ONE_COLUMN if len(curves) <= 6 else TWO_COLUMNS / 1.4
+    with paper_figure(width, 2.8) as figure:
         axes = figure.subplots()
         x = np.arange(len(layers))
+        if zero_line:
+            axes.axhline(0, color="0.3", lw=0.6)
         for color, (label, values) in zip(_palette(len(curves)), curves.items(), strict=False):
             axes.plot(x, _array(values), marker="o", color=color, label=label)
             if dashed and label in dashed:
                 axes.plot(x, _array(dashed[label]), linestyle="--", marker="s", color=color)
-        # `emb`, then block K's output as K: names in full would not fit a column.
-        axes.set_xticks(x, [name.replace("block.", "").replace("embeddings", "emb")
+        if control is not None:
+            axes.plot(x, _array(control[1]), color="0.45", linestyle=":", label=control[0])
+        # `E` for the embeddings, then block K's output as K: full names would not fit a
+        # column, and a longer first label runs into the next one.
+        axes.set_xticks(x, [name.replace("block.", "").replace("embeddings", "E")
                             for name in layers])
-        axes.set_xlabel("layer output (emb = embeddings, K = block.K)")
+        axes.set_xlabel("layer output (E = embeddings, K = block.K)")
         axes.set_ylabel(ylabel)
         axes.set_title(title)
         if ylim:
@@ -111,6 +120,7 @@ def layer_lines(directory: Path, stem: str, layers: Sequence[str],
         if dashed:
             handles += [Line2D([], [], color="0.3", marker=marker, linestyle=style, label=label)
                         for label, marker, style in zip(states, "os", ("-", "--"), strict=True)]
-        axes.legend(handles=handles, frameon=False, ncol=2 if len(curves) > 6 else 1,
-                    loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        # Below the axes: beside them it would take a third of a column's width.
+        figure.legend(handles=handles, frameon=False, loc="outside lower center",
+                      ncol=min(len(handles), 3 if width == ONE_COLUMN else 5))
         return save(figure, directory, stem)

@@ -3,7 +3,8 @@ shared between runs), or in worker processes, one slot per job.
 
 With GPUs visible, each slot is pinned to one device and `runs_per_device` slots share a device
 (several small fine-tunes fill a large GPU); without, the slots run on the CPU and split its
-cores between them. A worker process lives for the whole sweep and keeps its shared data.
+cores between them. A worker process lives for the whole sweep and keeps its shared data; one
+that dies (killed, out of memory) fails only the run it held, and its slot gets a new worker.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import multiprocessing
 import os
 import signal
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -88,10 +90,17 @@ class LocalBackend:
             future: Future[Any] = Future()
             future.set_result(execute_run(run, work))
             return future
+        try:
+            return self._pool(index).submit(_run_in_worker, run.to_dict(), str(work))
+        except BrokenProcessPool:  # its worker died (killed, out of memory): its run failed
+            self.pools.pop(index).shutdown(wait=False)
+            return self._pool(index).submit(_run_in_worker, run.to_dict(), str(work))
+
+    def _pool(self, index: int) -> ProcessPoolExecutor:
         if index not in self.pools:
             self.pools[index] = ProcessPoolExecutor(
                 1, mp_context=multiprocessing.get_context("spawn"), initializer=_die_with_parent)
-        return self.pools[index].submit(_run_in_worker, run.to_dict(), str(work))
+        return self.pools[index]
 
     def finish(self, work: Path, result: Any) -> dict[str, Any]:
         self.busy.pop(work, None)
