@@ -17,6 +17,7 @@ from alignscope.report.figures import (
     plot_layer_matrix,
     plot_pre_post,
 )
+from alignscope.tasks.metrics import metric_label
 
 Results = Mapping[str, Mapping[str, Mapping[str, Sequence[float | None]]]]
 
@@ -66,5 +67,5 @@ def correlation_figures(folder: Path, result: dict[str, Any]) -> None:
     plot_correlation(folder, "correlation", result["layers"],
                      {name: [e[name] for e in result["per_layer"]]
                       for name in ("spearman", "pearson")},
-                     title=f"{result['measure']} similarity vs zero-shot {result['metric']} "
+                     title=f"{result['measure']} similarity vs zero-shot {metric_label(result['metric'])} "
                            f"({len(result['languages'])} languages)")

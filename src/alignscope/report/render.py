@@ -28,6 +28,7 @@ from alignscope.io import atomic_write_text
 from alignscope.models.layers import parse_layers
 from alignscope.report import sweep_figures
 from alignscope.report.tables import render_table
+from alignscope.tasks.metrics import metric_label
 
 POINTS = 100  # metrics are stored in 0-1; tables and figures show points
 
@@ -106,7 +107,7 @@ class ReportBuilder:
         languages = _ordered(r["language"] for r in sorted(summary, key=lambda r: r["role"]
                                                              != "source"))
         cell = {(r["group"], r["language"]): r for r in summary}
-        metric = summary[0]["metric"]
+        metric = metric_label(summary[0]["metric"])
         section = Section(f"{task}: RANDOM-INIT ({_short(model)})")
         rows = []
         for group in groups:
@@ -238,7 +239,7 @@ class ReportBuilder:
         paths = sweep_figures.layer_lines(
             self.figures_dir, "correlation", layers, curves, ylim=(-1.05, 1.05),
             zero_line=True, title=f"{describe(rows[0]['measure'])} vs zero-shot "
-                                  f"{rows[0]['metric']}",
+                                  f"{metric_label(rows[0]['metric'])}",
             ylabel="correlation across languages")
         languages = rows[0]["languages"]
         noisy = (f" With {languages} languages a coefficient rests on {languages} points: "

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from alignscope.errors import AlignscopeError
 from alignscope.runs import load_run
+from alignscope.tasks.metrics import metric_label
 
 FORMATS = ("markdown", "csv", "latex")
 TRANSFER_KINDS = ("finetune", "evaluate")
@@ -32,7 +33,7 @@ class TransferTable:
                 delta = None if score is None or reference is None else score - reference
                 cells.append(f"{_number(score)} ({_signed(delta)})")
             body.append([dataset, *cells])
-        return render_table(header, body, fmt, f"{self.metric} ×100")
+        return render_table(header, body, fmt, f"{metric_label(self.metric)} ×100")
 
 
 def render_table(header: list[str], body: list[list[str]], fmt: str, caption: str) -> str:

@@ -15,6 +15,16 @@ from typing import Literal
 from seqeval.metrics import f1_score, precision_score, recall_score
 from seqeval.scheme import IOB2, Entities
 
+# How tables and figures name the metric keys the tasks write.
+METRIC_LABELS = {"upos_accuracy": "UPOS accuracy", "las": "LAS", "uas": "UAS",
+                 "f1": "entity F1",
+                 "precision": "entity precision", "recall": "entity recall"}
+
+
+def metric_label(key: str) -> str:
+    return METRIC_LABELS.get(key, key)
+
+
 DeprelScoring = Literal["universal", "full"]
 DEPREL_SCORINGS: tuple[str, ...] = ("universal", "full")
 
