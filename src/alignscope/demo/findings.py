@@ -15,6 +15,7 @@ from alignscope.experiments.aggregate import Row, Tables, collect
 from alignscope.experiments.spec import REFERENCE
 from alignscope.io import atomic_write_text
 from alignscope.lab.generate import read_manifest
+from alignscope.tasks.metrics import metric_label
 
 FAR = 0.10  # "far above the control": at least 10 points
 _MEASURE = "linear"
@@ -68,7 +69,7 @@ def _transfer_section(main: Tables, control: Tables, manifest: dict[str, Any], d
     ours, theirs = _reference(main), _reference(control)
     lines, gaps = [], {}
     for task in sorted(main.metrics):
-        metric = main.metrics[task]
+        metric = metric_label(main.metrics[task])
         rows, far = [], []
         for lang in [source, *targets]:
             mine, other = ours.get((task, lang)), theirs.get((task, lang))
