@@ -199,18 +199,21 @@ def _family_tokenizer(style: str, lines: list[str], wordpiece: Path) -> Any:
                                    bos_token="<s>", eos_token="</s>", **pad)
 
 
-def save_family_model(config: Any, tokenizer: Any, directory: Path) -> Path:
+def save_family_model(config: Any, tokenizer: Any, directory: Path, head: bool = False) -> Path:
+    """The base model, or with `head` the whole LM (causal, or masked for BERT)."""
     import copy
 
     import torch
-    from transformers import AutoModel
+    from transformers import AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM
 
     config = copy.deepcopy(config)
     text = config.get_text_config()
     text.vocab_size = len(tokenizer)
     text.bos_token_id, text.eos_token_id = tokenizer.bos_token_id, tokenizer.eos_token_id
     torch.manual_seed(0)
-    model = AutoModel.from_config(config)
+    auto = (AutoModelForMaskedLM if config.model_type == "bert" else AutoModelForCausalLM) \
+        if head else AutoModel
+    model = auto.from_config(config)
     with torch.no_grad():
         for param in model.parameters():
             param.add_(0.1 * torch.randn_like(param))
@@ -219,19 +222,42 @@ def save_family_model(config: Any, tokenizer: Any, directory: Path) -> Path:
     return directory
 
 
+def _save_families(configs: dict[str, tuple[Any, str]], root: Path, data: Path, tiny_bert: Path,
+                   head: bool = False) -> dict[str, Path]:
+    lines = _family_lines(data)
+    tokenizers: dict[str, Any] = {}
+    saved = {}
+    for family, (config, style) in configs.items():
+        if style not in tokenizers:
+            tokenizers[style] = _family_tokenizer(style, lines, tiny_bert)
+        saved[family] = save_family_model(config, tokenizers[style], root / family, head)
+    return saved
+
+
 @pytest.fixture(scope="session")
 def families(tmp_path_factory: pytest.TempPathFactory, shared_data: Path,
              tiny_bert: Path) -> dict[str, Path]:
     """family -> directory of a tiny saved model (3 blocks, hidden 32) and its tokenizer."""
-    lines = _family_lines(shared_data)
-    root = tmp_path_factory.mktemp("families")
-    tokenizers: dict[str, Any] = {}
-    saved = {}
-    for family, (config, style) in _family_configs().items():
-        if style not in tokenizers:
-            tokenizers[style] = _family_tokenizer(style, lines, tiny_bert)
-        saved[family] = save_family_model(config, tokenizers[style], root / family)
-    return saved
+    return _save_families(_family_configs(), tmp_path_factory.mktemp("families"), shared_data,
+                          tiny_bert)
+
+
+@pytest.fixture(scope="session")
+def lm_families(tmp_path_factory: pytest.TempPathFactory, shared_data: Path,
+                tiny_bert: Path) -> dict[str, Path]:
+    """family -> a tiny LM saved with its head: Llama (untied head), Gemma 3 (tied, logit
+    soft-capping), GPT-2, BERT (masked-LM head); 3 blocks, hidden 32."""
+    from transformers import Gemma3TextConfig
+
+    configs = _family_configs()
+    gemma3 = Gemma3TextConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=3,
+                              num_attention_heads=4, num_key_value_heads=2, head_dim=8,
+                              max_position_embeddings=256, sliding_window=4,
+                              final_logit_softcapping=5.0, initializer_range=0.05)
+    chosen = {"llama": configs["llama"], "gemma3": (gemma3, "sentencepiece-bos"),
+              "gpt2": configs["gpt2"], "bert": configs["bert"]}
+    return _save_families(chosen, tmp_path_factory.mktemp("lm_families"), shared_data,
+                          tiny_bert, head=True)
 
 
 @pytest.fixture(scope="session")
@@ -245,3 +271,4 @@ def llava(tmp_path_factory: pytest.TempPathFactory, families: dict[str, Path]) -
                          vision_config=vision.to_dict())
     tokenizer = PreTrainedTokenizerFast.from_pretrained(families["llama"])
     return save_family_model(config, tokenizer, tmp_path_factory.mktemp("llava"))
+

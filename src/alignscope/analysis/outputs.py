@@ -101,9 +101,12 @@ def header(kind: Kind, source_language: str | None, random_init: list[str],
 
 
 def write_run(out: Path, result: dict[str, Any], tables: Mapping[str, str],
-              figures: Figures | None) -> None:
-    """The JSON, the CSV tables and the figures appear in `out` together, or nothing does."""
+              figures: Figures | None, files: Callable[[Path], None] | None = None) -> None:
+    """The JSON, the CSV tables, the figures and any `files` (written by the callback into the
+    folder) appear in `out` together, or nothing does."""
     with atomic_directory(out) as folder:
+        if files is not None:
+            files(folder)
         atomic_write_json(result_file(folder, result["kind"]), result)
         for name, text in tables.items():
             atomic_write_text(folder / name, text)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+from collections.abc import Callable
+from typing import Annotated, Any, ClassVar
 
+import torch
 from pydantic import Field
 
 from alignscope.analysis.controls import check_controls
 from alignscope.analysis.features import ExtractionOptions
 from alignscope.analysis.measures import MeasureOptions
 from alignscope.config import Count, Device, Names, NonNegative, OpenUnit, Seed, Text, options
-from alignscope.encoding.precision import PrecisionName, resolve_precision
+from alignscope.encoding.precision import PrecisionName, autocast, check_precision, resolve_precision
 from alignscope.models.encoder import Encoder, load_encoder, resolve_model_source
 from alignscope.runtime import pick_device
 
@@ -68,3 +70,32 @@ class AnalysisSettings:
     def load(self, name: str, revision: str | None = None) -> Encoder:
         return load_encoder(name, revision=revision, trust_remote_code=self.trust_remote_code,
                             allow_pickle=self.allow_pickle)
+
+
+@options(frozen=True, kw_only=True)
+class ModelSettings:
+    """Options of the analyses that run a model (with its head) over text: lens, neurons."""
+
+    data_dir: str | None = Field(None, description="Data folder (default $ALIGNSCOPE_DATA).")
+    device: Device = Field("auto", description="auto | cpu | cuda[:N].")
+    precision: PrecisionName = Field("fp32", description="fp32 | bf16 | fp16 (CUDA) | auto.")
+    dtype: str = Field("float32", description="Weights' dtype: float32, bfloat16, float16.")
+    batch_tokens: Count = Field(4096, description="Tokens per forward pass.")
+    revision: str | None = Field(None, description="Hub revision of the model.")
+    trust_remote_code: bool = Field(False, description="Run the model's own code.")
+    allow_pickle: bool = Field(False, description="Allow pickled .bin weights.")
+
+    def load_model(self, name: str, head: bool) -> tuple[Encoder, torch.device]:
+        """The model (on its device, with its LM head if asked) and the device, after the
+        device and precision are checked."""
+        device = pick_device(self.device)
+        check_precision(self.precision, device)
+        encoder = load_encoder(name, revision=self.revision,
+                               trust_remote_code=self.trust_remote_code,
+                               allow_pickle=self.allow_pickle, dtype=self.dtype, head=head)
+        (encoder.lm or encoder.model).to(device)
+        return encoder, device
+
+    def autocast(self, device: torch.device) -> Callable[[], Any]:
+        """A fresh precision context per forward pass (encoding/precision.py)."""
+        return lambda: autocast(device, self.precision)

@@ -18,7 +18,15 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedConfig, PreTrainedModel
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForCausalLM,
+    AutoModelForMaskedLM,
+    AutoTokenizer,
+    PreTrainedConfig,
+    PreTrainedModel,
+)
 from transformers.models.auto.modeling_auto import (
     MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
     MODEL_FOR_MASKED_LM_MAPPING_NAMES,
@@ -37,6 +45,7 @@ class Encoder:
     tokenizer: PreTrainedTokenizerBase
     name: str  # what the user asked for
     source: str  # the resolved hub id or directory
+    lm: PreTrainedModel | None = None  # with `head=True`: the whole LM, `model` is its base
 
     @property
     def num_blocks(self) -> int:
@@ -109,8 +118,13 @@ def is_causal(config: PreTrainedConfig) -> bool:
 
 def load_encoder(name_or_path: str | Path, *, revision: str | None = None,
                  trust_remote_code: bool = False, allow_pickle: bool = False,
-                 dtype: str = "float32", device_map: str | None = None) -> Encoder:
+                 dtype: str = "float32", device_map: str | None = None,
+                 head: bool = False) -> Encoder:
     """Load the base model (no task head) and its fast tokenizer.
+
+    With `head`, the whole language model is loaded (causal LM, or masked LM for an encoder)
+    into `Encoder.lm`, and `model` is its base: the lens and perplexity read the model's own
+    head. A folder without the head's weights is refused rather than given a random head.
 
     `allow_pickle` permits `.bin` checkpoints, which execute pickle code on load. `dtype`
     is the weights' dtype (`bfloat16` halves the memory). `device_map` ("auto", "balanced",
@@ -126,9 +140,12 @@ def load_encoder(name_or_path: str | Path, *, revision: str | None = None,
     try:
         config = AutoConfig.from_pretrained(source, revision=revision,
                                             trust_remote_code=trust_remote_code)
-        model = AutoModel.from_pretrained(
+        auto = (AutoModelForCausalLM if is_causal(config) else AutoModelForMaskedLM) \
+            if head else AutoModel
+        model, loading = auto.from_pretrained(
             source, config=config, revision=revision, trust_remote_code=trust_remote_code,
-            use_safetensors=None if allow_pickle else True, dtype=weights_dtype, **placement)
+            use_safetensors=None if allow_pickle else True, dtype=weights_dtype,
+            output_loading_info=True, **placement)
         tokenizer = AutoTokenizer.from_pretrained(source, revision=revision,
                                                   trust_remote_code=trust_remote_code)
     except (OSError, SafetensorError) as error:
@@ -153,6 +170,10 @@ def load_encoder(name_or_path: str | Path, *, revision: str | None = None,
     if not tokenizer.is_fast:
         raise AlignscopeError(f"model {name_or_path!r} has no fast tokenizer; word alignment "
                               "needs one (install `tokenizers` or convert the tokenizer)")
+    lm = None
+    if head:
+        lm = _checked_head(model, loading.get("missing_keys") or [], str(name_or_path))
+        model = lm.base_model
     model = language_model(model)
     if getattr(model.config, "is_encoder_decoder", False):
         raise AlignscopeError(f"model {name_or_path!r} is an encoder-decoder "
@@ -163,8 +184,8 @@ def load_encoder(name_or_path: str | Path, *, revision: str | None = None,
         set_pad_token(tokenizer, str(name_or_path))
     # alignscope windows long sentences itself: the tokenizer's length warning would mislead.
     tokenizer.deprecation_warnings["sequence-length-is-longer-than-the-specified-maximum"] = True
-    model.eval()
-    return Encoder(model=model, tokenizer=tokenizer, name=str(name_or_path), source=source)
+    (lm or model).eval()
+    return Encoder(model=model, tokenizer=tokenizer, name=str(name_or_path), source=source, lm=lm)
 
 
 def language_model(model: PreTrainedModel) -> PreTrainedModel:
@@ -192,3 +213,14 @@ def set_pad_token(tokenizer: Any, name: str) -> None:
             return
     raise AlignscopeError(f"the tokenizer of {name!r} has no pad, EOS, BOS or UNK token to pad "
                           "batches with; add one with tokenizer.add_special_tokens and save it")
+
+
+def _checked_head(lm: PreTrainedModel, missing: list[str], name: str) -> PreTrainedModel:
+    """The LM, if every weight (its head's included) came from the checkpoint."""
+    if missing:
+        raise AlignscopeError(
+            f"{name} lacks weights of its language model ({', '.join(sorted(missing)[:3])} "
+            "missing): its head would be random",
+            "give the whole language model's folder (e.g. `lab pretrain`'s clm/ or mlm/ "
+            "folder, or a hub LM), not a base encoder saved without its head")
+    return lm

@@ -7,6 +7,9 @@
     <similarity run>/similarity.json    kind similarity, plus CSV tables and figures
     <stability run>/stability.json      kind stability, plus CSV tables and figures
     <correlation run>/correlation.json  kind correlation, plus correlation.csv and a figure
+    <lens run>/lens.json                kind lens, plus curves.csv, tuned-lens/ and figures
+    <neurons run>/neurons.json          kind neurons, plus activation.safetensors, masks/
+    <merge run>/merge.json              kind merge, plus checkpoint/ (as a finetune run's)
 
 Every result file carries `schema_version`, `kind`, `source_language`, `random_init` (layer
 names), `model`, the resolved `config` and `versions` (schema in runs/schema.py and
@@ -35,7 +38,8 @@ __all__ = ["CHECKPOINT_DIR", "KINDS", "PREDICTIONS_DIR", "RESULT_FILES", "SCHEMA
 
 RESULT_FILES: dict[Kind, str] = {
     "finetune": "results.json", "evaluate": "evaluation.json", "similarity": "similarity.json",
-    "stability": "stability.json", "correlation": "correlation.json"}
+    "stability": "stability.json", "correlation": "correlation.json", "lens": "lens.json",
+    "neurons": "neurons.json", "merge": "merge.json"}
 CHECKPOINT_DIR = "checkpoint"
 CHECKPOINT_ENCODER = "encoder"
 CHECKPOINT_TASK = "task.json"

@@ -41,6 +41,8 @@ def _split_groups(value: Any) -> Any:
 
 # Layer groups; each is checked for syntax before the model (and so its depth) is known.
 LayerGroups = Annotated[list[Text], BeforeValidator(_split_groups)]
+# A merge's layers: one group per run, empty for a run that gives no layer.
+RunLayers = Annotated[list[str], BeforeValidator(_split_groups)]
 
 
 @options

@@ -1,0 +1,253 @@
+"""`alignscope lens`: which language a model's layers think in (Wendler et al. 2024), with the
+logit lens and a tuned lens trained on parallel text of every language studied.
+
+`run_lens(LensConfig(...), out)` builds the task items from the word list (tasks.py), reads
+the model's residual stream at each item's answer position and decodes every layer through the
+model's own readout (compute.py, models/readout.py), optionally after the tuned lens's
+translators (tuned.py: loaded with `tuned_lens`, or trained here and saved into the run
+folder's `tuned-lens/`), and writes lens.json (per-layer curves with intervals, and every item
+with its prompt, token ids and per-layer values) and curves.csv.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from pydantic import Field
+
+from alignscope.analysis.lens.answers import ANSWER_RULES, AnswerRule, Vocabulary
+from alignscope.analysis.lens.compute import curves, run_items, sentence_states
+from alignscope.analysis.lens.tasks import (
+    TASKS,
+    ItemCounts,
+    PromptOptions,
+    Reader,
+    build_items,
+    task_specs,
+)
+from alignscope.analysis.lens.tuned import (
+    TrainingOptions,
+    TunedLens,
+    heldout_kl,
+    load_tuned_lens,
+    model_signature,
+    train_tuned_lens,
+    training_meta,
+)
+from alignscope.analysis.lens.words import BUILTIN, read_words
+from alignscope.analysis.outputs import Figures, check_out, clean, header, write_run
+from alignscope.analysis.settings import ModelSettings
+from alignscope.config import (
+    Count,
+    Names,
+    OpenUnit,
+    Rate,
+    Seed,
+    Text,
+    check_input,
+    options,
+)
+from alignscope.data.parallel import load_parallel
+from alignscope.errors import AlignscopeError, ConfigError, UnknownNameError
+from alignscope.models.encoder import Encoder, resolve_model_source
+from alignscope.models.layers import layer_names
+from alignscope.models.readout import Readout, find_readout
+from alignscope.progress import progress_bar
+from alignscope.runs import run_origin
+from alignscope.runtime import device_description
+
+LENSES = ("logit", "tuned")
+TUNED_DIR = "tuned-lens"
+
+
+@options(frozen=True, kw_only=True)
+class LensConfig(ModelSettings):
+    """What `alignscope lens` runs."""
+
+    command: ClassVar[str] = "lens"
+
+    model: Text = Field(description="A decoder LLM (or an encoder with its masked-LM head): "
+                                    "hub id or folder of the whole language model.")
+    languages: Names = Field(description="Languages studied: the answer languages of every "
+                                         "task, e.g. fr,de,ru,zh.")
+    sources: Names | None = Field(None, description="Input languages of the translation task "
+                                                    "(default: the studied languages).")
+    latent: Names = Field(("en",), description="Latent languages whose answers are tracked at "
+                                               "every layer.")
+    tasks: Names = Field(TASKS, description="translation, repetition, cloze.")
+    words: Text = Field(BUILTIN, description="Word list: builtin, a CSV file (docs/llm.md), or "
+                                             "a folder in the latent-language layout.")
+    answer_tokens: AnswerRule = Field("prefixes", description="prefixes (tokens that begin the "
+                                      "word, the paper's rule) or first (the answer's first "
+                                      "token after the prompt).")
+    demos: Count = Field(4, description="Demonstrations in translation and repetition prompts.")
+    cloze_demos: Count = Field(2, description="Demonstrations in cloze prompts.")
+    max_items: Count | None = Field(None, description="At most this many items per task and "
+                                                      "language pair (a seeded sample).")
+    lenses: Names = Field(LENSES, description="logit, tuned.")
+    tuned_lens: str | None = Field(None, description="A saved tuned lens (a lens run's "
+                                   "tuned-lens/ folder) to use instead of training one.")
+    parallel: Text = Field("ud:pud", description="Parallel text the tuned lens trains on "
+                                                 "(ud:pud, flores:devtest, a folder...).")
+    heldout: OpenUnit = Field(0.2, description="Share of parallel sentences held out to "
+                                               "evaluate the tuned lens.")
+    train_tokens: Count = Field(2048, description="Tuned-lens training tokens per language.")
+    tuned_steps: Count = Field(200, description="Tuned-lens optimisation steps.")
+    tuned_batch: Count = Field(64, description="Tokens per tuned-lens step.")
+    tuned_lr: Rate = Field(1e-3, description="Tuned-lens learning rate (Adam).")
+    language_names: dict[str, str] = Field(default_factory=dict, description="Names prompts "
+                                           "use for languages, e.g. {xx: Xish}.")
+    confidence: OpenUnit = Field(0.95, description="Coverage of the intervals over items.")
+    seed: Seed = Field(0, description="Seed for demonstrations, samples and the tuned lens.")
+
+    def check(self) -> None:
+        for task in self.tasks:
+            if task not in TASKS:
+                raise UnknownNameError("lens task", task, TASKS)
+        for lens in self.lenses:
+            if lens not in LENSES:
+                raise UnknownNameError("lens", lens, LENSES)
+        if self.answer_tokens not in ANSWER_RULES:
+            raise UnknownNameError("answer-token rule", self.answer_tokens, ANSWER_RULES)
+        if not self.languages:
+            raise ConfigError("give at least one language (--languages fr,de,...)")
+        if self.tuned_lens is not None:
+            if "tuned" not in self.lenses:
+                raise ConfigError("--tuned-lens is read only when --lenses includes tuned")
+            check_input(self.tuned_lens, "tuned lens", "--tuned-lens", folder=True)
+
+    @property
+    def translation_sources(self) -> tuple[str, ...]:
+        return tuple(self.sources) if self.sources is not None else tuple(self.languages)
+
+    @property
+    def all_languages(self) -> list[str]:
+        return list(dict.fromkeys([*self.languages, *self.translation_sources, *self.latent]))
+
+
+def _tuned(config: LensConfig, encoder: Encoder, readout: Readout, device: torch.device,
+           show_progress: bool) -> tuple[TunedLens, dict[str, Any]]:
+    """The tuned lens: loaded, or trained on parallel text and evaluated on held-out text."""
+    if config.tuned_lens is not None:
+        lens, meta = load_tuned_lens(config.tuned_lens, encoder)
+        return lens.to(device), {"path": str(config.tuned_lens), "trained_here": False, **meta}
+    languages = config.all_languages
+    corpus = load_parallel(config.parallel, languages, config.data_dir)
+    order = list(range(len(corpus)))
+    random.Random(config.seed).shuffle(order)
+    held = max(1, round(config.heldout * len(order)))
+    if len(order) - held < 1:
+        raise ConfigError(f"{len(order)} parallel sentences leave none to train the tuned lens on")
+    parts = {"train": sorted(order[held:]), "heldout": sorted(order[:held])}
+    precision = config.autocast(device)
+
+    def states(part: str, lang: str, tokens: int) -> torch.Tensor:
+        texts = [corpus.texts[lang][i] for i in parts[part]]
+        return sentence_states(encoder, texts, device, precision, config.batch_tokens, tokens)
+
+    train = torch.cat([states("train", lang, config.train_tokens) for lang in languages], dim=1)
+    options = TrainingOptions(config.tuned_steps, config.tuned_batch, config.tuned_lr, config.seed)
+    with progress_bar(show_progress) as bar:
+        task = bar.add_task("tuned lens", total=options.steps, status="")
+        lens, history = train_tuned_lens(readout, train.to(device), options, precision,
+                                         lambda: bar.advance(task))
+    evaluation: dict[str, dict[str, list[float]]] = {"logit": {}, "tuned": {}}
+    for lang in languages:
+        held_states = states("heldout", lang, config.train_tokens).to(device)
+        evaluation["logit"][lang] = heldout_kl(readout, held_states, None, precision)
+        evaluation["tuned"][lang] = heldout_kl(readout, held_states, lens, precision)
+    meta = {"model": model_signature(encoder), "layers": layer_names(encoder.num_blocks),
+            "languages": languages, "parallel": config.parallel,
+            "sentences": {part: len(ids) for part, ids in parts.items()},
+            "train_tokens": int(train.shape[1]), "training": training_meta(options, history),
+            "heldout_kl_bits": evaluation}
+    return lens, {"path": TUNED_DIR, "trained_here": True, **meta}
+
+
+def run_lens(config: LensConfig, out: str | Path | None = None, overwrite: bool = False,
+             show_progress: bool = False, figures: Figures | None = None) -> dict[str, Any]:
+    """Run the lenses; write `out` (lens.json, curves.csv, tuned-lens/, figures) if given."""
+    started = time.perf_counter()
+    config.check()
+    out_dir = check_out(out, overwrite)
+    resolve_model_source(config.model, config.allow_pickle)
+    words = read_words(config.words)
+    words.check_languages(config.all_languages)
+    encoder, device = config.load_model(config.model, head=True)
+    readout = find_readout(encoder)
+    reader = Reader(encoder.tokenizer, encoder.is_causal, encoder.max_tokens(None))
+    specs = task_specs(tuple(config.tasks), tuple(config.languages), config.translation_sources)
+    prompts = PromptOptions(config.demos, config.cloze_demos, config.seed,
+                            dict(config.language_names))
+    items, counts = build_items(words, specs, reader, Vocabulary(encoder.tokenizer),
+                                config.answer_tokens, tuple(config.latent), prompts,
+                                config.max_items)
+    if not items:
+        raise AlignscopeError(f"no usable item: {_dropped(counts)}",
+                              "choose languages and tasks the word list covers (cloze needs "
+                              "cloze texts), or --answer-tokens first")
+    lenses: dict[str, TunedLens | None] = {"logit": None} if "logit" in config.lenses else {}
+    tuned_meta = None
+    if "tuned" in config.lenses:
+        tuned, tuned_meta = _tuned(config, encoder, readout, device, show_progress)
+        lenses["tuned"] = tuned
+    with progress_bar(show_progress) as bar:
+        task = bar.add_task("lens items", total=len(items), status="")
+        difference = run_items(encoder, readout, items, lenses, device,
+                               config.autocast(device), config.batch_tokens,
+                               lambda n: bar.advance(task, n))
+    layers = layer_names(encoder.num_blocks)
+    result = {
+        **header("lens", None, run_origin(config.model)[1],
+                 {"name": config.model, "source": encoder.source,
+                  "class": type(encoder.lm).__name__, "num_blocks": encoder.num_blocks},
+                 dataclasses.asdict(config)),
+        "layers": layers, "languages": list(config.languages), "latent": list(config.latent),
+        "tasks": list(config.tasks), "lenses": list(lenses),
+        "words": {"source": words.source, "layout": words.layout,
+                  "concepts": len(words.concepts), "duplicates": words.duplicates},
+        "answer_tokens": config.answer_tokens,
+        "readout": {**readout.parts, "max_relative_difference": difference},
+        "tuned_lens": tuned_meta,
+        "curves": curves(items, specs, list(lenses), config.confidence),
+        "item_counts": counts.as_dict(),
+        "items": [item.to_dict() for item in items],
+        "device": device_description(device),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    result = clean(result)
+    if out_dir is not None:
+        tuned = lenses.get("tuned")
+        save = None
+        if tuned is not None and tuned_meta is not None and tuned_meta["trained_here"]:
+            meta = {k: v for k, v in tuned_meta.items() if k not in ("path", "trained_here")}
+            save = lambda folder: tuned.save(folder / TUNED_DIR, meta)  # noqa: E731
+        write_run(out_dir, result, {"curves.csv": curves_table(result)}, figures, save)
+    return result
+
+
+def _dropped(counts: ItemCounts) -> str:
+    totals = {reason: sum(counter.values()) for reason, counter in
+              (("missing", counts.missing), ("no answer token", counts.no_token),
+               ("collision with the latent answer", counts.collision),
+               ("prompt too long", counts.too_long))}
+    return ", ".join(f"{count} {reason}" for reason, count in totals.items() if count) or "none"
+
+
+def curves_table(result: dict[str, Any]) -> str:
+    """curves.csv: lens, task, metric, layer, mean, low, high, n."""
+    lines = ["lens,task,metric,layer,mean,low,high,n"]
+    for lens, by_task in result["curves"].items():
+        for task, by_metric in by_task.items():
+            for metric, curve in by_metric.items():
+                for index, layer in enumerate(result["layers"]):
+                    cells = [curve[f][index] for f in ("mean", "low", "high")]
+                    shown = ["" if v is None else f"{v:.6g}" for v in cells]
+                    lines.append(",".join([lens, task, metric, layer, *shown,
+                                           str(curve["n"][index])]))
+    return "\n".join(lines) + "\n"
