@@ -43,7 +43,7 @@ from alignscope.analysis.settings import AnalysisSettings
 from alignscope.config import Names, Text, options
 from alignscope.data.parallel import ParallelCorpus, load_parallel
 from alignscope.errors import ConfigError
-from alignscope.models.layers import layer_names
+from alignscope.layer_names import layer_names
 from alignscope.progress import counter
 from alignscope.registry import Registry
 from alignscope.runs import run_origin

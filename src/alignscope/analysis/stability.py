@@ -34,7 +34,7 @@ from alignscope.analysis.similarity import compare_languages
 from alignscope.config import Names, Text, options
 from alignscope.data.parallel import load_parallel
 from alignscope.errors import AlignscopeError, ConfigError
-from alignscope.models.layers import layer_names
+from alignscope.layer_names import layer_names
 from alignscope.progress import counter
 from alignscope.runs import run_origin
 from alignscope.runtime import device_description, pick_device

@@ -24,7 +24,7 @@ from alignscope.data.registry import parse_ref, resolve, ud_treebanks
 from alignscope.errors import AlignscopeError, ConfigError, UnknownNameError
 from alignscope.experiments.keys import run_key, without_runtime
 from alignscope.experiments.spec import REFERENCE, ExperimentSpec, TaskSpec, describe
-from alignscope.models.layers import LayerSelection, parse_layers
+from alignscope.layer_names import LayerSelection, parse_layers
 from alignscope.tasks import TASKS
 from alignscope.training.config import FinetuneConfig
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from alignscope.errors import AlignscopeError, ConfigError, UnknownNameError
-from alignscope.models.layers import parse_layers
+from alignscope.layer_names import parse_layers
 from alignscope.report.tables import render_table
 from alignscope.runs import load_run
 

@@ -25,7 +25,7 @@ from alignscope.experiments.aggregate import Row, Tables, collect, finished_runs
 from alignscope.experiments.manifest import now, read_manifest
 from alignscope.experiments.spec import REFERENCE
 from alignscope.io import atomic_write_text
-from alignscope.models.layers import parse_layers
+from alignscope.layer_names import parse_layers
 from alignscope.report import sweep_figures
 from alignscope.report.tables import render_table
 from alignscope.tasks.metrics import metric_label

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from alignscope.errors import DataFormatError
 from alignscope.io import read_json
-from alignscope.models.layers import parse_layers
+from alignscope.layer_names import parse_layers
 from alignscope.runs import legacy
 from alignscope.runs.schema import ADAPTER, KINDS, SCHEMA_VERSION, Kind
 

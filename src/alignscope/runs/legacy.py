@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from alignscope.errors import DataFormatError
-from alignscope.models.layers import EMBEDDINGS, block_name, layer_names, parse_layers
+from alignscope.layer_names import EMBEDDINGS, block_name, layer_names, parse_layers
 from alignscope.runs.schema import SCHEMA_VERSION, Kind
 
 _INDEXED = re.compile(r"^(.*?)\.([0-9]+)\.")

@@ -23,9 +23,10 @@ from alignscope.encoding.precision import autocast, check_precision, resolve_pre
 from alignscope.encoding.words import WordAligner, aligner_for
 from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.io import atomic_write_json
+from alignscope.layer_names import parse_layers
 from alignscope.models.ablation import RevertPoint, freeze, revert_point, reverted
 from alignscope.models.encoder import load_encoder, resolve_model_source
-from alignscope.models.layers import find_blocks, layers_of_parameters, parse_layers
+from alignscope.models.layers import find_blocks, layers_of_parameters
 from alignscope.models.reinit import ReinitRecord, is_norm, reinitialize
 from alignscope.models.task_model import TaskModel
 from alignscope.progress import progress_bar
