@@ -22,7 +22,8 @@ import torch
 from torch import nn
 
 from alignscope.errors import ConfigError
-from alignscope.models.layers import EMBEDDINGS, LayerSelection, block_name, find_blocks, find_embeddings
+from alignscope.layer_names import EMBEDDINGS, LayerSelection, block_name
+from alignscope.models.layers import find_blocks, find_embeddings
 
 OTHER = "other"  # tensors outside the embeddings and the blocks
 State = dict[str, torch.Tensor]

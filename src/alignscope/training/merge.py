@@ -13,22 +13,18 @@ whose `merge` entry says where each layer came from) and `OUT/merge.json` (kind 
 
 from __future__ import annotations
 
-import datetime as dt
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 import torch
 from pydantic import Field
 
-from alignscope.config import Names, Seed, check_out_folder, options
+from alignscope.config import Names, Seed, check_out_folder, dump, options
 from alignscope.errors import ConfigError
-from alignscope.io import atomic_write_json
-from alignscope.models.layers import parse_layers
+from alignscope.layer_names import parse_layers
 from alignscope.models.merge import assignment_of, average, check_compatible, describe, layer_of, swap
-from alignscope.runs import CHECKPOINT_DIR, SCHEMA_VERSION, result_file
-from alignscope.runtime import versions
+from alignscope.runs import CHECKPOINT_DIR, make_result, result_file, write_result
 from alignscope.training.checkpoint import load_checkpoint, save_checkpoint
 from alignscope.training.config import RunLayers
 
@@ -122,26 +118,16 @@ def merge_runs(config: MergeConfig, out: str | Path, overwrite: bool = False) ->
     save_checkpoint(out_dir / CHECKPOINT_DIR, target, encoder, task, task_labels,
                     {**{k: v for k, v in meta.items() if k not in ("task", "labels")},
                      "merge": provenance_meta})
-    result = {
-        "schema_version": SCHEMA_VERSION, "kind": "merge",
-        "source_language": sources[0] if len(set(sources)) == 1 else None,
-        "random_init": list(meta.get("random_init", [])),
-        "model": {"name": str(meta.get("model")), "source": str(encoder.source)},
-        "config": _jsonable(asdict(config)), "versions": versions(),
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    result = make_result("merge", {
         **provenance_meta, "task": task.name,
         "source_languages": dict(zip(labels, sources, strict=True)),
         "random_init_of_runs": {label: m.get("random_init", []) for label, (*_, m)
                                 in zip(labels, loaded, strict=True)},
         "seconds": round(time.perf_counter() - started, 3),
-    }
-    atomic_write_json(result_file(out_dir, "merge"), result)  # last: marks a whole run
+    }, source_language=sources[0] if len(set(sources)) == 1 else None,
+        random_init=list(meta.get("random_init", [])),
+        model={"name": str(meta.get("model")), "source": str(encoder.source)},
+        config=dump(config))
+    write_result(out_dir, result)  # last: its presence marks a whole run
     return result
 
-
-def _jsonable(data: Any) -> Any:
-    if isinstance(data, dict):
-        return {key: _jsonable(value) for key, value in data.items()}
-    if isinstance(data, (list, tuple)):
-        return [_jsonable(value) for value in data]
-    return str(data) if isinstance(data, Path) else data

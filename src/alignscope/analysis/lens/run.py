@@ -40,7 +40,7 @@ from alignscope.analysis.lens.tuned import (
     training_meta,
 )
 from alignscope.analysis.lens.words import BUILTIN, read_words
-from alignscope.analysis.outputs import Figures, check_out, clean, header, write_run
+from alignscope.analysis.outputs import check_out, clean, write_run
 from alignscope.analysis.settings import ModelSettings
 from alignscope.config import (
     Count,
@@ -54,11 +54,11 @@ from alignscope.config import (
 )
 from alignscope.data.parallel import load_parallel
 from alignscope.errors import AlignscopeError, ConfigError, UnknownNameError
+from alignscope.layer_names import layer_names
 from alignscope.models.encoder import Encoder, resolve_model_source
-from alignscope.models.layers import layer_names
 from alignscope.models.readout import Readout, find_readout
 from alignscope.progress import progress_bar
-from alignscope.runs import run_origin
+from alignscope.runs import make_result, run_origin
 from alignscope.runtime import device_description
 
 LENSES = ("logit", "tuned")
@@ -170,7 +170,7 @@ def _tuned(config: LensConfig, encoder: Encoder, readout: Readout, device: torch
 
 
 def run_lens(config: LensConfig, out: str | Path | None = None, overwrite: bool = False,
-             show_progress: bool = False, figures: Figures | None = None) -> dict[str, Any]:
+             show_progress: bool = False) -> dict[str, Any]:
     """Run the lenses; write `out` (lens.json, curves.csv, tuned-lens/, figures) if given."""
     started = time.perf_counter()
     config.check()
@@ -202,11 +202,7 @@ def run_lens(config: LensConfig, out: str | Path | None = None, overwrite: bool 
                                config.autocast(device), config.batch_tokens,
                                lambda n: bar.advance(task, n))
     layers = layer_names(encoder.num_blocks)
-    result = {
-        **header("lens", None, run_origin(config.model)[1],
-                 {"name": config.model, "source": encoder.source,
-                  "class": type(encoder.lm).__name__, "num_blocks": encoder.num_blocks},
-                 dataclasses.asdict(config)),
+    result = make_result("lens", {
         "layers": layers, "languages": list(config.languages), "latent": list(config.latent),
         "tasks": list(config.tasks), "lenses": list(lenses),
         "words": {"source": words.source, "layout": words.layout,
@@ -219,7 +215,10 @@ def run_lens(config: LensConfig, out: str | Path | None = None, overwrite: bool 
         "items": [item.to_dict() for item in items],
         "device": device_description(device),
         "seconds": round(time.perf_counter() - started, 3),
-    }
+    }, source_language=None, random_init=run_origin(config.model)[1],
+        model={"name": config.model, "source": encoder.source,
+               "class": type(encoder.lm).__name__, "num_blocks": encoder.num_blocks},
+        config=dataclasses.asdict(config))
     result = clean(result)
     if out_dir is not None:
         tuned = lenses.get("tuned")
@@ -227,7 +226,7 @@ def run_lens(config: LensConfig, out: str | Path | None = None, overwrite: bool 
         if tuned is not None and tuned_meta is not None and tuned_meta["trained_here"]:
             meta = {k: v for k, v in tuned_meta.items() if k not in ("path", "trained_here")}
             save = lambda folder: tuned.save(folder / TUNED_DIR, meta)  # noqa: E731
-        write_run(out_dir, result, {"curves.csv": curves_table(result)}, figures, save)
+        write_run(out_dir, result, {"curves.csv": curves_table(result)}, save)
     return result
 
 

@@ -38,8 +38,8 @@ from torch.nn import functional
 
 from alignscope.errors import DataFormatError
 from alignscope.io import atomic_directory, atomic_write_json
+from alignscope.layer_names import layer_names
 from alignscope.models.encoder import Encoder
-from alignscope.models.layers import layer_names
 from alignscope.models.readout import Readout
 
 WEIGHTS = "tuned-lens.safetensors"

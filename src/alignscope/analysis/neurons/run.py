@@ -30,18 +30,18 @@ from safetensors.torch import save_file
 from alignscope.analysis.neurons.activations import count_activations
 from alignscope.analysis.neurons.deactivate import perplexity, prepare, random_like
 from alignscope.analysis.neurons.lape import LapeOptions, Selection, select_neurons
-from alignscope.analysis.outputs import Figures, check_out, clean, header, write_run
+from alignscope.analysis.outputs import check_out, clean, write_run
 from alignscope.analysis.settings import ModelSettings
 from alignscope.config import Count, Names, OpenUnit, Seed, Text, options
 from alignscope.data.parallel import ParallelCorpus, load_parallel
 from alignscope.errors import ConfigError
 from alignscope.io import atomic_write_json
+from alignscope.layer_names import block_name
 from alignscope.models.encoder import Encoder, resolve_model_source
-from alignscope.models.layers import block_name
 from alignscope.models.probes import ffn_activations
 from alignscope.models.readout import find_readout
 from alignscope.progress import progress_bar
-from alignscope.runs import run_origin
+from alignscope.runs import make_result, run_origin
 from alignscope.runtime import device_description
 
 ACTIVATION_FILE = "activation.safetensors"
@@ -104,7 +104,7 @@ def split(corpus: ParallelCorpus, config: NeuronsConfig) -> tuple[list[int], lis
 
 
 def run_neurons(config: NeuronsConfig, out: str | Path | None = None, overwrite: bool = False,
-                show_progress: bool = False, figures: Figures | None = None) -> dict[str, Any]:
+                show_progress: bool = False) -> dict[str, Any]:
     started = time.perf_counter()
     config.check()
     out_dir = check_out(out, overwrite)
@@ -134,11 +134,7 @@ def run_neurons(config: NeuronsConfig, out: str | Path | None = None, overwrite:
                                      config, device, precision, show_progress)
     layers = [block_name(index) for index in range(probability.shape[0])]
     per_language = selection.counts()
-    result = {
-        **header("neurons", None, run_origin(config.model)[1],
-                 {"name": config.model, "source": encoder.source,
-                  "class": type(encoder.lm or encoder.model).__name__,
-                  "num_blocks": encoder.num_blocks}, dataclasses.asdict(config)),
+    result = make_result("neurons", {
         "layers": layers, "languages": languages,
         "neurons_per_layer": int(probability.shape[1]),
         "activation_modules": [name for name, _ in ffn_activations(encoder.model)],
@@ -152,7 +148,10 @@ def run_neurons(config: NeuronsConfig, out: str | Path | None = None, overwrite:
         "deactivation": deactivation,
         "device": device_description(device),
         "seconds": round(time.perf_counter() - started, 3),
-    }
+    }, source_language=None, random_init=run_origin(config.model)[1],
+        model={"name": config.model, "source": encoder.source,
+               "class": type(encoder.lm or encoder.model).__name__,
+               "num_blocks": encoder.num_blocks}, config=dataclasses.asdict(config))
     result = clean(result)
     if out_dir is not None:
         def files(folder: Path) -> None:
@@ -164,7 +163,7 @@ def run_neurons(config: NeuronsConfig, out: str | Path | None = None, overwrite:
                                   {layer: selection.neurons(k)[i].tolist()
                                    for i, layer in enumerate(layers)})
 
-        write_run(out_dir, result, {"counts.csv": counts_table(result)}, figures, files)
+        write_run(out_dir, result, {"counts.csv": counts_table(result)}, files)
     return result
 
 
