@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -36,3 +37,14 @@ def text_batches(encoder: Encoder, texts: Sequence[str], batch_tokens: int,
         indices = sorted(chosen[i] for i in batch)
         yield TextBatch(indices, torch.tensor([ids[i] for i in indices]),
                         torch.tensor([[not s for s in special[i]] for i in indices]))
+
+
+def forward(encoder: Encoder, input_ids: torch.Tensor, *, lm: bool = False,
+            **extra: Any) -> Any:
+    """One unpadded forward pass of the base model (or of the whole LM, with `lm`); a decoder
+    builds no key/value cache, which nothing here reads."""
+    model = encoder.lm if lm else encoder.model
+    assert model is not None, "the model was loaded without its LM head"
+    no_cache = {"use_cache": False} if encoder.is_causal else {}
+    return model(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), **no_cache,
+                 **extra)

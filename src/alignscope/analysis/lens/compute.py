@@ -24,7 +24,7 @@ from torch.nn import functional
 from alignscope.analysis.intervals import summary
 from alignscope.analysis.lens.tasks import LensItem, TaskSpec
 from alignscope.analysis.lens.tuned import TunedLens
-from alignscope.analysis.texts import text_batches
+from alignscope.analysis.texts import forward, text_batches
 from alignscope.encoding.batching import unpadded_batches
 from alignscope.models.encoder import Encoder
 from alignscope.models.probes import at, layer_states, where
@@ -39,17 +39,17 @@ def _forward(encoder: Encoder, ids: torch.Tensor, positions: torch.Tensor,
     """(states [layers, batch, d] at `positions`, the model's own logits there [batch, V])."""
     rows = torch.arange(ids.shape[0], device=device)
     positions = positions.to(device)
-    assert encoder.lm is not None
     lm = encoder.lm
-    inputs = {"input_ids": ids.to(device), "attention_mask": torch.ones_like(ids, device=device)}
+    assert lm is not None
+    ids = ids.to(device)
     with torch.inference_mode(), precision(), \
             layer_states(encoder.model, at(rows, positions)) as captured:
         if encoder.is_causal:
             keep = "logits_to_keep" in inspect.signature(lm.forward).parameters
-            output = lm(**inputs, **({"logits_to_keep": 1} if keep else {}))
+            output = forward(encoder, ids, lm=True, **({"logits_to_keep": 1} if keep else {}))
             own = output.logits[:, -1] if keep else output.logits[rows, positions]
         else:  # a masked LM: its head applied to the base model's output at the positions
-            output = encoder.model(**inputs)
+            output = forward(encoder, ids)
             own = _mlm_logits(lm, output.last_hidden_state[rows, positions])
     return torch.stack(captured), own
 
@@ -118,8 +118,7 @@ def sentence_states(encoder: Encoder, texts: Sequence[str], device: torch.device
         keep = batch.content.to(device)
         with torch.inference_mode(), precision(), \
                 layer_states(encoder.model, where(keep)) as captured:
-            encoder.model(input_ids=batch.input_ids.to(device),
-                          attention_mask=torch.ones_like(keep, dtype=torch.long))
+            forward(encoder, batch.input_ids.to(device))
         parts.append(torch.stack(captured).float().cpu())
     return torch.cat(parts, dim=1)[:, :max_tokens]
 

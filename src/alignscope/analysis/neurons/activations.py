@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from alignscope.analysis.texts import text_batches
+from alignscope.analysis.texts import forward, text_batches
 from alignscope.models.encoder import Encoder
 from alignscope.models.probes import ffn_activations, watched
 
@@ -51,8 +51,7 @@ def count_activations(encoder: Encoder, texts: Sequence[str], device: torch.devi
             keep = batch.content.to(device)
             tokens += int(batch.content.sum())
             with torch.inference_mode(), precision():
-                encoder.model(input_ids=batch.input_ids.to(device),
-                              attention_mask=torch.ones_like(keep, dtype=torch.long))
+                forward(encoder, batch.input_ids.to(device))
             if advance is not None:
                 advance(len(batch.indices))
     assert counts is not None, "no text"

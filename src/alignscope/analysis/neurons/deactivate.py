@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch.nn import functional
 
-from alignscope.analysis.texts import text_batches
+from alignscope.analysis.texts import forward, text_batches
 from alignscope.models.encoder import Encoder
 from alignscope.models.probes import at, layer_states, silenced
 from alignscope.models.readout import Readout, check_readout
@@ -81,7 +81,7 @@ def perplexity(encoder: Encoder, readout: Readout, batches: Sequence[Scored],
             rows, positions = batch.rows.to(device), batch.positions.to(device)
             ids = batch.input_ids.to(device)
             with precision(), layer_states(encoder.model, at(rows, positions)) as states:
-                encoder.model(input_ids=ids, attention_mask=torch.ones_like(ids))
+                forward(encoder, ids)
             last = states[-1]
             if check and index == 0:
                 _check(encoder, readout, ids, rows, positions, last, precision)
@@ -99,10 +99,9 @@ def perplexity(encoder: Encoder, readout: Readout, batches: Sequence[Scored],
 def _check(encoder: Encoder, readout: Readout, ids: torch.Tensor, rows: torch.Tensor,
            positions: torch.Tensor, last: torch.Tensor, precision: Callable[[], Any]) -> None:
     """The readout at the first prediction equals the model's own logits there."""
-    assert encoder.lm is not None
     row, position = int(rows[0]), int(positions[0])
     with precision():
-        own = encoder.lm(input_ids=ids[row:row + 1]).logits[:, position]
+        own = forward(encoder, ids[row:row + 1], lm=True).logits[:, position]
     tolerance = 1e-3 if next(encoder.model.parameters()).dtype == torch.float32 else 3e-2
     check_readout(readout, last[:1], own, encoder.name, tolerance)
 
