@@ -97,6 +97,8 @@ class LensConfig(ModelSettings):
     heldout: OpenUnit = Field(0.2, description="Share of parallel sentences held out to "
                                                "evaluate the tuned lens.")
     train_tokens: Count = Field(2048, description="Tuned-lens training tokens per language.")
+    heldout_tokens: Count = Field(512, description="Held-out tokens per language the tuned lens "
+                                                   "is evaluated on.")
     tuned_steps: Count = Field(200, description="Tuned-lens optimisation steps.")
     tuned_batch: Count = Field(64, description="Tokens per tuned-lens step.")
     tuned_lr: Rate = Field(1e-3, description="Tuned-lens learning rate (Adam).")
@@ -158,13 +160,14 @@ def _tuned(config: LensConfig, encoder: Encoder, readout: Readout, device: torch
                                          lambda: bar.advance(task))
     evaluation: dict[str, dict[str, list[float]]] = {"logit": {}, "tuned": {}}
     for lang in languages:
-        held_states = states("heldout", lang, config.train_tokens).to(device)
+        held_states = states("heldout", lang, config.heldout_tokens).to(device)
         evaluation["logit"][lang] = heldout_kl(readout, held_states, None, precision)
         evaluation["tuned"][lang] = heldout_kl(readout, held_states, lens, precision)
     meta = {"model": model_signature(encoder), "layers": layer_names(encoder.num_blocks),
             "languages": languages, "parallel": config.parallel,
             "sentences": {part: len(ids) for part, ids in parts.items()},
-            "train_tokens": int(train.shape[1]), "training": training_meta(options, history),
+            "tokens": {"train": int(train.shape[1]), "heldout_per_language": config.heldout_tokens},
+            "training": training_meta(options, history),
             "heldout_kl_bits": evaluation}
     return lens, {"path": TUNED_DIR, "trained_here": True, **meta}
 
