@@ -230,12 +230,19 @@ def test_answer_tokens_follow_the_prefix_rule(lm_families) -> None:
     assert set(gpt2.index[first_byte]) <= set(gpt2.prefix_tokens("书"))
 
 
-def test_first_token_rule_and_merges(lm_families) -> None:
+def test_first_token_rule(lm_families) -> None:
     tokenizer = AutoTokenizer.from_pretrained(lm_families["gpt2"])
     prompt = 'Deutsch: "'
     full = tokenizer(prompt + "Stadt", add_special_tokens=False)["input_ids"]
     body = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     assert first_token(tokenizer, prompt, "Stadt") == full[len(body)]
+    result = run_lens(LensConfig(model=str(lm_families["gpt2"]), languages=("de", "fr"),
+                                 tasks=("translation",), lenses=("logit",), max_items=3,
+                                 answer_tokens="first", device="cpu"))
+    for item in result["items"]:
+        assert item["target_ids"] == [item["first_token"]]
+        prompt = item["prompt"]
+        assert item["latent_ids"]["en"] == [first_token(tokenizer, prompt, item["latent"]["en"])]
 
 
 def test_prompts_follow_the_paper() -> None:

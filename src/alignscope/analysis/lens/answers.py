@@ -21,8 +21,7 @@ no answer token in either is dropped too.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Literal
 
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
@@ -125,12 +124,22 @@ def first_token(tokenizer: PreTrainedTokenizerBase, prompt: str, word: str) -> i
     return int(full[len(body)])
 
 
-def answer_tokens(vocabulary: Vocabulary, rule: str, prompt: str, word: str) -> list[int]:
-    if rule == "prefixes":
-        return vocabulary.prefix_tokens(word)
-    token = first_token(vocabulary.tokenizer, prompt, word)
-    return [] if token is None else [token]
+class Answers:
+    """The answer tokens of words under one rule; the vocabulary's surfaces are read only for
+    the `prefixes` rule, and each word's set once."""
 
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, rule: str) -> None:
+        if rule not in ANSWER_RULES:
+            raise AlignscopeError(f"unknown answer-token rule {rule!r}",
+                                  f"use one of {', '.join(ANSWER_RULES)}")
+        self.tokenizer, self.rule = tokenizer, rule
+        self.vocabulary = Vocabulary(tokenizer) if rule == "prefixes" else None
+        self._cache: dict[str, list[int]] = {}
 
-def describe_tokens(tokenizer: Any, ids: Sequence[int]) -> list[str]:
-    return [str(token) for token in tokenizer.convert_ids_to_tokens(list(ids))]
+    def tokens(self, prompt: str, word: str) -> list[int]:
+        if self.vocabulary is not None:  # independent of the prompt
+            if word not in self._cache:
+                self._cache[word] = self.vocabulary.prefix_tokens(word)
+            return self._cache[word]
+        token = first_token(self.tokenizer, prompt, word)
+        return [] if token is None else [token]

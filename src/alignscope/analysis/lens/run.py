@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import torch
 from pydantic import Field
 
-from alignscope.analysis.lens.answers import ANSWER_RULES, AnswerRule, Vocabulary
+from alignscope.analysis.lens.answers import ANSWER_RULES, AnswerRule, Answers
 from alignscope.analysis.lens.compute import curves, run_items, sentence_states
 from alignscope.analysis.lens.tasks import (
     TASKS,
@@ -187,9 +187,9 @@ def run_lens(config: LensConfig, out: str | Path | None = None, overwrite: bool 
     specs = task_specs(tuple(config.tasks), tuple(config.languages), config.translation_sources)
     prompts = PromptOptions(config.demos, config.cloze_demos, config.seed,
                             dict(config.language_names))
-    items, counts = build_items(words, specs, reader, Vocabulary(encoder.tokenizer),
-                                config.answer_tokens, tuple(config.latent), prompts,
-                                config.max_items)
+    items, counts = build_items(words, specs, reader,
+                                Answers(encoder.tokenizer, config.answer_tokens),
+                                tuple(config.latent), prompts, config.max_items)
     if not items:
         raise AlignscopeError(f"no usable item: {_dropped(counts)}",
                               "choose languages and tasks the word list covers (cloze needs "

@@ -23,7 +23,7 @@ from typing import Any
 
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
-from alignscope.analysis.lens.answers import Vocabulary, answer_tokens, first_token
+from alignscope.analysis.lens.answers import Answers, first_token
 from alignscope.analysis.lens.words import LANGUAGE_NAMES, Concept, WordList
 from alignscope.errors import AlignscopeError, DataFormatError
 
@@ -184,20 +184,13 @@ class Reader:
         return text, ids, positions[0]
 
 
-def build_items(words: WordList, specs: list[TaskSpec], reader: Reader, vocabulary: Vocabulary,
-                rule: str, latents: tuple[str, ...], options: PromptOptions,
+def build_items(words: WordList, specs: list[TaskSpec], reader: Reader, answers: Answers,
+                latents: tuple[str, ...], options: PromptOptions,
                 max_items: int | None = None) -> tuple[list[LensItem], ItemCounts]:
     """Every usable (spec, concept) item, at most `max_items` per spec (a seeded sample)."""
     counts = ItemCounts()
     items: list[LensItem] = []
-    cache: dict[str, list[int]] = {}
-
-    def tokens(prompt: str, word: str) -> list[int]:
-        if rule == "prefixes":  # independent of the prompt: computed once per word
-            if word not in cache:
-                cache[word] = answer_tokens(vocabulary, rule, prompt, word)
-            return cache[word]
-        return answer_tokens(vocabulary, rule, prompt, word)
+    tokens = answers.tokens
 
     for spec in specs:
         pool = [concept for concept in words.concepts if _usable(spec, concept, latents)]
