@@ -110,6 +110,22 @@ def test_logit_lens_agrees_with_the_definition(family: str, logit_runs: dict[str
             assert values["top_token"][layer] == int(np.argmax(logits))
             latent = measures(logits, item["latent_ids"]["en"])
             assert values["latent.en.prob"][layer] == pytest.approx(latent[0], abs=1e-5)
+            if item["control_ids"]:
+                control = measures(logits, item["control_ids"]["en"])
+                assert values["control.en.prob"][layer] == pytest.approx(control[0], abs=1e-5)
+
+
+def test_controls_are_other_concepts_with_disjoint_tokens(logit_runs) -> None:
+    items = logit_runs["gpt2"]["items"]
+    with_control = [item for item in items if item["control"]]
+    assert len(with_control) >= len(items) // 2
+    for item in with_control:
+        assert item["control"]["en"] != item["latent"]["en"]
+        assert not set(item["control_ids"]["en"]) & (set(item["target_ids"])
+                                                     | set(item["latent_ids"]["en"]))
+        same_task = {i["latent"]["en"] for i in items if (i["task"], i["source"], i["target"])
+                     == (item["task"], item["source"], item["target"])}
+        assert item["control"]["en"] in same_task
 
 
 def test_curves_are_means_over_items_with_intervals(logit_runs: dict[str, dict],
@@ -142,7 +158,9 @@ def test_written_run_validates_and_tables_match(logit_runs, tmp_path: Path, chec
     assert check_result(out / "lens.json")["items"] == result["items"]
     rows = (out / "curves.csv").read_text(encoding="utf-8").splitlines()
     assert rows[0] == "lens,task,metric,layer,mean,low,high,n"
-    assert len(rows) == 1 + 5 * 4  # metrics (target/latent prob and rr, entropy) x layers
+    metrics = result["curves"]["logit"]["repetition:de"]
+    assert {"target.prob", "target.rr", "latent.en.prob", "entropy"} <= set(metrics)
+    assert len(rows) == 1 + len(metrics) * 4  # metrics x layers
 
 
 @torch.no_grad()

@@ -3,8 +3,9 @@
   lens-<lens>-<task>.png   one panel per language pair (translation) or language: the answer's
                            probability in the target language and in each latent language per
                            layer, mean over items with its interval band (Wendler et al. 2024,
-                           Fig. 2), and the entropy of the next-token distribution (bits, right
-                           axis, dotted)
+                           Fig. 2), the control (dashed: another concept's word in the latent
+                           language) and the entropy of the next-token distribution (bits,
+                           right axis, dotted)
   neurons-counts.png       selected neurons per layer, one line per language
   deactivation.png         perplexity change, language neurons silenced beside as many random
                            neurons silenced (one colour scale for both)
@@ -26,7 +27,7 @@ from alignscope.analysis.plots import as_array, palette, save_figure
 def _panel(axes: Any, layers: Sequence[str], curves: Mapping[str, Mapping[str, list]],
            title: str) -> None:
     x = np.arange(len(layers))
-    names = [m for m in curves if m.endswith(".prob")]
+    names = [m for m in curves if m.endswith(".prob") and not m.startswith("control.")]
     for color, metric in zip(palette(len(names)), names, strict=False):
         curve = curves[metric]
         label = "target" if metric == "target.prob" else metric.removesuffix(".prob")
@@ -34,6 +35,10 @@ def _panel(axes: Any, layers: Sequence[str], curves: Mapping[str, Mapping[str, l
                   label=label.removeprefix("latent."))
         axes.fill_between(x, as_array(curve["low"]), as_array(curve["high"]), color=color,
                           alpha=0.2, lw=0)
+        control = curves.get(metric.replace("latent.", "control.", 1))
+        if metric.startswith("latent.") and control:
+            axes.plot(x, as_array(control["mean"]), color=color, linestyle="--", lw=1,
+                      label=f"{label.removeprefix('latent.')}, another concept")
     axes.set_ylim(-0.02, 1.02)
     axes.set_title(f"{title} (n={curves['entropy']['n'][0]})", fontsize="small")
     step = max(1, len(layers) // 6)

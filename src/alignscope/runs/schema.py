@@ -189,6 +189,9 @@ class LensItem(_Open):
     position: int = Field(description="the index of the read token in input_ids")
     target_ids: list[int] = Field(description="the answer's tokens (docs/llm.md: the rule)")
     latent_ids: dict[str, list[int]]
+    control_ids: dict[str, list[int]] = Field(
+        default_factory=dict, description="latent language -> the tokens of another concept's "
+                                          "word in it (the control)")
     values: dict[str, dict[str, list[Any]]] = Field(
         description="lens -> metric (target.prob, target.rank, latent.<lang>.prob, ...) -> "
                     "one value per layer")

@@ -68,8 +68,9 @@ def item_values(logits: torch.Tensor, items: Sequence[LensItem]) -> list[dict[st
     top = probs.argmax(-1)
     values = []
     for row, item in enumerate(items):
-        answers = {"target": item.target_ids, **{f"latent.{lang}": ids
-                                                 for lang, ids in item.latent_ids.items()}}
+        answers = {"target": item.target_ids,
+                   **{f"latent.{lang}": ids for lang, ids in item.latent_ids.items()},
+                   **{f"control.{lang}": ids for lang, ids in item.control_ids.items()}}
         record: dict[str, Any] = {"entropy": float(entropy[row]), "top_token": int(top[row])}
         for name, ids in answers.items():
             chosen = probs[row, ids]
@@ -126,7 +127,8 @@ def sentence_states(encoder: Encoder, texts: Sequence[str], device: torch.device
 def curves(items: Sequence[LensItem], specs: Sequence[TaskSpec], lenses: Sequence[str],
            confidence: float) -> dict[str, dict[str, dict[str, dict[str, list[Any]]]]]:
     """lens -> task spec -> metric -> {mean, low, high, n}: one value per layer. Metrics:
-    target.prob, target.rr (reciprocal rank), latent.<lang>.prob, latent.<lang>.rr, entropy."""
+    target.prob, target.rr (reciprocal rank), latent.<lang>.prob, latent.<lang>.rr,
+    control.<lang>.prob, control.<lang>.rr, entropy."""
     result: dict[str, dict[str, dict[str, dict[str, list[Any]]]]] = {}
     for lens in lenses:
         result[lens] = {}
@@ -142,15 +144,17 @@ def curves(items: Sequence[LensItem], specs: Sequence[TaskSpec], lenses: Sequenc
 
 def _spec_curves(values: list[dict[str, list[Any]]], confidence: float,
                  ) -> dict[str, dict[str, list[Any]]]:
+    """Per metric, over the items that have it (an item may have no control word)."""
     layers = len(values[0]["entropy"])
     out: dict[str, dict[str, list[Any]]] = {}
-    for key in values[0]:
+    for key in dict.fromkeys(key for v in values for key in v):
         if key == "top_token":
             continue
         reciprocal = key.endswith(".rank")
         metric = key.removesuffix(".rank") + ".rr" if reciprocal else key
-        columns = [summary([1.0 / v[key][k] if reciprocal else v[key][k] for v in values],
-                           confidence) for k in range(layers)]
+        having = [v[key] for v in values if key in v]
+        columns = [summary([1.0 / v[k] if reciprocal else v[k] for v in having], confidence)
+                   for k in range(layers)]
         out[metric] = {field: [column[field] for column in columns]
                        for field in ("mean", "low", "high", "n")}
     return out

@@ -60,6 +60,8 @@ class LensItem:
     target_ids: list[int]
     latent_ids: dict[str, list[int]]
     first_token: int | None
+    control: dict[str, str] = field(default_factory=dict)  # latent lang -> another concept's word
+    control_ids: dict[str, list[int]] = field(default_factory=dict)
     values: dict[str, dict[str, Any]] = field(default_factory=dict)  # lens -> metric -> per layer
 
     def to_dict(self) -> dict[str, Any]:
@@ -67,7 +69,8 @@ class LensItem:
                 "concept": self.concept, "prompt": self.prompt, "answer": self.answer,
                 "latent": self.latent, "input_ids": self.input_ids, "position": self.position,
                 "target_ids": self.target_ids, "latent_ids": self.latent_ids,
-                "first_token": self.first_token, "values": self.values}
+                "first_token": self.first_token, "control": self.control,
+                "control_ids": self.control_ids, "values": self.values}
 
 
 def task_specs(tasks: tuple[str, ...], languages: tuple[str, ...],
@@ -193,6 +196,7 @@ def build_items(words: WordList, specs: list[TaskSpec], reader: Reader, answers:
     tokens = answers.tokens
 
     for spec in specs:
+        kept: list[tuple[LensItem, str]] = []
         pool = [concept for concept in words.concepts if _usable(spec, concept, latents)]
         counts.missing[spec.key] += len(words.concepts) - len(pool)
         chosen = pool
@@ -217,7 +221,26 @@ def build_items(words: WordList, specs: list[TaskSpec], reader: Reader, answers:
                 counts.collision[spec.key] += 1
                 continue
             counts.kept[spec.key] += 1
-            items.append(LensItem(spec.task, spec.source, spec.target, concept.id, text, answer,
+            kept.append((LensItem(spec.task, spec.source, spec.target, concept.id, text, answer,
                                   latent_words, ids, position, target_ids, latent_ids,
-                                  first_token(reader.tokenizer, prompt, answer)))
+                                  first_token(reader.tokenizer, prompt, answer)), prompt))
+        _controls(kept, tokens, f"{options.seed}:{spec.key}")
+        items.extend(item for item, _ in kept)
     return items, counts
+
+
+def _controls(kept: list[tuple[LensItem, str]], tokens: Any, key: str) -> None:
+    """Each item's control in each latent language: the latent word of another item of the same
+    task and pair (seeded order), the first whose tokens share none with the item's target or
+    latent answer. It measures how much of the latent probability is the right concept rather
+    than any word of that language."""
+    for item, prompt in kept:
+        others = [other for other, _ in kept if other.concept != item.concept]
+        random.Random(f"{key}:{item.concept}").shuffle(others)
+        for lang, latent_ids in item.latent_ids.items():
+            taken = set(item.target_ids) | set(latent_ids)
+            for other in others:
+                candidate = tokens(prompt, other.latent[lang])
+                if candidate and not taken & set(candidate):
+                    item.control[lang], item.control_ids[lang] = other.latent[lang], candidate
+                    break
