@@ -226,6 +226,16 @@ def test_tuned_lens_trains_saves_and_is_reused(lm_families, shared_data, tmp_pat
                             tuned_lens=str(saved)))
 
 
+def test_bfloat16_weights(lm_families, shared_data) -> None:
+    result = run_lens(LensConfig(model=str(lm_families["llama"]), languages=("fr",),
+                                 tasks=("repetition",), max_items=2, dtype="bfloat16",
+                                 train_tokens=64, heldout_tokens=32, tuned_steps=2, device="cpu",
+                                 data_dir=str(shared_data)))
+    assert result["readout"]["max_relative_difference"] < 3e-2
+    assert all(0 <= p <= 1 for item in result["items"]
+               for p in item["values"]["tuned"]["target.prob"])
+
+
 def test_answer_tokens_follow_the_prefix_rule(lm_families) -> None:
     for family in ("llama", "gpt2"):
         tokenizer = AutoTokenizer.from_pretrained(lm_families[family])

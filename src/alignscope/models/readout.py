@@ -43,6 +43,8 @@ class Readout:
     scale: float = 1.0  # logits multiplied by it (Cohere logit_scale, 1 / Granite scaling)
 
     def __call__(self, hidden: torch.Tensor) -> torch.Tensor:
+        weight = next(self.head.parameters())
+        hidden = hidden.to(weight.dtype)  # a float32 translation of bfloat16 weights' states
         if self.norm is not None:
             hidden = self.norm(hidden)
         logits = self.head(hidden)
