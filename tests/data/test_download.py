@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from alignscope.cli import app
 from alignscope.cli import data as data_cli
-from alignscope.cli._app import app
 from alignscope.data import download, registry
 from alignscope.data.download import (
     RemoteFileMissing,
