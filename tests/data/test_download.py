@@ -163,7 +163,9 @@ def test_cached_files_are_reused_without_network(tmp_path: Path, data_dir: Path,
     fetcher = CountingFetcher()
     download_ud("en_ewt", data_dir=data_dir, base_url=base, fetch=fetcher)
     assert len(fetcher.urls) == 3
-    assert files_under(isolated_cache / "downloads" / RELEASE / "UD_English-EWT")
+    cached = isolated_cache / "downloads" / RELEASE / "UD_English-EWT"
+    assert [p.name for p in files_under(cached)] == [
+        f"en_ewt-ud-{split}.conllu" for split in ("dev", "test", "train")]
 
     def offline(url: str, destination: Path) -> None:
         raise AssertionError(f"network used for {url}")

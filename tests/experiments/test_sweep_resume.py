@@ -88,8 +88,7 @@ def copy_of(full_sweep: Path, tmp_path: Path) -> Path:
     return out
 
 
-@pytest.mark.parametrize("damage", ["truncate result", "truncate run.json",
-                                    pytest.param("delete run.json", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("damage", ["truncate result", "truncate run.json", "delete run.json"])
 def test_a_damaged_result_is_never_read_and_is_redone(
         full_experiment: dict[str, Any], full_sweep: Path, tmp_path: Path, damage: str) -> None:
     experiment, original = full_experiment, full_sweep

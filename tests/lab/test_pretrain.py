@@ -38,7 +38,6 @@ def tiny(corpus: Path, **fields) -> PretrainConfig:
                              "threads": 1, "device": "cpu", **fields})
 
 
-@pytest.mark.slow  # 300 pretraining steps
 def test_mlm_loss_falls_and_the_model_loads_everywhere(corpus: Path, tmp_path: Path) -> None:
     result = pretrain(tiny(corpus, steps=300, log_every=50, lr=5e-3), tmp_path / "m",
                       show_progress=False)
@@ -135,7 +134,6 @@ def test_identity_of_masked_lm_runs_is_kept() -> None:
     assert PretrainConfig(corpus="lab/data", objective="clm").identity() != "1d6ffff05b673c03"
 
 
-@pytest.mark.slow  # 200 pretraining steps
 def test_clm_loss_falls_and_the_decoder_loads_as_a_causal_model(corpus: Path,
                                                                 tmp_path: Path) -> None:
     result = pretrain(tiny(corpus, objective="clm", steps=200, log_every=50, lr=5e-3,
