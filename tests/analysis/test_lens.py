@@ -79,14 +79,14 @@ def measures(logits: np.ndarray, ids: list[int]) -> tuple[float, range, float]:
 
 
 @pytest.fixture(scope="module")
-def logit_runs(lm_families: dict[str, Path], shared_data: Path,
+def logit_runs(lm_families: dict[str, Path], data_slices: Path,
                tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     runs = {}
     for family in ("llama", "gemma3", "gpt2"):
         out = tmp_path_factory.mktemp("lens") / family
         runs[family] = run_lens(LensConfig(model=str(lm_families[family]), languages=LANGUAGES,
                                            lenses=("logit",), max_items=3, device="cpu",
-                                           data_dir=str(shared_data)), out)
+                                           data_dir=str(data_slices)), out)
     return runs
 
 
@@ -150,7 +150,7 @@ def test_curves_are_means_over_items_with_intervals(logit_runs: dict[str, dict],
 
 
 def test_written_run_validates_and_tables_match(logit_runs, tmp_path: Path, check_result,
-                                                lm_families, shared_data) -> None:
+                                                lm_families, data_slices) -> None:
     out = tmp_path / "run"
     result = run_lens(LensConfig(model=str(lm_families["gpt2"]), languages=("de",),
                                  tasks=("repetition",), lenses=("logit",), max_items=2,
@@ -164,7 +164,7 @@ def test_written_run_validates_and_tables_match(logit_runs, tmp_path: Path, chec
 
 
 @torch.no_grad()
-def test_masked_lm_reads_the_mask_through_its_head(lm_families, shared_data) -> None:
+def test_masked_lm_reads_the_mask_through_its_head(lm_families, data_slices) -> None:
     result = run_lens(LensConfig(model=str(lm_families["bert"]), languages=("fr", "de"),
                                  tasks=("translation",), lenses=("logit",), max_items=2,
                                  demos=1, device="cpu"))
@@ -191,14 +191,14 @@ def test_masked_lm_reads_the_mask_through_its_head(lm_families, shared_data) -> 
 
 
 @torch.no_grad()
-def test_tuned_lens_trains_saves_and_is_reused(lm_families, shared_data, tmp_path: Path) -> None:
+def test_tuned_lens_trains_saves_and_is_reused(lm_families, data_slices, tmp_path: Path) -> None:
     config = dict(model=str(lm_families["llama"]), languages=("fr", "de"), tasks=("translation",),
-                  max_items=2, device="cpu", data_dir=str(shared_data), train_tokens=400,
+                  max_items=2, device="cpu", data_dir=str(data_slices), train_tokens=400,
                   tuned_steps=40, tuned_batch=64, tuned_lr=3e-3)
     first = run_lens(LensConfig(**config), tmp_path / "first")
     saved = tmp_path / "first" / "tuned-lens"
     meta = json.loads((saved / "tuned-lens.json").read_text(encoding="utf-8"))
-    assert meta["languages"] == ["fr", "de", "en"] and meta["sentences"]["heldout"] == 200
+    assert meta["languages"] == ["fr", "de", "en"] and meta["sentences"]["heldout"] == 20
     heldout = first["tuned_lens"]["heldout_kl_bits"]
     for lang in ("fr", "de", "en"):
         logit, tuned = heldout["logit"][lang], heldout["tuned"][lang]
@@ -226,11 +226,11 @@ def test_tuned_lens_trains_saves_and_is_reused(lm_families, shared_data, tmp_pat
                             tuned_lens=str(saved)))
 
 
-def test_bfloat16_weights(lm_families, shared_data) -> None:
+def test_bfloat16_weights(lm_families, data_slices) -> None:
     result = run_lens(LensConfig(model=str(lm_families["llama"]), languages=("fr",),
                                  tasks=("repetition",), max_items=2, dtype="bfloat16",
                                  train_tokens=64, heldout_tokens=32, tuned_steps=2, device="cpu",
-                                 data_dir=str(shared_data)))
+                                 data_dir=str(data_slices)))
     assert result["readout"]["max_relative_difference"] < 3e-2
     assert all(0 <= p <= 1 for item in result["items"]
                for p in item["values"]["tuned"]["target.prob"])

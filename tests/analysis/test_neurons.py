@@ -24,28 +24,28 @@ LANGUAGES = ("en", "fr", "de", "zh")
 
 
 @pytest.fixture(scope="module")
-def llama_run(lm_families: dict[str, Path], shared_data: Path,
+def llama_run(lm_families: dict[str, Path], data_slices: Path,
               tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, NeuronsConfig]:
     out = tmp_path_factory.mktemp("neurons") / "llama"
     # A high top rate so that the tiny model (192 neurons) has neurons to silence.
     config = NeuronsConfig(model=str(lm_families["llama"]), languages=LANGUAGES, max_sentences=24,
                            ppl_sentences=8, top_rate=0.1, filter_rate=0.8, bar_ratio=0.8,
-                           data_dir=str(shared_data), device="cpu")
+                           data_dir=str(data_slices), device="cpu")
     return out, run_neurons(config, out), config
 
 
-def _texts(config: NeuronsConfig, shared_data: Path) -> tuple[dict, list[int], list[int]]:
-    corpus = load_parallel("ud:pud", config.languages, shared_data)
+def _texts(config: NeuronsConfig, data_slices: Path) -> tuple[dict, list[int], list[int]]:
+    corpus = load_parallel("ud:pud", config.languages, data_slices)
     statistics_part, ppl_part = split(corpus, config)
     return corpus.texts, statistics_part, ppl_part
 
 
 def test_activation_probabilities_match_the_gate_projection(llama_run, lm_families,
-                                                            shared_data) -> None:
+                                                            data_slices) -> None:
     out, result, config = llama_run
     model = AutoModelForCausalLM.from_pretrained(lm_families["llama"]).eval()
     tokenizer = AutoTokenizer.from_pretrained(lm_families["llama"])
-    texts, statistics_part, _ = _texts(config, shared_data)
+    texts, statistics_part, _ = _texts(config, data_slices)
     saved = load_file(str(out / "activation.safetensors"))
     assert saved["probability"].shape == (3, 64, len(LANGUAGES))
     gates: list[torch.Tensor] = []
@@ -133,9 +133,9 @@ def _perplexity(model, tokenizer, texts: list[str]) -> float:
 
 
 def test_deactivation_matches_zeroed_down_projection_columns(llama_run, lm_families,
-                                                             shared_data) -> None:
+                                                             data_slices) -> None:
     out, result, config = llama_run
-    texts, _, ppl_part = _texts(config, shared_data)
+    texts, _, ppl_part = _texts(config, data_slices)
     tokenizer = AutoTokenizer.from_pretrained(lm_families["llama"])
     deactivation = result["deactivation"]
     assert deactivation["languages"] == list(LANGUAGES)
@@ -180,9 +180,9 @@ def test_result_validates(llama_run, check_result) -> None:
 
 
 @pytest.mark.parametrize("family", ["gemma3", "gpt2", "bert"])
-def test_other_families_activation_modules(family: str, lm_families, shared_data) -> None:
+def test_other_families_activation_modules(family: str, lm_families, data_slices) -> None:
     config = NeuronsConfig(model=str(lm_families[family]), languages=("en", "fr"),
-                           max_sentences=10, ppl_sentences=4, data_dir=str(shared_data),
+                           max_sentences=10, ppl_sentences=4, data_dir=str(data_slices),
                            device="cpu", top_rate=0.2, filter_rate=0.5, bar_ratio=0.5)
     result = run_neurons(config)
     expected = {"gemma3": "layers.0.mlp.act_fn", "gpt2": "h.0.mlp.act",

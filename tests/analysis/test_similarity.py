@@ -26,10 +26,10 @@ def config(tiny_bert: Path, parallel: str, **changes: object) -> SimilarityConfi
     return SimilarityConfig(**values)
 
 
-def test_similarity_writes_curves_controls_tables_and_figures(tiny_bert: Path, shared_data: Path,
+def test_similarity_writes_curves_controls_tables_and_figures(tiny_bert: Path, data_slices: Path,
                                                               tmp_path: Path, check_result) -> None:
     out = tmp_path / "sim"
-    result = run_similarity(config(tiny_bert, "ud:pud", data_dir=str(shared_data)), out)
+    result = run_similarity(config(tiny_bert, "ud:pud", data_dir=str(data_slices)), out)
     assert result["layers"] == LAYERS
     assert (result["kind"], result["source_language"], result["random_init"]) == \
         ("similarity", "en", [])

@@ -17,14 +17,14 @@ from alignscope.training.merge import MergeConfig, merge_runs
 
 
 @pytest.fixture(scope="module")
-def two_runs(tiny_bert: Path, shared_data: Path,
+def two_runs(tiny_bert: Path, data_slices: Path,
              tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """Two short POS fine-tunes of the tiny BERT that differ in seed and training data."""
     root = tmp_path_factory.mktemp("merge_runs")
     runs = []
     for seed, sentences in ((1, 120), (2, 160)):
         config = FinetuneConfig(model=str(tiny_bert), train="ud:en_ewt", eval=["ud:fr_pud"],
-                                data_dir=str(shared_data), epochs=1, lr=2e-3, batch_size=16,
+                                data_dir=str(data_slices), epochs=1, lr=2e-3, batch_size=16,
                                 max_train_sentences=sentences, max_dev_sentences=40,
                                 max_eval_sentences=60, seed=seed)
         finetune(config, root / f"run{seed}", show_progress=False)
@@ -32,8 +32,8 @@ def two_runs(tiny_bert: Path, shared_data: Path,
     return runs[0], runs[1]
 
 
-def _scores(run: Path, shared_data: Path, out: Path) -> list[dict]:
-    result = evaluate(run, ["ud:fr_pud", "ud:en_ewt"], out=out, data_dir=str(shared_data),
+def _scores(run: Path, data_slices: Path, out: Path) -> list[dict]:
+    result = evaluate(run, ["ud:fr_pud", "ud:en_ewt"], out=out, data_dir=str(data_slices),
                       max_sentences=60, device="cpu", show_progress=False)
     return [e["metrics"] for e in result["evaluations"]]
 
@@ -45,7 +45,7 @@ def _tensors(run: Path) -> dict[str, torch.Tensor]:
 
 
 def test_a_swap_taking_everything_from_one_run_scores_exactly_that_run(
-        two_runs, shared_data: Path, tmp_path: Path, check_result) -> None:
+        two_runs, data_slices: Path, tmp_path: Path, check_result) -> None:
     first, second = two_runs
     merged = tmp_path / "all-from-second"
     result = merge_runs(MergeConfig(runs=[first, second],
@@ -56,8 +56,8 @@ def test_a_swap_taking_everything_from_one_run_scores_exactly_that_run(
     expected, got = _tensors(second), _tensors(merged)
     assert expected.keys() == got.keys()
     assert all(torch.equal(expected[name], got[name]) for name in expected)
-    assert _scores(merged, shared_data, tmp_path / "m.json") == \
-        _scores(second, shared_data, tmp_path / "s.json")
+    assert _scores(merged, data_slices, tmp_path / "m.json") == \
+        _scores(second, data_slices, tmp_path / "s.json")
     average = merge_runs(MergeConfig(runs=[first, second], method="average",
                                      weights=[1.0, 0.0]), tmp_path / "avg")
     assert average["layers"]["block.0"] == {"run1": 1.0, "run2": 0.0}
@@ -66,7 +66,7 @@ def test_a_swap_taking_everything_from_one_run_scores_exactly_that_run(
 
 
 def test_a_swap_of_layer_groups_evaluates_and_records_provenance(
-        two_runs, shared_data: Path, tmp_path: Path) -> None:
+        two_runs, data_slices: Path, tmp_path: Path) -> None:
     first, second = two_runs
     merged = tmp_path / "swap"
     result = merge_runs(MergeConfig(runs=[first, second], layers=["block.0,block.3", ""],
@@ -80,7 +80,7 @@ def test_a_swap_of_layer_groups_evaluates_and_records_provenance(
     for name, tensor in tensors.items():
         source = a if name.startswith(("encoder.layer.0.", "encoder.layer.3.")) else b
         assert torch.equal(tensor, source[name]), name
-    scores = _scores(merged, shared_data, tmp_path / "e.json")
+    scores = _scores(merged, data_slices, tmp_path / "e.json")
     assert all(0 < s["upos_accuracy"] <= 1 for s in scores)
     evaluation = json.loads((tmp_path / "e.json").read_text(encoding="utf-8"))
     assert evaluation["source_language"] == "en"
