@@ -1,4 +1,5 @@
-"""Layer swapping and weight averaging of fine-tuned runs (Bandarkar et al. 2025)."""
+"""Layer swapping and weight averaging of fine-tuned runs (Bandarkar et al. 2025). Slow: two
+fine-tunes first."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from alignscope.training.config import FinetuneConfig
 from alignscope.training.evaluate import evaluate
 from alignscope.training.finetune import finetune
 from alignscope.training.merge import MergeConfig, merge_runs
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
