@@ -52,7 +52,7 @@ from alignscope.config import (
     check_input,
     options,
 )
-from alignscope.data.parallel import load_parallel
+from alignscope.data.parallel import ParallelCorpus, load_parallel
 from alignscope.errors import AlignscopeError, ConfigError, UnknownNameError
 from alignscope.layer_names import layer_names
 from alignscope.models.encoder import Encoder, resolve_model_source
@@ -133,13 +133,13 @@ class LensConfig(ModelSettings):
 
 
 def _tuned(config: LensConfig, encoder: Encoder, readout: Readout, device: torch.device,
-           show_progress: bool) -> tuple[TunedLens, dict[str, Any]]:
-    """The tuned lens: loaded, or trained on parallel text and evaluated on held-out text."""
-    if config.tuned_lens is not None:
+           corpus: ParallelCorpus | None, show_progress: bool) -> tuple[TunedLens, dict[str, Any]]:
+    """The tuned lens: loaded, or trained on `corpus` and evaluated on held-out text."""
+    if corpus is None:
+        assert config.tuned_lens is not None
         lens, meta = load_tuned_lens(config.tuned_lens, encoder)
         return lens.to(device), {"path": str(config.tuned_lens), "trained_here": False, **meta}
     languages = config.all_languages
-    corpus = load_parallel(config.parallel, languages, config.data_dir)
     order = list(range(len(corpus)))
     random.Random(config.seed).shuffle(order)
     held = max(1, round(config.heldout * len(order)))
@@ -181,6 +181,9 @@ def run_lens(config: LensConfig, out: str | Path | None = None, overwrite: bool 
     resolve_model_source(config.model, config.allow_pickle)
     words = read_words(config.words)
     words.check_languages(config.all_languages)
+    trains_tuned = "tuned" in config.lenses and config.tuned_lens is None
+    corpus = load_parallel(config.parallel, config.all_languages, config.data_dir) \
+        if trains_tuned else None
     encoder, device = config.load_model(config.model, head=True)
     readout = find_readout(encoder)
     reader = Reader(encoder.tokenizer, encoder.is_causal, encoder.max_tokens(None))
@@ -197,7 +200,7 @@ def run_lens(config: LensConfig, out: str | Path | None = None, overwrite: bool 
     lenses: dict[str, TunedLens | None] = {"logit": None} if "logit" in config.lenses else {}
     tuned_meta = None
     if "tuned" in config.lenses:
-        tuned, tuned_meta = _tuned(config, encoder, readout, device, show_progress)
+        tuned, tuned_meta = _tuned(config, encoder, readout, device, corpus, show_progress)
         lenses["tuned"] = tuned
     with progress_bar(show_progress) as bar:
         task = bar.add_task("lens items", total=len(items), status="")
