@@ -63,6 +63,22 @@ class UnknownNameError(AlignscopeError):
         super().__init__(message)
 
 
+class Deprecated(FutureWarning):
+    """A deprecated option, key or input form: it still works, and the message names the
+    release that removes it and what to use instead (a FutureWarning, so users see it)."""
+
+
+REMOVED_IN = "0.3"  # every deprecated form goes in this release (see docs/cli.md, Deprecations)
+
+
+def deprecated(old: str, new: str) -> None:
+    """Warn that `old` is deprecated in favour of `new`."""
+    import warnings
+
+    warnings.warn(f"{old} is deprecated and will be removed in alignscope {REMOVED_IN}; "
+                  f"use {new}", Deprecated, stacklevel=3)
+
+
 class ConfigError(AlignscopeError):
     """An option or configuration value is invalid."""
 

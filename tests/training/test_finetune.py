@@ -144,7 +144,7 @@ def test_cli_config_file_and_flags(tiny_bert: Path, shared_data: Path, tmp_path:
     config.write_text(f"model: {tiny_bert}\ntrain: ud:en_ewt\nepochs: 1\nmax_train_sentences: 32\n"
                       f"max_dev_sentences: 16\ndata_dir: {shared_data}\nlr: 0.002\n")
     result = CliRunner().invoke(app, ["finetune", "--config", str(config), "--eval", "ud:de_gsd",
-                                      "--seed", "3", "--quiet", "--out", str(tmp_path / "run")])
+                                      "--seed", "3", "--no-progress", "--out", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
     results = json.loads((tmp_path / "run/results.json").read_text())
     assert results["config"]["seed"] == 3 and results["config"]["epochs"] == 1
@@ -152,4 +152,4 @@ def test_cli_config_file_and_flags(tiny_bert: Path, shared_data: Path, tmp_path:
     bad = tmp_path / "bad.yaml"
     bad.write_text("modle: x\n")
     result = CliRunner().invoke(app, ["finetune", "--config", str(bad)])
-    assert result.exit_code == 2 and "unknown option 'modle'; did you mean model" in result.output
+    assert result.exit_code == 2 and "unknown option 'modle'; did you mean: model" in result.output

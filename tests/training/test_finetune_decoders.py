@@ -106,7 +106,7 @@ def test_cli_random_init_freeze_and_revert_on_gpt2_in_bf16(families: dict[str, P
     options = ["--train", "ud:en_ewt", "--eval", "ud:fr_pud", "--data-dir", str(shared_data),
                "--epochs", "1", "--batch-size", "16", "--max-train-sentences", "32",
                "--max-dev-sentences", "8", "--max-eval-sentences", "8", "--threads", "1",
-               "--quiet"]
+               "--no-progress"]
     result = CliRunner().invoke(app, [
         "finetune", "--model", str(families["gpt2"]), "--out", str(out), *options,
         "--random-init", "block.1", "--scope", "attention", "--freeze", "block.2", "--revert",

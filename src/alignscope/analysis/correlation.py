@@ -15,21 +15,12 @@ from typing import Any
 from scipy import stats
 
 from alignscope.analysis.outputs import Figures, check_out, clean, header, write_run
-from alignscope.config import Text, options
+from alignscope.analysis.settings import CorrelationConfig
 from alignscope.errors import AlignscopeError, ConfigError, DataFormatError, UnknownNameError
 from alignscope.runs import Run, load_run
 
 MIN_LANGUAGES = 3
 TRANSFER_KINDS = ("finetune", "evaluate")
-
-
-@options(frozen=True)
-class CorrelationConfig:
-    similarity: Text  # a similarity run folder or its similarity.json
-    transfer: Text  # a finetune run folder or its results.json (or an evaluation.json)
-    measure: Text | None = None  # default: the similarity run's first measure
-    condition: Text = "parallel"
-    dataset: Text | None = None  # keep only evaluations whose dataset contains this text
 
 
 def transfer_scores(transfer: Run, dataset: str | None) -> dict[str, float]:

@@ -22,9 +22,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from alignscope.errors import AlignscopeError, ConfigError
+
+# Which parameters of the selected layers an ablation touches (alignscope.models.reinit).
+Scope = Literal["all", "attention", "ffn", "layernorm"]
 
 EMBEDDINGS = "embeddings"
 BLOCK = "block"

@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import math
 import re
+import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -36,14 +37,20 @@ import torch
 from torch import nn
 
 from alignscope.errors import ConfigError, UnknownNameError
-from alignscope.models.layers import LayerSelection, check_blocks, find_blocks, find_embeddings
+from alignscope.models.layers import (
+    LayerSelection,
+    Scope,
+    check_blocks,
+    find_blocks,
+    find_embeddings,
+)
 
 try:
     from transformers.initialization import guard_torch_init_functions
 except ImportError:  # transformers 4.x has no init flags to honour
     guard_torch_init_functions = contextlib.nullcontext  # type: ignore[assignment]
 
-SCOPES = ("all", "attention", "ffn", "layernorm")
+SCOPES: tuple[str, ...] = typing.get_args(Scope)
 SCHEMES = ("model", "torch-default", "normal:SIGMA")
 _HF_FLAG = "_is_hf_initialized"
 

@@ -1,0 +1,65 @@
+"""The options of `alignscope demo`: the demo configuration, whose defaults are the bundled
+demo.yaml (a `--config` file replaces the sections it names; `--set` changes single keys)."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import Field
+
+from alignscope.config import Count, Flag, Folder, Seed, options
+
+
+@functools.cache
+def bundled() -> dict[str, Any]:
+    """The bundled configuration, alignscope/demo/demo.yaml."""
+    text = resources.files("alignscope.demo").joinpath("demo.yaml").read_text(encoding="utf-8")
+    return yaml.safe_load(text)
+
+
+def _default(key: str) -> Any:
+    import copy
+
+    return copy.deepcopy(bundled()[key])
+
+
+_SECTION = Flag(internal=True)
+
+
+@options(frozen=True)
+class DemoConfig:
+    """What `alignscope demo` runs (docs/lab.md)."""
+
+    out: Folder = Field(Path("demo"), description="Demo folder: data, models, sweeps, report.")
+    overrides: Annotated[list[str], Flag(name="--set", multiple=True, metavar="KEY=VALUE")] = \
+        Field(default_factory=list, description="Override a key of the configuration: dotted "
+              "keys, YAML values (--set pretrain.steps=600); repeatable.")
+    seed: Seed = Field(default_factory=lambda: _default("seed"), description="Seed of the "
+                       "corpus and the models.")
+    threads: Count = Field(default_factory=lambda: _default("threads"), description="CPU "
+                           "threads of each run.")
+    jobs: Count = Field(default_factory=lambda: _default("jobs"), description="Runs side by "
+                        "side.")
+    corpus: Annotated[dict[str, Any], _SECTION] = Field(
+        default_factory=lambda: _default("corpus"), description="The `lab generate` options "
+        "of the corpus.")
+    pretrain: Annotated[dict[str, Any], _SECTION] = Field(
+        default_factory=lambda: _default("pretrain"), description="The `lab pretrain` options "
+        "of the multilingual model.")
+    control: Annotated[dict[str, Any], _SECTION] = Field(
+        default_factory=lambda: _default("control"), description="What the source-only control "
+        "model changes in `pretrain`.")
+    sweep: Annotated[dict[str, Any], _SECTION] = Field(
+        default_factory=lambda: _default("sweep"), description="The experiment (models and data "
+        "folder filled in by the demo).")
+
+    def sections(self) -> dict[str, Any]:
+        """The configuration proper: every field but `out` and `overrides`."""
+        data = dataclasses.asdict(self)
+        del data["out"], data["overrides"]
+        return data
