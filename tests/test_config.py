@@ -32,7 +32,7 @@ def test_python_api_validates_like_the_cli() -> None:
     assert not Path("never-written").exists()
     with pytest.raises(ConfigError, match="--init-scheme"):
         FinetuneConfig(model="m", train="t", init_scheme="normal:0.02")
-    with pytest.raises(ConfigError, match="unknown option 'seeds'; did you mean: seed"):
+    with pytest.raises(ConfigError, match="unknown option 'seeds'; did you mean seed"):
         build(FinetuneConfig, {"model": "m", "train": "t", "seeds": 1})
 
 
@@ -67,7 +67,7 @@ def test_yaml_under_typed_flags_over_defaults(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"^option --seed \(seed\)"):  # typed: not the file's
         from_sources([FinetuneConfig], {"model": "m", "train": "t", "seed": -1}, path)
     path.write_text("progres: false\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"run\.yaml: unknown option 'progres'; did you mean: "
+    with pytest.raises(ConfigError, match=r"run\.yaml: unknown option 'progres'; did you mean "
                                           "progress"):
         from_sources([FinetuneConfig, Progress], {"model": "m", "train": "t"}, path)
 

@@ -39,7 +39,7 @@ import yaml
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
-from alignscope.errors import AlignscopeError, ConfigError, UnknownNameError, deprecated
+from alignscope.errors import AlignscopeError, ConfigError, deprecated, did_you_mean
 from alignscope.io import read_utf8
 
 T = TypeVar("T")
@@ -374,8 +374,8 @@ def describe(error: ValidationError, cls: type, source: str | Path | None = None
 
 
 def _unknown(key: str, known: list[str], source: str | Path | None) -> ConfigError:
-    unknown = UnknownNameError("option", key, known)
-    return ConfigError(f"{_where(source)}{unknown.message}", unknown.hint)
+    return ConfigError(f"{_where(source)}unknown option {key!r}{did_you_mean(key, known)}",
+                       f"known options: {', '.join(known)}")
 
 
 def dump(config: Any) -> dict[str, Any]:

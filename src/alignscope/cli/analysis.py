@@ -39,11 +39,9 @@ def _print_curves(result: dict[str, Any], key: str, first: str, title: str) -> N
 def similarity(config: SimilarityConfig, output: SimilarityOutput, display: Progress) -> None:
     """Cross-lingual similarity of hidden representations, per layer, with controls."""
     from alignscope.analysis.similarity import run_similarity
-    from alignscope.report.analysis_figures import similarity_figures
 
     quiet_third_party(not display.progress)
-    result = run_similarity(config, output.out, output.overwrite, show_progress=display.progress,
-                            figures=similarity_figures)
+    result = run_similarity(config, output.out, output.overwrite, show_progress=display.progress)
     key = result["measures"][0]
     _print_curves(result, key, "parallel", f"{key}: {result['source_language']} vs "
                   f"{len(result['target_languages'])} targets, {result['parallel']['sentences']}"
@@ -56,11 +54,9 @@ def stability(config: StabilityConfig, output: StabilityOutput, display: Progres
     """How much fine-tuning changed each layer: the similarity of the two models on the same
     sentences."""
     from alignscope.analysis.stability import run_stability
-    from alignscope.report.analysis_figures import stability_figures
 
     quiet_third_party(not display.progress)
-    result = run_stability(config, output.out, output.overwrite, show_progress=display.progress,
-                           figures=stability_figures)
+    result = run_stability(config, output.out, output.overwrite, show_progress=display.progress)
     key = result["measures"][0]
     _print_curves(result, key, "paired", f"{key}: pretrained vs fine-tuned")
     console().print(f"written to {output.out}")
@@ -72,10 +68,9 @@ def correlate(config: CorrelationConfig, output: CorrelationOutput) -> None:
     from rich.table import Table
 
     from alignscope.analysis.correlation import default_out, run_correlation
-    from alignscope.report.analysis_figures import correlation_figures
 
     target = output.out or default_out(config)
-    result = run_correlation(config, target, output.overwrite, figures=correlation_figures)
+    result = run_correlation(config, target, output.overwrite)
     table = Table(title=f"{result['measure']} vs {result['metric']} over "
                         f"{', '.join(result['languages'])}")
     for column in ("layer", "spearman", "p", "pearson", "p "):

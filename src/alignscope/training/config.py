@@ -37,7 +37,8 @@ from alignscope.config import (
     user_error,
 )
 from alignscope.errors import ConfigError
-from alignscope.models.layers import Scope, parse_layers
+from alignscope.layer_names import parse_layers
+from alignscope.models.layers import Scope
 from alignscope.tasks import TASKS
 
 DEFAULT_MAX_LENGTH = 128  # subwords per window (XTREME)

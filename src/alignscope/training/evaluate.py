@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +10,8 @@ from alignscope.data.registry import resolve
 from alignscope.encoding.precision import check_precision
 from alignscope.encoding.words import aligner_for
 from alignscope.errors import ConfigError
-from alignscope.io import atomic_write_json
-from alignscope.runs import PREDICTIONS_DIR, SCHEMA_VERSION, result_file, run_origin
-from alignscope.runtime import device_description, pick_device, versions
+from alignscope.runs import PREDICTIONS_DIR, make_result, run_origin, write_result
+from alignscope.runtime import device_description, pick_device
 from alignscope.training.checkpoint import load_checkpoint
 from alignscope.training.config import EvaluateConfig
 from alignscope.training.predict import Predictor
@@ -39,7 +37,6 @@ def evaluate(checkpoint: str | Path | EvaluateConfig, eval_refs: list[str] | Non
     task_options, max_sentences = settings.task_arguments(), settings.max_sentences
     check_input(checkpoint, "finetune run", "--checkpoint", folder=True)
     out_dir = check_out_folder(settings.out or checkpoint)
-    out = result_file(out_dir, "evaluate")
     datasets = [resolve(ref, "eval", data_dir) for ref in eval_refs]
     torch_device = pick_device(settings.device)
     check_precision(precision, torch_device)
@@ -56,17 +53,14 @@ def evaluate(checkpoint: str | Path | EvaluateConfig, eval_refs: list[str] | Non
     else:  # a checkpoint from before schema 2: its run's results.json says
         source_language, random_init = run_origin(checkpoint)
     options = {**meta.get("task_options", {}), **task_options}
-    results = {
-        "schema_version": SCHEMA_VERSION, "kind": "evaluate", "task": task.name,
-        "metric": task.main_metric, "source_language": source_language,
-        "random_init": random_init, "checkpoint": str(checkpoint),
-        "model": {"name": str(meta.get("model")), "source": str(encoder.source)},
-        "config": dump(settings), "precision": precision,
-        "task_options": options,
+    results = make_result("evaluate", {
+        "task": task.name, "metric": task.main_metric, "checkpoint": str(checkpoint),
+        "precision": precision, "task_options": options,
         "evaluations": [predictor.evaluate(d, s, predictions_dir)
                         for d, s in zip(datasets, sentences, strict=True)],
-        "versions": versions(), "device": device_description(torch_device),
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-    }
-    atomic_write_json(out, results)
+        "device": device_description(torch_device),
+    }, source_language=source_language, random_init=random_init,
+        model={"name": str(meta.get("model")), "source": str(encoder.source)},
+        config=dump(settings))
+    write_result(out_dir, results)
     return results
