@@ -108,7 +108,10 @@ def test_out_paths(tmp_path: Path) -> None:
     assert not (tmp_path / "new").exists()
 
 
-def test_advice_split() -> None:
-    error = AlignscopeError("x has no task.json; pass the --out folder of `finetune`")
+def test_the_hint_is_given_never_guessed_from_the_message() -> None:
+    error = AlignscopeError("x has no task.json", "pass the --out folder of `finetune`")
     assert (error.message, error.hint) == ("x has no task.json",
                                            "pass the --out folder of `finetune`")
+    plain = AlignscopeError("x has no task.json; pass the --out folder of `finetune`")
+    assert plain.message == "x has no task.json; pass the --out folder of `finetune`"
+    assert plain.hint == AlignscopeError.default_hint

@@ -84,7 +84,7 @@ def test_plan_expands_groups_seeds_and_analyses(experiment: Experiment) -> None:
 
 def test_window_covers_every_block(experiment: Experiment) -> None:
     spec = load_spec(experiment(random_init={"reference": True, "window": 2,
-                                             "groups": ["0-1", "embeddings"]}))
+                                             "groups": ["block.0-1", "embeddings"]}))
     assert layer_groups(spec, 4) == ["REF", "block.0-1", "block.2-3", "embeddings"]
     assert layer_groups(spec, 5) == ["REF", "block.0-1", "block.2-3", "block.4", "embeddings"]
 

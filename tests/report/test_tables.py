@@ -52,6 +52,7 @@ def test_deltas_against_the_reference(tmp_path: Path, write_run: Callable[..., P
     assert r"ud:fr\_pud:test & 85.00 & 70.00 (-15.00) & -- (--) \\" in latex  # escaped: compiles
 
 
+@pytest.mark.filterwarnings("ignore::alignscope.errors.Deprecated")  # version-1 files
 def test_evaluation_files_are_labelled_by_their_model(tmp_path: Path,
                                                      write_run: Callable[..., Path]) -> None:
     """evaluation.json says whether its checkpoint had layers re-drawn (schema 2), or takes it

@@ -33,7 +33,7 @@ def llama_run(families: dict[str, Path], data_slices: Path,
               tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("llama") / "run"
     config = FinetuneConfig(model=str(families["llama"]), data_dir=str(data_slices),
-                            freeze="block.0", revert=["1", "block.2,embeddings"], **OPTIONS)
+                            freeze="block.0", revert=["block.1", "block.2,embeddings"], **OPTIONS)
     return out, finetune(config, out, show_progress=False)
 
 

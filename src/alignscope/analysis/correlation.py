@@ -38,7 +38,7 @@ def transfer_scores(transfer: Run, dataset: str | None) -> dict[str, float]:
         if language in scores:
             raise AlignscopeError(
                 f"{path}: language {language} is evaluated on both {chosen[language]} and "
-                f"{name}; choose one with --dataset (e.g. --dataset _pud)")
+                f"{name}", "choose one with --dataset (e.g. --dataset _pud)")
         scores[language], chosen[language] = float(value), name
     return scores
 

@@ -69,7 +69,7 @@ class ExtractionOptions:
     def __post_init__(self) -> None:
         POOLINGS.check(self.pooling)
         if self.precision not in PRECISIONS:
-            raise ConfigError(f"unknown precision {self.precision!r}; use one of "
+            raise ConfigError(f"unknown precision {self.precision!r}", "use one of "
                               f"{', '.join(PRECISIONS)}")
         check_prompt_template(self.pooling, self.prompt_template)
         if self.batch_tokens < 1:
@@ -262,7 +262,7 @@ class FeatureExtractor:
             if not sentence.position:
                 raise AlignscopeError(
                     f"{language} sentence {corpus.ids[index]!r} ({corpus.sources[language]}) "
-                    f"gives no token to pool with {self.options.pooling} pooling; remove it from "
+                    f"gives no token to pool with {self.options.pooling} pooling", "remove it from "
                     "every language")
         return encoded
 
@@ -370,7 +370,7 @@ def open_entry(entry: Path, key: dict[str, Any], language: str,
 def _opened(entry: Path, key: dict[str, Any], language: str, scratch: bool = False) -> Features:
     features = open_entry(entry, key, language, scratch)
     if features is None:
-        raise AlignscopeError(f"the features just written to {entry} cannot be read back; check "
+        raise AlignscopeError(f"the features just written to {entry} cannot be read back", "check "
                               "the disk (full? removed meanwhile?)")
     return features
 

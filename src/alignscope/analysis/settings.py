@@ -69,7 +69,7 @@ def check_controls(controls: tuple[str, ...], command: str) -> None:
         if command not in CONTROLS[name].commands:
             offered = [n for n, control in CONTROLS.items() if command in control.commands]
             raise ConfigError(f"`{command}` has no {name} control ({CONTROLS[name].description}, "
-                              f"in {', '.join(CONTROLS[name].commands)}); use "
+                              f"in {', '.join(CONTROLS[name].commands)})", "use "
                               f"{', '.join(offered)} or none")
 
 
@@ -221,7 +221,7 @@ class SimilarityConfig(AnalysisSettings):
                               "the authors' preset averages over its windows")
         if config.pooling == "word":
             raise ConfigError("word pooling gives one row per word and translations have no "
-                              "word alignment; use it with `alignscope stability`")
+                              "word alignment", "use it with `alignscope stability`")
         config.check()
         return config
 

@@ -43,7 +43,7 @@ def authors_windows(count: int) -> list[tuple[int, int]]:
     """The script's samples: batch = n//4, n//batch windows starting at 0, 1, 2, ..."""
     size = count // 4
     if size < 4:
-        raise ConfigError(f"the authors' windows hold n//4 = {size} sentences; use at least 16")
+        raise ConfigError(f"the authors' windows hold n//4 = {size} sentences", "use at least 16")
     return [(start, start + size) for start in range(count // size)]
 
 

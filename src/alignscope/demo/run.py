@@ -56,7 +56,7 @@ def _corpus(config: dict[str, Any], out: Path) -> dict[str, Any]:
         manifest = read_manifest(folder)
         if manifest["config"] == generate_config.to_dict():
             return manifest
-        raise AlignscopeError(f"{folder} holds a corpus of another configuration; use another "
+        raise AlignscopeError(f"{folder} holds a corpus of another configuration", "use another "
                               "--out or delete it")
     return generate(generate_config, folder)
 

@@ -28,9 +28,9 @@ _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 def check_precision(precision: str, device: torch.device) -> None:
     """`precision` is one of PRECISIONS and runs on `device`."""
     if precision not in PRECISIONS:
-        raise ConfigError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
+        raise ConfigError(f"unknown precision {precision!r}", f"use one of {', '.join(PRECISIONS)}")
     if precision == "fp16" and device.type != "cuda":
-        raise ConfigError("--precision fp16 needs a CUDA device; use bf16 or fp32 on "
+        raise ConfigError("--precision fp16 needs a CUDA device", "use bf16 or fp32 on "
                           f"{device.type}")
 
 

@@ -90,7 +90,7 @@ def layer_groups(spec: ExperimentSpec, depth: int) -> list[str]:
         if label not in groups:
             groups.append(label)
     if not groups:
-        raise ConfigError("key `random_init`: no run to do; set reference: true, a window or "
+        raise ConfigError("key `random_init`: no run to do", "set reference: true, a window or "
                           "groups")
     return groups
 
@@ -110,7 +110,7 @@ def _check_keys(options: dict[str, Any], config_class: type, managed: frozenset[
     fields = option_names(config_class)
     for name in options:
         if name in managed:
-            raise ConfigError(f"key `{key}.{name}` is set by the sweep for every run; remove it")
+            raise ConfigError(f"key `{key}.{name}` is set by the sweep for every run", "remove it")
         if name not in fields:
             raise ConfigError(describe_unknown(f"{key}.{name}", name, fields - managed))
 
@@ -204,7 +204,7 @@ def _check_shared(spec: ExperimentSpec) -> None:
     known = option_names(SimilarityConfig) | option_names(StabilityConfig)
     for name in spec.analyses.settings:
         if name in MANAGED_ANALYSIS:
-            raise ConfigError(f"key `analyses.settings.{name}` is set by the sweep; remove it")
+            raise ConfigError(f"key `analyses.settings.{name}` is set by the sweep", "remove it")
         if name not in known:
             raise ConfigError(describe_unknown(f"analyses.settings.{name}", name,
                                                known - MANAGED_ANALYSIS))

@@ -181,7 +181,7 @@ def generate(config: GenerateConfig, out: str | Path, overwrite: bool = False,
     """Write the corpus into `out` (atomically: a folder appears whole or not at all)."""
     out = Path(out)
     if out.exists() and not overwrite:
-        raise AlignscopeError(f"{out} already exists; choose another --out or pass --overwrite")
+        raise AlignscopeError(f"{out} already exists", "choose another --out or pass --overwrite")
     lexicon = build_lexicon(config.sizes, random.Random(f"{config.seed}-lexicon"))
     ranking = random.Random(f"{config.seed}-anchors").sample(range(len(lexicon)), len(lexicon))
     languages = [Language(spec, lexicon, frozenset(ranking[:round(spec.anchor_share * len(lexicon))]),

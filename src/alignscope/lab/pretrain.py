@@ -169,7 +169,7 @@ def pretrain(config: PretrainConfig, out: str | Path, overwrite: bool = False,
                           f"(it has {','.join(available)})")
     if result_file(out, "pretrain").exists():
         if not overwrite:
-            raise AlignscopeError(f"{out} already holds a pretrained model; choose another --out "
+            raise AlignscopeError(f"{out} already holds a pretrained model", "choose another --out "
                                   "or pass --overwrite")
         shutil.rmtree(out)
     state = _load_resume(out / RESUME_DIR, config)
@@ -283,7 +283,7 @@ def _load_resume(directory: Path, config: PretrainConfig) -> dict[str, Any] | No
     if state["identity"] != config.identity():
         raise AlignscopeError(
             f"{directory.parent} holds an unfinished pretraining run with another configuration "
-            f"({json.dumps(state['config'])}); use the same options to resume it, another --out, "
+            f"({json.dumps(state['config'])})", "use the same options to resume it, another --out, "
             "or --overwrite")
     return state
 

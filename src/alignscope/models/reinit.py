@@ -105,7 +105,7 @@ def reinitialize(model: nn.Module, layers: LayerSelection | None = None, *,
     """
     init = parse_scheme(scheme)
     if init.kind == "model" and not callable(getattr(model, "_init_weights", None)):
-        raise ConfigError(f"{type(model).__name__} has no _init_weights; use the "
+        raise ConfigError(f"{type(model).__name__} has no _init_weights", "use the "
                           "torch-default or normal:SIGMA init scheme")
     modules = dict(model.named_modules())
     selected = _select(model, modules, layers, regex, scope)
@@ -248,7 +248,7 @@ def _check_selectable(model: nn.Module, targets: dict[str, torch.Tensor]) -> Non
     for name, tensor in others:
         owner = storages.get(tensor.untyped_storage().data_ptr())
         if owner is not None and name not in targets:
-            raise ConfigError(f"{owner} shares its storage with {name} (tied weights); select "
+            raise ConfigError(f"{owner} shares its storage with {name} (tied weights)", "select "
                               "both or neither")
 
 

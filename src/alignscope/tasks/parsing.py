@@ -38,7 +38,7 @@ class DependencyParsing(Task):
 
     def __init__(self, deprel: DeprelScoring = "universal") -> None:
         if deprel not in DEPREL_SCORINGS:
-            raise ConfigError(f"unknown DEPREL scoring {deprel!r}; use "
+            raise ConfigError(f"unknown DEPREL scoring {deprel!r}", "use "
                               f"{' or '.join(DEPREL_SCORINGS)}")
         self.deprel_scoring: DeprelScoring = deprel
 

@@ -147,16 +147,13 @@ class FinetuneConfig:
         if spec is not None and not spec.strip():
             raise ValueError("empty: give layers such as block.0-1, block.10,block.11 or "
                              "embeddings, or leave it out for a reference run")
-        if spec is not None:
-            user_error(parse_layers, spec)  # syntax; the block count is checked on load
-        return spec
+        # Syntax only (the block count is checked on load), then the canonical spelling.
+        return None if spec is None else str(user_error(parse_layers, spec))
 
     @field_validator("revert")
     @classmethod
     def _groups(cls, groups: list[str]) -> list[str]:
-        for spec in groups:
-            user_error(parse_layers, spec)
-        return groups
+        return [str(user_error(parse_layers, spec)) for spec in groups]
 
     @field_validator("random_init_regex")
     @classmethod

@@ -9,7 +9,7 @@ from alignscope.config import build, check_input, check_out_folder, dump
 from alignscope.data.registry import resolve
 from alignscope.encoding.precision import check_precision
 from alignscope.encoding.words import aligner_for
-from alignscope.errors import ConfigError
+from alignscope.errors import ConfigError, deprecated
 from alignscope.runs import PREDICTIONS_DIR, make_result, run_origin, write_result
 from alignscope.runtime import device_description, pick_device
 from alignscope.training.checkpoint import load_checkpoint
@@ -51,6 +51,8 @@ def evaluate(checkpoint: str | Path | EvaluateConfig, eval_refs: list[str] | Non
     if "source_language" in meta:
         source_language, random_init = meta["source_language"], meta.get("random_init", [])
     else:  # a checkpoint from before schema 2: its run's results.json says
+        deprecated(f"the checkpoint {checkpoint}, written before results schema 2",
+                   "a run fine-tuned by alignscope 0.2")
         source_language, random_init = run_origin(checkpoint)
     options = {**meta.get("task_options", {}), **task_options}
     results = make_result("evaluate", {

@@ -85,7 +85,7 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
     precision = config.precision
     results_path = result_file(out, "finetune")
     if results_path.exists() and not overwrite:
-        raise AlignscopeError(f"{results_path} already exists; choose another --out or "
+        raise AlignscopeError(f"{results_path} already exists", "choose another --out or "
                               "pass --overwrite")
     task = get_task(config.task, **config.task_arguments())
     data = _resolve_data(config)  # fail on bad references before any heavy work
