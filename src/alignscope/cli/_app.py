@@ -67,6 +67,7 @@ class Command(TyperCommand):
     `{lang}` print as written. `fields` (set per command) are the options it was derived from."""
 
     fields: dict[str, OptionField] = {}  # noqa: RUF012 (replaced per command, never mutated)
+    classes: tuple[type, ...] = ()  # the option classes, in the order the body takes them
 
     def get_short_help_str(self, limit: int = 45) -> str:
         return _first_paragraph(self.help)
@@ -216,7 +217,8 @@ def command(parent: typer.Typer, *classes: type, name: str | None = None,
 
         callback.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
         callback.__doc__ = body.__doc__
-        derived = type(f"{body.__name__.title()}Command", (Command,), {"fields": fields})
+        derived = type(f"{body.__name__.title()}Command", (Command,),
+                       {"fields": fields, "classes": classes})
         parent.command(name or body.__name__.replace("_", "-"), cls=derived)(callback)
         return body
 
