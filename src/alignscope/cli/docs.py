@@ -54,9 +54,7 @@ flags, YAML keys and Python keywords alike.
 | Deprecated | Use instead | Where |
 | --- | --- | --- |
 {{renamed}}
-| bare layer numbers (`0-1`, `10,11`) | layer names (`block.0-1`, `block.10,block.11`) | every layer option, sweep `random_init.groups` |
-| version-1 result files (alignscope before the layer vocabulary) | results written by alignscope 0.2 | every command that reads runs |
-| checkpoints written before results schema 2 | runs fine-tuned by alignscope 0.2 | `evaluate` |
+{{others}}
 
 Removed in 0.2 (they now fail as unknown options): `--bf16 / --no-bf16` and the `bf16` key
 (use `--precision auto` / `fp32`), `--quiet` (use `--no-progress`). Changed in 0.2:
@@ -65,6 +63,17 @@ guessed from its message (an `AlignscopeError` takes the hint as its second argu
 
 ## Commands
 """
+
+
+# Compatibility paths that are not option names: (deprecated, use instead, where).
+OTHER_DEPRECATIONS = (
+    ("bare layer numbers (`0-1`, `10,11`)", "layer names (`block.0-1`, `block.10,block.11`)",
+     "every layer option, sweep `random_init.groups`"),
+    ("version-1 result files (alignscope before the layer vocabulary)",
+     "results written by alignscope 0.2", "every command that reads runs"),
+    ("checkpoints written before results schema 2", "runs fine-tuned by alignscope 0.2",
+     "`evaluate`"),
+)
 
 
 def commands(group: typer.Typer = app) -> Iterator[tuple[tuple[str, ...], Command]]:
@@ -126,7 +135,9 @@ def reference() -> str:
             f"{', '.join(f'`{where}`' for where in places)} |"
             for (old, _), (field, places) in sorted(renamed.items())]
     sections = [command_section(path, command) for path, command in commands()]
-    return INTRODUCTION.replace("{renamed}", "\n".join(rows)) + "\n" + "\n".join(sections)
+    others = "\n".join(f"| {old} | {new} | {where} |" for old, new, where in OTHER_DEPRECATIONS)
+    text = INTRODUCTION.replace("{renamed}", "\n".join(rows)).replace("{others}", others)
+    return text + "\n" + "\n".join(sections)
 
 
 if __name__ == "__main__":
