@@ -265,8 +265,8 @@ class Overwrite:
 class Progress:
     """How a command shows its progress."""
 
-    progress: bool = Field(True, description="Show progress: live bars on a terminal, "
-                           "timestamped log lines when the output is a file or a pipe.")
+    progress: bool = Field(True, description="Show progress bars (a sweep or the demo logs "
+                           "one line per run when its output is a file or a pipe).")
 
 
 DATA_DIR_HELP = "Data folder (default: $ALIGNSCOPE_DATA, else the cache's data folder)."

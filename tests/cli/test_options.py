@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 from alignscope.cli import app
 from alignscope.cli._app import WORKFLOW, Command, default_text, metavar
 from alignscope.cli.docs import commands, reference
+from alignscope.config import option_fields
+from alignscope.errors import REMOVED_IN, Deprecated
 
 COMMANDS = list(commands())
 IDS = [" ".join(path) for path, _ in COMMANDS]
@@ -110,3 +112,27 @@ def test_the_committed_reference_is_generated_from_the_code() -> None:
     committed = Path(__file__).parents[2] / "docs" / "cli.md"
     assert committed.read_text(encoding="utf-8") == reference(), \
         "docs/cli.md is stale: python -m alignscope.cli.docs > docs/cli.md"
+
+
+# A value for each required field, so that an option class can be built with nothing else.
+REQUIRED = {"model": "m", "train": "t", "targets": "fr", "pretrained": "m", "finetuned": "f",
+            "languages": "en,fr", "checkpoint": "run", "eval": "ud:fr_pud", "similarity": "s",
+            "transfer": "t", "corpus": "c", "out": "o", "runs": ["r"], "sweep": "s",
+            "experiment": "e.yaml", "kind": "ud", "names": ["en_ewt"]}
+OLD_NAMES = sorted({(cls, field.name, old) for _, command in COMMANDS for cls in command.classes
+                    for field in option_fields(cls) for old in field.flag.old_names},
+                   key=lambda item: (item[0].__name__, item[2]))
+
+
+@pytest.mark.parametrize(("cls", "name", "old"), OLD_NAMES,
+                         ids=[f"{cls.__name__}.{old}" for cls, _, old in OLD_NAMES])
+def test_each_old_name_still_works_and_warns(cls: type, name: str, old: str) -> None:
+    fields = {field.name: field for field in option_fields(cls)}
+    value = fields[name].default if fields[name].default is not None else REQUIRED[name]
+    required = {key: REQUIRED[key] for key, field in fields.items()
+                if field.required and key != name}
+    with pytest.warns(Deprecated, match=rf"`{old}` \(--{old.replace('_', '-')}\) is deprecated "
+                                        rf"and will be removed in alignscope {REMOVED_IN}; use "
+                                        rf"`{name}`"):
+        built = cls(**required, **{old: value})
+    assert getattr(built, name) == getattr(cls(**required, **{name: value}), name)

@@ -34,8 +34,9 @@ each command as *--config or Python only*.
   `OUT/evaluation.json`, the run folder by default; `table` writes `OUT/table.md`, `.csv` or
   `.tex`; `correlate` defaults to a folder beside the similarity run). A folder that already
   holds results is replaced only with `--overwrite`.
-- `--progress / --no-progress` (help: `--[no-]progress`): live bars on a terminal, timestamped
-  log lines when the output is a file or a pipe; `--no-progress` is silent.
+- `--progress / --no-progress` (help: `--[no-]progress`): progress bars, or (a sweep, the demo)
+  one timestamped log line per run when the output is a file or a pipe; `--no-progress` is
+  silent.
 - `--seed N` defaults to {DEFAULT_SEED} in every command that draws anything.
 - `--config FILE` on every command.
 - Lists are comma-separated (`--targets fr,de`, `--measures linear,rbf`); `none` is the empty

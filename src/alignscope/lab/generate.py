@@ -36,7 +36,6 @@ from alignscope.io import atomic_directory, atomic_write_json, atomic_write_text
 from alignscope.lab.grammar import Grammar, Word
 from alignscope.lab.languages import Language, LanguageSpec, Row, parse_transform
 from alignscope.lab.lexicon import PARADIGMS, LexiconSizes, build_lexicon
-from alignscope.runs import timestamp
 
 MANIFEST = "lab.json"
 TREEBANK, PARALLEL = "lab", "labpud"
@@ -179,6 +178,8 @@ def _sentences(grammar: Grammar, rng: random.Random,
 def generate(config: GenerateConfig, out: str | Path, overwrite: bool = False,
              ) -> dict[str, Any]:
     """Write the corpus into `out` (atomically: a folder appears whole or not at all)."""
+    from alignscope.runs import timestamp  # its result schema is heavy for `--help`
+
     out = Path(out)
     if out.exists() and not overwrite:
         raise AlignscopeError(f"{out} already exists", "choose another --out or pass --overwrite")
