@@ -262,6 +262,18 @@ class Overwrite:
 
 
 @options(frozen=True)
+class ModelFiles:
+    """How a model is fetched and which of its files may run code."""
+
+    revision: Annotated[str, Flag(metavar="REV")] | None = Field(
+        None, description="Hub revision (branch, tag or commit) of the model.")
+    trust_remote_code: bool = Field(False, description="Run the model repository's own code "
+                                    "(some hub models need it).")
+    allow_pickle: bool = Field(False, description="Load pickled .bin weights (they can run "
+                               "code: only files you trust).")
+
+
+@options(frozen=True)
 class Progress:
     """How a command shows its progress."""
 

@@ -24,6 +24,7 @@ from alignscope.config import (
     Folder,
     Languages,
     Model,
+    ModelFiles,
     Names,
     NonNegative,
     OpenUnit,
@@ -78,7 +79,7 @@ def _listed(names: tuple[str, ...]) -> str:
 
 
 @options(frozen=True)
-class AnalysisSettings:
+class AnalysisSettings(ModelFiles):
     """What `similarity` and `stability` share: data, features, measures, controls, runtime."""
 
     parallel: Annotated[Text, Flag(metavar="SOURCE")] = Field(
@@ -114,12 +115,6 @@ class AnalysisSettings:
     batch_tokens: Count = Field(8192, description="Padded tokens per forward pass.")
     cache: Annotated[bool, Flag(old_names=("use_cache",))] = Field(
         True, description="Re-use and store extracted features ($ALIGNSCOPE_CACHE).")
-    revision: Annotated[str, Flag(metavar="REV")] | None = Field(
-        None, description="Hub revision (branch, tag or commit) of the model.")
-    trust_remote_code: bool = Field(False, description="Run the model repository's own code "
-                                    "(some hub models need it).")
-    allow_pickle: bool = Field(False, description="Load pickled .bin weights (they can run "
-                               "code: only files you trust).")
 
     command: ClassVar[str] = ""  # the analysis these settings belong to: similarity | stability
 

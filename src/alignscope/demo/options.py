@@ -22,13 +22,14 @@ def bundled() -> dict[str, Any]:
     return yaml.safe_load(text)
 
 
-def _default(key: str) -> Any:
+def bundled_default(key: str, description: str) -> Any:
+    """A field whose default is the bundled configuration's value of `key`."""
     import copy
 
-    return copy.deepcopy(bundled()[key])
+    return Field(default_factory=lambda: copy.deepcopy(bundled()[key]), description=description)
 
 
-_SECTION = Flag(internal=True)
+Section = Annotated[dict[str, Any], Flag(internal=True)]  # a whole section: --config or --set
 
 
 @options(frozen=True)
@@ -39,24 +40,16 @@ class DemoConfig:
     overrides: Annotated[list[str], Flag(name="--set", multiple=True, metavar="KEY=VALUE")] = \
         Field(default_factory=list, description="Override a key of the configuration: dotted "
               "keys, YAML values (--set pretrain.steps=600); repeatable.")
-    seed: Seed = Field(default_factory=lambda: _default("seed"), description="Seed of the "
-                       "corpus and the models.")
-    threads: Count = Field(default_factory=lambda: _default("threads"), description="CPU "
-                           "threads of each run.")
-    jobs: Count = Field(default_factory=lambda: _default("jobs"), description="Runs side by "
-                        "side.")
-    corpus: Annotated[dict[str, Any], _SECTION] = Field(
-        default_factory=lambda: _default("corpus"), description="The `lab generate` options "
-        "of the corpus.")
-    pretrain: Annotated[dict[str, Any], _SECTION] = Field(
-        default_factory=lambda: _default("pretrain"), description="The `lab pretrain` options "
-        "of the multilingual model.")
-    control: Annotated[dict[str, Any], _SECTION] = Field(
-        default_factory=lambda: _default("control"), description="What the source-only control "
-        "model changes in `pretrain`.")
-    sweep: Annotated[dict[str, Any], _SECTION] = Field(
-        default_factory=lambda: _default("sweep"), description="The experiment (models and data "
-        "folder filled in by the demo).")
+    seed: Seed = bundled_default("seed", "Seed of the corpus and the models.")
+    threads: Count = bundled_default("threads", "CPU threads of each run.")
+    jobs: Count = bundled_default("jobs", "Runs side by side.")
+    corpus: Section = bundled_default("corpus", "The `lab generate` options of the corpus.")
+    pretrain: Section = bundled_default("pretrain", "The `lab pretrain` options of the "
+                                                    "multilingual model.")
+    control: Section = bundled_default("control", "What the source-only control model changes "
+                                                  "in `pretrain`.")
+    sweep: Section = bundled_default("sweep", "The experiment (models and data folder filled "
+                                              "in by the demo).")
 
     def sections(self) -> dict[str, Any]:
         """The configuration proper: every field but `out` and `overrides`."""

@@ -27,6 +27,7 @@ from alignscope.config import (
     Fraction,
     Layers,
     Model,
+    ModelFiles,
     NonNegativeFloat,
     Overwrite,
     Precision,
@@ -58,8 +59,8 @@ _PRECISION = "Forward passes in fp32, bf16, fp16 (CUDA) or auto (bf16 on CUDA, f
 _TASK_OPTIONS = "The task's keyword arguments (--deprel sets parsing's)."
 
 
-@options
-class FinetuneConfig:
+@options(frozen=True)
+class FinetuneConfig(ModelFiles):
     """What `alignscope finetune` runs."""
 
     model: Model = Field(description="Hub id or local folder of the model (encoder or decoder).")
@@ -134,12 +135,6 @@ class FinetuneConfig:
                                   "relations (the default) or in full, with subtypes.")
     task_options: Annotated[dict[str, Any], Flag(internal=True)] = Field(
         default_factory=dict, description=_TASK_OPTIONS)
-    revision: Annotated[str, Flag(metavar="REV")] | None = Field(
-        None, description="Hub revision (branch, tag or commit) of the model.")
-    trust_remote_code: bool = Field(False, description="Run the model repository's own code "
-                                    "(some hub models need it).")
-    allow_pickle: bool = Field(False, description="Load pickled .bin weights (they can run "
-                               "code: only files you trust).")
 
     @field_validator("random_init", "freeze")
     @classmethod
