@@ -20,9 +20,10 @@ from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
 
 from alignscope.analysis.lens.answers import Vocabulary, first_token
-from alignscope.analysis.lens.run import LensConfig, run_lens
+from alignscope.analysis.lens.run import run_lens
 from alignscope.analysis.lens.tasks import TaskSpec, build_prompt, cloze_query
 from alignscope.analysis.lens.words import Concept, read_words
+from alignscope.analysis.llm_settings import LensConfig
 from alignscope.errors import AlignscopeError, DataFormatError
 
 LANGUAGES = ("fr", "de", "zh")

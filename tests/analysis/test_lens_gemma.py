@@ -13,7 +13,8 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from alignscope.analysis.lens.run import LensConfig, run_lens
+from alignscope.analysis.lens.run import run_lens
+from alignscope.analysis.llm_settings import LensConfig
 
 
 @pytest.fixture(scope="module")

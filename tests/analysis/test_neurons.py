@@ -15,8 +15,9 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from alignscope.analysis.llm_settings import NeuronsConfig
 from alignscope.analysis.neurons.lape import LapeOptions, lape_entropy, select_neurons
-from alignscope.analysis.neurons.run import NeuronsConfig, run_neurons, split
+from alignscope.analysis.neurons.run import run_neurons, split
 from alignscope.data.parallel import load_parallel
 from alignscope.errors import AlignscopeError, ConfigError
 

@@ -11,10 +11,10 @@ import torch
 from safetensors.torch import load_file
 
 from alignscope.errors import ConfigError
-from alignscope.training.config import FinetuneConfig
+from alignscope.training.config import FinetuneConfig, MergeConfig
 from alignscope.training.evaluate import evaluate
 from alignscope.training.finetune import finetune
-from alignscope.training.merge import MergeConfig, merge_runs
+from alignscope.training.merge import merge_runs
 
 pytestmark = pytest.mark.slow
 
@@ -59,8 +59,8 @@ def test_a_swap_taking_everything_from_one_run_scores_exactly_that_run(
     expected, got = _tensors(second), _tensors(merged)
     assert expected.keys() == got.keys()
     assert all(torch.equal(expected[name], got[name]) for name in expected)
-    assert _scores(merged, data_slices, tmp_path / "m.json") == \
-        _scores(second, data_slices, tmp_path / "s.json")
+    assert _scores(merged, data_slices, tmp_path / "m") == \
+        _scores(second, data_slices, tmp_path / "s")
     average = merge_runs(MergeConfig(runs=[first, second], method="average",
                                      weights=[1.0, 0.0]), tmp_path / "avg")
     assert average["layers"]["block.0"] == {"run1": 1.0, "run2": 0.0}
@@ -83,9 +83,9 @@ def test_a_swap_of_layer_groups_evaluates_and_records_provenance(
     for name, tensor in tensors.items():
         source = a if name.startswith(("encoder.layer.0.", "encoder.layer.3.")) else b
         assert torch.equal(tensor, source[name]), name
-    scores = _scores(merged, data_slices, tmp_path / "e.json")
+    scores = _scores(merged, data_slices, tmp_path / "e")
     assert all(0 < s["upos_accuracy"] <= 1 for s in scores)
-    evaluation = json.loads((tmp_path / "e.json").read_text(encoding="utf-8"))
+    evaluation = json.loads((tmp_path / "e" / "evaluation.json").read_text(encoding="utf-8"))
     assert evaluation["source_language"] == "en"
 
 

@@ -15,62 +15,19 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Any
 
 import torch
-from pydantic import Field
 
-from alignscope.config import Names, Seed, check_out_folder, dump, options
+from alignscope.config import check_out_folder, dump
 from alignscope.errors import ConfigError
 from alignscope.layer_names import parse_layers
 from alignscope.models.merge import assignment_of, average, check_compatible, describe, layer_of, swap
 from alignscope.runs import CHECKPOINT_DIR, make_result, result_file, write_result
 from alignscope.training.checkpoint import load_checkpoint, save_checkpoint
-from alignscope.training.config import RunLayers
+from alignscope.training.config import MergeConfig
 
 HEAD = "head"
-
-
-@options(frozen=True, kw_only=True)
-class MergeConfig:
-    """What `alignscope merge` runs."""
-
-    command: ClassVar[str] = "merge"
-
-    runs: Annotated[list[Path], Field(min_length=2)] = Field(
-        description="Finetune run folders of the same base model (two or more).")
-    method: Literal["swap", "average"] = Field("swap", description="swap (layer groups) or "
-                                               "average (weighted mean of every tensor).")
-    layers: RunLayers = Field(default_factory=list, description="swap: per run, the layers "
-                                "taken from it, ';'-separated in run order (e.g. "
-                                "';block.0-1,block.22-23').")
-    base: Annotated[int, Field(ge=0, strict=True)] = Field(0, description="swap: index (from "
-                                "0) of the run giving every other tensor and the task head.")
-    weights: list[float] = Field(default_factory=list, description="average: one weight per "
-                                 "run, summing to 1 (default: equal).")
-    labels: Names | None = Field(None, description="Names of the runs in results (default: "
-                                                   "their folder names).")
-    seed: Seed = Field(0, description="Recorded only: merging draws nothing.")
-
-    def check(self) -> None:
-        if self.method == "swap":
-            if self.weights:
-                raise ConfigError("--weights is read only by --method average")
-            if len(self.layers) != len(self.runs):
-                raise ConfigError(f"--layers gives {len(self.layers)} groups for "
-                                  f"{len(self.runs)} runs", "give one group per run, "
-                                  "';'-separated, empty for none: ';block.0-1'")
-            if self.base >= len(self.runs):
-                raise ConfigError(f"--base {self.base}: there are {len(self.runs)} runs "
-                                  f"(0-{len(self.runs) - 1})")
-        elif self.layers:
-            raise ConfigError("--layers is read only by --method swap")
-        if self.labels is not None and len(self.labels) != len(self.runs):
-            raise ConfigError(f"{len(self.labels)} labels for {len(self.runs)} runs")
-
-    @property
-    def run_labels(self) -> list[str]:
-        return list(self.labels) if self.labels is not None else [p.name for p in self.runs]
 
 
 def merge_runs(config: MergeConfig, out: str | Path, overwrite: bool = False) -> dict[str, Any]:

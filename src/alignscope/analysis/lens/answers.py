@@ -21,14 +21,11 @@ no answer token in either is dropped too.
 from __future__ import annotations
 
 import json
-from typing import Literal
 
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
+from alignscope.analysis.llm_settings import ANSWER_RULES
 from alignscope.errors import AlignscopeError
-
-AnswerRule = Literal["prefixes", "first"]
-ANSWER_RULES = ("prefixes", "first")
 
 
 def _decoder_types(tokenizer: PreTrainedTokenizerBase) -> set[str]:

@@ -15,15 +15,13 @@ import dataclasses
 import random
 import time
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
-from pydantic import Field
 
-from alignscope.analysis.lens.answers import ANSWER_RULES, AnswerRule, Answers
+from alignscope.analysis.lens.answers import Answers
 from alignscope.analysis.lens.compute import curves, run_items, sentence_states
 from alignscope.analysis.lens.tasks import (
-    TASKS,
     ItemCounts,
     PromptOptions,
     Reader,
@@ -39,21 +37,11 @@ from alignscope.analysis.lens.tuned import (
     train_tuned_lens,
     training_meta,
 )
-from alignscope.analysis.lens.words import BUILTIN, read_words
+from alignscope.analysis.lens.words import read_words
+from alignscope.analysis.llm_settings import LensConfig
 from alignscope.analysis.outputs import check_out, clean, write_run
-from alignscope.analysis.settings import ModelSettings
-from alignscope.config import (
-    Count,
-    Names,
-    OpenUnit,
-    Rate,
-    Seed,
-    Text,
-    check_input,
-    options,
-)
 from alignscope.data.parallel import ParallelCorpus, load_parallel
-from alignscope.errors import AlignscopeError, ConfigError, UnknownNameError
+from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.layer_names import layer_names
 from alignscope.models.encoder import Encoder, resolve_model_source
 from alignscope.models.readout import Readout, find_readout
@@ -61,75 +49,7 @@ from alignscope.progress import progress_bar
 from alignscope.runs import make_result, run_origin
 from alignscope.runtime import device_description
 
-LENSES = ("logit", "tuned")
 TUNED_DIR = "tuned-lens"
-
-
-@options(frozen=True, kw_only=True)
-class LensConfig(ModelSettings):
-    """What `alignscope lens` runs."""
-
-    command: ClassVar[str] = "lens"
-
-    model: Text = Field(description="A decoder LLM (or an encoder with its masked-LM head): "
-                                    "hub id or folder of the whole language model.")
-    languages: Names = Field(description="Languages studied: the answer languages of every "
-                                         "task, e.g. fr,de,ru,zh.")
-    sources: Names | None = Field(None, description="Input languages of the translation task "
-                                                    "(default: the studied languages).")
-    latent: Names = Field(("en",), description="Latent languages whose answers are tracked at "
-                                               "every layer.")
-    tasks: Names = Field(TASKS, description="translation, repetition, cloze.")
-    words: Text = Field(BUILTIN, description="Word list: builtin, a CSV file (docs/llm.md), or "
-                                             "a folder in the latent-language layout.")
-    answer_tokens: AnswerRule = Field("prefixes", description="prefixes (tokens that begin the "
-                                      "word, the paper's rule) or first (the answer's first "
-                                      "token after the prompt).")
-    demos: Count = Field(4, description="Demonstrations in translation and repetition prompts.")
-    cloze_demos: Count = Field(2, description="Demonstrations in cloze prompts.")
-    max_items: Count | None = Field(None, description="At most this many items per task and "
-                                                      "language pair (a seeded sample).")
-    lenses: Names = Field(LENSES, description="logit, tuned.")
-    tuned_lens: str | None = Field(None, description="A saved tuned lens (a lens run's "
-                                   "tuned-lens/ folder) to use instead of training one.")
-    parallel: Text = Field("ud:pud", description="Parallel text the tuned lens trains on "
-                                                 "(ud:pud, flores:devtest, a folder...).")
-    heldout: OpenUnit = Field(0.2, description="Share of parallel sentences held out to "
-                                               "evaluate the tuned lens.")
-    train_tokens: Count = Field(2048, description="Tuned-lens training tokens per language.")
-    heldout_tokens: Count = Field(512, description="Held-out tokens per language the tuned lens "
-                                                   "is evaluated on.")
-    tuned_steps: Count = Field(200, description="Tuned-lens optimisation steps.")
-    tuned_batch: Count = Field(64, description="Tokens per tuned-lens step.")
-    tuned_lr: Rate = Field(1e-3, description="Tuned-lens learning rate (Adam).")
-    language_names: dict[str, str] = Field(default_factory=dict, description="Names prompts "
-                                           "use for languages, e.g. {xx: Xish}.")
-    confidence: OpenUnit = Field(0.95, description="Coverage of the intervals over items.")
-    seed: Seed = Field(0, description="Seed for demonstrations, samples and the tuned lens.")
-
-    def check(self) -> None:
-        for task in self.tasks:
-            if task not in TASKS:
-                raise UnknownNameError("lens task", task, TASKS)
-        for lens in self.lenses:
-            if lens not in LENSES:
-                raise UnknownNameError("lens", lens, LENSES)
-        if self.answer_tokens not in ANSWER_RULES:
-            raise UnknownNameError("answer-token rule", self.answer_tokens, ANSWER_RULES)
-        if not self.languages:
-            raise ConfigError("give at least one language (--languages fr,de,...)")
-        if self.tuned_lens is not None:
-            if "tuned" not in self.lenses:
-                raise ConfigError("--tuned-lens is read only when --lenses includes tuned")
-            check_input(self.tuned_lens, "tuned lens", "--tuned-lens", folder=True)
-
-    @property
-    def translation_sources(self) -> tuple[str, ...]:
-        return tuple(self.sources) if self.sources is not None else tuple(self.languages)
-
-    @property
-    def all_languages(self) -> list[str]:
-        return list(dict.fromkeys([*self.languages, *self.translation_sources, *self.latent]))
 
 
 def _tuned(config: LensConfig, encoder: Encoder, readout: Readout, device: torch.device,

@@ -27,8 +27,6 @@ from alignscope.analysis.lens.answers import Answers, first_token
 from alignscope.analysis.lens.words import LANGUAGE_NAMES, Concept, WordList
 from alignscope.errors import AlignscopeError, DataFormatError
 
-TASKS = ("translation", "repetition", "cloze")
-
 
 @dataclass(frozen=True)
 class TaskSpec:

@@ -33,10 +33,10 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from alignscope.analysis.llm_settings import BUILTIN_WORDS
 from alignscope.errors import DataFormatError
 from alignscope.io import read_utf8
 
-BUILTIN = "builtin"
 _CODE = re.compile(r"^[a-z]{2,3}([_-][A-Za-z0-9]+)*$")
 _CLOZE_PREFIX = "cloze_"
 _LATENT_FILE = "clean.csv"
@@ -90,7 +90,7 @@ def builtin_path() -> Path:
 
 def read_words(spec: str | Path) -> WordList:
     """`builtin`, a wide CSV file, or a folder in the latent-language layout."""
-    path = builtin_path() if str(spec) == BUILTIN else Path(spec).expanduser()
+    path = builtin_path() if str(spec) == BUILTIN_WORDS else Path(spec).expanduser()
     if path.is_dir():
         return read_latent_language(path)
     if not path.is_file():

@@ -21,18 +21,16 @@ import json
 import random
 import time
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
-from pydantic import Field
 from safetensors.torch import save_file
 
+from alignscope.analysis.llm_settings import NeuronsConfig
 from alignscope.analysis.neurons.activations import count_activations
 from alignscope.analysis.neurons.deactivate import perplexity, prepare, random_like
 from alignscope.analysis.neurons.lape import LapeOptions, Selection, select_neurons
 from alignscope.analysis.outputs import check_out, clean, write_run
-from alignscope.analysis.settings import ModelSettings
-from alignscope.config import Count, Names, OpenUnit, Seed, Text, options
 from alignscope.data.parallel import ParallelCorpus, load_parallel
 from alignscope.errors import ConfigError
 from alignscope.io import atomic_write_json
@@ -46,46 +44,6 @@ from alignscope.runtime import device_description
 
 ACTIVATION_FILE = "activation.safetensors"
 MASKS_DIR = "masks"
-
-
-@options(frozen=True, kw_only=True)
-class NeuronsConfig(ModelSettings):
-    """What `alignscope neurons` runs."""
-
-    command: ClassVar[str] = "neurons"
-
-    model: Text = Field(description="Any model alignscope loads: hub id, folder or finetune run "
-                                    "(deactivation needs its LM head).")
-    languages: Names = Field(description="Languages compared, at least two, e.g. "
-                                         "en,fr,de,es,ru,zh,ja,ar.")
-    parallel: Text = Field("ud:pud", description="Text per language: ud:pud, flores:devtest, a "
-                                                 "folder of per-language files...")
-    max_sentences: Count | None = Field(None, description="At most this many sentences per "
-                                                          "language for the statistics.")
-    ppl_sentences: Count = Field(100, description="Sentences per language held out to measure "
-                                                  "perplexity.")
-    top_rate: OpenUnit = Field(0.01, description="Share of all neurons kept as lowest-entropy "
-                                                 "(Tang et al.: 1 %).")
-    filter_rate: OpenUnit = Field(0.95, description="Percentile a neuron's probability must "
-                                                    "exceed in some language to be a candidate.")
-    bar_ratio: OpenUnit = Field(0.95, description="Percentile a selected neuron's probability "
-                                                  "must exceed to belong to a language.")
-    deactivate: bool = Field(True, description="Measure the perplexity matrix (needs the LM "
-                                               "head).")
-    mask_rate: OpenUnit = Field(0.15, description="Masked-LM pseudo-perplexity: share of tokens "
-                                                  "masked.")
-    seed: Seed = Field(0, description="Seed for the sentence split, masking and the random "
-                                      "control.")
-
-    def check(self) -> None:
-        if len(self.languages) < 2:
-            raise ConfigError("language-specific neurons need at least two --languages")
-        if len(set(self.languages)) != len(self.languages):
-            raise ConfigError("a language is given twice in --languages")
-
-    @property
-    def lape(self) -> LapeOptions:
-        return LapeOptions(self.top_rate, self.filter_rate, self.bar_ratio)
 
 
 def split(corpus: ParallelCorpus, config: NeuronsConfig) -> tuple[list[int], list[int]]:
@@ -127,7 +85,8 @@ def run_neurons(config: NeuronsConfig, out: str | Path | None = None, overwrite:
     over_zero = torch.stack([counts[lang].over_zero for lang in languages], dim=-1)
     tokens = torch.tensor([counts[lang].tokens for lang in languages])
     probability = over_zero.double() / tokens.double()
-    selection = select_neurons(probability, config.lape)
+    lape = LapeOptions(config.top_rate, config.filter_rate, config.bar_ratio)
+    selection = select_neurons(probability, lape)
     deactivation = None
     if config.deactivate:
         deactivation = _deactivation(encoder, corpus, ppl_part, languages, selection, modules,
@@ -142,7 +101,7 @@ def run_neurons(config: NeuronsConfig, out: str | Path | None = None, overwrite:
         "tokens": {lang: counts[lang].tokens for lang in languages},
         "mean_activation_probability": {lang: float(probability[..., k].mean())
                                         for k, lang in enumerate(languages)},
-        "selection": selection.summary(config.lape),
+        "selection": selection.summary(lape),
         "counts": {lang: per_language[k].tolist() for k, lang in enumerate(languages)},
         "shared": _shared(selection, languages),
         "deactivation": deactivation,
