@@ -128,13 +128,14 @@ def result_header() -> Callable[..., dict]:
 # them with `from_pretrained`, so every tensor carries transformers' `_is_hf_initialized` flag.
 # Every tensor is perturbed away from the values a re-initialisation would give it.
 
-FAMILY_NAMES = ("llama", "qwen2", "gemma", "gpt2", "bert", "xlm-roberta")
+FAMILY_NAMES = ("llama", "qwen2", "gemma", "gemma3", "gpt2", "bert", "xlm-roberta")
 
 
 def _family_configs() -> dict[str, tuple[Any, str]]:
     """family -> (config with a 3-layer, 32-wide model, tokenizer style)."""
     from transformers import (
         BertConfig,
+        Gemma3TextConfig,
         GemmaConfig,
         GPT2Config,
         LlamaConfig,
@@ -150,6 +151,13 @@ def _family_configs() -> dict[str, tuple[Any, str]]:
         "llama": (LlamaConfig(**decoder), "sentencepiece-bos"),
         "qwen2": (Qwen2Config(**decoder), "byte-level"),
         "gemma": (GemmaConfig(head_dim=8, **decoder), "sentencepiece-bos"),
+        # Gemma 3: sliding-window and global layers (a window of 4 tokens, so it matters on
+        # every real sentence), q/k norms, sqrt(d) embedding scale, tied embeddings, and a
+        # query scale that is not 1/sqrt(head_dim).
+        "gemma3": (Gemma3TextConfig(
+            head_dim=8, sliding_window=4, query_pre_attn_scalar=16, tie_word_embeddings=True,
+            layer_types=["sliding_attention", "full_attention", "sliding_attention"],
+            **decoder), "sentencepiece-bos"),
         "gpt2": (GPT2Config(n_embd=32, n_layer=3, n_head=4, n_positions=256,
                             initializer_range=0.05), "byte-level"),
         "bert": (BertConfig(**common), "wordpiece"),
