@@ -151,6 +151,7 @@ class ExtractionStats:
     flops: float = 0.0  # matmul FLOPs of the padded batches (linear layers + attention)
     useful_flops: float = 0.0  # the same for the real tokens only (padding excluded)
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # process CPU time of the same span: robust to other jobs' load
     cache_hits: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -158,6 +159,8 @@ class ExtractionStats:
         for name in ("flops", "useful_flops"):
             rate = getattr(self, name) / self.seconds / 1e9 if self.seconds else None
             figures[name.replace("flops", "gflops_per_second")] = rate
+        figures["gflops_per_cpu_second"] = self.flops / self.cpu_seconds / 1e9 \
+            if self.cpu_seconds else None
         return figures
 
 
@@ -275,7 +278,7 @@ class FeatureExtractor:
         task = progress.add_task(f"{label}{language}".strip(), total=len(encoded), status="") \
             if progress is not None else None
         hidden: Tensor | None = None
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         for batch in batches:
             pooled = self._forward([encoded[i] for i in batch])
             if hidden is None:
@@ -288,6 +291,7 @@ class FeatureExtractor:
             if task is not None:
                 progress.advance(task, len(batch))
         self.stats.seconds += time.perf_counter() - start
+        self.stats.cpu_seconds += time.process_time() - cpu_start
         self.stats.sentences += len(encoded)
         assert hidden is not None  # corpora are never empty
         row_sentence = torch.repeat_interleave(torch.arange(len(encoded)),
@@ -301,11 +305,14 @@ class FeatureExtractor:
         windows = [window for sentence in batch for window in sentence.windows]
         ids, mask = pad_windows(windows, pad_id_of(self.encoder.tokenizer))
         flat, weights, rows, count = pooling_matrix(batch, ids.shape[1])
+        # A decoder would otherwise fill a key/value cache that nothing reads.
+        no_cache = {"use_cache": False} if self.encoder.is_causal else {}
         with torch.inference_mode():
             with autocast(self.device, self.options.precision):  # the forward pass only
                 outputs = self.encoder.model(input_ids=ids.to(self.device),
                                              attention_mask=mask.to(self.device),
-                                             output_hidden_states=True, return_dict=True)
+                                             output_hidden_states=True, return_dict=True,
+                                             **no_cache)
             states = getattr(outputs, "hidden_states", None)
             if not states:
                 raise AlignscopeError(
@@ -318,10 +325,10 @@ class FeatureExtractor:
         return pooled.cpu()
 
     def _count(self, lengths: list[int], width: int, layers: int) -> None:
-        hidden = self.encoder.hidden_size
+        attention = self.encoder.attention_width
 
         def flops(tokens: int, squares: int) -> float:  # linear layers + QK^T and AV
-            return 2 * tokens * self._linear_weights + 4 * squares * hidden * layers
+            return 2 * tokens * self._linear_weights + 4 * squares * attention * layers
 
         self.stats.flops += flops(len(lengths) * width, len(lengths) * width * width)
         self.stats.useful_flops += flops(sum(lengths), sum(n * n for n in lengths))

@@ -52,6 +52,15 @@ class Encoder:
         config = self.model.config
         return int(getattr(config, "hidden_size", None) or config.dim)
 
+    @property
+    def attention_width(self) -> int:
+        """Query heads x head size: the width of QK^T and AV (Gemma 3 270M: 4 x 256 = 1024,
+        wider than its hidden size of 640)."""
+        config = self.model.config
+        heads, head_dim = (getattr(config, "num_attention_heads", None),
+                           getattr(config, "head_dim", None))
+        return int(heads * head_dim) if heads and head_dim else self.hidden_size
+
     def max_tokens(self, requested: int | None = None) -> int:
         """Longest input (special tokens included) the model accepts, capped by `requested`."""
         limits = [requested] if requested else []
