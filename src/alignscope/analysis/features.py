@@ -32,6 +32,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 from transformers.pytorch_utils import Conv1D
 
+from alignscope.analysis.dimensions import dimension_statistics
 from alignscope.data.parallel import ParallelCorpus
 from alignscope.data.registry import cache_dir
 from alignscope.encoding.batching import sorted_batches
@@ -52,7 +53,8 @@ from alignscope.models.encoder import Encoder
 from alignscope.models.layers import find_blocks
 from alignscope.progress import progress_bar
 
-CACHE_FORMAT = 3  # 2: sentence token counts; 3: one file per layer, precision, prompt template
+CACHE_FORMAT = 4  # 2: sentence token counts; 3: one file per layer, precision, prompt template;
+# 4: per-layer dimension statistics
 _MAX_BATCH_SENTENCES = 256
 _MAX_PADDING = 0.1  # a batch's shortest sentence is at least 90 % of its longest
 
@@ -117,6 +119,7 @@ class Features:
     row_word: Tensor  # [rows] int64
     sentence_tokens: Tensor  # [sentences] int64: input ids per sentence, special tokens included
     truncated: int  # sentences cut at the length limit
+    dimensions: tuple[dict[str, Any], ...] = ()  # per layer, unadjusted (dimensions.py)
     from_cache: bool = False
     adjustments: tuple[Adjustment, ...] = ()
 
@@ -369,7 +372,8 @@ def open_entry(entry: Path, key: dict[str, Any], language: str,
     if len(shapes) != 1 or next(iter(shapes))[0] != rows["row_sentence"].numel():
         return None
     return Features(language, LayerFiles(entry, count, scratch), rows["row_sentence"],
-                    rows["row_word"], rows["sentence_tokens"], int(info["truncated"]))
+                    rows["row_word"], rows["sentence_tokens"], int(info["truncated"]),
+                    tuple(info["dimensions"]))
 
 
 def _opened(entry: Path, key: dict[str, Any], language: str, scratch: bool = False) -> Features:
@@ -386,6 +390,8 @@ def write_entry(folder: Path, key: dict[str, Any], extracted: Extracted) -> None
         save_file({"hidden": hidden.contiguous()}, str(layer_file(folder, layer)))
     save_file({"row_sentence": extracted.row_sentence, "row_word": extracted.row_word,
                "sentence_tokens": extracted.sentence_tokens}, str(folder / "rows.safetensors"))
-    atomic_write_json(folder / "info.json", {"truncated": extracted.truncated,
-                                             "layers": extracted.hidden.shape[0]})
+    # Computed while every layer is in memory, so an analysis need not read a layer twice.
+    atomic_write_json(folder / "info.json", {
+        "truncated": extracted.truncated, "layers": extracted.hidden.shape[0],
+        "dimensions": [dimension_statistics(hidden) for hidden in extracted.hidden]})
     atomic_write_json(folder / "key.json", key)

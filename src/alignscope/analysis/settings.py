@@ -29,6 +29,11 @@ class AnalysisSettings:
     bootstrap: NonNegative = 0  # half-sample splits for intervals; 0 = none
     confidence: OpenUnit = 0.95
     layer_matrix: bool = False
+    standardise: bool = Field(
+        False, description="Scale each dimension of each language's features to zero mean and "
+        "unit variance before any measure, so that a few outlier dimensions of huge "
+        "activation (common in decoder LLMs) do not decide linear CKA, retrieval or MEXA "
+        "alone (docs/analysis.md).")
     margin_k: Count = 4  # neighbours of the margin measure
     seed: Seed = 0
     data_dir: str | None = None

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from alignscope.analysis.adjust import centred, length_partialled
+from alignscope.analysis.adjust import centred, length_partialled, standardised
 from alignscope.analysis.compare import Comparison, LayerSides, Samples, compare_conditions
 from alignscope.analysis.controls import derangement, random_init_copy
 from alignscope.analysis.features import FeatureExtractor, Features
@@ -114,6 +114,8 @@ def adjusted(features: dict[str, Features], config: SimilarityConfig) -> dict[st
         features = centred(features)
     if config.partial_length:
         features = length_partialled(features)
+    if config.standardise:
+        features = standardised(features)
     return features
 
 
@@ -189,8 +191,8 @@ def run_similarity(config: SimilarityConfig, out: str | Path | None = None,
             None, show_progress, "random-init")["parallel"]
         extraction["random-init"] = random_extractor.stats.as_dict()
     result = _result(config, encoder.source, corpus, features, conditions, windows, options)
-    result.update(extraction=extraction, device=device_description(device),
-                  seconds=round(time.perf_counter() - started, 3))
+    result.update(dimensions=dimension_table(features), extraction=extraction,
+                  device=device_description(device), seconds=round(time.perf_counter() - started, 3))
     result = clean(result)
     if out_dir is not None:
         write_run(out_dir, result, similarity_tables(result), figures)
@@ -230,6 +232,12 @@ def _result(config: SimilarityConfig, model_source: str, corpus: ParallelCorpus,
                          for m in next(iter(parallel.values())).matrix},
         "truncated": {lang: f.truncated for lang, f in features.items()},
     }
+
+
+def dimension_table(features: dict[str, Features]) -> dict[str, dict[str, list[Any]]]:
+    """statistic -> language -> one value per layer (the unadjusted features')."""
+    return {key: {lang: [layer[key] for layer in f.dimensions] for lang, f in features.items()}
+            for key in next(iter(features.values())).dimensions[0]}
 
 
 def similarity_tables(result: dict[str, Any]) -> dict[str, str]:

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from alignscope.analysis.adjust import standardised
 from alignscope.analysis.compare import LayerSides, compare_conditions
 from alignscope.analysis.controls import derangement
 from alignscope.analysis.features import FeatureExtractor, Features
@@ -96,6 +97,8 @@ def run_stability(config: StabilityConfig, out: str | Path | None = None,
         encoder = config.load(name, revision)
         extractor = FeatureExtractor(encoder, extraction, device, show_progress=show_progress)
         features[role] = extractor.extract_all(corpus, config.languages, f"{role} ")
+        if config.standardise:
+            features[role] = standardised(features[role])
         stats[role], sources[role] = extractor.stats.as_dict(), encoder.source
         del encoder, extractor  # one model in memory at a time
     before, after = features["pretrained"], features["finetuned"]
