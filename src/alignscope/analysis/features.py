@@ -171,7 +171,9 @@ def model_identity(encoder: Encoder) -> dict[str, Any]:
     """What makes two loads of a model give the same features: source files, config, dtype."""
     source = Path(encoder.source)
     files = []
-    if source.is_dir():
+    if encoder.gguf is not None:  # one file, known by its digest
+        files.append([encoder.gguf["file"], encoder.gguf["size"], encoder.gguf["sha256"]])
+    elif source.is_dir():
         for path in sorted(source.iterdir()):
             if path.suffix in {".safetensors", ".bin", ".json", ".model"}:
                 stat = path.stat()

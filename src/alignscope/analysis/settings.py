@@ -43,6 +43,10 @@ class AnalysisSettings:
     batch_tokens: Count = 8192
     use_cache: bool = True
     revision: str | None = None  # hub revision of the (pretrained) model
+    gguf_file: str | None = Field(
+        None, description="A GGUF file inside the (pretrained) model's hub repository or "
+        "folder, read through transformers' GGUF support and dequantised; a .gguf path can be "
+        "given as the model itself (docs/models.md).")
     trust_remote_code: bool = False
     allow_pickle: bool = False
 
@@ -64,12 +68,15 @@ class AnalysisSettings:
         return ExtractionOptions(self.pooling, self.max_tokens, self.batch_tokens, precision,
                                  self.use_cache, self.prompt_template)
 
-    def check_models(self, *names: str) -> None:
-        """The device available and local model folders complete, before any data is read."""
+    def check_models(self, pretrained: str, *others: str) -> None:
+        """The device available and local model folders complete, before any data is read;
+        `gguf_file` belongs to the (pretrained) model named first."""
         pick_device(self.device)
-        for name in names:
+        resolve_model_source(pretrained, self.allow_pickle, self.gguf_file, self.revision)
+        for name in others:
             resolve_model_source(name, self.allow_pickle)
 
-    def load(self, name: str, revision: str | None = None) -> Encoder:
+    def load(self, name: str, revision: str | None = None,
+             gguf_file: str | None = None) -> Encoder:
         return load_encoder(name, revision=revision, trust_remote_code=self.trust_remote_code,
-                            allow_pickle=self.allow_pickle)
+                            allow_pickle=self.allow_pickle, gguf_file=gguf_file)

@@ -170,7 +170,7 @@ def run_similarity(config: SimilarityConfig, out: str | Path | None = None,
     corpus, windows = sample_corpus(corpus, config)
     options.check_sentences(len(corpus) if windows is None else windows[0][1] - windows[0][0])
     device = pick_device(config.device)
-    encoder = config.load(config.model, config.revision)
+    encoder = config.load(config.model, config.revision, config.gguf_file)
     extractor = FeatureExtractor(encoder, config.extraction_options(), device,
                                  show_progress=show_progress)
     features = adjusted(extractor.extract_all(corpus, languages), config)
@@ -190,7 +190,7 @@ def run_similarity(config: SimilarityConfig, out: str | Path | None = None,
             dataclasses.replace(options, bootstrap=0, layer_matrix=False), windows, device,
             None, show_progress, "random-init")["parallel"]
         extraction["random-init"] = random_extractor.stats.as_dict()
-    result = _result(config, encoder.source, corpus, features, conditions, windows, options)
+    result = _result(config, encoder.record, corpus, features, conditions, windows, options)
     result.update(dimensions=dimension_table(features), extraction=extraction,
                   device=device_description(device), seconds=round(time.perf_counter() - started, 3))
     result = clean(result)
@@ -199,7 +199,7 @@ def run_similarity(config: SimilarityConfig, out: str | Path | None = None,
     return result
 
 
-def _result(config: SimilarityConfig, model_source: str, corpus: ParallelCorpus,
+def _result(config: SimilarityConfig, model: dict[str, Any], corpus: ParallelCorpus,
             features: dict[str, Features], conditions: dict[str, dict[str, Any]],
             windows: list[tuple[int, int]] | None, options: MeasureOptions) -> dict[str, Any]:
     layers = layer_names(features[config.source].num_layers - 1)
@@ -216,7 +216,7 @@ def _result(config: SimilarityConfig, model_source: str, corpus: ParallelCorpus,
     results = gather("values")
     return {
         **header("similarity", config.source, run_origin(config.model)[1],
-                 {"name": config.model, "source": model_source}, dataclasses.asdict(config)),
+                 {**model, "name": config.model}, dataclasses.asdict(config)),
         "preset": config.preset, "target_languages": list(config.targets),
         # The sentence ids in the order measured, so the sample can be checked independently.
         "parallel": {"spec": config.parallel, "sentences": len(corpus), "ids": list(corpus.ids),

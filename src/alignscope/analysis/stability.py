@@ -91,15 +91,16 @@ def run_stability(config: StabilityConfig, out: str | Path | None = None,
     extraction = config.extraction_options()
     features: dict[str, dict[str, Features]] = {}
     stats: dict[str, Any] = {}
-    sources: dict[str, str] = {}
-    for role, name, revision in (("pretrained", config.pretrained, config.revision),
-                                 ("finetuned", config.finetuned, None)):
-        encoder = config.load(name, revision)
+    sources: dict[str, dict[str, Any]] = {}
+    for role, name, revision, gguf_file in (
+            ("pretrained", config.pretrained, config.revision, config.gguf_file),
+            ("finetuned", config.finetuned, None, None)):
+        encoder = config.load(name, revision, gguf_file)
         extractor = FeatureExtractor(encoder, extraction, device, show_progress=show_progress)
         features[role] = extractor.extract_all(corpus, config.languages, f"{role} ")
         if config.standardise:
             features[role] = standardised(features[role])
-        stats[role], sources[role] = extractor.stats.as_dict(), encoder.source
+        stats[role], sources[role] = extractor.stats.as_dict(), encoder.record
         del encoder, extractor  # one model in memory at a time
     before, after = features["pretrained"], features["finetuned"]
     for lang in config.languages:
@@ -135,7 +136,7 @@ def run_stability(config: StabilityConfig, out: str | Path | None = None,
     return result
 
 
-def _result(config: StabilityConfig, sources: dict[str, str], sentences: int,
+def _result(config: StabilityConfig, sources: dict[str, dict[str, Any]], sentences: int,
             before: dict[str, Features], conditions: dict[str, dict[str, Any]],
             cross_lingual: dict[str, dict[str, Any]], options: MeasureOptions) -> dict[str, Any]:
     keys = options.result_keys
@@ -146,9 +147,9 @@ def _result(config: StabilityConfig, sources: dict[str, str], sentences: int,
                      for condition, by_lang in conditions.items()} for key in keys}
     return {
         **header("stability", source_language, random_init,
-                 {"name": config.finetuned, "source": sources["finetuned"]},
+                 {**sources["finetuned"], "name": config.finetuned},
                  dataclasses.asdict(config)),
-        "pretrained": {"name": config.pretrained, "source": sources["pretrained"]},
+        "pretrained": {**sources["pretrained"], "name": config.pretrained},
         "languages": list(config.languages), "sentences": sentences,
         "rows": {lang: f.rows for lang, f in before.items()},
         "layers": layers,

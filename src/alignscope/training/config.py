@@ -11,7 +11,7 @@ from dataclasses import asdict, field
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BeforeValidator, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from alignscope.config import (
     Count,
@@ -88,6 +88,10 @@ class FinetuneConfig:
     write_predictions: bool = False
     task_options: dict[str, Any] = field(default_factory=dict)
     revision: str | None = None
+    gguf_file: str | None = Field(
+        None, description="A GGUF file inside the --model hub repository or folder, read "
+        "through transformers' GGUF support and dequantised to --dtype; a .gguf path can be "
+        "given as --model itself (docs/models.md).")
     trust_remote_code: bool = False
     allow_pickle: bool = False
 
