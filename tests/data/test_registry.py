@@ -24,7 +24,7 @@ def test_data_dir_from_environment(shared_data: Path, monkeypatch: pytest.Monkey
 
 
 def test_unknown_treebank_lists_close_matches(shared_data: Path) -> None:
-    with pytest.raises(UnknownNameError, match="did you mean: en_ewt"):
+    with pytest.raises(UnknownNameError, match="did you mean en_ewt"):
         resolve("ud:en_ewd", "train", shared_data)
 
 
@@ -66,5 +66,5 @@ def test_one_parser_for_references_and_schemes(tmp_path: Path) -> None:
     assert parse_ref("corpus/fr.conllu") == DatasetRef("file", "corpus/fr.conllu")
     with pytest.raises(AlignscopeError, match=r"bad ner reference 'ner:wikiann'.*CORPUS:LANG"):
         parse_ref("ner:wikiann")
-    with pytest.raises(UnknownNameError, match=r"dataset scheme 'uud'; did you mean: ud\?"):
+    with pytest.raises(UnknownNameError, match=r"dataset scheme 'uud'; did you mean ud\?"):
         resolve("uud:fr_pud", data_dir=tmp_path)

@@ -110,7 +110,7 @@ def test_long_sentences_are_windowed_not_truncated(tiny_bert: Path, shared_data:
 
 
 @pytest.mark.parametrize(("overrides", "error", "needle"), [
-    ({"task": "postag"}, AlignscopeError, "did you mean: pos"),
+    ({"task": "postag"}, AlignscopeError, "did you mean pos"),
     ({"eval": ["ud:fr_pudd"]}, UnknownNameError, "fr_pud"),
     ({"random_init": "3-5"}, ConfigError, "block.4, block.5 does not exist.*block.0-3"),
     ({"random_init": "layer.3"}, ConfigError, "bad item 'layer.3'"),

@@ -22,12 +22,13 @@ from typing import Any
 from alignscope.analysis.measures import describe
 from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.experiments.aggregate import Row, Tables, collect, finished_runs, to_csv
-from alignscope.experiments.manifest import now, read_manifest
+from alignscope.experiments.manifest import read_manifest
 from alignscope.experiments.spec import REFERENCE
 from alignscope.io import atomic_write_text
-from alignscope.models.layers import parse_layers
+from alignscope.layer_names import parse_layers
 from alignscope.report import sweep_figures
 from alignscope.report.tables import render_table
+from alignscope.runs import timestamp
 from alignscope.tasks.metrics import metric_label
 
 POINTS = 100  # metrics are stored in 0-1; tables and figures show points
@@ -273,7 +274,7 @@ class ReportBuilder:
             f"invocation(s), backends: {', '.join(_ordered(s.get('backend', '?') for s in sweeps))}",
             f"- hardware: {'; '.join(devices) or '–'}",
             f"- versions: {'; '.join(versions) or '–'}",
-            f"- report generated {now()}",
+            f"- report generated {timestamp()}",
         ]
         section = Section("What was run", ["\n".join(lines)])
         failed = [[name, e["status"], e.get("error") or ""] for name, e in runs.items()
