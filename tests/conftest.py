@@ -75,6 +75,26 @@ def e5_dir() -> Path:
     return Path(value)
 
 
+@pytest.fixture(scope="session")
+def decoder_dir() -> Path:
+    """The real Gemma 3 270M decoder as a checkpoint folder (slow tests only)."""
+    value = os.environ.get("ALIGNSCOPE_DECODER_DIR")
+    if not value or not (Path(value) / "config.json").is_file():
+        pytest.skip("set ALIGNSCOPE_DECODER_DIR to a checkpoint built by "
+                    "../shared/tools/make_offline_decoder.py")
+    return Path(value)
+
+
+@pytest.fixture(scope="session")
+def decoder_gguf(decoder_dir: Path) -> Path:
+    """The GGUF file the decoder checkpoint was built from (slow tests only)."""
+    value = os.environ.get("ALIGNSCOPE_DECODER_GGUF")
+    if not value or not Path(value).is_file():
+        pytest.skip("set ALIGNSCOPE_DECODER_GGUF to the assembled gemma-3-270m-q4_k_m.gguf "
+                    "(make_offline_decoder.py --keep-gguf)")
+    return Path(value)
+
+
 @pytest.fixture
 def first_sentences(tmp_path: Path) -> Callable[[Path, str, int], Path]:
     """Copies the first `count` blank-line separated sentences of a data file to tmp_path/name."""

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from numpy_reference import linear_cka, z_scores
 from scipy.stats import kurtosis
 
 from alignscope.analysis.adjust import standardise
@@ -29,11 +30,6 @@ def with_outliers(n: int = 120, d: int = 48, seed: int = 0) -> tuple[np.ndarray,
         view[:, 17] = -900 + 40 * rng.normal(size=n)
         views.append(view)
     return views[0], views[1]
-
-
-def numpy_linear_cka(x: np.ndarray, y: np.ndarray) -> float:
-    x, y = x - x.mean(0), y - y.mean(0)
-    return float(np.linalg.norm(y.T @ x) ** 2 / (np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y)))
 
 
 def test_statistics_equal_numpy_and_find_the_planted_dimensions() -> None:
@@ -65,16 +61,14 @@ def test_standardise_equals_numpy_z_scores_per_layer() -> None:
     stacked[1, :, 3] = 7.0  # a constant column
     z = standardise(stacked)
     assert z.dtype == torch.float32 and z.shape == stacked.shape
-    expected = (x - x.mean(0)) / x.std(0)
-    np.testing.assert_allclose(z[0].numpy(), expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(z[0].numpy(), z_scores(x), rtol=1e-4, atol=1e-5)
     assert torch.equal(z[1, :, 3], torch.zeros(len(y)))
 
 
 def test_standardising_uncovers_the_signal_under_outlier_dimensions() -> None:
     x, y = with_outliers()
-    assert numpy_linear_cka(x, y) < 0.1  # the independent outliers decide it
-    zx, zy = ((v - v.mean(0)) / v.std(0) for v in (x, y))
-    assert numpy_linear_cka(zx, zy) > 0.8
+    assert linear_cka(x, y) < 0.1  # the independent outliers decide it
+    assert linear_cka(z_scores(x), z_scores(y)) > 0.8
 
 
 def test_similarity_standardises_every_condition_and_reports_dimensions(
@@ -88,9 +82,8 @@ def test_similarity_standardises_every_condition_and_reports_dimensions(
     en, fr = (extractor.extract(pud_small, lang) for lang in ("en", "fr"))
     for layer in range(en.num_layers):
         x, y = (f.layer(layer).double().numpy() for f in (en, fr))
-        zx, zy = ((v - v.mean(0)) / v.std(0) for v in (x, y))
         assert result["results"]["linear"]["parallel"]["fr"][layer] == pytest.approx(
-            numpy_linear_cka(zx, zy), abs=1e-5)
+            linear_cka(z_scores(x), z_scores(y)), abs=1e-5)
         assert result["dimensions"]["max_abs_mean"]["en"][layer] == pytest.approx(
             np.abs(x.mean(0)).max(), rel=1e-5)
     assert set(result["dimensions"]) >= {"kurtosis", "variance_top3", "cosine_top3"}

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from numpy_reference import linear_cka, mexa
 from safetensors.torch import load_file
 from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedTokenizerFast
 
@@ -107,19 +108,6 @@ def reference_features(folder: Path, texts: tuple[str, ...]) -> np.ndarray:
         assert ids[0] == tokenizer.bos_token_id and len(ids) > 6  # longer than the window
         rows.append(torch.stack([s[1:].mean(0) for s in gemma3_states(folder, ids)]).numpy())
     return np.stack(rows, 1)
-
-
-def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
-    x, y = x - x.mean(0), y - y.mean(0)
-    return float(np.linalg.norm(y.T @ x) ** 2 / (np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y)))
-
-
-def mexa(x: np.ndarray, y: np.ndarray) -> float:
-    x = x / np.linalg.norm(x, axis=1, keepdims=True)
-    y = y / np.linalg.norm(y, axis=1, keepdims=True)
-    c = x @ y.T
-    return float(np.mean([c[i, i] > max(np.delete(c[i], i).max(), np.delete(c[:, i], i).max())
-                          for i in range(len(c))]))
 
 
 def test_batched_gemma3_features_equal_the_reference(gemma3_causal: Path,

@@ -49,7 +49,7 @@ from alignscope.encoding.pooling import (
 from alignscope.encoding.precision import autocast, check_precision, resolve_precision
 from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.io import atomic_directory, atomic_write_json, file_lock, temporary_beside
-from alignscope.models.encoder import Encoder
+from alignscope.models.encoder import Encoder, no_cache
 from alignscope.models.layers import find_blocks
 from alignscope.progress import progress_bar
 
@@ -310,14 +310,12 @@ class FeatureExtractor:
         windows = [window for sentence in batch for window in sentence.windows]
         ids, mask = pad_windows(windows, pad_id_of(self.encoder.tokenizer))
         flat, weights, rows, count = pooling_matrix(batch, ids.shape[1])
-        # A decoder would otherwise fill a key/value cache that nothing reads.
-        no_cache = {"use_cache": False} if self.encoder.is_causal else {}
         with torch.inference_mode():
             with autocast(self.device, self.options.precision):  # the forward pass only
                 outputs = self.encoder.model(input_ids=ids.to(self.device),
                                              attention_mask=mask.to(self.device),
                                              output_hidden_states=True, return_dict=True,
-                                             **no_cache)
+                                             **no_cache(self.encoder.model.config))
             states = getattr(outputs, "hidden_states", None)
             if not states:
                 raise AlignscopeError(

@@ -129,6 +129,12 @@ def is_causal(config: PreTrainedConfig) -> bool:
         kind in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and kind not in MODEL_FOR_MASKED_LM_MAPPING_NAMES)
 
 
+def no_cache(config: PreTrainedConfig) -> dict[str, Any]:
+    """Forward keywords that keep a decoder from filling a key/value cache nobody reads (it
+    costs memory and a copy per layer); none for an encoder."""
+    return {"use_cache": False} if is_causal(config) else {}
+
+
 def load_encoder(name_or_path: str | Path, *, revision: str | None = None,
                  trust_remote_code: bool = False, allow_pickle: bool = False,
                  dtype: str = "float32", device_map: str | None = None,

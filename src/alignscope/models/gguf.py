@@ -61,12 +61,13 @@ def gguf_architecture(path: Path) -> str:
     except (OSError, ValueError, KeyError, IndexError) as error:
         raise AlignscopeError(f"{path} is not a readable GGUF file ({error})",
                               "check the file: a GGUF starts with the bytes 'GGUF'") from None
-    if architecture not in GGUF_SUPPORTED_ARCHITECTURES and not is_gguf_arch_supported(
-            architecture):
+    # The mapping's keys include its two metadata groups, which are no architecture.
+    readable = set(GGUF_SUPPORTED_ARCHITECTURES) - {"general", "tokenizer"}
+    if architecture not in readable and not is_gguf_arch_supported(architecture):
         raise AlignscopeError(
             f"{path.name} holds a {architecture!r} model, and transformers cannot read that "
             "architecture from a GGUF file",
-            f"GGUF architectures it reads: {', '.join(sorted(GGUF_SUPPORTED_ARCHITECTURES))}; "
+            f"GGUF architectures it reads: {', '.join(sorted(readable))}; "
             "otherwise use the model's safetensors checkpoint")
     return architecture
 
