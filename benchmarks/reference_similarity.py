@@ -28,9 +28,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import torch
-from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "analysis"))
+from numpy_reference import linear_cka, mexa, plain_features  # shared with the tests
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_DIR = (REPO / ".." / "shared" / "data").resolve()
@@ -49,46 +50,6 @@ def pud_sentences(data_dir: Path, language: str) -> dict[str, str]:
         elif line.startswith("# text = "):
             sentences[sent_id] = line.split("=", 1)[1].strip()
     return sentences
-
-
-def load(model_dir: str) -> tuple[torch.nn.Module, object]:
-    """The model with its LM head for a decoder (as a user would load it), and its tokenizer."""
-    config = AutoConfig.from_pretrained(model_dir)
-    causal = config.model_type not in {"bert", "xlm-roberta", "roberta"}
-    loader = AutoModelForCausalLM if causal else AutoModel
-    return (loader.from_pretrained(model_dir, dtype=torch.float32).eval(),
-            AutoTokenizer.from_pretrained(model_dir))
-
-
-def reference_features(model: torch.nn.Module, tokenizer: object,
-                       texts: list[str]) -> np.ndarray:
-    """[layers, sentences, dim] float64: mean of the non-special tokens, one sentence a pass."""
-    rows = []
-    with torch.no_grad():
-        for text in texts:
-            encoded = tokenizer(text, return_tensors="pt", return_special_tokens_mask=True)
-            keep = encoded.pop("special_tokens_mask")[0] == 0
-            states = model(**encoded, output_hidden_states=True).hidden_states
-            rows.append(np.stack([s[0][keep].double().mean(0).numpy() for s in states]))
-    return np.stack(rows, axis=1)
-
-
-def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
-    x = x - x.mean(0)
-    y = y - y.mean(0)
-    return float(np.linalg.norm(y.T @ x) ** 2
-                 / (np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y)))
-
-
-def mexa(x: np.ndarray, y: np.ndarray) -> float:
-    x = x / np.linalg.norm(x, axis=1, keepdims=True)
-    y = y / np.linalg.norm(y, axis=1, keepdims=True)
-    c = x @ y.T
-    wins = 0
-    for i in range(len(c)):
-        others = np.concatenate([np.delete(c[i], i), np.delete(c[:, i], i)])
-        wins += bool(c[i, i] > others.max())
-    return wins / len(c)
 
 
 def tool_result(model: str, data_dir: Path, targets: tuple[str, ...], count: int,
@@ -119,8 +80,7 @@ def main() -> None:
     tool = result["results"]
     by_language = {lang: pud_sentences(args.data_dir, lang) for lang in ("en", *args.targets)}
     ids = list(by_language["en"])[:args.sentences] if args.first else result["parallel"]["ids"]
-    model, tokenizer = load(args.model)
-    features = {lang: reference_features(model, tokenizer, [s[i] for i in ids])
+    features = {lang: plain_features(args.model, [s[i] for i in ids])
                 for lang, s in by_language.items()}
     report: dict = {"model": args.model, "sentences": len(ids), "first": args.first,
                     "same_sentences": ids == result["parallel"]["ids"], "layers": {}}

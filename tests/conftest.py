@@ -227,24 +227,33 @@ def _family_tokenizer(style: str, lines: list[str], wordpiece: Path) -> Any:
                                    bos_token="<s>", eos_token="</s>", **pad)
 
 
-def save_family_model(config: Any, tokenizer: Any, directory: Path) -> Path:
+def save_family_model(config: Any, tokenizer: Any, directory: Path, seed: int = 0,
+                      causal_lm: bool = False) -> Path:
+    """A random model of `config` (a causal LM with its head if `causal_lm`, the base model
+    otherwise), every tensor perturbed, saved beside `tokenizer`."""
     import copy
 
     import torch
-    from transformers import AutoModel
+    from transformers import AutoModel, AutoModelForCausalLM
 
     config = copy.deepcopy(config)
     text = config.get_text_config()
     text.vocab_size = len(tokenizer)
     text.bos_token_id, text.eos_token_id = tokenizer.bos_token_id, tokenizer.eos_token_id
-    torch.manual_seed(0)
-    model = AutoModel.from_config(config)
+    torch.manual_seed(seed)
+    model = (AutoModelForCausalLM if causal_lm else AutoModel).from_config(config)
     with torch.no_grad():
         for param in model.parameters():
             param.add_(0.1 * torch.randn_like(param))
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
+
+
+@pytest.fixture(scope="session")
+def family_model() -> Any:
+    """`save_family_model`, for tests that build a model of their own."""
+    return save_family_model
 
 
 @pytest.fixture(scope="session")

@@ -6,27 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
-import torch
-from numpy_reference import linear_cka, mexa
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from numpy_reference import linear_cka, mexa, plain_features
 
 from alignscope.analysis.similarity import SimilarityConfig, run_similarity
 from alignscope.data.parallel import ParallelCorpus
-
-
-def plain_features(folder: Path, texts: list[str]) -> np.ndarray:
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-    rows = []
-    with torch.no_grad():
-        for text in texts:
-            encoded = tokenizer(text, return_tensors="pt", return_special_tokens_mask=True)
-            keep = encoded.pop("special_tokens_mask")[0] == 0
-            states = model(**encoded, output_hidden_states=True).hidden_states
-            rows.append(np.stack([s[0][keep].double().mean(0).numpy() for s in states]))
-    return np.stack(rows, axis=1)
 
 
 @pytest.mark.slow

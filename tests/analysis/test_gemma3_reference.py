@@ -15,13 +15,14 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 from numpy_reference import linear_cka, mexa
 from safetensors.torch import load_file
-from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedTokenizerFast
+from transformers import AutoConfig, PreTrainedTokenizerFast
 
 from alignscope.analysis.features import ExtractionOptions, FeatureExtractor
 from alignscope.analysis.similarity import SimilarityConfig, run_similarity
@@ -30,19 +31,14 @@ from alignscope.models.encoder import load_encoder
 
 
 @pytest.fixture(scope="module")
-def gemma3_causal(families: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+def gemma3_causal(families: dict[str, Path], family_model: Any,
+                  tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny Gemma 3 as a causal LM checkpoint (`model.` prefix, tied lm_head)."""
-    directory = tmp_path_factory.mktemp("gemma3_causal")
     config = AutoConfig.from_pretrained(families["gemma3"])
     config.architectures = ["Gemma3ForCausalLM"]
-    torch.manual_seed(1)
-    model = AutoModelForCausalLM.from_config(config)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.add_(0.1 * torch.randn_like(parameter))
-    assert model.lm_head.weight is model.model.embed_tokens.weight
-    model.save_pretrained(directory)
-    PreTrainedTokenizerFast.from_pretrained(families["gemma3"]).save_pretrained(directory)
+    directory = family_model(config, PreTrainedTokenizerFast.from_pretrained(families["gemma3"]),
+                             tmp_path_factory.mktemp("gemma3_causal"), seed=1, causal_lm=True)
+    assert "lm_head.weight" not in load_file(directory / "model.safetensors")  # tied
     return directory
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import gguf
 import numpy as np
@@ -114,26 +115,17 @@ def write_gguf(folder: Path, out: Path, quantise: gguf.GGMLQuantizationType | No
 
 
 @pytest.fixture(scope="module")
-def gemma3_gguf_ready(families: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+def gemma3_gguf_ready(families: dict[str, Path], family_model: Any,
+                      tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny Gemma 3 whose config a GGUF file can state: llama.cpp stores no layer pattern,
     no query scale and no local rope base, so they are Gemma 3's defaults (every 6th layer
     global, query_pre_attn_scalar 256, local base 10,000); a 4-token sliding window."""
-    folder = tmp_path_factory.mktemp("gemma3_gguf_ready")
-    tokenizer = PreTrainedTokenizerFast.from_pretrained(families["gemma3"])
-    config = Gemma3TextConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
-                              num_hidden_layers=6, num_attention_heads=4, num_key_value_heads=2,
-                              head_dim=8, sliding_window=4, max_position_embeddings=256,
-                              bos_token_id=tokenizer.bos_token_id,
-                              eos_token_id=tokenizer.eos_token_id)
+    config = Gemma3TextConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=6,
+                              num_attention_heads=4, num_key_value_heads=2, head_dim=8,
+                              sliding_window=4, max_position_embeddings=256)
     assert config.layer_types.count("full_attention") == 1
-    torch.manual_seed(2)
-    model = AutoModel.from_config(config)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.add_(0.1 * torch.randn_like(parameter))
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return family_model(config, PreTrainedTokenizerFast.from_pretrained(families["gemma3"]),
+                        tmp_path_factory.mktemp("gemma3_gguf_ready"), seed=2)
 
 
 def checkpoints(families: dict[str, Path], gemma3: Path) -> dict[str, Path]:
