@@ -15,9 +15,9 @@ from alignscope.data.parallel import ParallelCorpus
 
 @pytest.mark.slow
 def test_gemma3_linear_cka_and_mexa_equal_a_plain_computation(
-        decoder_dir: Path, shared_data: Path, pud_full: ParallelCorpus) -> None:
+        decoder_dir: Path, data_slices: Path, pud_full: ParallelCorpus) -> None:
     result = run_similarity(SimilarityConfig(
-        model=str(decoder_dir), targets=("fr",), data_dir=str(shared_data), max_sentences=40,
+        model=str(decoder_dir), targets=("fr",), data_dir=str(data_slices), max_sentences=40,
         controls=(), measures=("linear", "mexa"), device="cpu"))
     position = {sent_id: i for i, sent_id in enumerate(pud_full.ids)}
     chosen = [position[sent_id] for sent_id in result["parallel"]["ids"]]

@@ -212,10 +212,10 @@ def test_the_tokenizer_is_converted_once_per_file(families: dict[str, Path], tmp
 
 
 def test_results_record_the_gguf_file(families: dict[str, Path], tmp_path: Path,
-                                      shared_data: Path) -> None:
+                                      data_slices: Path) -> None:
     path = write_gguf(families["qwen2"], tmp_path / "qwen2.gguf")
     result = run_similarity(SimilarityConfig(
-        model=str(path), targets=("fr",), data_dir=str(shared_data), max_sentences=20,
+        model=str(path), targets=("fr",), data_dir=str(data_slices), max_sentences=20,
         controls=(), measures=("linear",), device="cpu"))
     assert result["model"]["gguf"] == {
         "file": "qwen2.gguf", "size": path.stat().st_size, "architecture": "qwen2",
@@ -225,12 +225,12 @@ def test_results_record_the_gguf_file(families: dict[str, Path], tmp_path: Path,
 
 
 def test_finetune_and_sweep_planning_take_a_gguf_file(families: dict[str, Path], tmp_path: Path,
-                                                      shared_data: Path) -> None:
+                                                      data_slices: Path) -> None:
     path = write_gguf(families["llama"], tmp_path / "llama.gguf")
     assert model_depth(str(path)) == 3
     out = tmp_path / "run"
     results = finetune(FinetuneConfig(
-        model=str(path), train="ud:en_ewt", eval=["ud:fr_pud"], data_dir=str(shared_data),
+        model=str(path), train="ud:en_ewt", eval=["ud:fr_pud"], data_dir=str(data_slices),
         epochs=1, batch_size=8, max_train_sentences=16, max_dev_sentences=8,
         max_eval_sentences=8, threads=1), out, show_progress=False)
     assert results["model"]["gguf"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
