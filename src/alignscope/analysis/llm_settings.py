@@ -65,6 +65,12 @@ class ModelSettings(ModelFiles):
     batch_tokens: Count = Field(4096, description="Tokens per forward pass (inputs of one "
                                 "length are batched together: no padding).")
 
+    def check_model(self, name: str) -> None:
+        """A local model folder complete or a GGUF file readable, before any data is read."""
+        from alignscope.models.encoder import resolve_model_source
+
+        resolve_model_source(name, self.allow_pickle, self.gguf_file, self.revision)
+
     def load_model(self, name: str, head: bool) -> tuple[Encoder, torch.device]:
         """The model on its device (with its LM head if asked), after the device and the
         precision are checked."""
@@ -76,7 +82,8 @@ class ModelSettings(ModelFiles):
         check_precision(self.precision, device)
         encoder = load_encoder(name, revision=self.revision,
                                trust_remote_code=self.trust_remote_code,
-                               allow_pickle=self.allow_pickle, dtype=self.dtype, head=head)
+                               allow_pickle=self.allow_pickle, dtype=self.dtype,
+                               gguf_file=self.gguf_file, head=head)
         (encoder.lm or encoder.model).to(device)
         return encoder, device
 

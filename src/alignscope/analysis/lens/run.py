@@ -43,7 +43,7 @@ from alignscope.analysis.outputs import check_out, clean, write_run
 from alignscope.data.parallel import ParallelCorpus, load_parallel
 from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.layer_names import layer_names
-from alignscope.models.encoder import Encoder, resolve_model_source
+from alignscope.models.encoder import Encoder
 from alignscope.models.readout import Readout, find_readout
 from alignscope.progress import progress_bar
 from alignscope.runs import make_result, run_origin
@@ -98,7 +98,7 @@ def run_lens(config: LensConfig, out: str | Path | None = None, overwrite: bool 
     started = time.perf_counter()
     config.check()
     out_dir = check_out(out, overwrite)
-    resolve_model_source(config.model, config.allow_pickle)
+    config.check_model(config.model)
     words = read_words(config.words)
     words.check_languages(config.all_languages)
     trains_tuned = "tuned" in config.lenses and config.tuned_lens is None
@@ -142,7 +142,7 @@ def run_lens(config: LensConfig, out: str | Path | None = None, overwrite: bool 
         "device": device_description(device),
         "seconds": round(time.perf_counter() - started, 3),
     }, source_language=None, random_init=run_origin(config.model)[1],
-        model={"name": config.model, "source": encoder.source,
+        model={**encoder.record,
                "class": type(encoder.lm).__name__, "num_blocks": encoder.num_blocks},
         config=dataclasses.asdict(config))
     result = clean(result)

@@ -35,7 +35,7 @@ from alignscope.data.parallel import ParallelCorpus, load_parallel
 from alignscope.errors import ConfigError
 from alignscope.io import atomic_write_json
 from alignscope.layer_names import block_name
-from alignscope.models.encoder import Encoder, resolve_model_source
+from alignscope.models.encoder import Encoder
 from alignscope.models.probes import ffn_activations
 from alignscope.models.readout import find_readout
 from alignscope.progress import progress_bar
@@ -66,7 +66,7 @@ def run_neurons(config: NeuronsConfig, out: str | Path | None = None, overwrite:
     started = time.perf_counter()
     config.check()
     out_dir = check_out(out, overwrite)
-    resolve_model_source(config.model, config.allow_pickle)
+    config.check_model(config.model)
     languages = list(config.languages)
     corpus = load_parallel(config.parallel, languages, config.data_dir)
     statistics_part, ppl_part = split(corpus, config)
@@ -108,7 +108,7 @@ def run_neurons(config: NeuronsConfig, out: str | Path | None = None, overwrite:
         "device": device_description(device),
         "seconds": round(time.perf_counter() - started, 3),
     }, source_language=None, random_init=run_origin(config.model)[1],
-        model={"name": config.model, "source": encoder.source,
+        model={**encoder.record,
                "class": type(encoder.lm or encoder.model).__name__,
                "num_blocks": encoder.num_blocks}, config=dataclasses.asdict(config))
     result = clean(result)
