@@ -35,6 +35,19 @@ def _stability(config: dict[str, Any], finetuned: str, out: Path,
     run_stability(settings, out)
 
 
+def _pretrained_analysis(run: RunSpec, work: Path) -> None:
+    """A lens or neurons run on the pretrained model."""
+    from alignscope.analysis.lens.run import run_lens
+    from alignscope.analysis.llm_settings import LensConfig, NeuronsConfig
+    from alignscope.analysis.neurons.run import run_neurons
+
+    config = {**run.config, "device": run.runtime.get("device", "auto")}
+    if run.kind == "lens":
+        run_lens(LensConfig(**config), part_dir(work, "lens"))
+    else:
+        run_neurons(NeuronsConfig(**config), part_dir(work, "neurons"))
+
+
 def _finetune(run: RunSpec, work: Path) -> None:
     from alignscope.training.config import FinetuneConfig
     from alignscope.training.finetune import finetune
@@ -85,6 +98,8 @@ def execute_run(run: RunSpec, work: Path, deps: dict[str, Path] | None = None,
                         run.runtime)
         elif run.kind == "correlation":
             _correlation(run, work, deps or {})
+        elif run.kind in ("lens", "neurons"):
+            _pretrained_analysis(run, work)
         else:
             raise ValueError(f"unknown run kind {run.kind!r}")
         record["status"] = "done"

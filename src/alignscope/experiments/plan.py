@@ -1,7 +1,9 @@
 """An experiment expanded into runs, each checked against the model and the data first.
 
-Three kinds of run, each in its own folder under `OUT/runs/`:
+Kinds of run, each in its own folder under `OUT/runs/`:
   similarity   the pretrained model's cross-lingual similarity (one per model);
+  lens         the logit and tuned lens on the pretrained model (one per model; docs/llm.md);
+  neurons      its language-specific neurons and the deactivation matrix (one per model);
   finetune     one task x layer group x seed: fine-tuning, then the analyses of the fine-tuned
                model (similarity, stability) while its checkpoint exists;
   correlation  a fine-tuned run's zero-shot scores against the pretrained similarity.
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from alignscope.analysis.llm_settings import LensConfig, NeuronsConfig
 from alignscope.analysis.settings import SimilarityConfig, StabilityConfig
 from alignscope.config import OptionsError, option_names
 from alignscope.data.parallel import load_parallel
@@ -32,12 +35,13 @@ MANAGED_FINETUNE = frozenset({"model", "train", "eval", "task", "dev", "data_dir
 MANAGED_ANALYSIS = frozenset({"model", "pretrained", "finetuned", "targets", "source", "languages",
                               "parallel", "data_dir", "device"})
 FINETUNED = "<this run's fine-tuned model>"
+LLM_CONFIGS: dict[str, type] = {"lens": LensConfig, "neurons": NeuronsConfig}
 
 
 @dataclass(frozen=True)
 class RunSpec:
     name: str  # the run's folder under OUT/runs/
-    kind: str  # similarity | finetune | correlation
+    kind: str  # similarity | lens | neurons | finetune | correlation
     config: dict[str, Any]  # resolved; what the key hashes
     labels: dict[str, Any]  # task, model, group, seed: for tables
     runtime: dict[str, Any] = field(default_factory=dict)  # device, threads: not hashed
@@ -178,6 +182,9 @@ def plan(spec: ExperimentSpec) -> list[RunSpec]:
             config = analysis.similarity_config(model)
             runs.append(RunSpec(similarity_name, "similarity", config,
                                 {"model": model, "group": "pretrained"}, runtime))
+        for kind, config in analysis.of_pretrained(model).items():
+            runs.append(RunSpec(f"{kind}{suffix}", kind, config,
+                                {"model": model, "group": "pretrained"}, runtime))
         for task_name, task in spec.tasks.items():
             for group in groups:
                 for seed in spec.seeds:
@@ -243,12 +250,14 @@ class _AnalysisPlan:
     stability_groups: list[str] | None
     correlation_groups: list[str]
     correlation_measure: str | None
+    llm: dict[str, dict[str, Any]]  # lens, neurons: their own settings
 
     @classmethod
     def build(cls, spec: ExperimentSpec, languages: dict[str, _Languages]) -> _AnalysisPlan:
         analyses = spec.analyses
         sources = {lang.source for lang in languages.values()}
-        wanted = analyses.similarity or analyses.stability or analyses.correlation
+        wanted = analyses.similarity or analyses.stability or analyses.correlation \
+            or analyses.lens or analyses.neurons
         if wanted and len(sources) > 1:
             raise ConfigError(f"key `analyses`: the tasks have different source languages "
                               f"({', '.join(sorted(sources))}); analyses compare one source "
@@ -265,6 +274,9 @@ class _AnalysisPlan:
         if analyses.stability:
             stability = _analysis_settings(spec, analyses.stability.settings, StabilityConfig,
                                            "analyses.stability")
+        llm = {kind: _analysis_settings(spec, own.settings, LLM_CONFIGS[kind],
+                                        f"analyses.{kind}")
+               for kind, own in (("lens", analyses.lens), ("neurons", analyses.neurons)) if own}
         correlation = analyses.correlation
         if correlation and not (analyses.similarity and analyses.similarity.pretrained):
             raise ConfigError("key `analyses.correlation` needs `analyses.similarity.pretrained:"
@@ -275,7 +287,7 @@ class _AnalysisPlan:
                    stability, None if not analyses.stability or analyses.stability.groups == "all"
                    else list(analyses.stability.groups),
                    list(correlation.groups) if correlation else [],
-                   correlation.measure if correlation else None)
+                   correlation.measure if correlation else None, llm)
         plan.check(spec.models[0])
         return plan
 
@@ -298,6 +310,19 @@ class _AnalysisPlan:
                           "analyses.stability")
         return without_runtime(dataclasses.asdict(config))
 
+    def of_pretrained(self, model: str) -> dict[str, dict[str, Any]]:
+        """lens and neurons runs' configurations: the studied languages are the targets
+        (neurons also the source); the source is the lens's default latent language."""
+        languages = {"lens": self.targets, "neurons": (self.source, *self.targets)}
+        configs = {}
+        for kind, own in self.llm.items():
+            defaults = {"latent": (self.source,)} if kind == "lens" else {}
+            config = _checked(LLM_CONFIGS[kind], {
+                **defaults, "model": model, "languages": languages[kind], **self._common(),
+                **own}, f"analyses.{kind}")
+            configs[kind] = without_runtime(dataclasses.asdict(config))
+        return configs
+
     def of_finetuned(self, model: str, group: str) -> dict[str, Any]:
         """The analyses a fine-tuned run does while its checkpoint exists."""
         analyses: dict[str, Any] = {}
@@ -317,6 +342,7 @@ class _AnalysisPlan:
             self.similarity_config(model)
         if self.stability is not None:
             self.stability_config(model)
+        self.of_pretrained(model)
         if self.correlation_groups and len(self.targets) < 3:
             raise ConfigError("key `analyses.correlation`: a correlation needs at least 3 target"
                               f" languages; the analyses have {len(self.targets)}")

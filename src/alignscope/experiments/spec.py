@@ -13,6 +13,8 @@
       similarity: {pretrained: true, finetuned: true}
       stability: {groups: all}
       correlation: {groups: [REF]}
+      lens: {settings: {max_items: 20}}            # any LensConfig field (docs/llm.md)
+      neurons: {settings: {ppl_sentences: 50}}     # any NeuronsConfig field
     keep_checkpoints: false
 
 `${VAR}` and `${VAR:-default}` in any string value are expanded from the environment;
@@ -74,6 +76,12 @@ class CorrelationSpec(_Strict):
     measure: str | None = None
 
 
+class LlmSpec(_Strict):
+    """`lens` or `neurons` on each pretrained model (the targets are its languages)."""
+
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
 class AnalysesSpec(_Strict):
     parallel: str = "ud:pud"
     languages: list[str] | None = Field(
@@ -83,6 +91,8 @@ class AnalysesSpec(_Strict):
     similarity: SimilaritySpec | None = None
     stability: StabilitySpec | None = None
     correlation: CorrelationSpec | None = None
+    lens: LlmSpec | None = None
+    neurons: LlmSpec | None = None
 
 
 class ExperimentSpec(_Strict):

@@ -4,7 +4,9 @@ Writes DIR/report.md (figures linked), DIR/report.html (one self-contained file:
 embedded as data URIs, no network needed), DIR/figures/*.{png,svg} and DIR/tables/*.{csv,tex}:
 per task the RANDOM-INIT table (mean ± std over seeds, Δ vs REF with its 95 % interval) and its
 heatmap (layer group x language), the source-vs-target drop per group; similarity per layer
-before and after fine-tuning, the stability curve, the correlation plot; what was run (models,
+before and after fine-tuning, the stability curve, the correlation plot; the lens (latent-
+language table and curves per language pair) and the language-specific neurons (counts per
+layer and language, the deactivation matrix beside its random control); what was run (models,
 seeds, versions, hardware, time) and what failed.
 """
 
@@ -15,7 +17,6 @@ import html
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,31 +27,13 @@ from alignscope.experiments.manifest import read_manifest
 from alignscope.experiments.spec import REFERENCE
 from alignscope.io import atomic_write_text
 from alignscope.layer_names import parse_layers
-from alignscope.report import sweep_figures
+from alignscope.report import llm_sections, sweep_figures
+from alignscope.report.blocks import Figure, Section, Table
 from alignscope.report.tables import render_table
 from alignscope.runs import timestamp
 from alignscope.tasks.metrics import metric_label
 
 POINTS = 100  # metrics are stored in 0-1; tables and figures show points
-
-
-@dataclass
-class Figure:
-    stem: str
-    caption: str
-
-
-@dataclass
-class Section:
-    title: str
-    blocks: list[Any] = field(default_factory=list)  # str (Markdown paragraph), Table, Figure
-
-
-@dataclass
-class Table:
-    caption: str
-    header: list[str]
-    rows: list[list[str]]
 
 
 def _number(value: float | None, scale: float = POINTS, signed: bool = False) -> str:
@@ -95,7 +78,10 @@ class ReportBuilder:
         self.tables_dir = out / "tables"
         self.tables: Tables = collect(sweep)
         self.manifest = read_manifest(sweep) or {}
-        self.records = [record for record, _ in finished_runs(sweep)]
+        finished = finished_runs(sweep)
+        self.records = [record for record, _ in finished]
+        self.llm_runs = [(record, folder) for record, folder in finished
+                         if record["kind"] in llm_sections.KINDS]
         self.figures: list[Figure] = []
 
     def figure(self, paths: list[Path], caption: str) -> Figure:
@@ -299,6 +285,12 @@ class ReportBuilder:
         for task, model in _ordered((r["task"], r["model"]) for r in self.tables.scores):
             sections.append(self.random_init(task, model))
         sections += [s for s in (self.similarity(), self.stability(), self.correlation()) if s]
+        for record, folder in self.llm_runs:
+            section, tables = llm_sections.section(record, folder, self.figures_dir)
+            self.figures += [block for block in section.blocks if isinstance(block, Figure)]
+            for stem, table in tables.items():
+                self._write_table(stem, table)
+            sections.append(section)
         return sections
 
 
@@ -399,7 +391,7 @@ def render_report(sweep: str | Path, out: str | Path) -> dict[str, Path]:
         raise ConfigError(f"{sweep} is not a sweep folder (no readable manifest.json)", "pass the "
                           "--out folder of `alignscope sweep`")
     builder = ReportBuilder(sweep, out)
-    if not builder.tables.scores and not builder.tables.similarity:
+    if not builder.tables.scores and not builder.tables.similarity and not builder.llm_runs:
         raise ConfigError(f"{sweep} has no finished run yet; see `alignscope sweep status "
                           f"{sweep}`")
     sections = builder.sections()
