@@ -147,3 +147,28 @@ def test_bad_options_are_refused(tmp_path: Path, languages, transforms, share, m
 def test_existing_output_is_kept(corpus: Path) -> None:
     with pytest.raises(AlignscopeError, match="already exists"):
         generate(GenerateConfig(languages=["en"], anchor_share=0.0, sentences=10), corpus)
+
+
+def test_the_lexicon_is_the_lens_word_list_and_matches_the_parallel_text(corpus: Path) -> None:
+    """`lens --words LAB_FOLDER`: every content lexeme in its base form, the translations the
+    generator used: in the parallel treebanks of en and xx (a vocabulary shift keeps the word
+    order), a base-form word of en faces its listed xx word."""
+    from alignscope.analysis.lens.words import read_words
+
+    words = read_words(corpus)
+    assert words.layout == "lab" and words.languages == tuple(LANGS)
+    assert len(words.concepts) == SIZES.nouns + SIZES.verbs + SIZES.adjectives
+    by_english = {c.words["en"]: c.words["xx"] for c in words.concepts}
+    assert len(by_english) == len(words.concepts)
+    english, shifted = (read_conllu(resolve(f"ud:{lang}_labpud:test", data_dir=corpus).path)
+                        for lang in ("en", "xx"))
+    checked = 0
+    for en_sentence, xx_sentence in zip(english, shifted, strict=True):
+        assert en_sentence.upos is not None
+        for en_word, upos, xx_word in zip(en_sentence.words, en_sentence.upos,
+                                          xx_sentence.words, strict=True):
+            if en_word in by_english and upos in ("NOUN", "VERB", "ADJ"):
+                assert xx_word == by_english[en_word]
+                checked += 1
+    assert checked > 20
+    assert read_words(corpus / "lexicon.tsv").concepts == words.concepts

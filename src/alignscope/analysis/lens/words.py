@@ -1,6 +1,6 @@
 """Word lists for the lens tasks: concepts with a word (and optionally a cloze text) per language.
 
-Two layouts are read (`read_words`):
+Three layouts are read (`read_words`):
 
 wide CSV (alignscope's own; the shipped list `builtin` is one)
     A header row, then one concept per row. Columns: an optional `id`, one column per language
@@ -18,6 +18,12 @@ the latent-language layout (Wendler et al. 2024, github.com/epfl-dlab/llm-latent
     text). The English word of each concept is `word_original`; English cloze texts come from
     `en/clean.csv` when the folder has one. A `word_original` repeated in one file keeps its
     first row (the others are counted in `duplicates`).
+
+a lab corpus (`alignscope lab generate`'s folder, or its `lexicon.tsv`)
+    The generator's lexicon is the ground truth of the lab languages' translations: every
+    content lexeme in its base form (NOUN singular, VERB infinitive, ADJ) is a concept, its
+    form in each lab language the word (the id is `lexeme-<n>`). Anchor lexemes, spelt alike in
+    every language, are kept; the tasks drop them as collisions. No cloze texts.
 
 A cloze text has the blank (`___`, or `_`) in quotes and ends with the answer in quotes, e.g.
 `Un "___" est utilisé pour transporter des objets. Réponse : "sac".` (tasks.py cuts the query
@@ -42,6 +48,10 @@ _CLOZE_PREFIX = "cloze_"
 _LATENT_FILE = "clean.csv"
 _LATENT_COLUMNS = ("word_original", "word_translation")
 _LATENT_CLOZE = "blank_prompt_translation_masked"
+_LEXICON = "lexicon.tsv"
+_LEXICON_COLUMNS = ("lexeme", "upos", "feats")
+# The lab's base forms: the slot a dictionary would list.
+_BASE_FORMS = {("NOUN", "Number=Sing"), ("VERB", "VerbForm=Inf"), ("ADJ", "_")}
 
 # The names prompts use for languages (translation prompts say `Français: "livre"`); the first
 # five are those of Wendler et al.; an unlisted code is named by its code.
@@ -66,7 +76,7 @@ class Concept:
 class WordList:
     concepts: tuple[Concept, ...]
     source: str
-    layout: str  # "wide" | "latent-language"
+    layout: str  # "wide" | "latent-language" | "lab"
     duplicates: int = 0  # rows left out because their concept was already listed
 
     @property
@@ -89,14 +99,17 @@ def builtin_path() -> Path:
 
 
 def read_words(spec: str | Path) -> WordList:
-    """`builtin`, a wide CSV file, or a folder in the latent-language layout."""
+    """`builtin`, a wide CSV file, a folder in the latent-language layout, or a lab corpus."""
     path = builtin_path() if str(spec) == BUILTIN_WORDS else Path(spec).expanduser()
+    if path.is_dir() and (path / _LEXICON).is_file():
+        return read_lab_lexicon(path / _LEXICON)
     if path.is_dir():
         return read_latent_language(path)
     if not path.is_file():
         raise DataFormatError(path, None, "no such word list",
-                              "give `builtin`, a CSV file, or a folder of <lang>/clean.csv files")
-    return read_wide(path)
+                              "give `builtin`, a CSV file, a folder of <lang>/clean.csv files "
+                              "or a lab corpus folder")
+    return read_lab_lexicon(path) if path.name == _LEXICON else read_wide(path)
 
 
 def _rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
@@ -192,3 +205,25 @@ def read_latent_language(folder: Path) -> WordList:
     concepts = tuple(Concept(english, entry, cloze.get(english, {}))
                      for english, entry in words.items())
     return WordList(concepts, str(folder), "latent-language", duplicates)
+
+
+def read_lab_lexicon(path: Path) -> WordList:
+    """The lab generator's lexicon.tsv: one concept per content lexeme, in its base form."""
+    lines = read_utf8(path).splitlines()
+    header = lines[0].split("\t") if lines else []
+    if tuple(header[:3]) != _LEXICON_COLUMNS or len(header) < 4:
+        raise DataFormatError(path, 1, "not a lab lexicon (expected the columns lexeme, upos, "
+                              "feats, then one per language)", "give the folder written by "
+                              "`alignscope lab generate`")
+    languages = header[3:]
+    concepts = []
+    for number, line in enumerate(lines[1:], start=2):
+        cells = line.split("\t")
+        if len(cells) != len(header):
+            raise DataFormatError(path, number, f"{len(cells)} cells for {len(header)} columns")
+        if (cells[1], cells[2]) in _BASE_FORMS:
+            concepts.append(Concept(f"lexeme-{cells[0]}", dict(zip(languages, cells[3:],
+                                                                   strict=True))))
+    if not concepts:
+        raise DataFormatError(path, None, "no noun, verb or adjective in the lexicon")
+    return WordList(tuple(concepts), str(path), "lab")
