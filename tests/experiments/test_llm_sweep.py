@@ -18,7 +18,7 @@ from alignscope.experiments.plan import plan
 from alignscope.experiments.spec import load_spec
 from alignscope.runs import load_run
 
-LlmExperiment = Callable[..., dict[str, Any]]
+LlmExperiment = Callable[..., dict[str, Any]]  # also the tiny BERT experiment
 
 
 def test_lens_and_neurons_are_planned_with_the_experiments_languages(
@@ -76,3 +76,55 @@ def test_a_sweep_runs_and_reports_the_lens_and_the_neurons(llm_experiment: LlmEx
     cell = f"{deactivation['selected'][0][1]:+.3g} / {deactivation['random'][0][1]:+.3g}"
     assert cell in markdown
     assert (report / "tables" / "neurons-deactivation.csv").is_file()
+
+
+MERGES = [{"name": "swap", "task": "pos", "groups": ["REF", "block.0-1"],
+           "layers": ["", "block.0-1"]},
+          {"name": "all-of-block.0-1", "task": "pos", "groups": ["REF", "block.0-1"],
+           "layers": ["", "embeddings,block.0-3"], "base": 1}]
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"keep_checkpoints": False}, "key `merges.0`: a merge reads the fine-tuned runs' checkpoints"),
+    ({"merges": [{**MERGES[0], "groups": ["REF", "block.2-3"]}]},
+     "key `merges.0.groups.1`: no layer group 'block.2-3'"),
+    ({"merges": [{**MERGES[0], "layers": ["block.0"]}]}, "--layers gives 1 groups for 2 runs"),
+])
+def test_bad_merges_name_the_key(experiment: LlmExperiment, change: dict[str, Any],
+                                 message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        plan(load_spec(experiment(**{"seeds": [1], "merges": MERGES, "keep_checkpoints": True,
+                                      **change})))
+    assert message in str(error.value)
+
+
+@pytest.mark.slow
+def test_merges_in_a_sweep_are_evaluated_and_reported_as_groups(experiment: LlmExperiment,
+                                                                tmp_path: Path) -> None:
+    """A swap of two runs' layer groups evaluates; a swap taking every layer (and the head)
+    from one run scores exactly that run; both are rows of the task's table."""
+    from alignscope.experiments.sweep import run_sweep
+
+    spec = experiment(seeds=[1], merges=MERGES, keep_checkpoints=True)
+    runs = {run.name: run for run in plan(load_spec(spec))}
+    assert runs["merge-swap-s1"].deps == ("pos-REF-s1", "pos-block.0-1-s1")
+    out = tmp_path / "sweep"
+    result = run_sweep(spec, out, progress=False)
+    assert set(result.statuses.values()) == {"done"}, result.statuses
+
+    def scores(name: str, kind: str) -> list[tuple[str, float]]:
+        data = load_run(out / "runs" / name / kind, kind).data
+        return [(e["dataset"], e["metrics"]["upos_accuracy"]) for e in data["evaluations"]]
+
+    assert scores("merge-all-of-block.0-1-s1", "evaluate") == \
+        scores("pos-block.0-1-s1", "finetune")
+    swapped = scores("merge-swap-s1", "evaluate")
+    assert [d for d, _ in swapped] == [d for d, _ in scores("pos-REF-s1", "finetune")]
+    assert all(0 < value <= 1 for _, value in swapped)
+    merged = load_run(out / "runs" / "merge-swap-s1" / "merge", "merge").data
+    assert merged["layers"]["block.0"] == "block.0-1" and merged["layers"]["block.2"] == "REF"
+    report = tmp_path / "report"
+    outcome = CliRunner().invoke(app, ["report", str(out), "--out", str(report)])
+    assert outcome.exit_code == 0, outcome.output
+    markdown = (report / "report.md").read_text(encoding="utf-8")
+    assert "| swap |" in markdown and "| all-of-block.0-1 |" in markdown

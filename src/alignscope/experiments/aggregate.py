@@ -70,6 +70,8 @@ def collect(out: str | Path) -> Tables:
                                           ("task", "model", "group", "seed")}}
         if record["kind"] == "finetune":
             _scores(tables, base, load_run(part_dir(folder, "finetune"), "finetune").data)
+        if record["kind"] == "merge":  # a merged model's scores, its group the merge's name
+            _scores(tables, base, load_run(part_dir(folder, "evaluate"), "evaluate").data)
         for kind, rows in (("similarity", tables.similarity), ("stability", tables.stability)):
             if result_file(part_dir(folder, kind), kind).is_file():
                 result = load_run(part_dir(folder, kind), kind).data

@@ -69,6 +69,22 @@ def _finetune(run: RunSpec, work: Path) -> None:
         shutil.rmtree(out / CHECKPOINT_DIR, ignore_errors=True)
 
 
+def _merge(run: RunSpec, work: Path, deps: dict[str, Path]) -> None:
+    """The fine-tuned runs merged (`alignscope merge`), then evaluated like a finetune run."""
+    from alignscope.training.config import MergeConfig
+    from alignscope.training.evaluate import evaluate
+    from alignscope.training.merge import merge_runs
+
+    merged = part_dir(work, "merge")
+    runs = [part_dir(deps[name], "finetune") for name in run.deps]
+    merge_runs(MergeConfig(**run.config["merge"], runs=runs), merged)
+    evaluate(checkpoint=str(merged), **{**run.config["evaluate"],
+                                        "device": run.runtime.get("device", "auto")},
+             out=str(part_dir(work, "evaluate")), show_progress=False)
+    if not run.runtime.get("keep_checkpoint", False):
+        shutil.rmtree(merged / CHECKPOINT_DIR, ignore_errors=True)
+
+
 def _correlation(run: RunSpec, work: Path, deps: dict[str, Path]) -> None:
     from alignscope.analysis.correlation import CorrelationConfig, run_correlation
 
@@ -98,6 +114,8 @@ def execute_run(run: RunSpec, work: Path, deps: dict[str, Path] | None = None,
                         run.runtime)
         elif run.kind == "correlation":
             _correlation(run, work, deps or {})
+        elif run.kind == "merge":
+            _merge(run, work, deps or {})
         elif run.kind in ("lens", "neurons"):
             _pretrained_analysis(run, work)
         else:

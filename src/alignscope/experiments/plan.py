@@ -6,7 +6,9 @@ Kinds of run, each in its own folder under `OUT/runs/`:
   neurons      its language-specific neurons and the deactivation matrix (one per model);
   finetune     one task x layer group x seed: fine-tuning, then the analyses of the fine-tuned
                model (similarity, stability) while its checkpoint exists;
-  correlation  a fine-tuned run's zero-shot scores against the pretrained similarity.
+  correlation  a fine-tuned run's zero-shot scores against the pretrained similarity;
+  merge        one model merged from fine-tuned runs of one task and seed (`merges`), evaluated
+               on the task's source and targets (its group is the merge's name).
 """
 
 from __future__ import annotations
@@ -24,10 +26,10 @@ from alignscope.data.parallel import load_parallel
 from alignscope.data.registry import parse_ref, resolve, ud_treebanks
 from alignscope.errors import AlignscopeError, ConfigError, UnknownNameError, did_you_mean
 from alignscope.experiments.keys import run_key, without_runtime
-from alignscope.experiments.spec import REFERENCE, ExperimentSpec, TaskSpec, describe
+from alignscope.experiments.spec import REFERENCE, ExperimentSpec, MergeSpec, TaskSpec, describe
 from alignscope.layer_names import LayerSelection, parse_layers
 from alignscope.tasks import TASKS
-from alignscope.training.config import FinetuneConfig
+from alignscope.training.config import FinetuneConfig, MergeConfig
 
 # Set by the sweep for every run, not by the `finetune:` section.
 MANAGED_FINETUNE = frozenset({"model", "train", "eval", "task", "dev", "data_dir", "seed",
@@ -36,12 +38,14 @@ MANAGED_ANALYSIS = frozenset({"model", "pretrained", "finetuned", "targets", "so
                               "parallel", "data_dir", "device"})
 FINETUNED = "<this run's fine-tuned model>"
 LLM_CONFIGS: dict[str, type] = {"lens": LensConfig, "neurons": NeuronsConfig}
+# Kinds run by the sweep's driver: they read other runs' folders.
+DRIVER_KINDS = ("correlation", "merge")
 
 
 @dataclass(frozen=True)
 class RunSpec:
     name: str  # the run's folder under OUT/runs/
-    kind: str  # similarity | lens | neurons | finetune | correlation
+    kind: str  # similarity | lens | neurons | finetune | correlation | merge
     config: dict[str, Any]  # resolved; what the key hashes
     labels: dict[str, Any]  # task, model, group, seed: for tables
     runtime: dict[str, Any] = field(default_factory=dict)  # device, threads: not hashed
@@ -203,7 +207,55 @@ def plan(spec: ExperimentSpec) -> list[RunSpec]:
                              "similarity": _by_name(runs, similarity_name).key,
                              "transfer": _by_name(runs, name).key},
                             labels, {}, (similarity_name, name)))
+            runs += _merges(spec, task_name, task, groups, suffix, model, languages[task_name])
     return runs
+
+
+def _merges(spec: ExperimentSpec, task_name: str, task: TaskSpec, groups: list[str],
+            suffix: str, model: str, languages: _Languages) -> list[RunSpec]:
+    """The `merges` of this task, one run per seed, after the fine-tuned runs it reads."""
+    runs = []
+    for index, merge in enumerate(spec.merges):
+        if merge.task != task_name:
+            continue
+        config = _merge_config(spec, merge, groups, f"merges.{index}")
+        evaluation = {"eval": [task.source, *task.targets], "data_dir": _absolute(spec.data_dir),
+                      "max_sentences": spec.finetune.get("max_eval_sentences"),
+                      "task_options": dict(task.options)}
+        for seed in spec.seeds:
+            deps = tuple(f"{task_name}-{group}-s{seed}{suffix}" for group in config["labels"])
+            runs.append(RunSpec(f"merge-{merge.name}-s{seed}{suffix}", "merge",
+                                {"merge": config, "evaluate": evaluation},
+                                {"task": task_name, "model": model, "group": merge.name,
+                                 "seed": seed, "source_language": languages.source},
+                                {}, deps))
+    return runs
+
+
+def _merge_config(spec: ExperimentSpec, merge: MergeSpec, groups: list[str],
+                  key: str) -> dict[str, Any]:
+    if not spec.keep_checkpoints:
+        raise ConfigError(f"key `{key}`: a merge reads the fine-tuned runs' checkpoints",
+                          "set keep_checkpoints: true")
+    labels = []
+    for number, group in enumerate(merge.groups):
+        label = group if group == REFERENCE else _canonical(group, groups)
+        if label not in groups:
+            raise ConfigError(f"key `{key}.groups.{number}`: no layer group {group!r} in this "
+                              f"experiment (groups: {', '.join(groups)})")
+        labels.append(label)
+    options = {"runs": [f"<{label}>" for label in labels], "labels": labels,
+               **merge.model_dump(include={"method", "layers", "base", "weights"})}
+    config: MergeConfig = _checked(MergeConfig, options, key)
+    return {k: v for k, v in dataclasses.asdict(config).items() if k != "runs"}
+
+
+def _canonical(group: str, groups: list[str]) -> str:
+    """`block.0-1` as the plan writes it (`block.0,block.1` reads the same)."""
+    try:
+        return str(parse_layers(group))
+    except ConfigError:
+        return group
 
 
 def _by_name(runs: list[RunSpec], name: str) -> RunSpec:

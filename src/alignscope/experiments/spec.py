@@ -15,7 +15,9 @@
       correlation: {groups: [REF]}
       lens: {settings: {max_items: 20}}            # any LensConfig field (docs/llm.md)
       neurons: {settings: {ppl_sentences: 50}}     # any NeuronsConfig field
-    keep_checkpoints: false
+    merges:                                        # per seed, evaluated on the task's sets
+      - {name: swap, task: pos, groups: [REF, block.0-1], layers: ['', block.0-1]}
+    keep_checkpoints: false                        # merges need true
 
 `${VAR}` and `${VAR:-default}` in any string value are expanded from the environment;
 `--set KEY=VALUE` (dotted keys, YAML values) overrides a key before validation. Every error
@@ -95,6 +97,21 @@ class AnalysesSpec(_Strict):
     neurons: LlmSpec | None = None
 
 
+class MergeSpec(_Strict):
+    """A model merged, per seed, from this experiment's fine-tuned runs of one task
+    (`alignscope merge`), then evaluated on that task's source and targets."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    task: str
+    groups: list[str] = Field(min_length=2, description="layer groups of the runs merged, "
+                                                        "e.g. [REF, block.0-1]")
+    method: Literal["swap", "average"] = "swap"
+    layers: list[str] = Field(default_factory=list, description="swap: per group, the layers "
+                                                                "taken from its run")
+    base: int = Field(default=0, ge=0)
+    weights: list[float] = Field(default_factory=list)
+
+
 class ExperimentSpec(_Strict):
     name: str
     models: list[str] = Field(min_length=1)
@@ -104,6 +121,7 @@ class ExperimentSpec(_Strict):
     random_init: GroupsSpec = Field(default_factory=GroupsSpec)
     finetune: dict[str, Any] = Field(default_factory=dict)
     analyses: AnalysesSpec = Field(default_factory=AnalysesSpec)
+    merges: list[MergeSpec] = Field(default_factory=list)
     keep_checkpoints: bool = False
     device: str = "auto"
     threads: int | None = Field(default=None, ge=1)

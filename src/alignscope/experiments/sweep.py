@@ -22,7 +22,7 @@ from alignscope.errors import ConfigError
 from alignscope.experiments.backends import Backend
 from alignscope.experiments.execute import execute_run
 from alignscope.experiments.manifest import Manifest, read_manifest
-from alignscope.experiments.plan import RunSpec, plan
+from alignscope.experiments.plan import DRIVER_KINDS, RunSpec, plan
 from alignscope.experiments.spec import ExperimentSpec, load_spec
 from alignscope.experiments.store import RunStore, is_locked, sweep_lock
 from alignscope.io import atomic_write_text
@@ -145,7 +145,7 @@ class _Scheduler:
                     waiting.remove(run)
                     self._record(run, {"status": "skipped", "error": f"{blocked[0]} failed"})
                 elif all(self.manifest.status(d) == "done" for d in run.deps) and \
-                        (run.kind == "correlation" or self.backend.free()):
+                        (run.kind in DRIVER_KINDS or self.backend.free()):
                     waiting.remove(run)
                     self._start(run)
             if self.running:
@@ -164,7 +164,7 @@ class _Scheduler:
         attempts = self.manifest.data["runs"][run.name].get("attempts", 0) + 1
         self.manifest.update(run.name, status="running", started=timestamp(), attempts=attempts)
         self.result.executed.append(run.name)
-        if run.kind == "correlation":  # cheap and reads other runs' folders: here
+        if run.kind in DRIVER_KINDS:  # reads other runs' folders: here
             self.display.started(run.name, "driver")
             deps = {name: self.store.folder(name) for name in run.deps}
             future: Future[Any] = Future()
@@ -183,7 +183,7 @@ class _Scheduler:
         except Exception as error:  # a worker died (out of memory, killed)
             outcome = {"status": "failed", "error": f"worker lost: {type(error).__name__}: "
                                                     f"{error}", "finished": timestamp()}
-        record = outcome if run.kind == "correlation" else self.backend.finish(work, outcome)
+        record = outcome if run.kind in DRIVER_KINDS else self.backend.finish(work, outcome)
         if record.get("status") == "done":
             record = self.store.commit(run, work, record)
         else:
