@@ -7,6 +7,7 @@ sweep's validation are fast; the methods that load a model import what they need
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
@@ -65,11 +66,19 @@ class ModelSettings(ModelFiles):
     batch_tokens: Count = Field(4096, description="Tokens per forward pass (inputs of one "
                                 "length are batched together: no padding).")
 
-    def check_model(self, name: str) -> None:
-        """A local model folder complete or a GGUF file readable, before any data is read."""
+    def check(self) -> None:
+        """The options' combinations (each command adds its own)."""
+
+    def prepared(self, model: str, out: str | Path | None, overwrite: bool) -> Path | None:
+        """Before any data is read: the options, the output folder (refused if it holds
+        results, unless `overwrite`) and the model's files; returns the output folder."""
+        from alignscope.analysis.outputs import check_out
         from alignscope.models.encoder import resolve_model_source
 
-        resolve_model_source(name, self.allow_pickle, self.gguf_file, self.revision)
+        self.check()
+        out_dir = check_out(out, overwrite)
+        resolve_model_source(model, self.allow_pickle, self.gguf_file, self.revision)
+        return out_dir
 
     def load_model(self, name: str, head: bool) -> tuple[Encoder, torch.device]:
         """The model on its device (with its LM head if asked), after the device and the

@@ -39,7 +39,7 @@ from alignscope.analysis.lens.tuned import (
 )
 from alignscope.analysis.lens.words import read_words
 from alignscope.analysis.llm_settings import LensConfig
-from alignscope.analysis.outputs import check_out, clean, write_run
+from alignscope.analysis.outputs import clean, write_run
 from alignscope.data.parallel import ParallelCorpus, load_parallel
 from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.layer_names import layer_names
@@ -96,9 +96,7 @@ def run_lens(config: LensConfig, out: str | Path | None = None, overwrite: bool 
              show_progress: bool = False) -> dict[str, Any]:
     """Run the lenses; write `out` (lens.json, curves.csv, tuned-lens/, figures) if given."""
     started = time.perf_counter()
-    config.check()
-    out_dir = check_out(out, overwrite)
-    config.check_model(config.model)
+    out_dir = config.prepared(config.model, out, overwrite)
     words = read_words(config.words)
     words.check_languages(config.all_languages)
     trains_tuned = "tuned" in config.lenses and config.tuned_lens is None

@@ -30,7 +30,7 @@ from alignscope.analysis.llm_settings import NeuronsConfig
 from alignscope.analysis.neurons.activations import count_activations
 from alignscope.analysis.neurons.deactivate import perplexity, prepare, random_like
 from alignscope.analysis.neurons.lape import LapeOptions, Selection, select_neurons
-from alignscope.analysis.outputs import check_out, clean, write_run
+from alignscope.analysis.outputs import clean, write_run
 from alignscope.data.parallel import ParallelCorpus, load_parallel
 from alignscope.errors import ConfigError
 from alignscope.io import atomic_write_json
@@ -64,9 +64,7 @@ def split(corpus: ParallelCorpus, config: NeuronsConfig) -> tuple[list[int], lis
 def run_neurons(config: NeuronsConfig, out: str | Path | None = None, overwrite: bool = False,
                 show_progress: bool = False) -> dict[str, Any]:
     started = time.perf_counter()
-    config.check()
-    out_dir = check_out(out, overwrite)
-    config.check_model(config.model)
+    out_dir = config.prepared(config.model, out, overwrite)
     languages = list(config.languages)
     corpus = load_parallel(config.parallel, languages, config.data_dir)
     statistics_part, ppl_part = split(corpus, config)
