@@ -14,5 +14,5 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
     --languages fr,de,es,ru,zh --sources fr,de,es,ru,zh --latent en --lenses logit \
     --max-items 10 --device cpu --seed 1 --out "$out/lens" --no-progress
 [ -f "$out/neurons/neurons.json" ] || alignscope neurons --model "$model" --data-dir "$data" \
-    --languages en,de,fr,es,ru,zh,ja,ar --parallel ud:pud --max-sentences 120 \
-    --ppl-sentences 8 --device cpu --seed 1 --out "$out/neurons" --no-progress
+    --languages en,de,fr,es,ru,zh,ja,ar --parallel ud:pud --max-sentences 80 \
+    --ppl-sentences 6 --device cpu --seed 1 --out "$out/neurons" --no-progress
