@@ -73,6 +73,11 @@ def finetune(
     deprel: Annotated[str | None, Opt(help="Parsing: score 'universal' or 'full' DEPRELs.")] = None,
     config: Annotated[Path | None, Opt(help="YAML file of options; flags override it.")] = None,
     overwrite: Annotated[bool, Opt(help="Replace an existing results.json in --out.")] = False,
+    checkpoint_every: Annotated[int | None, Opt(help="Also checkpoint every N steps (always at "
+                                                     "each epoch end).")] = None,
+    resume: Annotated[bool | None, Opt("--resume", help="Continue the interrupted run in "
+                                                        "--out from its last checkpoint.")]
+    = None,
     quiet: Annotated[bool, Opt(help="No progress bars.")] = False,
 ) -> None:
     """Fine-tune on a source language, evaluate on its test set and zero-shot on targets."""

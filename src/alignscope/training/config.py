@@ -11,7 +11,7 @@ from dataclasses import asdict, field
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BeforeValidator, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from alignscope.config import (
     Count,
@@ -85,6 +85,12 @@ class FinetuneConfig:
     # "auto": spread a large model over GPUs and CPU (accelerate); the strategies it knows
     device_map: Literal["auto", "balanced", "balanced_low_0", "sequential"] | None = None
     threads: Count | None = None  # CPU threads for torch; None: torch's default
+    checkpoint_every: Count | None = Field(None, description=(
+        "Also save the whole training state every N steps (it is always saved at each epoch "
+        "end); only the latest checkpoint is kept, and removed once the run is finished."))
+    resume: bool = Field(False, description=(
+        "Continue the interrupted run in --out from its last checkpoint (from step 0 if it "
+        "has none); a changed configuration is refused, naming the keys."))
     write_predictions: bool = False
     task_options: dict[str, Any] = field(default_factory=dict)
     revision: str | None = None
@@ -150,6 +156,10 @@ class FinetuneConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# How a run goes, not what it computes: a resumed run may change them.
+RUNTIME_FIELDS = frozenset({"device", "threads", "checkpoint_every", "resume"})
 
 
 @options(frozen=True, kw_only=True)
