@@ -41,6 +41,17 @@ FORMAT = 1
 _RESERVED = frozenset({"model", "rng"})
 
 
+class ConfigChanged(ConfigError):
+    """The checkpoint was written by a run of another configuration; `changes` names the keys."""
+
+    def __init__(self, directory: Path, what: str, changes: str) -> None:
+        self.changes = changes
+        super().__init__(f"{directory} holds the checkpoint of an interrupted {what} with "
+                         f"another configuration ({changes})",
+                         "resume with the same options, or choose another --out, or pass "
+                         "--overwrite to start again")
+
+
 def comparable(config: Mapping[str, Any], runtime: Collection[str]) -> dict[str, Any]:
     """The configuration as JSON would hold it (tuples as lists), runtime keys left out."""
     kept = {key: value for key, value in config.items() if key not in runtime}
@@ -92,12 +103,9 @@ def load(directory: str | Path, config: Mapping[str, Any], *, runtime: Collectio
     differing = sorted(key for key in saved.keys() | wanted.keys()
                        if saved.get(key) != wanted.get(key))
     if differing:
-        changes = "; ".join(f"{key}: {_shown(saved.get(key))} then, {_shown(wanted.get(key))} "
-                            "now" for key in differing)
-        raise ConfigError(f"{directory} holds the checkpoint of an interrupted {what} with "
-                          f"another configuration ({changes})",
-                          "resume with the same options, or choose another --out, or pass "
-                          "--overwrite to start again")
+        raise ConfigChanged(directory, what, "; ".join(
+            f"{key}: {_shown(saved.get(key))} then, {_shown(wanted.get(key))} now"
+            for key in differing))
     return Checkpoint(directory, state)
 
 

@@ -7,9 +7,7 @@ two renames of a checkpoint swap, after an epoch end, during the final evaluatio
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +15,6 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-import alignscope
 from alignscope import train_state
 from alignscope.cli import app
 from alignscope.errors import AlignscopeError, ConfigError
@@ -41,7 +38,7 @@ def run_cli(args: list[str]) -> None:
     assert result.exit_code == 0, result.output
 
 
-# Each point: Python run in the child before the CLI, arming one SIGKILL.
+# Each point: Python run in the child before the CLI, arming one SIGKILL (see `killed_cli`).
 KILLS = {
     "before the first checkpoint": """
 arm(Loop, "_step", lambda calls, *a: calls == 3)""",
@@ -70,43 +67,6 @@ train_state.save = save""",
     "during the final evaluation": """
 arm(Predictor, "evaluate", lambda calls, *a: calls == 1)""",
 }
-
-CHILD = """
-import os, signal, sys
-from alignscope import train_state
-from alignscope.training.loop import Loop
-from alignscope.training.predict import Predictor
-CALLS = {}
-def kill():
-    os.kill(os.getpid(), signal.SIGKILL)
-def arm(owner, name, when):
-    real, calls = getattr(owner, name), [0]
-    def wrapper(*args, **kwargs):
-        calls[0] += 1
-        if when(calls[0], *args):
-            kill()
-        return real(*args, **kwargs)
-    setattr(owner, name, wrapper)
-def count(owner, name):
-    real = getattr(owner, name)
-    CALLS[name] = 0
-    def wrapper(*args, **kwargs):
-        CALLS[name] += 1
-        return real(*args, **kwargs)
-    setattr(owner, name, wrapper)
-%s
-from alignscope.cli import app
-app(["finetune", *sys.argv[1:]])
-"""
-
-
-def killed_run(setup: str, args: list[str]) -> int:
-    env = {**os.environ, "PYTHONPATH": str(Path(alignscope.__file__).parents[1])}
-    process = subprocess.run([sys.executable, "-c", CHILD % setup, *args], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                             timeout=600)
-    return process.returncode
-
 
 def stable(results: dict[str, Any]) -> dict[str, Any]:
     """Results without what differs between any two runs (wall-clock times, the date, memory)
@@ -153,10 +113,10 @@ def test_checkpoints_change_nothing_and_are_removed_at_the_end(
 @pytest.mark.parametrize("point", list(KILLS))
 def test_killed_anywhere_then_resumed_is_the_uninterrupted_run(
         point: str, uninterrupted: Path, tiny_bert: Path, shared_data: Path,
-        tmp_path: Path) -> None:
+        tmp_path: Path, killed_cli: Callable[[str, list[str]], int]) -> None:
     out = tmp_path / "run"
     args = [*options(tiny_bert, shared_data), "--checkpoint-every", str(EVERY), "--out", str(out)]
-    assert killed_run(KILLS[point], args) == -9
+    assert killed_cli(KILLS[point], ["finetune", *args]) == -9
     assert not (out / "results.json").exists()
     if point == "between the renames of a checkpoint swap":
         assert (out / ".resume.old" / train_state.STATE_FILE).is_file()

@@ -37,7 +37,9 @@ def _print_plan(planned: list[Any]) -> None:
     labels = {"done": "done (kept)", "todo": "to run", "failed": "failed (--retry-failed)",
               "corrupt": "not a whole result: redone"}
     for item in planned:
-        table.add_row(item.run.name, item.run.kind, item.run.key, labels[item.state])
+        resumes = f", from its checkpoint at step {item.resumes_at}" \
+            if item.resumes_at is not None else ""
+        table.add_row(item.run.name, item.run.kind, item.run.key, labels[item.state] + resumes)
     Console().print(table)
     counts: dict[str, int] = {}
     for item in planned:

@@ -18,6 +18,9 @@ from alignscope.io import atomic_write_json
 MANIFEST = "manifest.json"
 SCHEMA = 1
 STATUSES = ("pending", "running", "done", "failed", "skipped")
+# What the manifest keeps of a run's record: timings, error, where it ran (Ray: node id, IP).
+RECORDED = ("started", "finished", "seconds", "error", "device", "host", "node", "node_ip",
+            "versions")
 
 
 def now() -> str:
@@ -48,8 +51,7 @@ class Manifest:
             self.data["runs"][run.name] = {
                 "kind": run.kind, "key": run.key, "labels": run.labels, "deps": list(run.deps),
                 "status": entry.get("status", "pending"), "attempts": entry.get("attempts", 0),
-                **{k: entry[k] for k in ("started", "finished", "seconds", "error", "device",
-                                         "worker", "versions") if k in entry}}
+                **{k: entry[k] for k in RECORDED if k in entry}}
 
     def status(self, name: str) -> str:
         return str(self.data["runs"][name]["status"])

@@ -30,7 +30,7 @@ from alignscope.training.config import FinetuneConfig
 
 # Set by the sweep for every run, not by the `finetune:` section.
 MANAGED_FINETUNE = frozenset({"model", "train", "eval", "task", "dev", "data_dir", "seed",
-                              "random_init", "task_options", "device", "threads"})
+                              "random_init", "task_options", "device", "threads", "resume"})
 MANAGED_ANALYSIS = frozenset({"model", "pretrained", "finetuned", "targets", "source", "languages",
                               "parallel", "data_dir", "device"})
 FINETUNED = "<this run's fine-tuned model>"
@@ -42,7 +42,7 @@ class RunSpec:
     kind: str  # similarity | finetune | correlation
     config: dict[str, Any]  # resolved; what the key hashes
     labels: dict[str, Any]  # task, model, group, seed: for tables
-    runtime: dict[str, Any] = field(default_factory=dict)  # device, threads: not hashed
+    runtime: dict[str, Any] = field(default_factory=dict)  # device, threads...: not hashed
     deps: tuple[str, ...] = ()  # names of the runs this one reads
 
     @property
@@ -201,9 +201,10 @@ def plan(spec: ExperimentSpec) -> list[RunSpec]:
                     analyses_of_run = analysis.of_finetuned(model, group)
                     labels = {"task": task_name, "model": model, "group": group, "seed": seed,
                               "source_language": languages[task_name].source}
-                    runs.append(RunSpec(name, "finetune",
-                                        {"finetune": config, **analyses_of_run},
-                                        labels, runtime))
+                    runs.append(RunSpec(
+                        name, "finetune",
+                        {"finetune": without_runtime(config.to_dict()), **analyses_of_run},
+                        labels, {**runtime, "checkpoint_every": config.checkpoint_every}))
                     if similarity_name and analysis.correlates(group):
                         runs.append(RunSpec(
                             f"correlation-{name}", "correlation",
@@ -230,13 +231,12 @@ def _check_shared(spec: ExperimentSpec) -> None:
 
 
 def _finetune_config(spec: ExperimentSpec, model: str, task_name: str, task: TaskSpec,
-                     group: str, seed: int) -> dict[str, Any]:
+                     group: str, seed: int) -> FinetuneConfig:
     options = {**spec.finetune, "model": model, "train": task.source, "eval": list(task.targets),
                "task": task_name, "dev": task.dev, "data_dir": _absolute(spec.data_dir),
                "seed": seed, "task_options": dict(task.options),
                "random_init": None if group == REFERENCE else group}  # canonical: block.0-1
-    config: FinetuneConfig = _validated(FinetuneConfig, options, "finetune")
-    return without_runtime(config.to_dict())
+    return _validated(FinetuneConfig, options, "finetune")
 
 
 def _absolute(path: str | None) -> str | None:

@@ -20,8 +20,9 @@ from typing import Any
 
 from alignscope.errors import ConfigError
 from alignscope.experiments.backends import Backend
+from alignscope.experiments.checkpoints import Checkpoints
 from alignscope.experiments.execute import execute_run
-from alignscope.experiments.manifest import Manifest, now, read_manifest
+from alignscope.experiments.manifest import RECORDED, Manifest, now, read_manifest
 from alignscope.experiments.plan import RunSpec, plan
 from alignscope.experiments.spec import ExperimentSpec, load_spec
 from alignscope.experiments.store import RunStore, is_locked, sweep_lock
@@ -35,6 +36,7 @@ EXPERIMENT_FILE = "experiment.yaml"
 class PlannedRun:
     run: RunSpec
     state: str  # done | todo | failed (not retried) | corrupt (redone)
+    resumes_at: int | None = None  # the step of an unfinished fine-tune's checkpoint
 
 
 @dataclass
@@ -55,7 +57,7 @@ def prepare(config: str | Path | dict[str, Any], out: str | Path,
     """Validate the experiment and say, for every run, what a sweep would do with it."""
     spec = load_spec(config, overrides)
     runs = plan(spec)
-    store = RunStore(out)
+    store, checkpoints = RunStore(out), Checkpoints(out)
     previous = (read_manifest(Path(out)) or {}).get("runs", {})
     planned = []
     for run in runs:
@@ -64,7 +66,8 @@ def prepare(config: str | Path | dict[str, Any], out: str | Path,
             old = previous.get(run.name, {})
             failed = old.get("key") == run.key and old.get("status") in ("failed", "skipped")
             state = "failed" if failed and not retry_failed else "todo"
-        planned.append(PlannedRun(run, state))
+        # A checkpoint of another configuration is refused too.
+        planned.append(PlannedRun(run, state, checkpoints.step(run) if state != "done" else None))
     return spec, planned
 
 
@@ -83,9 +86,11 @@ def run_sweep(config: str | Path | dict[str, Any], out: str | Path, *,
         atomic_write_text(out / EXPERIMENT_FILE, _dump(spec))
         executor = _backend(backend, spec, jobs, runs_per_device, address)
         manifest = Manifest(out, spec.name, [p.run for p in planned])
+        checkpoints = Checkpoints(out)
         for item in planned:
             if item.state == "done":
                 manifest.data["runs"][item.run.name]["status"] = "done"
+                checkpoints.remove(item.run.name)  # left by a sweep killed as it sealed the run
         manifest.start_sweep({"host": socket.gethostname(), "platform": platform.platform(),
                               **executor.describe()})
         result = SweepResult(out, planned)
@@ -96,7 +101,7 @@ def run_sweep(config: str | Path | dict[str, Any], out: str | Path, *,
                     if item.state == "corrupt":
                         moved = store.quarantine(item.run.name)
                         display.log(f"{item.run.name}: not a whole result; moved to {moved}")
-                _Scheduler(store, manifest, executor, display, result, spec).run(todo)
+                _Scheduler(store, manifest, executor, display, result, spec, checkpoints).run(todo)
         finally:
             executor.close()
             manifest.finish_sweep(manifest.counts())
@@ -129,8 +134,10 @@ class _Scheduler:
     """Starts runs whose dependencies are done, as slots free up; commits what finishes."""
 
     def __init__(self, store: RunStore, manifest: Manifest, backend: Backend,
-                 display: JobProgress, result: SweepResult, spec: ExperimentSpec) -> None:
+                 display: JobProgress, result: SweepResult, spec: ExperimentSpec,
+                 checkpoints: Checkpoints) -> None:
         self.store, self.manifest, self.backend = store, manifest, backend
+        self.checkpoints = checkpoints
         self.display, self.result = display, result
         self.keep = spec.keep_checkpoints
         self.running: dict[Future[Any], tuple[RunSpec, Path]] = {}
@@ -158,7 +165,8 @@ class _Scheduler:
 
     def _start(self, run: RunSpec) -> None:
         run = RunSpec(run.name, run.kind, run.config, run.labels,
-                      {**run.runtime, "keep_checkpoint": self.keep}, run.deps)
+                      {**run.runtime, "keep_checkpoint": self.keep,
+                       **self.checkpoints.runtime(run)}, run.deps)
         work = self.store.work_folder(run.name)
         attempts = self.manifest.data["runs"][run.name].get("attempts", 0) + 1
         self.manifest.update(run.name, status="running", started=now(), attempts=attempts)
@@ -185,14 +193,14 @@ class _Scheduler:
         record = outcome if run.kind == "correlation" else self.backend.finish(work, outcome)
         if record.get("status") == "done":
             record = self.store.commit(run, work, record)
+            self.checkpoints.remove(run.name)
         else:
             shutil.rmtree(work, ignore_errors=True)
         self._record(run, record)
 
     def _record(self, run: RunSpec, record: dict[str, Any]) -> None:
         status = record["status"]
-        fields = {k: record[k] for k in ("started", "finished", "seconds", "error", "device",
-                                          "host", "versions") if k in record}
+        fields = {k: record[k] for k in RECORDED if k in record}
         self.manifest.update(run.name, status=status, **fields)
         self.result.statuses[run.name] = status
         self.display.finished(run.name, status, record.get("error", ""))

@@ -6,6 +6,7 @@ need no shared filesystem and the folders look exactly as with the local backend
 
 from __future__ import annotations
 
+import contextlib
 import io
 import tarfile
 import tempfile
@@ -33,9 +34,34 @@ def _unpack(data: bytes, folder: Path) -> None:
 
 def run_task(run: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
     """The Ray task: the run in a temporary folder, returned as (record, tar archive)."""
+    import ray
+
     with tempfile.TemporaryDirectory(prefix="alignscope-run-") as work:
         record = execute_run(RunSpec.from_dict(run), Path(work))
+        record.update(node=ray.get_runtime_context().get_node_id(),
+                      node_ip=ray.util.get_node_ip_address())
         return record, _pack(Path(work)) if record["status"] == "done" else b""
+
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+@contextlib.contextmanager
+def _loopback_driver(address: str | None) -> Any:
+    """Connect to a cluster bound to loopback (`ray start --node-ip-address 127.0.0.1`) from
+    loopback: Ray rewrites a 127.0.0.1 address to this machine's interface address, where
+    such a cluster does not listen (ray-project/ray#59110), unless it thinks clusters are off."""
+    from ray._private import ray_constants
+
+    host = address.rpartition(":")[0] if address and "://" not in address else None
+    if host not in _LOOPBACK or not hasattr(ray_constants, "ENABLE_RAY_CLUSTER"):
+        yield
+        return
+    saved, ray_constants.ENABLE_RAY_CLUSTER = ray_constants.ENABLE_RAY_CLUSTER, False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = saved
 
 
 class RayBackend:
@@ -48,7 +74,8 @@ class RayBackend:
         if runs_per_device < 1:
             raise ConfigError(f"--runs-per-device must be at least 1, got {runs_per_device}")
         if not ray.is_initialized():
-            ray.init(address=address, log_to_driver=False)
+            with _loopback_driver(address):
+                ray.init(address=address, log_to_driver=False)
         gpus = ray.cluster_resources().get("GPU", 0)
         self.resources = {"num_gpus": 1 / runs_per_device, "num_cpus": 1} if gpus \
             else {"num_cpus": 1}
@@ -58,10 +85,11 @@ class RayBackend:
         self.remote = ray.remote(run_task).options(**self.resources)
         self.in_flight = 0
         self.address = address
+        self.driver_ip = ray.util.get_node_ip_address()
 
     def describe(self) -> dict[str, Any]:
-        return {"backend": "ray", "address": self.address, "jobs": self.limit,
-                "resources_per_run": self.resources}
+        return {"backend": "ray", "address": self.address, "driver_ip": self.driver_ip,
+                "jobs": self.limit, "resources_per_run": self.resources}
 
     def free(self) -> bool:
         return self.in_flight < self.limit
