@@ -1,5 +1,5 @@
-"""The Ray backend (local mode) runs the tiny sweep into the same layout with the same results
-as the local backend."""
+"""The Ray backend (a single-node Ray instance on 127.0.0.1) runs the tiny sweep into the same
+layout with the same results as the local backend."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import alignscope
+from alignscope.experiments.backends.ray_backend import on_loopback
 from alignscope.experiments.sweep import run_sweep
 
 ray = pytest.importorskip("ray", reason="the Ray backend needs the `ray` extra")
@@ -22,9 +23,11 @@ def local_ray(monkeypatch: pytest.MonkeyPatch, private_cache: Path) -> Iterator[
     # Ray's workers are new processes: they must import this checkout and use this cache.
     source = str(Path(alignscope.__file__).parents[1])
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([source, os.environ.get("PYTHONPATH", "")]))
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"ALIGNSCOPE_CACHE": str(private_cache),
-                                       "PYTHONPATH": source}})
+    with on_loopback():  # tests stay on 127.0.0.1
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+                 runtime_env={"env_vars": {"ALIGNSCOPE_CACHE": str(private_cache),
+                                           "PYTHONPATH": source}})
+    assert ray.util.get_node_ip_address() == "127.0.0.1"
     yield
     ray.shutdown()
 

@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 import alignscope
-from alignscope.experiments.backends.ray_backend import _loopback_driver
+from alignscope.experiments.backends.ray_backend import on_loopback
 from alignscope.experiments.sweep import run_sweep
 
 ray = pytest.importorskip("ray", reason="the Ray backend needs the `ray` extra")
@@ -93,7 +93,7 @@ def cluster(private_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[An
     try:
         made.worker = made.add_node(node_ip_address=LOOPBACK, num_cpus=1)
         made.wait_for_nodes()
-        with _loopback_driver(made.address):  # this process is a driver too (the holder)
+        with on_loopback():  # this process is a driver too (the holder)
             ray.init(address=made.address, log_to_driver=False)
         yield made
     finally:

@@ -46,15 +46,20 @@ def run_task(run: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
 _LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
+def loopback_address(address: str | None) -> bool:
+    return address is not None and "://" not in address and \
+        address.rpartition(":")[0] in _LOOPBACK
+
+
 @contextlib.contextmanager
-def _loopback_driver(address: str | None) -> Any:
-    """Connect to a cluster bound to loopback (`ray start --node-ip-address 127.0.0.1`) from
-    loopback: Ray rewrites a 127.0.0.1 address to this machine's interface address, where
-    such a cluster does not listen (ray-project/ray#59110), unless it thinks clusters are off."""
+def on_loopback() -> Any:
+    """`ray.init` on 127.0.0.1: Ray rewrites a loopback address to this machine's interface
+    address, where a cluster bound to loopback (`ray start --node-ip-address 127.0.0.1`) does
+    not listen (ray-project/ray#59110), and binds a new instance there, unless it thinks
+    clusters are off."""
     from ray._private import ray_constants
 
-    host = address.rpartition(":")[0] if address and "://" not in address else None
-    if host not in _LOOPBACK or not hasattr(ray_constants, "ENABLE_RAY_CLUSTER"):
+    if not hasattr(ray_constants, "ENABLE_RAY_CLUSTER"):
         yield
         return
     saved, ray_constants.ENABLE_RAY_CLUSTER = ray_constants.ENABLE_RAY_CLUSTER, False
@@ -74,7 +79,7 @@ class RayBackend:
         if runs_per_device < 1:
             raise ConfigError(f"--runs-per-device must be at least 1, got {runs_per_device}")
         if not ray.is_initialized():
-            with _loopback_driver(address):
+            with on_loopback() if loopback_address(address) else contextlib.nullcontext():
                 ray.init(address=address, log_to_driver=False)
         gpus = ray.cluster_resources().get("GPU", 0)
         self.resources = {"num_gpus": 1 / runs_per_device, "num_cpus": 1} if gpus \
