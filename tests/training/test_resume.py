@@ -44,9 +44,10 @@ KILLS = {
 arm(Loop, "_step", lambda calls, *a: calls == 3)""",
     "mid-epoch after a checkpoint": """
 arm(Loop, "_step", lambda calls, *a: calls == 18)""",
-    # save_file writes rng, order and (from the first epoch end) best: the 4th checkpoint's last
+    # the 4th checkpoint's weights and optimizer are written, its generator states not yet
     "inside a checkpoint write": """
-arm(train_state, "save_file", lambda calls, *a: calls == 11)""",
+count(train_state, "save")
+arm(train_state, "save_file", lambda calls, *a: CALLS["save"] == 4)""",
     # the 4th checkpoint's folder is ready, the 3rd moved aside to .resume.old, not yet replaced
     "between the renames of a checkpoint swap": """
 count(train_state, "save")

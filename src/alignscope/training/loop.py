@@ -112,6 +112,8 @@ class Loop:
             progress = Progress(**checkpoint.progress)
             progress.resumed.append(progress.step)
             best_state = checkpoint.tensors("best")
+            if best_state is None and dev is not None and progress.best_step == progress.step:
+                best_state = self._best_now()  # saved once, as the model's own weights
             generator.set_state(checkpoint.tensors("order")["epoch_start"])
             checkpoint.restore_rng()
         self.optimizer, self.scheduler, self.scaler = optimizer, scheduler, scaler
@@ -200,14 +202,17 @@ class Loop:
             progress.best_score, progress.best_step = (score if dev is not None else None,
                                                        progress.step)
             if dev is not None:
-                best_state = {k: v.detach().to("cpu", copy=True)
-                              for k, v in self.model.state_dict().items()}
+                best_state = self._best_now()
         return best_state
+
+    def _best_now(self) -> dict[str, torch.Tensor]:
+        return {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
 
     def _save(self, progress: Progress, best_state: dict[str, torch.Tensor] | None,
               epoch_start: torch.Tensor) -> None:
         tensors = {"order": {"epoch_start": epoch_start}}
-        if best_state is not None:
+        # After a dev improvement the best weights are the model's: not written twice.
+        if best_state is not None and progress.best_step != progress.step:
             tensors["best"] = best_state
         train_state.save(self.state_dir, config=self.config.to_dict(),
                          progress=dataclasses.asdict(progress), model=self.model,
