@@ -1,12 +1,12 @@
 """A sweep of many tiny runs: the driver's overhead per run and its memory over the sweep.
 
     python benchmarks/bench_sweep_load.py --runs 200 --jobs 2 --out /tmp/bench-load \\
-        --data-dir ../shared/data --tokenizer ~/.cache/alignscope/e5-small
+        --data-dir ../shared/data
 
 The driver is this process: `run_sweep` with the local backend, `--jobs` worker processes.
-Each run fine-tunes a random 4-layer, 32-wide BERT (the tokenizer of `--tokenizer`) for one
-step on 8 sentences and scores 4 sentences of two test sets: the runs are as small as runs get,
-so the driver's own costs show. Measured, per run:
+Each run fine-tunes a random 4-layer, 32-wide BERT (a 2,000-entry WordPiece vocabulary made
+from English EWT) for one step on 8 sentences and scores 4 sentences of two test sets: the
+runs are as small as runs get, so the driver's own costs show. Measured, per run:
 
 - driver CPU: this process's CPU time while the scheduler runs (all its threads; the main
   thread's alone beside it): starting runs, collecting them, sealing them (hashing their files,
@@ -37,6 +37,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gpu_checks import make_model  # the tiny BERT of the GPU suite's smoke run
+
+
+def tiny_model(data: Path, out: Path) -> Path:
+    from alignscope.data.conllu import read_conllu
+    from alignscope.lab.tokenizer import train_wordpiece
+
+    sentences = read_conllu(data / "ud/UD_English-EWT/en_ewt-ud-train.conllu", limit=2000)
+    train_wordpiece([" ".join(s.words) for s in sentences], 2000, 128).save_pretrained(
+        out / "tokenizer")
+    make_model("tiny", out / "tokenizer", out / "model")
+    return out / "model"
 
 
 def rss_kib() -> int:
@@ -89,12 +100,9 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("/tmp/bench-load"))
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
-    parser.add_argument("--tokenizer", type=Path,
-                        default=Path(os.environ.get("ALIGNSCOPE_E5_DIR",
-                                                    "~/.cache/alignscope/e5-small")).expanduser())
     args = parser.parse_args()
     shutil.rmtree(args.out, ignore_errors=True)
-    make_model("tiny", args.tokenizer, args.out / "model")
+    model = tiny_model(args.data_dir.resolve(), args.out)
 
     from alignscope.experiments import sweep
     from alignscope.experiments.manifest import Manifest
@@ -121,7 +129,7 @@ def main() -> None:
     sweep._Scheduler.run = measured  # type: ignore[method-assign]
     assert threading.current_thread() is threading.main_thread()
     started = time.perf_counter()
-    result = sweep.run_sweep(experiment(args.out / "model", args.data_dir.resolve(), args.runs),
+    result = sweep.run_sweep(experiment(model, args.data_dir.resolve(), args.runs),
                              args.out / "sweep", jobs=args.jobs, progress=False)
     total = time.perf_counter() - started
     statuses = set(result.statuses.values())
