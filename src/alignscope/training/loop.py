@@ -123,7 +123,9 @@ class Loop:
 
         self.model.train()
         with progress_bar(self.show_progress) as bar:
-            job = bar.add_task("train", total=total_steps, completed=progress.step, status="")
+            resumed = f" (resumed at step {progress.step})" if progress.resumed else ""
+            job = bar.add_task(f"train{resumed}", total=total_steps, completed=progress.step,
+                               status="")
             while not progress.finished:
                 epoch_start = generator.get_state()
                 batches = length_grouped_batches(lengths, config.batch_size, generator)
