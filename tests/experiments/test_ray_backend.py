@@ -56,6 +56,7 @@ def rows(table: Path, names: set[str]) -> list[dict[str, str]]:
         return [row for row in csv.DictReader(handle) if row["run"] in names]
 
 
+@pytest.mark.slow  # a Ray cluster starts: half a minute and more
 def test_ray_gives_the_local_results(full_experiment: dict[str, Any], full_sweep: Path,
                                      tmp_path: Path, local_ray: None) -> None:
     """One seed of the local `full_sweep`'s experiment, analyses included (kept small for CI)."""

@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tokenizers import Tokenizer
+from tokenizers.models import WordLevel
 from torch import nn
-from transformers import BertConfig, BertModel, GPT2Config, GPT2Model, LlamaConfig, LlamaForCausalLM
+from transformers import (
+    BertConfig,
+    BertModel,
+    CLIPVisionConfig,
+    GPT2Config,
+    GPT2Model,
+    LlamaConfig,
+    LlamaForCausalLM,
+    LlavaConfig,
+    LlavaForConditionalGeneration,
+    PreTrainedTokenizerFast,
+)
 
 from alignscope.errors import AlignscopeError
+from alignscope.experiments.plan import model_depth
 from alignscope.layer_names import hidden_state_index, layer_names
-from alignscope.models.layers import find_blocks, find_embeddings, layers_of_parameters
+from alignscope.models.layers import configured_depth, find_blocks, find_embeddings, layers_of_parameters
 
 
 def tiny_bert() -> BertModel:
@@ -67,3 +81,23 @@ def test_layers_of_parameters() -> None:
     names = ["encoder.layer.2.output.dense.weight", "embeddings.word_embeddings.weight",
              "pooler.dense.weight", "encoder.layer.0.attention.self.query.bias"]
     assert layers_of_parameters(model, names) == ["embeddings", "block.0", "block.2"]
+
+
+def test_the_depth_a_sweep_plans_with_is_the_depth_of_the_module_tree(tmp_path) -> None:
+    """A multimodal wrapper: 3 text blocks, 5 vision blocks. The config alone (what a sweep
+    reads, no weights) and the module tree (what fine-tuning re-draws) count the same 3."""
+    text = LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=3,
+                       num_attention_heads=2, num_key_value_heads=2)
+    vision = CLIPVisionConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=5,
+                              num_attention_heads=2, image_size=32, patch_size=8)
+    config = LlavaConfig(vision_config=vision, text_config=text, image_token_index=60)
+    model = LlavaForConditionalGeneration(config)
+    assert configured_depth(config) == len(find_blocks(model)) == 3
+    assert find_blocks(model).prefix == "model.language_model.layers"
+    model.save_pretrained(tmp_path / "llava")
+    words = Tokenizer(WordLevel({"[UNK]": 0, "a": 1}, unk_token="[UNK]"))
+    PreTrainedTokenizerFast(tokenizer_object=words, unk_token="[UNK]").save_pretrained(
+        tmp_path / "llava")
+    assert model_depth(str(tmp_path / "llava")) == 3
+    gpt2 = GPT2Config(vocab_size=50, n_embd=8, n_layer=2, n_head=2, n_positions=16)
+    assert configured_depth(gpt2) == len(find_blocks(GPT2Model(gpt2))) == 2

@@ -3,7 +3,6 @@ numbers show, whichever way they go."""
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections import Counter, defaultdict
 from itertools import pairwise
@@ -15,6 +14,7 @@ from alignscope.experiments.aggregate import Row, Tables, collect
 from alignscope.experiments.spec import REFERENCE
 from alignscope.io import atomic_write_text
 from alignscope.lab.generate import read_manifest
+from alignscope.runs import load_run
 from alignscope.tasks.metrics import metric_label
 
 FAR = 0.10  # "far above the control": at least 10 points
@@ -189,7 +189,7 @@ def write_findings(out: Path, settings: dict[str, Any]) -> Path:
     manifest = read_manifest(out / "data")
     main, control = collect(out / "sweep"), collect(out / "control")
     limit = settings["sweep"].get("finetune", {}).get("max_train_sentences")
-    pretrained = {name: json.loads((out / "models" / name / "pretrain.json").read_text())
+    pretrained = {name: load_run(out / "models" / name, "pretrain").data
                   for name in ("multilingual", "control")}
     transfer, _ = _transfer_section(main, control, manifest, out / "data", limit)
     model = pretrained["multilingual"]

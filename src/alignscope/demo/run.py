@@ -15,7 +15,6 @@ unfinished runs. The demo folder holds:
 from __future__ import annotations
 
 import copy
-import json
 import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -25,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from alignscope.errors import AlignscopeError, ConfigError
+from alignscope.errors import AlignscopeError, ConfigError, DataFormatError
 from alignscope.experiments.spec import apply_overrides
 from alignscope.io import atomic_directory
 
@@ -95,13 +94,17 @@ def _pretrain_config(config: dict[str, Any], out: Path, extra: dict[str, Any]) -
 
 
 def _finished(folder: Path, config: Any) -> bool:
-    """The folder holds a pretrained model of exactly this configuration."""
-    from alignscope.lab.pretrain import RESULT_FILE, PretrainConfig
+    """The folder holds a pretrained model of exactly this configuration (one recorded by an
+    alignscope before results schema 2 is pretrained again)."""
+    from alignscope.lab.pretrain import PretrainConfig
+    from alignscope.runs import load_run, result_file
 
-    done = folder / RESULT_FILE
-    if not done.is_file():
+    if not result_file(folder, "pretrain").is_file():
         return False
-    recorded = json.loads(done.read_text(encoding="utf-8"))["config"]
+    try:
+        recorded = dict(load_run(folder, "pretrain").data["config"])
+    except DataFormatError:
+        return False
     recorded["languages"] = tuple(recorded["languages"]) if recorded["languages"] else None
     return PretrainConfig(**recorded).identity() == config.identity()
 

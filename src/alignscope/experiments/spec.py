@@ -23,7 +23,6 @@ names the key it is about.
 from __future__ import annotations
 
 import copy
-import difflib
 import os
 import re
 from pathlib import Path
@@ -33,7 +32,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from alignscope.config import check_input, load_yaml
-from alignscope.errors import ConfigError
+from alignscope.errors import ConfigError, did_you_mean
 
 REFERENCE = "REF"
 _ENV = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
@@ -180,8 +179,7 @@ def describe(error: ValidationError, schema: type[BaseModel] | None = None,
     key = _join(prefix, ".".join(str(part) for part in first["loc"]))
     if first["type"] == "extra_forbidden":
         known = _known_keys(schema, first["loc"][:-1]) if schema else []
-        close = difflib.get_close_matches(str(first["loc"][-1]), known, n=3, cutoff=0.6)
-        hint = f"; did you mean {', '.join(close)}?" if close else \
+        hint = did_you_mean(str(first["loc"][-1]), known) or \
             (f"; known: {', '.join(known)}" if known else "")
         return f"unknown key `{key}`{hint}"
     if first["type"] == "missing":

@@ -3,18 +3,17 @@ objective (`mlm`: a BERT) or a causal-LM one (`clm`: a Llama-style decoder with 
 rotary positions and a SwiGLU MLP, trained on next-token prediction).
 
 The output folder is a standard Hugging Face checkpoint (config.json, model.safetensors, a
-fast tokenizer) that every command takes as `--model`, plus `pretrain.json` (configuration,
-timings, held-out loss per language), `loss.json` and `loss.png`. While training,
-`resume/` holds the last checkpoint (alignscope.train_state: weights, optimizer, schedule,
-generators, loss history), replaced atomically every `save_every` steps; a killed run
-continues from it. Batches and masks are drawn from (seed, step), so a resumed run is the run
-that was never interrupted.
+fast tokenizer) that every command takes as `--model`, plus `pretrain.json` (a result of kind
+`pretrain`, docs/results.md: configuration, timings, held-out loss per language), `loss.json`
+and `loss.png`. While training, `resume/` holds the last checkpoint (alignscope.train_state:
+weights, optimizer, schedule, generators, loss history), replaced atomically every
+`save_every` steps; a killed run continues from it. Batches and masks are drawn from (seed,
+step), so a resumed run is the run that was never interrupted.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import hashlib
 import json
 import math
@@ -55,8 +54,9 @@ from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.io import atomic_directory, atomic_write_json, utf8_lines
 from alignscope.lab.tokenizer import load_tokenizer, train_wordpiece
 from alignscope.progress import progress_bar
+from alignscope.runs import make_result, result_file, write_result
+from alignscope.runtime import pick_device
 
-RESULT_FILE = "pretrain.json"
 RESUME_DIR = "resume"
 _RUNTIME = ("threads", "device", "save_every")  # a resumed run may change them
 _EVAL_SENTENCES = 500  # held-out sentences per language for the final held-out loss
@@ -149,12 +149,6 @@ def corpus_tokenizer(corpus: str | Path, vocab_size: int, max_length: int = 128,
 def _read_lines(path: Path, limit: int | None = None) -> list[str]:
     lines = [line.strip() for _, line in utf8_lines(path) if line.strip()]
     return lines[:limit] if limit else lines
-
-
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 class _Batches:
@@ -254,7 +248,7 @@ def pretrain(config: PretrainConfig, out: str | Path, overwrite: bool = False,
     if missing:
         raise ConfigError(f"--languages {','.join(missing)} not in the corpus {corpus} "
                           f"(it has {','.join(available)})")
-    if (out / RESULT_FILE).exists():
+    if result_file(out, "pretrain").exists():
         if not overwrite:
             raise AlignscopeError(f"{out} already holds a pretrained model; choose another --out "
                                   "or pass --overwrite")
@@ -274,7 +268,7 @@ def pretrain(config: PretrainConfig, out: str | Path, overwrite: bool = False,
         tokenizer, _read_lines(corpus / "text" / f"{lang}.train.txt"), config)]
     batches = _Batches(train_ids, tokenizer, config)
 
-    device = _device(config.device)
+    device = pick_device(config.device)
     model = _build(config, tokenizer).to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay)
@@ -315,16 +309,16 @@ def pretrain(config: PretrainConfig, out: str | Path, overwrite: bool = False,
     model.eval()
     evaluation = {lang: _heldout(model, tokenizer, corpus, lang, config, device)
                   for lang in available}
-    result = {
-        "kind": "alignscope-lab-pretrain", "schema_version": 1,
-        "config": dataclasses.asdict(config), "objective": config.objective,
-        "languages": languages,
+    result = make_result("pretrain", {
+        "objective": config.objective, "languages": languages,
         "parameters": sum(p.numel() for p in model.parameters()),
         "vocab_size": len(tokenizer), "train_sentences": len(train_ids),
         "steps": step, "final_loss": history[-1]["loss"] if history else None,
         "heldout": evaluation, "seconds_this_session": round(time.perf_counter() - started, 1),
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-    }
+    }, source_language=None, random_init=[],
+        model={"name": str(out), "source": None, "num_blocks": config.layers,
+               "hidden_size": config.hidden},
+        config=dataclasses.asdict(config))
     _export(out, model, tokenizer, history, result)
     return result
 
@@ -428,7 +422,7 @@ def _export(out: Path, model: BertForMaskedLM | LlamaForCausalLM,
             shutil.rmtree(out / path.name)
         os.replace(path, out / path.name)
     (out / ".export").rmdir()
-    atomic_write_json(out / RESULT_FILE, result)
+    write_result(out, result)
 
 
 def _plot_loss(path: Path, history: list[dict[str, Any]], result: dict[str, Any]) -> None:

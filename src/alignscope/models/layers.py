@@ -40,15 +40,15 @@ def _parameter_count(module: nn.Module) -> int:
     return sum(parameter.numel() for parameter in module.parameters())
 
 
-def _configured_depth(model: nn.Module) -> int | None:
-    config = getattr(model, "config", None)
-    if config is None:
-        return None
+def configured_depth(config: object) -> int | None:
+    """The number of blocks a model's config declares (a multimodal wrapper's: its text
+    model's); None if it declares none. `find_blocks` prefers the stack of this length, and
+    sweeps plan layer groups with it from the config alone, so both count the same blocks."""
     if callable(getattr(config, "get_text_config", None)):
         config = config.get_text_config()
-    for key in ("num_hidden_layers", "n_layers", "num_layers"):
+    for key in ("num_hidden_layers", "n_layer", "n_layers", "num_layers"):
         value = getattr(config, key, None)
-        if isinstance(value, int):
+        if isinstance(value, int) and not isinstance(value, bool):
             return value
     return None
 
@@ -60,7 +60,8 @@ def find_blocks(model: nn.Module) -> BlockStack:
     Nested wrappers and decoder layouts need no table."""
     from torch import nn
 
-    depth = _configured_depth(model)
+    config = getattr(model, "config", None)
+    depth = None if config is None else configured_depth(config)
 
     def rank(stack: nn.ModuleList) -> tuple[bool, bool, int]:
         return (len(stack) == depth, len({type(child) for child in stack}) == 1,

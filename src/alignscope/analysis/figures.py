@@ -1,7 +1,7 @@
 """The figures of `similarity`, `stability` and `correlate` runs, drawn from their results.
 
-Analysis modules write data (JSON, CSV); the commands pass these functions as the `figures`
-hook, so the figures land in the same atomic run folder as the data they show.
+`outputs.write_run` draws them into the same atomic run folder as the data they show, so a run
+gets its figures whoever starts it: a command, a sweep or a Python caller.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from alignscope.analysis.measures import describe
-from alignscope.report.figures import (
+from alignscope.analysis.plots import (
     plot_correlation,
     plot_layer_curves,
     plot_layer_matrix,
@@ -69,3 +69,12 @@ def correlation_figures(folder: Path, result: dict[str, Any]) -> None:
                       for name in ("spearman", "pearson")},
                      title=f"{result['measure']} similarity vs zero-shot {metric_label(result['metric'])} "
                            f"({len(result['languages'])} languages)")
+
+
+FIGURES = {"similarity": similarity_figures, "stability": stability_figures,
+           "correlation": correlation_figures}
+
+
+def draw(folder: Path, result: dict[str, Any]) -> None:
+    """The figures of `result`, by its kind, into `folder`."""
+    FIGURES[result["kind"]](folder, result)
