@@ -91,18 +91,18 @@ def files(folder: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tiny_bert: Path, shared_data: Path,
+def uninterrupted(tiny_bert: Path, data_slices: Path,
                   tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("whole") / "run"
-    run_cli([*options(tiny_bert, shared_data), "--checkpoint-every", str(EVERY),
+    run_cli([*options(tiny_bert, data_slices), "--checkpoint-every", str(EVERY),
              "--out", str(out)])
     return out
 
 
 def test_checkpoints_change_nothing_and_are_removed_at_the_end(
-        uninterrupted: Path, tiny_bert: Path, shared_data: Path, tmp_path: Path) -> None:
+        uninterrupted: Path, tiny_bert: Path, data_slices: Path, tmp_path: Path) -> None:
     plain = tmp_path / "plain"
-    run_cli([*options(tiny_bert, shared_data), "--out", str(plain)])
+    run_cli([*options(tiny_bert, data_slices), "--out", str(plain)])
     whole = json.loads((uninterrupted / "results.json").read_text())
     assert whole["training"]["steps"] == STEPS and whole["training"]["resumed_at_steps"] == []
     assert stable(json.loads((plain / "results.json").read_text())) == stable(whole)
@@ -113,10 +113,10 @@ def test_checkpoints_change_nothing_and_are_removed_at_the_end(
 @pytest.mark.slow
 @pytest.mark.parametrize("point", list(KILLS))
 def test_killed_anywhere_then_resumed_is_the_uninterrupted_run(
-        point: str, uninterrupted: Path, tiny_bert: Path, shared_data: Path,
+        point: str, uninterrupted: Path, tiny_bert: Path, data_slices: Path,
         tmp_path: Path, killed_cli: Callable[[str, list[str]], int]) -> None:
     out = tmp_path / "run"
-    args = [*options(tiny_bert, shared_data), "--checkpoint-every", str(EVERY), "--out", str(out)]
+    args = [*options(tiny_bert, data_slices), "--checkpoint-every", str(EVERY), "--out", str(out)]
     assert killed_cli(KILLS[point], ["finetune", *args]) == -9
     assert not (out / "results.json").exists()
     if point == "between the renames of a checkpoint swap":
@@ -137,9 +137,9 @@ def test_killed_anywhere_then_resumed_is_the_uninterrupted_run(
     assert sorted(p.name for p in out.iterdir()) == ["checkpoint", "results.json"]
 
 
-def test_a_changed_configuration_is_refused_naming_the_keys(tiny_bert: Path, shared_data: Path,
+def test_a_changed_configuration_is_refused_naming_the_keys(tiny_bert: Path, data_slices: Path,
                                                            tmp_path: Path) -> None:
-    base = {"model": str(tiny_bert), "train": "ud:en_ewt", "eval": [], "data_dir": str(shared_data),
+    base = {"model": str(tiny_bert), "train": "ud:en_ewt", "eval": [], "data_dir": str(data_slices),
             "epochs": 2, "batch_size": 8, "max_train_sentences": 16, "max_dev_sentences": 4,
             "max_eval_sentences": 4, "threads": 1}
     out = tmp_path / "run"
@@ -164,10 +164,10 @@ def test_a_changed_configuration_is_refused_naming_the_keys(tiny_bert: Path, sha
     torch.set_num_threads(1)
 
 
-def test_overwrite_starts_an_interrupted_run_again(tiny_bert: Path, shared_data: Path,
+def test_overwrite_starts_an_interrupted_run_again(tiny_bert: Path, data_slices: Path,
                                                   tmp_path: Path) -> None:
     config = FinetuneConfig(model=str(tiny_bert), train="ud:en_ewt", eval=[],
-                            data_dir=str(shared_data), epochs=1, batch_size=8,
+                            data_dir=str(data_slices), epochs=1, batch_size=8,
                             max_train_sentences=16, max_dev_sentences=4, max_eval_sentences=4,
                             threads=1, checkpoint_every=1)
     out = tmp_path / "run"
