@@ -174,6 +174,8 @@ def test_an_interrupted_finetune_resumes_from_its_checkpoint(
     assert finished(out) == set()
     [planned] = prepare(config, out)[1]
     assert (planned.state, planned.resumes_at) == ("todo", 6)
+    status = sweep_status(out)["runs"]["pos-REF-s1"]
+    assert (status["status"], status["checkpoint_step"]) == ("interrupted", 6)
     with pytest.raises(RunConflictError, match=r"resume/pos-REF-s1 holds the checkpoint of an "
                                                r"unfinished run .*lr: 0.002 then, 0.001 now"):
         prepare(config, out, ["finetune.lr=0.001"])

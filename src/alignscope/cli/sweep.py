@@ -101,7 +101,9 @@ def status(out: Annotated[Path, typer.Argument(help="A sweep folder.")]) -> None
             table.add_column(column)
         for name, entry in info["runs"].items():
             seconds = entry.get("seconds")
-            table.add_row(name, entry["kind"], entry["status"],
+            checkpoint = entry.get("checkpoint_step")
+            table.add_row(name, entry["kind"], entry["status"] + (
+                f" (checkpoint at step {checkpoint})" if checkpoint is not None else ""),
                           "" if seconds is None else f"{seconds:.1f}",
                           (entry.get("error") or "")[:80])
         console = Console()

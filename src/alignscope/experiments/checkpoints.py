@@ -15,6 +15,7 @@ from step 0 (with the same results: a seed fixes a run).
 
 from __future__ import annotations
 
+import json
 import secrets
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,14 @@ class Checkpoints:
                 f"({error.changes})", "use another --out, or remove that folder to start the "
                 "run again") from None
         return None if checkpoint is None else int(checkpoint.progress["step"])
+
+    def saved_step(self, name: str) -> int | None:
+        """The step of a run's checkpoint, read without checking it (for `sweep status`)."""
+        try:
+            state = json.loads((self.folder(name) / train_state.STATE_FILE).read_text())
+            return int(state["progress"]["step"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     def runtime(self, run: RunSpec) -> dict[str, Any]:
         """What a fine-tuning run needs to find its checkpoint folder."""

@@ -214,7 +214,7 @@ def sweep_status(out: str | Path) -> dict[str, Any]:
     if manifest is None:
         raise ConfigError(f"{out} is not a sweep folder (no readable manifest.json); run "
                           "`alignscope sweep CONFIG --out DIR` first")
-    store = RunStore(out)
+    store, checkpoints = RunStore(out), Checkpoints(out)
     live = is_locked(out)
     runs = {}
     for name, entry in manifest["runs"].items():
@@ -225,6 +225,8 @@ def sweep_status(out: str | Path) -> dict[str, Any]:
         elif status == "running" and not live:
             status = "interrupted"
         runs[name] = {**entry, "status": status}
+        if status != "done" and (step := checkpoints.saved_step(name)) is not None:
+            runs[name]["checkpoint_step"] = step
     counts: dict[str, int] = {}
     for entry in runs.values():
         counts[entry["status"]] = counts.get(entry["status"], 0) + 1
