@@ -10,6 +10,7 @@ Three kinds of run, each in its own folder under `OUT/runs/`:
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,14 +64,17 @@ def model_depth(model: str) -> int:
     """Number of transformer blocks, from the model's config alone (no weights)."""
     from transformers import AutoConfig
 
-    from alignscope.models.encoder import resolve_model_source
+    from alignscope.models.encoder import check_architecture, resolve_model_source
     from alignscope.models.layers import configured_depth
 
     try:
         config = AutoConfig.from_pretrained(resolve_model_source(model))
+        check_architecture(config, model)
     except (OSError, ValueError) as error:
         raise ConfigError(f"key `models`: cannot read the configuration of {model!r} "
                           f"({str(error).splitlines()[0]})") from None
+    except AlignscopeError as error:
+        raise ConfigError(f"key `models`: {error.message}", error.hint) from None
     depth = configured_depth(config)
     if depth is None:
         raise ConfigError(f"key `models`: {model!r} does not say how many layers it has")
@@ -184,6 +188,7 @@ def plan(spec: ExperimentSpec) -> list[RunSpec]:
     for model in spec.models:
         depth = model_depth(model)
         groups = layer_groups(spec, depth)
+        analysis.check_groups(groups, depth)
         suffix = f"-{_slug(model)}" if multi else ""
         similarity_name = None
         if analysis.similarity is not None and analysis.similarity_pretrained:
@@ -210,7 +215,32 @@ def plan(spec: ExperimentSpec) -> list[RunSpec]:
                              "similarity": _by_name(runs, similarity_name).key,
                              "transfer": _by_name(runs, name).key},
                             labels, {}, (similarity_name, name)))
+    _check_data(runs)
     return runs
+
+
+def _check_data(runs: list[RunSpec]) -> None:
+    """The fine-tunes' datasets parse and their labels agree, as far as the runs read them: a
+    malformed file fails here, naming its file and line, not in every run."""
+    from alignscope.tasks import get_task
+    from alignscope.training.finetune import read_data, resolve_data
+    from alignscope.training.shared import SharedData
+
+    shared, checked = SharedData(), set()
+    for run in runs:
+        if run.kind != "finetune":
+            continue
+        config = FinetuneConfig(**run.config["finetune"])
+        reads = {key: config.to_dict()[key] for key in _DATA_KEYS}
+        if json.dumps(reads, sort_keys=True) not in checked:
+            checked.add(json.dumps(reads, sort_keys=True))
+            read_data(get_task(config.task, **config.task_options), resolve_data(config),
+                      config, shared)
+
+
+# What decides which sentences a fine-tune reads.
+_DATA_KEYS = ("task", "task_options", "train", "dev", "eval", "data_dir", "max_train_sentences",
+              "max_dev_sentences", "max_eval_sentences")
 
 
 def _by_name(runs: list[RunSpec], name: str) -> RunSpec:
@@ -324,6 +354,22 @@ class _AnalysisPlan:
 
     def correlates(self, group: str) -> bool:
         return group in self.correlation_groups
+
+    def check_groups(self, groups: list[str], depth: int) -> None:
+        """The groups stability and correlation name are groups the experiment runs; they are
+        kept under their canonical names (`0-1` is `block.0-1`)."""
+        for key, wanted in (("analyses.stability.groups", self.stability_groups or []),
+                            ("analyses.correlation.groups", self.correlation_groups)):
+            for index, group in enumerate(wanted):
+                try:
+                    name = group if group == REFERENCE else str(parse_layers(group, depth))
+                except ConfigError as error:
+                    raise ConfigError(f"key `{key}.{index}`: {error}") from None
+                if name not in groups:
+                    raise ConfigError(f"key `{key}.{index}`: {group} is not a layer group this "
+                                      f"experiment runs ({', '.join(groups)})",
+                                      "name one of those, or add it to random_init")
+                wanted[index] = name
 
     def check(self, model: str) -> None:
         """Build every analysis configuration once so that bad settings fail now."""

@@ -36,6 +36,7 @@ from alignscope.errors import ConfigError, did_you_mean
 
 REFERENCE = "REF"
 _ENV = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+_REFERENCE = re.compile(r"\$\{[^}]*\}?")
 
 
 class _Strict(BaseModel):
@@ -125,6 +126,11 @@ def expand_env(data: Any, where: str = "") -> Any:
         return [expand_env(value, f"{where}.{i}") for i, value in enumerate(data)]
     if not isinstance(data, str):
         return data
+
+    for reference in _REFERENCE.findall(data):  # `${VAR:path}`, `${VAR`: not a variable
+        if not _ENV.fullmatch(reference):
+            raise ConfigError(f"key `{where}`: {reference!r} is not a variable reference",
+                              "write ${NAME}, or ${NAME:-DEFAULT} for a default")
 
     def substitute(match: re.Match[str]) -> str:
         value = os.environ.get(match["name"])

@@ -154,10 +154,7 @@ def load_encoder(name_or_path: str | Path, *, revision: str | None = None,
         raise AlignscopeError(f"model {name_or_path!r} has no fast tokenizer; word alignment "
                               "needs one (install `tokenizers` or convert the tokenizer)")
     model = language_model(model)
-    if getattr(model.config, "is_encoder_decoder", False):
-        raise AlignscopeError(f"model {name_or_path!r} is an encoder-decoder "
-                              f"({type(model).__name__}); alignscope reads encoder-only and "
-                              "decoder-only models", "pick an encoder or a decoder-only LLM")
+    check_architecture(model.config, name_or_path)
     find_blocks(model)  # fail early on architectures we cannot dissect
     if is_causal(model.config):
         set_pad_token(tokenizer, str(name_or_path))
@@ -165,6 +162,15 @@ def load_encoder(name_or_path: str | Path, *, revision: str | None = None,
     tokenizer.deprecation_warnings["sequence-length-is-longer-than-the-specified-maximum"] = True
     model.eval()
     return Encoder(model=model, tokenizer=tokenizer, name=str(name_or_path), source=source)
+
+
+def check_architecture(config: PreTrainedConfig, name: str | Path) -> None:
+    """An encoder-decoder (T5, BART...) is refused: from its configuration alone, so that a
+    sweep refuses it before its first run."""
+    if getattr(config.get_text_config(), "is_encoder_decoder", False):
+        raise AlignscopeError(f"model {str(name)!r} is an encoder-decoder ({config.model_type}); "
+                              "alignscope reads encoder-only and decoder-only models",
+                              "pick an encoder or a decoder-only LLM")
 
 
 def language_model(model: PreTrainedModel) -> PreTrainedModel:

@@ -25,7 +25,7 @@ from alignscope.models.reinit import ReinitRecord, reinitialize
 from alignscope.models.task_model import TaskModel
 from alignscope.runs import CHECKPOINT_DIR, PREDICTIONS_DIR, make_result, result_file, write_result
 from alignscope.runtime import device_description, peak_memory_mb, pick_device
-from alignscope.tasks import get_task
+from alignscope.tasks import Labels, Task, get_task
 from alignscope.training.checkpoint import save_checkpoint
 from alignscope.training.config import DEFAULT_MAX_LENGTH, RUNTIME_FIELDS, FinetuneConfig
 from alignscope.training.loop import Loop
@@ -36,13 +36,15 @@ STATE_DIR = "resume"  # the training state of an unfinished run (alignscope.trai
 
 
 @dataclass
-class _Data:
+class Data:
     train: ResolvedDataset
     dev: ResolvedDataset | None
     evals: list[ResolvedDataset]
 
 
-def _resolve_data(config: FinetuneConfig) -> _Data:
+def resolve_data(config: FinetuneConfig) -> Data:
+    """The datasets a fine-tune reads: its source's train and dev splits (or --dev), the
+    source's test split and every --eval set."""
     train_ref = parse_ref(config.train)
     train = resolve(train_ref, "train", config.data_dir)
     if config.dev:
@@ -59,7 +61,20 @@ def _resolve_data(config: FinetuneConfig) -> _Data:
         dataset = resolve(ref, "eval", config.data_dir)
         if all(dataset.path != seen.path for seen in evals):
             evals.append(dataset)
-    return _Data(train, dev, evals)
+    return Data(train, dev, evals)
+
+
+def read_data(task: Task, data: Data, config: FinetuneConfig, shared: SharedData,
+              ) -> tuple[list[Sentence], list[Sentence] | None, list[list[Sentence]], Labels]:
+    """Train, dev and eval sentences as far as the run reads them, and the labels of the
+    training set, which the others must not go beyond."""
+    train = shared.read(task, data.train, config.max_train_sentences)
+    dev = shared.read(task, data.dev, config.max_dev_sentences) if data.dev else None
+    evals = [shared.read(task, dataset, config.max_eval_sentences) for dataset in data.evals]
+    labels = task.build_labels(train)
+    for sentences in (dev or [], *evals):
+        task.check_labels(sentences, labels)
+    return train, dev, evals, labels
 
 
 def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run", *,
@@ -91,15 +106,10 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
     state_dir = out / STATE_DIR if state_dir is None else Path(state_dir)
     checkpoint = _checkpoint(config, state_dir, overwrite)
     task = get_task(config.task, **config.task_options)
-    data = _resolve_data(config)  # fail on bad references before any heavy work
+    data = resolve_data(config)  # fail on bad references before any heavy work
     shared = shared or SharedData()
-    train_sentences = shared.read(task, data.train, config.max_train_sentences)
-    dev_sentences = shared.read(task, data.dev, config.max_dev_sentences) if data.dev else None
-    eval_sentences = [shared.read(task, dataset, config.max_eval_sentences)
-                      for dataset in data.evals]
-    labels = task.build_labels(train_sentences)
-    for sentences in (dev_sentences or [], *eval_sentences):
-        task.check_labels(sentences, labels)
+    train_sentences, dev_sentences, eval_sentences, labels = read_data(task, data, config,
+                                                                       shared)
 
     torch.manual_seed(config.seed)
     if config.threads:
