@@ -23,6 +23,33 @@ RECORDED = ("started", "finished", "seconds", "error", "device", "host", "node",
             "versions")
 
 
+def open_sweep(out: Path) -> dict[str, Any]:
+    """The manifest of the sweep folder `out`; a missing folder, a folder that is not a sweep
+    (with what it holds instead) and a damaged manifest are each said so."""
+    from alignscope.errors import ConfigError, DataFormatError
+    from alignscope.io import read_json
+    from alignscope.runs import RESULT_FILES
+
+    hint = "pass the --out folder of `alignscope sweep`"
+    if not out.exists():
+        raise ConfigError(f"{out}: no such folder", hint)
+    if not out.is_dir():
+        raise ConfigError(f"{out} is a file, not a sweep folder", hint)
+    if not (out / MANIFEST).is_file():
+        held = [f"a {kind} result ({name})" for kind, name in RESULT_FILES.items()
+                if (out / name).is_file()]
+        raise ConfigError(f"{out} is not a sweep folder (no {MANIFEST})"
+                          + (f"; it holds {held[0]}" if held else ""),
+                          hint + (" (`alignscope table` reads a single run)" if held else ""))
+    data = read_json(out / MANIFEST)  # invalid JSON: the file and line
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA \
+            or not isinstance(data.get("runs"), dict):
+        raise DataFormatError(out / MANIFEST, None, "not a sweep manifest this version reads",
+                              "run the same `alignscope sweep` again: it rebuilds the "
+                              "manifest from the run folders")
+    return data
+
+
 def read_manifest(out: Path) -> dict[str, Any] | None:
     """The manifest, or None when absent or unreadable (it is rebuilt from the run folders)."""
     try:

@@ -22,7 +22,7 @@ from alignscope.errors import ConfigError
 from alignscope.experiments.backends import Backend
 from alignscope.experiments.checkpoints import Checkpoints
 from alignscope.experiments.execute import execute_run
-from alignscope.experiments.manifest import RECORDED, Manifest, read_manifest
+from alignscope.experiments.manifest import RECORDED, Manifest, open_sweep, read_manifest
 from alignscope.experiments.plan import RunSpec, plan
 from alignscope.experiments.spec import ExperimentSpec, load_spec
 from alignscope.experiments.store import RunStore, is_locked, sweep_lock
@@ -210,10 +210,7 @@ class _Scheduler:
 def sweep_status(out: str | Path) -> dict[str, Any]:
     """The manifest's view of a sweep folder, checked against the run folders."""
     out = Path(out)
-    manifest = read_manifest(out)
-    if manifest is None:
-        raise ConfigError(f"{out} is not a sweep folder (no readable manifest.json); run "
-                          "`alignscope sweep CONFIG --out DIR` first")
+    manifest = open_sweep(out)
     store, checkpoints = RunStore(out), Checkpoints(out)
     live = is_locked(out)
     runs = {}

@@ -14,7 +14,14 @@ from alignscope.errors import AlignscopeError, DataFormatError
 from alignscope.io import atomic_directory, atomic_write_json
 from alignscope.models.encoder import Encoder, load_encoder
 from alignscope.models.task_model import TaskModel
-from alignscope.runs import CHECKPOINT_ENCODER, CHECKPOINT_HEAD, CHECKPOINT_TASK, checkpoint_dir
+from alignscope.runs import (
+    CHECKPOINT_DIR,
+    CHECKPOINT_ENCODER,
+    CHECKPOINT_HEAD,
+    CHECKPOINT_TASK,
+    checkpoint_dir,
+    result_file,
+)
 from alignscope.tasks import Labels, Task, get_task
 
 
@@ -38,8 +45,7 @@ def load_checkpoint(run_dir: str | Path, device: torch.device,
     directory = checkpoint_dir(run_dir)
     task_file = directory / CHECKPOINT_TASK
     if not task_file.is_file():
-        raise AlignscopeError(f"{run_dir} is not a fine-tuned checkpoint (no {CHECKPOINT_TASK}); pass "
-                              "the --out directory of `alignscope finetune`")
+        raise _no_checkpoint(run_dir)
     meta = _read_meta(task_file)
     if not (directory / CHECKPOINT_HEAD).is_file():
         raise AlignscopeError(f"{directory}: the task head ({CHECKPOINT_HEAD}) is missing",
@@ -55,6 +61,24 @@ def load_checkpoint(run_dir: str | Path, device: torch.device,
                               "re-run `alignscope finetune`, or copy the whole run folder") from None
     model = TaskModel(encoder.model, head).to(device).eval()
     return model, encoder, task, meta["labels"], meta
+
+
+def _no_checkpoint(run_dir: Path) -> AlignscopeError:
+    """What a folder without a checkpoint is: a finished run whose model was deleted (by a
+    sweep, after its analyses), or no fine-tuning run at all."""
+    folder = run_dir / "finetune" if (run_dir / "finetune").is_dir() else run_dir
+    if not result_file(folder, "finetune").is_file():
+        return AlignscopeError(f"{run_dir} is not a fine-tuned checkpoint (no "
+                               f"{CHECKPOINT_DIR}/{CHECKPOINT_TASK})",
+                               "pass the --out folder of `alignscope finetune`")
+    if any((where / "run.json").is_file() for where in (folder, folder.parent)):  # a sweep's
+        return AlignscopeError(f"{run_dir}: this sweep run's fine-tuned model was deleted once "
+                               "its analyses were done (the experiment's keep_checkpoints: "
+                               "false, the default)",
+                               "set keep_checkpoints: true and run the sweep into another "
+                               "--out, or fine-tune it again with `alignscope finetune`")
+    return AlignscopeError(f"{run_dir}: the run finished, but its {CHECKPOINT_DIR}/ folder is "
+                           "gone", "fine-tune it again with `alignscope finetune`")
 
 
 def _read_meta(path: Path) -> dict[str, Any]:
