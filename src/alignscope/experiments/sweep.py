@@ -78,44 +78,66 @@ def run_sweep(config: str | Path | dict[str, Any], out: str | Path, *,
               retry_failed: bool = False, progress: bool | None = None) -> SweepResult:
     """Run the experiment's unfinished runs into `out`; returns what was planned and done."""
     out = Path(out)
-    spec, planned = prepare(config, out, overrides, retry_failed)
-    with sweep_lock(out):
-        store = RunStore(out)
-        store.clean_stale()
-        # Re-checked under the lock: another sweep may have finished runs meanwhile.
-        spec, planned = prepare(config, out, overrides, retry_failed)
-        atomic_write_text(out / EXPERIMENT_FILE, _dump(spec))
-        executor = _backend(backend, spec, jobs, runs_per_device, address)
-        manifest = Manifest(out, spec.name, [p.run for p in planned])
-        checkpoints = Checkpoints(out)
-        for item in planned:
-            if item.state == "done":
-                manifest.data["runs"][item.run.name]["status"] = "done"
-                checkpoints.remove(item.run.name)  # left by a sweep killed as it sealed the run
-        manifest.start_sweep({"host": socket.gethostname(), "platform": platform.platform(),
-                              **executor.describe()})
-        result = SweepResult(out, planned)
-        todo = [p.run for p in planned if p.state in ("todo", "corrupt")]
-        try:
-            with JobProgress("sweep", len(todo), progress) as display:
-                for item in planned:
-                    if item.state == "corrupt":
-                        moved = store.quarantine(item.run.name)
-                        display.log(f"{item.run.name}: not a whole result; moved to {moved}")
-                _Scheduler(store, manifest, executor, display, result, spec, checkpoints).run(todo)
-        finally:
-            executor.close()
-            manifest.finish_sweep(manifest.counts())
-        from alignscope.experiments.aggregate import write_tables
+    _check_backend(backend, jobs, runs_per_device, address)
+    spec, _ = prepare(config, out, overrides, retry_failed)
+    # Connected before anything is written: a wrong --address leaves no trace.
+    executor = _backend(backend, spec, jobs, runs_per_device, address)
+    try:
+        with sweep_lock(out):
+            return _run_locked(config, out, overrides, retry_failed, executor, progress)
+    finally:
+        executor.close()
 
-        write_tables(out)
-        return result
+
+def _run_locked(config: str | Path | dict[str, Any], out: Path, overrides: list[str] | None,
+                retry_failed: bool, executor: Backend, progress: bool | None) -> SweepResult:
+    store = RunStore(out)
+    store.clean_stale()
+    # Re-checked under the lock: another sweep may have finished runs meanwhile.
+    spec, planned = prepare(config, out, overrides, retry_failed)
+    atomic_write_text(out / EXPERIMENT_FILE, _dump(spec))
+    manifest = Manifest(out, spec.name, [p.run for p in planned])
+    checkpoints = Checkpoints(out)
+    for item in planned:
+        if item.state == "done":
+            manifest.data["runs"][item.run.name]["status"] = "done"
+            checkpoints.remove(item.run.name)  # left by a sweep killed as it sealed the run
+    manifest.start_sweep({"host": socket.gethostname(), "platform": platform.platform(),
+                          **executor.describe()})
+    result = SweepResult(out, planned)
+    todo = [p.run for p in planned if p.state in ("todo", "corrupt")]
+    try:
+        with JobProgress("sweep", len(todo), progress) as display:
+            for item in planned:
+                if item.state == "corrupt":
+                    moved = store.quarantine(item.run.name)
+                    display.log(f"{item.run.name}: not a whole result; moved to {moved}")
+            _Scheduler(store, manifest, executor, display, result, spec, checkpoints).run(todo)
+    finally:
+        manifest.finish_sweep(manifest.counts())
+    from alignscope.experiments.aggregate import write_tables
+
+    write_tables(out)
+    return result
 
 
 def _dump(spec: ExperimentSpec) -> str:
     import yaml
 
     return yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def _check_backend(name: str, jobs: int | None, runs_per_device: int,
+                   address: str | None) -> None:
+    if name not in ("local", "ray"):
+        raise ConfigError(f"--backend {name!r}: use local or ray")
+    if jobs is not None and jobs < 1:
+        raise ConfigError(f"--jobs must be at least 1, got {jobs}")
+    if runs_per_device < 1:
+        raise ConfigError(f"--runs-per-device must be at least 1, got {runs_per_device}")
+    if address is not None and name != "ray":
+        raise ConfigError(f"--address {address} is a Ray cluster's, and the backend is {name}",
+                          "add --backend ray, or drop --address")
 
 
 def _backend(name: str, spec: ExperimentSpec, jobs: int | None, runs_per_device: int,
@@ -128,7 +150,7 @@ def _backend(name: str, spec: ExperimentSpec, jobs: int | None, runs_per_device:
         from alignscope.experiments.backends.ray_backend import RayBackend
 
         return RayBackend(address, jobs, runs_per_device)
-    raise ConfigError(f"unknown backend {name!r}; use local or ray")
+    raise AssertionError(name)  # _check_backend
 
 
 class _Scheduler:

@@ -76,11 +76,15 @@ class RayBackend:
             import ray
         except ImportError:
             raise ConfigError("--backend ray needs Ray: pip install 'alignscope[ray]'") from None
-        if runs_per_device < 1:
-            raise ConfigError(f"--runs-per-device must be at least 1, got {runs_per_device}")
         if not ray.is_initialized():
-            with on_loopback() if loopback_address(address) else contextlib.nullcontext():
-                ray.init(address=address, log_to_driver=False)
+            try:
+                with on_loopback() if loopback_address(address) else contextlib.nullcontext():
+                    ray.init(address=address, log_to_driver=False)
+            except (ConnectionError, RuntimeError, ValueError) as error:
+                raise ConfigError(f"--address {address}: no Ray cluster could be reached "
+                                  f"({str(error).splitlines()[0]})",
+                                  "start one (`ray start --head`), or check the address "
+                                  "(HOST:PORT of its head node, or auto)") from None
         gpus = ray.cluster_resources().get("GPU", 0)
         self.resources = {"num_gpus": 1 / runs_per_device, "num_cpus": 1} if gpus \
             else {"num_cpus": 1}
