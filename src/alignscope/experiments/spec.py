@@ -180,8 +180,9 @@ def load_spec(source: str | Path | dict[str, Any], overrides: list[str] | None =
 
 def describe(error: ValidationError, schema: type[BaseModel] | None = None,
              prefix: str = "") -> str:
-    """The first problem, naming its key; unknown keys get the close known ones."""
-    first = error.errors()[0]
+    """The first problem, naming its key; unknown keys get the close known ones. An unknown
+    key comes first: it is often the misspelling of a required one said to be missing."""
+    first = min(error.errors(), key=lambda item: item["type"] != "extra_forbidden")
     key = _join(prefix, ".".join(str(part) for part in first["loc"]))
     if first["type"] == "extra_forbidden":
         known = _known_keys(schema, first["loc"][:-1]) if schema else []
