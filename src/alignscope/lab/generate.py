@@ -49,7 +49,9 @@ class GenerateConfig:
         if self.parallel_sentences < 1:
             raise ConfigError(f"--parallel-sentences must be at least 1, got "
                               f"{self.parallel_sentences}")
-        if self.heldout < 1 or self.sentences - 2 * self.heldout < 1:
+        if self.eval_sentences is not None and self.eval_sentences < 1:
+            raise ConfigError(f"--eval-sentences must be at least 1, got {self.eval_sentences}")
+        if self.sentences - 2 * self.heldout < 1:
             raise ConfigError(f"--sentences {self.sentences} leaves no training sentence after "
                               f"{self.heldout} dev and {self.heldout} test sentences")
 
@@ -85,7 +87,17 @@ def language_specs(languages: Sequence[str], transforms: dict[str, str],
             raise ConfigError(f"--anchor-share for {code} must be in [0, 1], got {share}")
     specs = []
     for code in codes:
-        script, orders = parse_transform(code, transforms.get(code, ""))
+        text = transforms.get(code, "").strip()
+        if code != codes[0] and not text:
+            raise ConfigError(f"language {code} has no transformation: it would be an exact "
+                              f"copy of {codes[0]} (every word shared, so --anchor-share does "
+                              "nothing)", f"give it one, e.g. --transform {code}=vocab-shift, "
+                              f"or {code}=copy for a deliberate copy")
+        script, orders = parse_transform(code, "" if text == "copy" else text)
+        if isinstance(anchor_share, dict) and code in anchor_share and script is None:
+            raise ConfigError(f"--anchor-share {code}={anchor_share[code]} has no effect: {code} "
+                              f"keeps every word of {codes[0]} (no vocab-shift)",
+                              f"drop {code} from --anchor-share, or give it vocab-shift")
         specs.append(LanguageSpec(code, script, orders, shares.get(code, 0.0)))
     return tuple(specs)
 

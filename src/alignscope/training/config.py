@@ -110,8 +110,13 @@ class FinetuneConfig:
     @field_validator("revert")
     @classmethod
     def _groups(cls, groups: list[str]) -> list[str]:
+        seen: dict[str, str] = {}
         for spec in groups:
-            user_error(parse_layers, spec)
+            name = str(user_error(parse_layers, spec))
+            if name in seen:
+                raise ValueError(f"the group {spec} is given twice (as {seen[name]} before); "
+                                 "each group is reverted and scored once")
+            seen[name] = spec
         return groups
 
     @field_validator("random_init_regex")
