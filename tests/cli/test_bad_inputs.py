@@ -568,6 +568,14 @@ LONG_RUN_CASES: list[tuple[str, Args, tuple[str, ...]]] = [
         "analyses.similarity.pretrained": True, "analyses.correlation.groups": ["block.1"],
         "analyses.parallel": parallel(w, "de", "ru"), "analyses.languages": ["fr", "de", "ru"]})(w),
      ("analyses.correlation.groups.0", "block.1")),
+    ("sweep-model-empty", lambda w: sweep(**{"analyses.similarity.pretrained": True,
+                                             "analyses.parallel": parallel(w)}, model="")(w),
+     ("key `models`", "empty")),
+    ("sweep-device-unknown", sweep(device="gpu"), ("key `device`", "gpu")),
+    ("sweep-shared-setting-out-of-range", lambda w: sweep(**{
+        "analyses.similarity.pretrained": True, "analyses.parallel": parallel(w),
+        "analyses.settings.max_sentences": 0})(w),
+     ("key `analyses.settings.max_sentences`",)),
     ("sweep-encoder-decoder", lambda w: sweep(model=str(t5_model(w)))(w),
      ("`models`", "encoder-decoder", "t5")),
     ("sweep-malformed-training-file", lambda w: sweep(**{"tasks.pos.source": str(w.write(

@@ -101,12 +101,14 @@ def layer_groups(spec: ExperimentSpec, depth: int) -> list[str]:
     return groups
 
 
-def _validated(config_class: type, options: dict[str, Any], key: str) -> Any:
-    """`config_class` from YAML values; an error names the key under `key`."""
+def _validated(config_class: type, options: dict[str, Any], key: str,
+               written: dict[str, str]) -> Any:
+    """`config_class` from YAML values; an error names the key under `key`, or the key the
+    user wrote for a field the sweep fills in (`written`)."""
     try:
         return TypeAdapter(config_class).validate_python(options)
     except ValidationError as error:
-        raise ConfigError(describe(error, prefix=key)) from None
+        raise ConfigError(describe(error, prefix=key, written=written)) from None
     except AlignscopeError as error:  # a check of the class itself (a combination of options)
         raise ConfigError(f"key `{key}`: {error}") from None
 
@@ -264,7 +266,11 @@ def _finetune_config(spec: ExperimentSpec, model: str, task_name: str, task: Tas
                "task": task_name, "dev": task.dev, "data_dir": _absolute(spec.data_dir),
                "seed": seed, "task_options": dict(task.options),
                "random_init": None if group == REFERENCE else group}  # canonical: block.0-1
-    return _validated(FinetuneConfig, options, "finetune")
+    return _validated(FinetuneConfig, options, "finetune", {
+        "model": "models", "train": f"tasks.{task_name}.source",
+        "eval": f"tasks.{task_name}.targets", "dev": f"tasks.{task_name}.dev",
+        "task_options": f"tasks.{task_name}.options", "data_dir": "data_dir", "seed": "seeds",
+        "device": "device", "threads": "threads"})
 
 
 def _absolute(path: str | None) -> str | None:
@@ -323,6 +329,15 @@ class _AnalysisPlan:
         plan.check(spec.models[0])
         return plan
 
+    def _written(self, analysis: Any) -> dict[str, str]:
+        """Where the user wrote each field the sweep fills in or shares between analyses."""
+        shared = {name: f"analyses.settings.{name}" for name in self.spec.analyses.settings
+                  if name not in analysis.settings}
+        return {"model": "models", "pretrained": "models", "source": "tasks",
+                "targets": "analyses.languages", "languages": "analyses.languages",
+                "parallel": "analyses.parallel", "data_dir": "data_dir", "device": "device",
+                **shared}
+
     def _common(self) -> dict[str, Any]:
         return {"parallel": self.spec.analyses.parallel, "data_dir": _absolute(self.spec.data_dir),
                 "device": self.spec.device}
@@ -331,7 +346,8 @@ class _AnalysisPlan:
         assert self.similarity is not None
         config = _checked(SimilarityConfig, {"model": model, "source": self.source,
                                              "targets": self.targets, **self._common(),
-                                             **self.similarity}, "analyses.similarity")
+                                             **self.similarity}, "analyses.similarity",
+                          self._written(self.spec.analyses.similarity))
         return without_runtime(dataclasses.asdict(config))
 
     def stability_config(self, model: str) -> dict[str, Any]:
@@ -339,7 +355,7 @@ class _AnalysisPlan:
         config = _checked(StabilityConfig, {"pretrained": model, "finetuned": FINETUNED,
                                             "languages": (self.source, *self.targets),
                                             **self._common(), **self.stability},
-                          "analyses.stability")
+                          "analyses.stability", self._written(self.spec.analyses.stability))
         return without_runtime(dataclasses.asdict(config))
 
     def of_finetuned(self, model: str, group: str) -> dict[str, Any]:
@@ -382,9 +398,10 @@ class _AnalysisPlan:
                               f" languages; the analyses have {len(self.targets)}")
 
 
-def _checked(config_class: type, options: dict[str, Any], key: str) -> Any:
+def _checked(config_class: type, options: dict[str, Any], key: str,
+             written: dict[str, str]) -> Any:
     """An analysis configuration from YAML values: types, then its own checks (presets...)."""
-    config = _validated(config_class, options, f"{key}.settings")
+    config = _validated(config_class, options, f"{key}.settings", written)
     try:
         if hasattr(config, "resolved"):
             return config.resolved()

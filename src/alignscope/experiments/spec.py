@@ -31,7 +31,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from alignscope.config import check_input, load_yaml
+from alignscope.config import Device, check_input, load_yaml
 from alignscope.errors import ConfigError, did_you_mean
 
 REFERENCE = "REF"
@@ -96,7 +96,7 @@ class ExperimentSpec(_Strict):
     finetune: dict[str, Any] = Field(default_factory=dict)
     analyses: AnalysesSpec = Field(default_factory=AnalysesSpec)
     keep_checkpoints: bool = False
-    device: str = "auto"
+    device: Device = "auto"
     threads: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="before")
@@ -179,11 +179,17 @@ def load_spec(source: str | Path | dict[str, Any], overrides: list[str] | None =
 
 
 def describe(error: ValidationError, schema: type[BaseModel] | None = None,
-             prefix: str = "") -> str:
+             prefix: str = "", written: dict[str, str] | None = None) -> str:
     """The first problem, naming its key; unknown keys get the close known ones. An unknown
-    key comes first: it is often the misspelling of a required one said to be missing."""
+    key comes first: it is often the misspelling of a required one said to be missing.
+    `written` names the key the user wrote for a field filled from elsewhere (`model` ->
+    `models`)."""
     first = min(error.errors(), key=lambda item: item["type"] != "extra_forbidden")
-    key = _join(prefix, ".".join(str(part) for part in first["loc"]))
+    parts = [str(part) for part in first["loc"]]
+    if parts and parts[0] in (written or {}):
+        key = ".".join([(written or {})[parts[0]], *parts[1:]])
+    else:
+        key = _join(prefix, ".".join(parts))
     if first["type"] == "extra_forbidden":
         known = _known_keys(schema, first["loc"][:-1]) if schema else []
         hint = did_you_mean(str(first["loc"][-1]), known) or \
