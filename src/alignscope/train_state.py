@@ -98,7 +98,7 @@ def load(directory: str | Path, config: Mapping[str, Any], *, runtime: Collectio
         state = None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise DataFormatError(path, None, "not a training checkpoint this version can read",
-                              "remove the folder to start the run again")
+                              f"remove {directory} to start the run again")
     saved, wanted = (comparable(state["config"], runtime), comparable(config, runtime))
     differing = sorted(key for key in saved.keys() | wanted.keys()
                        if saved.get(key) != wanted.get(key))
@@ -180,7 +180,7 @@ class Checkpoint:
     def _damaged(self, name: str, error: Exception) -> Any:
         raise DataFormatError(self.directory / name, None,
                               f"damaged checkpoint file ({str(error).splitlines()[0]})",
-                              "remove the checkpoint folder to start the run again") from None
+                              f"remove {self.directory} to start the run again") from None
 
 
 def _torch_rng() -> dict[str, torch.Tensor]:

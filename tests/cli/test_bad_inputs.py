@@ -570,7 +570,7 @@ LONG_RUN_CASES: list[tuple[str, Args, tuple[str, ...]]] = [
      ("analyses.correlation.groups.0", "block.1")),
     ("sweep-model-empty", lambda w: sweep(**{"analyses.similarity.pretrained": True,
                                              "analyses.parallel": parallel(w)}, model="")(w),
-     ("key `models`", "empty")),
+     ("key `model`", "empty")),
     ("sweep-device-unknown", sweep(device="gpu"), ("key `device`", "gpu")),
     ("sweep-shared-setting-out-of-range", lambda w: sweep(**{
         "analyses.similarity.pretrained": True, "analyses.parallel": parallel(w),

@@ -31,7 +31,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from alignscope.config import Device, check_input, load_yaml
+from alignscope.config import Device, Text, check_input, load_yaml
 from alignscope.errors import ConfigError, did_you_mean
 
 REFERENCE = "REF"
@@ -88,7 +88,7 @@ class AnalysesSpec(_Strict):
 
 class ExperimentSpec(_Strict):
     name: str
-    models: list[str] = Field(min_length=1)
+    models: list[Text] = Field(min_length=1)
     data_dir: str | None = None
     seeds: list[int] = Field(min_length=1)
     tasks: dict[str, TaskSpec] = Field(min_length=1)
@@ -110,12 +110,12 @@ class ExperimentSpec(_Strict):
             del data["model"]
         return data
 
-    @field_validator("seeds")
+    @field_validator("seeds", "models")
     @classmethod
-    def _distinct(cls, seeds: list[int]) -> list[int]:
-        if len(set(seeds)) != len(seeds):
-            raise ValueError("seeds repeat")
-        return seeds
+    def _distinct(cls, values: list[Any]) -> list[Any]:
+        if len(set(values)) != len(values):
+            raise ValueError("an item is given twice")
+        return values
 
 
 def expand_env(data: Any, where: str = "") -> Any:
@@ -175,7 +175,10 @@ def load_spec(source: str | Path | dict[str, Any], overrides: list[str] | None =
     try:
         return ExperimentSpec.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(f"{where}: {describe(error, ExperimentSpec)}") from None
+        message = describe(error, ExperimentSpec)
+        if isinstance(data, dict) and "model" in data:  # what was written: `model: X`
+            message = message.replace("`models.0`", "`model`")
+        raise ConfigError(f"{where}: {message}") from None
 
 
 def describe(error: ValidationError, schema: type[BaseModel] | None = None,
@@ -190,6 +193,8 @@ def describe(error: ValidationError, schema: type[BaseModel] | None = None,
         key = ".".join([(written or {})[parts[0]], *parts[1:]])
     else:
         key = _join(prefix, ".".join(parts))
+    if not key:  # a check of the whole file: its input is the whole file
+        return first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         known = _known_keys(schema, first["loc"][:-1]) if schema else []
         hint = did_you_mean(str(first["loc"][-1]), known) or \

@@ -28,7 +28,7 @@ from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 from alignscope.errors import AlignscopeError, UnknownNameError
 from alignscope.models.files import check_model_folder, could_be_hub_id
 from alignscope.models.layers import find_blocks
-from alignscope.runs import encoder_dir
+from alignscope.runs import encoder_dir, no_model_here
 
 
 @dataclass
@@ -76,9 +76,10 @@ def resolve_model_source(name_or_path: str | Path, allow_pickle: bool = False) -
         check_model_folder(saved, allow_pickle)
         return str(saved)
     if path.exists() and not (path / "config.json").is_file():
-        raise AlignscopeError(f"{path} is neither a model directory (no config.json) nor an "
-                              "alignscope run directory (no checkpoint/encoder)",
-                              "pass a model folder, a finetune --out folder or a hub id")
+        raise no_model_here(path) or AlignscopeError(
+            f"{path} is neither a model directory (no config.json) nor an alignscope run "
+            "directory (no checkpoint/encoder)",
+            "pass a model folder, a finetune --out folder or a hub id")
     if path.exists():
         check_model_folder(path, allow_pickle)
         return str(path)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from alignscope.analysis.measures import describe
+from alignscope.config import check_out_folder
 from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.experiments.aggregate import Row, Tables, collect, finished_runs, to_csv
 from alignscope.experiments.manifest import read_manifest
@@ -420,7 +421,7 @@ def _check_results(sweep: Path, builder: ReportBuilder, status: dict[str, Any]) 
 
 def render_report(sweep: str | Path, out: str | Path) -> dict[str, Path]:
     """Write the report of a sweep folder; returns the paths of report.md and report.html."""
-    sweep, out = Path(sweep), Path(out)
+    sweep, out = Path(sweep), check_out_folder(out)
     status = sweep_status(sweep)  # a missing folder, a foreign one, a damaged manifest
     builder = ReportBuilder(sweep, out)
     _check_results(sweep, builder, status)

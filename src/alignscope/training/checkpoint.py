@@ -20,7 +20,7 @@ from alignscope.runs import (
     CHECKPOINT_HEAD,
     CHECKPOINT_TASK,
     checkpoint_dir,
-    result_file,
+    no_model_here,
 )
 from alignscope.tasks import Labels, Task, get_task
 
@@ -45,7 +45,9 @@ def load_checkpoint(run_dir: str | Path, device: torch.device,
     directory = checkpoint_dir(run_dir)
     task_file = directory / CHECKPOINT_TASK
     if not task_file.is_file():
-        raise _no_checkpoint(run_dir)
+        raise no_model_here(run_dir) or AlignscopeError(
+            f"{run_dir} is not a fine-tuned checkpoint (no {CHECKPOINT_DIR}/{CHECKPOINT_TASK})",
+            "pass the --out folder of `alignscope finetune`")
     meta = _read_meta(task_file)
     if not (directory / CHECKPOINT_HEAD).is_file():
         raise AlignscopeError(f"{directory}: the task head ({CHECKPOINT_HEAD}) is missing",
@@ -61,24 +63,6 @@ def load_checkpoint(run_dir: str | Path, device: torch.device,
                               "re-run `alignscope finetune`, or copy the whole run folder") from None
     model = TaskModel(encoder.model, head).to(device).eval()
     return model, encoder, task, meta["labels"], meta
-
-
-def _no_checkpoint(run_dir: Path) -> AlignscopeError:
-    """What a folder without a checkpoint is: a finished run whose model was deleted (by a
-    sweep, after its analyses), or no fine-tuning run at all."""
-    folder = run_dir / "finetune" if (run_dir / "finetune").is_dir() else run_dir
-    if not result_file(folder, "finetune").is_file():
-        return AlignscopeError(f"{run_dir} is not a fine-tuned checkpoint (no "
-                               f"{CHECKPOINT_DIR}/{CHECKPOINT_TASK})",
-                               "pass the --out folder of `alignscope finetune`")
-    if any((where / "run.json").is_file() for where in (folder, folder.parent)):  # a sweep's
-        return AlignscopeError(f"{run_dir}: this sweep run's fine-tuned model was deleted once "
-                               "its analyses were done (the experiment's keep_checkpoints: "
-                               "false, the default)",
-                               "set keep_checkpoints: true and run the sweep into another "
-                               "--out, or fine-tune it again with `alignscope finetune`")
-    return AlignscopeError(f"{run_dir}: the run finished, but its {CHECKPOINT_DIR}/ folder is "
-                           "gone", "fine-tune it again with `alignscope finetune`")
 
 
 def _read_meta(path: Path) -> dict[str, Any]:
