@@ -15,7 +15,7 @@ from typing import Any
 from alignscope.training.config import RUNTIME_FIELDS as FINETUNE_RUNTIME
 
 RESULTS_EPOCH = 1
-RUNTIME_FIELDS = FINETUNE_RUNTIME | {"use_cache"}
+RUNTIME_FIELDS = FINETUNE_RUNTIME | {"cache"}
 
 
 def results_version() -> str:
