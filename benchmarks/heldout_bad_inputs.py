@@ -93,7 +93,7 @@ class Workspace:
             result = CliRunner().invoke(app, [
                 "finetune", "--model", str(self.model), "--train", "ud:en_tiny", "--eval",
                 "ud:fr_tiny", "--data-dir", str(self.data), "--out", str(run), "--epochs", "1",
-                "--threads", "1", "--device", "cpu", "--quiet"])
+                "--threads", "1", "--device", "cpu", "--no-progress"])
             assert result.exit_code == 0, result.output
         return run
 
@@ -128,13 +128,13 @@ def sweep_text(text: str | bytes) -> Args:
 
 def finetune(*extra: str) -> Args:
     return lambda w: ["finetune", "--model", str(w.model), "--train", str(w.train),
-                      "--out", str(w.out), "--device", "cpu", "--threads", "1", "--quiet",
+                      "--out", str(w.out), "--device", "cpu", "--threads", "1", "--no-progress",
                       *extra]
 
 
 def lab_generate(*extra: str) -> Args:
     return lambda w: ["lab", "generate", "--out", str(w.out), "--sentences", "20",
-                      "--languages", "en,xx", "--transform", "xx=vocab-shift", *extra]
+                      "--languages", "en,xx", "--transforms", "xx=vocab-shift", *extra]
 
 
 def similarity(*extra: str) -> Args:
@@ -203,9 +203,9 @@ CASES: list[tuple[str, Args, tuple[str, ...]]] = [
     # the lab
     ("lab-languages-empty", lab_generate("--languages", ""), ("--languages",)),
     ("lab-languages-twice", lab_generate("--languages", "en,en"), ("twice",)),
-    ("lab-transform-no-equals", lab_generate("--transform", "xx"), ("xx", "LANG=")),
-    ("lab-script-unknown", lab_generate("--transform", "xx=vocab-shift:klingon"), ("klingon",)),
-    ("lab-copy-combined", lab_generate("--transform", "xx=copy+invert"), ("copy",)),
+    ("lab-transform-no-equals", lab_generate("--transforms", "xx"), ("xx", "LANG=")),
+    ("lab-script-unknown", lab_generate("--transforms", "xx=vocab-shift:klingon"), ("klingon",)),
+    ("lab-copy-combined", lab_generate("--transforms", "xx=copy+invert"), ("copy",)),
     ("lab-anchor-share-word", lab_generate("--anchor-share", "abc"), ("--anchor-share", "abc")),
     ("lab-parallel-sentences-0", lab_generate("--parallel-sentences", "0"),
      ("--parallel-sentences",)),

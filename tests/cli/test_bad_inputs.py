@@ -545,7 +545,7 @@ def resume_state(w: Workspace, config: dict) -> None:
 def lab_generate(*extra: str) -> Args:
     """`lab generate` of two languages, xx vocabulary-shifted from en; `extra` overrides."""
     return lambda w: ["lab", "generate", "--out", str(w.out), "--sentences", "20",
-                      "--languages", "en,xx", "--transform", "xx=vocab-shift", *extra]
+                      "--languages", "en,xx", "--transforms", "xx=vocab-shift", *extra]
 
 
 def t5_model(w: Workspace) -> Path:
@@ -639,20 +639,20 @@ LONG_RUN_CASES: list[tuple[str, Args, tuple[str, ...]]] = [
      ("--checkpoint-every",)),
     # the lab
     ("lab-language-code-bad", lab_generate("--languages", "en,X1"), ("X1", "2-3 lowercase")),
-    ("lab-transform-unknown", lab_generate("--transform", "xx=flip"), ("flip", "vocab-shift")),
-    ("lab-transform-foreign-language", lab_generate("--transform", "xx=invert,zz=invert"),
+    ("lab-transform-unknown", lab_generate("--transforms", "xx=flip"), ("flip", "vocab-shift")),
+    ("lab-transform-foreign-language", lab_generate("--transforms", "xx=invert,zz=invert"),
      ("zz",)),
     ("lab-anchor-share-above-1", lab_generate("--anchor-share", "1.5"),
      ("--anchor-share", "[0, 1]")),
     ("lab-anchor-share-negative", lab_generate("--anchor-share", "xx=-0.1"),
      ("--anchor-share", "xx", "[0, 1]")),
-    ("lab-anchor-share-without-vocab-shift", lab_generate("--transform", "xx=invert",
+    ("lab-anchor-share-without-vocab-shift", lab_generate("--transforms", "xx=invert",
                                                           "--anchor-share", "xx=0.3"),
      ("--anchor-share xx=0.3", "no effect", "vocab-shift")),
     ("lab-sentences-0", lab_generate("--sentences", "0"), ("--sentences",)),
     ("lab-eval-sentences-0", lab_generate("--eval-sentences", "0"), ("--eval-sentences",)),
     ("lab-no-transform-copies-english", lab_generate("--languages", "en,xx,yy"),
-     ("yy", "copy", "--transform")),
+     ("yy", "copy", "--transforms")),
     ("lab-pretrain-tokenizer-missing", lab_pretrain("--tokenizer", "models/none"),
      ("--tokenizer", "models/none", "no such folder")),
     ("lab-pretrain-vocab-size-0", lab_pretrain("--vocab-size", "0"), ("--vocab-size",)),

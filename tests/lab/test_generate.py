@@ -120,8 +120,8 @@ def test_anchor_sets_are_nested_and_sized(tmp_path: Path) -> None:
 
 
 def test_a_copy_is_asked_for_not_made_silently(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"language xx has no transformation"):
-        GenerateConfig(languages=("en", "xx"))
+    with pytest.raises(ConfigError, match=r"language zz has no transformation"):
+        GenerateConfig(languages=("en", "zz"))
     config = GenerateConfig(languages=("en", "xx"), transforms={"xx": "copy"}, sentences=20,
                             eval_sentences=2, parallel_sentences=3, sizes=SIZES)
     generate(config, tmp_path / "d")

@@ -30,7 +30,7 @@ def options(model: Path, data: Path) -> list[str]:
             "--data-dir", str(data), "--epochs", "4", "--batch-size", "8", "--lr", "2e-3",
             "--max-train-sentences", "80", "--max-dev-sentences", "8",
             "--max-eval-sentences", "8", "--random-init", "block.1", "--revert", "block.0",
-            "--seed", "3", "--threads", "1", "--quiet"]
+            "--seed", "3", "--threads", "1", "--no-progress"]
 
 
 def run_cli(args: list[str]) -> None:
