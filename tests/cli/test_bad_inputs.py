@@ -668,6 +668,14 @@ LONG_RUN_CASES: list[tuple[str, Args, tuple[str, ...]]] = [
         *similarity()(w), "--targets", "fr,de"], ("de.txt", "not found")),
     ("finetune-revert-overlapping-twice", finetune("--revert", "block.0;block.0"),
      ("--revert", "block.0")),
+    # the demo: every section before the corpus is generated
+    ("demo-finetune-epochs-0", lambda w: ["demo", "--out", str(w.out), "--no-progress", "--set",
+                                          "sweep.finetune.epochs=0"],
+     ("sweep.finetune.epochs", "greater than or equal to 1")),
+    ("demo-stability-group-beyond-model", lambda w: [
+        "demo", "--out", str(w.out), "--set", "pretrain.num_blocks=2", "--set",
+        "sweep.analyses.stability.groups=[block.4]"], ("sweep.analyses.stability.groups.0",
+                                                       "block.4")),
     ("finetune-freeze-everything-and-random-init", finetune("--freeze", "block.0-1",
                                                             "--random-init", "block.0-2"),
      ("block.2", "block.0-1")),

@@ -158,13 +158,31 @@ def _analysis_settings(spec: ExperimentSpec, own: dict[str, Any], config_class: 
     return {**shared, **own}
 
 
-def plan(spec: ExperimentSpec) -> list[RunSpec]:
-    """Every run of the experiment, dependencies before the runs that read them."""
+def _check_names(spec: ExperimentSpec) -> None:
     for name in spec.tasks:
         if name not in TASKS:
             raise ConfigError(describe_unknown(f"tasks.{name}", name, set(TASKS)))
     _check_keys(spec.finetune, FinetuneConfig, MANAGED_FINETUNE, "finetune")
     _check_shared(spec)
+
+
+def check_offline(spec: ExperimentSpec, depth: int) -> None:
+    """What `plan` checks without reading the models or the data, for an experiment whose
+    models (of `depth` blocks) and data are still to be made (the demo's sweeps)."""
+    _check_names(spec)
+    groups = layer_groups(spec, depth)
+    for key, wanted in (("analyses.stability.groups", spec.analyses.stability
+                         and spec.analyses.stability.groups),
+                        ("analyses.correlation.groups", spec.analyses.correlation
+                         and spec.analyses.correlation.groups)):
+        _canonical_groups(key, list(wanted) if isinstance(wanted, list) else [], groups, depth)
+    task_name, task = next(iter(spec.tasks.items()))
+    _finetune_config(spec, spec.models[0], task_name, task, REFERENCE, spec.seeds[0])
+
+
+def plan(spec: ExperimentSpec) -> list[RunSpec]:
+    """Every run of the experiment, dependencies before the runs that read them."""
+    _check_names(spec)
     languages = {name: _task_languages(name, task, spec.data_dir)
                  for name, task in spec.tasks.items()}
     runtime = {"device": spec.device, "threads": spec.threads}
@@ -359,16 +377,7 @@ class _AnalysisPlan:
         kept under their canonical names (`0-1` is `block.0-1`)."""
         for key, wanted in (("analyses.stability.groups", self.stability_groups or []),
                             ("analyses.correlation.groups", self.correlation_groups)):
-            for index, group in enumerate(wanted):
-                try:
-                    name = group if group == REFERENCE else str(parse_layers(group, depth))
-                except ConfigError as error:
-                    raise ConfigError(f"key `{key}.{index}`: {error}") from None
-                if name not in groups:
-                    raise ConfigError(f"key `{key}.{index}`: {group} is not a layer group this "
-                                      f"experiment runs ({', '.join(groups)})",
-                                      "name one of those, or add it to random_init")
-                wanted[index] = name
+            _canonical_groups(key, wanted, groups, depth)
 
     def check(self, model: str) -> None:
         """Build every analysis configuration once so that bad settings fail now."""
@@ -379,6 +388,20 @@ class _AnalysisPlan:
         if self.correlation_groups and len(self.targets) < 3:
             raise ConfigError("key `analyses.correlation`: a correlation needs at least 3 target"
                               f" languages; the analyses have {len(self.targets)}")
+
+
+def _canonical_groups(key: str, wanted: list[str], groups: list[str], depth: int) -> None:
+    """Each of `wanted` is one of `groups`; it is renamed in place to its canonical name."""
+    for index, group in enumerate(wanted):
+        try:
+            name = group if group == REFERENCE else str(parse_layers(group, depth))
+        except ConfigError as error:
+            raise ConfigError(f"key `{key}.{index}`: {error}") from None
+        if name not in groups:
+            raise ConfigError(f"key `{key}.{index}`: {group} is not a layer group this "
+                              f"experiment runs ({', '.join(groups)})",
+                              "name one of those, or add it to random_init")
+        wanted[index] = name
 
 
 def _checked(config_class: type, options: dict[str, Any], key: str,
