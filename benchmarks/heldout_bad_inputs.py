@@ -147,6 +147,19 @@ def state(w: Workspace, content: str) -> None:
     w.write("out/resume/state.json", content)
 
 
+def report(folder: Callable[[Workspace], Path]) -> Args:
+    return lambda w: ["report", str(folder(w)), "--out", str(w.out)]
+
+
+def failed_sweep(w: Workspace) -> Path:
+    """A sweep folder whose only run failed."""
+    w.write("failed/manifest.json", json.dumps({
+        "schema": 1, "experiment": "tiny", "sweeps": [], "runs": {"pos-REF-s1": {
+            "kind": "finetune", "key": "k", "status": "failed", "labels": {}, "deps": [],
+            "error": "boom"}}}))
+    return w.root / "failed"
+
+
 CASES: list[tuple[str, Args, tuple[str, ...]]] = [
     # sweep files
     ("sweep-seeds-empty", sweep(seeds=[]), ("seeds",)),
@@ -174,7 +187,7 @@ CASES: list[tuple[str, Args, tuple[str, ...]]] = [
     ("sweep-yaml-latin1", sweep_text("name: caf\xe9\n".encode("latin-1")), ("exp.yaml", "UTF-8")),
     ("sweep-set-unknown-key", sweep("--set", "modle=x"), ("modle",)),
     ("sweep-empty-default-variable", sweep(model="${ALIGNSCOPE_SURELY_UNSET:-}"),
-     ("models", "empty")),
+     ("`model`", "empty")),  # the key written (`model:`), not `models`
     ("sweep-data-dir-a-file", lambda w: sweep(data_dir=str(w.train))(w), ("train.conllu",)),
     ("sweep-models-twice", lambda w: sweep_text(
         f"name: t\nmodels: [{w.model}, {w.model}]\nseeds: [1]\n"
@@ -222,7 +235,8 @@ CASES: list[tuple[str, Args, tuple[str, ...]]] = [
      ("missing.txt",)),
     ("sim-parallel-longer", lambda w: (w.write("par/fr.txt", "a\nb\nc\n"), similarity()(w))[1],
      ("fr.txt", "line")),
-    ("finetune-freeze-beyond", finetune("--freeze", "embeddings,block.9"), ("block.9",)),
+    ("finetune-freeze-beyond", finetune("--freeze", "embeddings,block.9"),
+     ("--freeze", "block.9")),
     ("finetune-revert-empty-middle", finetune("--revert", "block.0;;block.1"), ("--revert",)),
     ("evaluate-sweep-root", lambda w: ["evaluate", "--checkpoint", str(w.sealed_sweep()),
                                        "--eval", str(w.train)], ("swept",)),
@@ -231,6 +245,46 @@ CASES: list[tuple[str, Args, tuple[str, ...]]] = [
         str(w.sealed_sweep() / "runs" / "pos-REF-s1"), "--langs", "en,fr", "--parallel",
         str(w.root / "par" / "{lang}.txt"), "--out", str(w.out), "--device", "cpu"],
      ("pos-REF-s1", "deleted")),
+    # a second held-out round (2026-12-04 15:30, written after the first round's fixes)
+    ("sweep-seed-word", sweep(seeds=["a"]), ("seeds",)),
+    ("sweep-epochs-0", sweep(**{"finetune.epochs": 0}), ("finetune.epochs",)),
+    ("sweep-threads-0", sweep(threads=0), ("threads",)),
+    ("sweep-device-tpu", sweep(device="tpu"), ("device", "tpu")),
+    ("sweep-unset-variable", sweep(data_dir="${ALIGNSCOPE_NOT_SET_X}"),
+     ("ALIGNSCOPE_NOT_SET_X",)),
+    ("sweep-set-no-equals", sweep("--set", "seeds"), ("--set", "seeds")),
+    ("sweep-top-key-typo", sweep(analysis={}), ("analysis", "analyses")),
+    ("sweep-group-beyond", sweep(**{"random_init.groups": ["block.7"]}), ("block.7",)),
+    ("sweep-correlation-group-not-run", lambda w: sweep(**{
+        "analyses.similarity.pretrained": True,
+        "analyses.parallel": str(w.root / "par" / "{lang}.txt"),
+        "analyses.correlation.groups": ["block.0"]})(w), ("analyses.correlation",)),
+    ("sweep-other-experiment-in-out", lambda w: [
+        "sweep", str(w.experiment()), "--out", str(w.sealed_sweep()), "--no-progress"],
+     ("swept",)),
+    ("report-empty-folder", report(lambda w: (w.root / "emptydir").mkdir() or
+                                   w.root / "emptydir"), ("emptydir",)),
+    ("report-missing-folder", report(lambda w: w.root / "nothere"), ("nothere",)),
+    ("report-all-failed", report(failed_sweep), ("failed",)),
+    ("lab-sentences-negative", lab_generate("--sentences", "-3"), ("--sentences",)),
+    ("lab-anchor-share-nan", lab_generate("--anchor-share", "xx=nan"), ("--anchor-share",)),
+    ("lab-language-upper", lab_generate("--languages", "en,XX", "--transforms",
+                                        "XX=vocab-shift"), ("XX",)),
+    ("lab-pretrain-steps-0", lambda w: ["lab", "pretrain", "--corpus", str(w.data), "--out",
+                                        str(w.out), "--steps", "0"], ("--steps",)),
+    ("sim-pooling-unknown", similarity("--pooling", "first-token"),
+     ("--pooling", "first-token")),
+    ("finetune-freeze-range-beyond", finetune("--freeze", "block.0-9"), ("--freeze", "block")),
+    ("finetune-revert-only-separator", finetune("--revert", ";"), ("--revert",)),
+    ("finetune-random-init-reversed", finetune("--random-init", "block.1-0"), ("block.1-0",)),
+    ("sim-parallel-shorter-source", lambda w: (w.write("par/en.txt", "The cat sleeps .\n"),
+                                               similarity()(w))[1], ("en.txt",)),
+    ("sim-parallel-not-utf8", lambda w: (w.write("par/fr.txt", "Le chat d\xe9ort .\nLe chat .\n"
+                                                 .encode("latin-1")), similarity()(w))[1],
+     ("fr.txt",)),
+    ("sim-parallel-no-lang-pattern", lambda w: [*similarity()(w), "--parallel",
+                                                str(w.root / "par" / "fr.txt")], ("--parallel",)),
+    ("finetune-eval-missing-file", finetune("--eval", "nowhere.conllu"), ("nowhere.conllu",)),
 ]
 
 

@@ -240,10 +240,10 @@ CASES: list[tuple[str, Args, tuple[str, ...]]] = [
     ("random-init-beyond-model", finetune("--random-init", "7"), ("block.7", "block.0-1")),
     # finetune: freeze and revert, loading
     ("freeze-garbage", finetune("--freeze", "a-b"), ("--freeze", "a-b")),
-    ("freeze-beyond-model", finetune("--freeze", "block.2"), ("block.2", "block.0-1")),
+    ("freeze-beyond-model", finetune("--freeze", "block.2"), ("--freeze", "block.2", "block.0-1")),
     ("revert-empty-group", finetune("--revert", "block.0;"), ("--revert",)),
     ("revert-beyond-model", finetune("--revert", "block.0;block.0-3"),
-     ("block.2, block.3", "block.0-1")),
+     ("--revert block.0-3", "block.2-3 do not exist", "block.0-1")),
     ("scope-with-freeze-unknown", finetune("--freeze", "block.0", "--scope", "mlp"), ("--scope", "ffn")),
     ("dtype-unknown", finetune("--dtype", "bf17"), ("--dtype", "bfloat16")),
     ("scheme-without-layers", finetune("--init-scheme", "torch-default"),

@@ -210,8 +210,15 @@ def _ablate(model: torch.nn.Module, config: FinetuneConfig) -> _Ablations:
     """Check every layer spec, remember the revert groups' pretrained weights, then apply
     RANDOM-INIT and freezing."""
     depth = len(find_blocks(model))
-    specs = [spec for spec in (config.random_init, config.freeze) if spec] + config.revert
-    layers = {spec: parse_layers(spec, depth) for spec in specs}
+    options = [("--random-init", config.random_init), ("--freeze", config.freeze),
+               *(("--revert", spec) for spec in config.revert)]
+    layers = {}
+    for option, spec in options:
+        if spec:
+            try:
+                layers[spec] = parse_layers(spec, depth)
+            except ConfigError as error:  # a group beyond this model's depth
+                raise ConfigError(f"{option} {spec}: {error.message}", error.hint) from None
     points = [revert_point(model, layers[spec], scope=config.scope)
               for spec in config.revert]
     reinit = []
