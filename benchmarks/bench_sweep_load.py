@@ -50,6 +50,18 @@ def tiny_model(data: Path, out: Path) -> Path:
     return out / "model"
 
 
+def check_workspace(doc: str, out: str) -> tuple[Path, Path]:
+    """The data folder and output folder of a check script (--data-dir, --out), with the tiny
+    model built in OUT/model once."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--out", type=Path, default=Path(out))
+    args = parser.parse_args()
+    if not (args.out / "model").is_dir():
+        tiny_model(args.data_dir, args.out)
+    return args.data_dir, args.out
+
+
 def rss_kib() -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):

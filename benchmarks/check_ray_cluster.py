@@ -14,7 +14,6 @@ run's metrics and training history equal the local sweep's; exits 1 if not.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -27,7 +26,7 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_sweep_load import tiny_model  # a 4-layer BERT with a WordPiece vocabulary of EWT
+from bench_sweep_load import check_workspace  # a 4-layer BERT, a vocabulary of EWT
 
 
 def experiment(model: Path, data: Path) -> dict[str, Any]:
@@ -53,16 +52,11 @@ def scores(out: Path) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, required=True)
-    parser.add_argument("--out", type=Path, default=Path("/tmp/check-ray"))
-    args = parser.parse_args()
-    if not (args.out / "model").is_dir():
-        tiny_model(args.data_dir, args.out)
+    data, out = check_workspace(__doc__, "/tmp/check-ray")
     for name in ("ray", "local"):
-        shutil.rmtree(args.out / name, ignore_errors=True)
-    config = args.out / "exp.yaml"
-    config.write_text(yaml.safe_dump(experiment(args.out / "model", args.data_dir)))
+        shutil.rmtree(out / name, ignore_errors=True)
+    config = out / "exp.yaml"
+    config.write_text(yaml.safe_dump(experiment(out / "model", data)))
     # The nodes' workers import this checkout (they inherit the environment).
     os.environ["PYTHONPATH"] = str(Path(__file__).resolve().parents[1] / "src")
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
@@ -76,10 +70,10 @@ def main() -> None:
         started = time.monotonic()
         driver = subprocess.Popen(
             [sys.executable, "-m", "alignscope", "sweep", str(config), "--out",
-             str(args.out / "ray"), "--backend", "ray", "--address", cluster.address, "--jobs",
+             str(out / "ray"), "--backend", "ray", "--address", cluster.address, "--jobs",
              "2", "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         while driver.poll() is None:
-            states = list((args.out / "ray" / "resume").glob("*/state.json"))
+            states = list((out / "ray" / "resume").glob("*/state.json"))
             if len(states) >= 2:  # two runs in flight, one per node, both checkpointed
                 cluster.remove_node(worker)
                 print(f"worker node removed at {time.monotonic() - started:.0f} s; "
@@ -91,14 +85,14 @@ def main() -> None:
               f"{' '.join(output.split()[-14:])}")
     finally:
         cluster.shutdown()
-    manifest = json.loads((args.out / "ray" / "manifest.json").read_text())
+    manifest = json.loads((out / "ray" / "manifest.json").read_text())
     print({name: (run["status"], run.get("node_ip")) for name, run in manifest["runs"].items()})
-    ray_scores = scores(args.out / "ray")
+    ray_scores = scores(out / "ray")
     print("resumed from a checkpoint:", {n: s[2] for n, s in ray_scores.items() if s[2]})
     subprocess.run([sys.executable, "-m", "alignscope", "sweep", str(config), "--out",
-                    str(args.out / "local"), "--jobs", "2", "--no-progress"], check=True,
+                    str(out / "local"), "--jobs", "2", "--no-progress"], check=True,
                    capture_output=True)
-    local_scores = scores(args.out / "local")
+    local_scores = scores(out / "local")
     equal = {n: s[:2] for n, s in ray_scores.items()} == \
         {n: s[:2] for n, s in local_scores.items()}
     print(f"{len(ray_scores)} runs; metrics and histories equal the local backend's: {equal}")

@@ -11,7 +11,6 @@ exits 1 if metrics, history or any file of the final checkpoint differ.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_sweep_load import tiny_model  # a 4-layer BERT with a WordPiece vocabulary of EWT
+from bench_sweep_load import check_workspace  # a 4-layer BERT, a vocabulary of EWT
 
 
 def command(model: Path, data: Path, out: Path, *extra: str) -> list[str]:
@@ -68,22 +67,17 @@ def hashes(folder: Path) -> dict[str, str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, required=True)
-    parser.add_argument("--out", type=Path, default=Path("/tmp/check-resume"))
-    args = parser.parse_args()
-    if not (args.out / "model").is_dir():
-        tiny_model(args.data_dir, args.out)
-    model = args.out / "model"
-    whole, killed = args.out / "whole", args.out / "killed"
+    data, out = check_workspace(__doc__, "/tmp/check-resume")
+    model = out / "model"
+    whole, killed = out / "whole", out / "killed"
     for folder in (whole, killed):
         shutil.rmtree(folder, ignore_errors=True)
-    subprocess.run(command(model, args.data_dir, whole), check=True, capture_output=True)
-    step = killed_after_checkpoint(command(model, args.data_dir, killed),
+    subprocess.run(command(model, data, whole), check=True, capture_output=True)
+    step = killed_after_checkpoint(command(model, data, killed),
                                    killed / "resume" / "state.json", 15)
     print(f"killed after the checkpoint of step {step}; results.json there: "
           f"{(killed / 'results.json').exists()}")
-    subprocess.run(command(model, args.data_dir, killed, "--resume"), check=True,
+    subprocess.run(command(model, data, killed, "--resume"), check=True,
                    capture_output=True)
     a, b = (json.loads((f / "results.json").read_text()) for f in (whole, killed))
     volatile = ("created", "seconds", "per_second", "timings", "resources", "resumed_at_steps")
@@ -94,11 +88,11 @@ def main() -> None:
     print(f"final checkpoint ({len(hashes(whole / 'checkpoint'))} files) byte-identical: "
           f"{same_files}")
 
-    changed = args.out / "changed"
+    changed = out / "changed"
     shutil.rmtree(changed, ignore_errors=True)
-    killed_after_checkpoint(command(model, args.data_dir, changed), changed / "resume" /
+    killed_after_checkpoint(command(model, data, changed), changed / "resume" /
                             "state.json", 5)
-    argv = command(model, args.data_dir, changed, "--resume")
+    argv = command(model, data, changed, "--resume")
     argv[argv.index("1e-3")] = "2e-3"
     refused = subprocess.run(argv, capture_output=True, text=True)
     print("resume with another --lr: exit", refused.returncode,
