@@ -87,7 +87,7 @@ MERGES = [{"name": "swap", "task": "pos", "groups": ["REF", "block.0-1"],
 @pytest.mark.parametrize(("change", "message"), [
     ({"keep_checkpoints": False}, "key `merges.0`: a merge reads the fine-tuned runs' checkpoints"),
     ({"merges": [{**MERGES[0], "groups": ["REF", "block.2-3"]}]},
-     "key `merges.0.groups.1`: no layer group 'block.2-3'"),
+     "key `merges.0.groups.1`: block.2-3 is not a layer group this experiment runs"),
     ({"merges": [{**MERGES[0], "layers": ["block.0"]}]}, "--layers gives 1 groups for 2 runs"),
 ])
 def test_bad_merges_name_the_key(experiment: LlmExperiment, change: dict[str, Any],

@@ -35,11 +35,12 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from alignscope.config import check_input, load_yaml
+from alignscope.config import Device, Text, check_input, load_yaml
 from alignscope.errors import ConfigError, did_you_mean
 
 REFERENCE = "REF"
 _ENV = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+_REFERENCE = re.compile(r"\$\{[^}]*\}?")
 
 
 class _Strict(BaseModel):
@@ -114,7 +115,7 @@ class MergeSpec(_Strict):
 
 class ExperimentSpec(_Strict):
     name: str
-    models: list[str] = Field(min_length=1)
+    models: list[Text] = Field(min_length=1)
     data_dir: str | None = None
     seeds: list[int] = Field(min_length=1)
     tasks: dict[str, TaskSpec] = Field(min_length=1)
@@ -123,7 +124,7 @@ class ExperimentSpec(_Strict):
     analyses: AnalysesSpec = Field(default_factory=AnalysesSpec)
     merges: list[MergeSpec] = Field(default_factory=list)
     keep_checkpoints: bool = False
-    device: str = "auto"
+    device: Device = "auto"
     threads: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="before")
@@ -137,12 +138,12 @@ class ExperimentSpec(_Strict):
             del data["model"]
         return data
 
-    @field_validator("seeds")
+    @field_validator("seeds", "models")
     @classmethod
-    def _distinct(cls, seeds: list[int]) -> list[int]:
-        if len(set(seeds)) != len(seeds):
-            raise ValueError("seeds repeat")
-        return seeds
+    def _distinct(cls, values: list[Any]) -> list[Any]:
+        if len(set(values)) != len(values):
+            raise ValueError("an item is given twice")
+        return values
 
 
 def expand_env(data: Any, where: str = "") -> Any:
@@ -153,6 +154,11 @@ def expand_env(data: Any, where: str = "") -> Any:
         return [expand_env(value, f"{where}.{i}") for i, value in enumerate(data)]
     if not isinstance(data, str):
         return data
+
+    for reference in _REFERENCE.findall(data):  # `${VAR:path}`, `${VAR`: not a variable
+        if not _ENV.fullmatch(reference):
+            raise ConfigError(f"key `{where}`: {reference!r} is not a variable reference",
+                              "write ${NAME}, or ${NAME:-DEFAULT} for a default")
 
     def substitute(match: re.Match[str]) -> str:
         value = os.environ.get(match["name"])
@@ -197,14 +203,26 @@ def load_spec(source: str | Path | dict[str, Any], overrides: list[str] | None =
     try:
         return ExperimentSpec.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(f"{where}: {describe(error, ExperimentSpec)}") from None
+        message = describe(error, ExperimentSpec)
+        if isinstance(data, dict) and "model" in data:  # what was written: `model: X`
+            message = message.replace("`models.0`", "`model`")
+        raise ConfigError(f"{where}: {message}") from None
 
 
 def describe(error: ValidationError, schema: type[BaseModel] | None = None,
-             prefix: str = "") -> str:
-    """The first problem, naming its key; unknown keys get the close known ones."""
-    first = error.errors()[0]
-    key = _join(prefix, ".".join(str(part) for part in first["loc"]))
+             prefix: str = "", written: dict[str, str] | None = None) -> str:
+    """The first problem, naming its key; unknown keys get the close known ones. An unknown
+    key comes first: it is often the misspelling of a required one said to be missing.
+    `written` names the key the user wrote for a field filled from elsewhere (`model` ->
+    `models`)."""
+    first = min(error.errors(), key=lambda item: item["type"] != "extra_forbidden")
+    parts = [str(part) for part in first["loc"]]
+    if parts and parts[0] in (written or {}):
+        key = ".".join([(written or {})[parts[0]], *parts[1:]])
+    else:
+        key = _join(prefix, ".".join(parts))
+    if not key:  # a check of the whole file: its input is the whole file
+        return first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         known = _known_keys(schema, first["loc"][:-1]) if schema else []
         hint = did_you_mean(str(first["loc"][-1]), known) or \

@@ -38,7 +38,7 @@ from alignscope.errors import AlignscopeError, UnknownNameError
 from alignscope.models import gguf
 from alignscope.models.files import check_model_folder, could_be_hub_id
 from alignscope.models.layers import find_blocks
-from alignscope.runs import encoder_dir
+from alignscope.runs import encoder_dir, no_model_here
 
 
 @dataclass
@@ -107,9 +107,10 @@ def resolve_model_source(name_or_path: str | Path, allow_pickle: bool = False,
         check_model_folder(saved, allow_pickle)
         return str(saved)
     if path.exists() and not (path / "config.json").is_file():
-        raise AlignscopeError(f"{path} is neither a model directory (no config.json) nor an "
-                              "alignscope run directory (no checkpoint/encoder)",
-                              "pass a model folder, a finetune --out folder or a hub id")
+        raise no_model_here(path) or AlignscopeError(
+            f"{path} is neither a model directory (no config.json) nor an alignscope run "
+            "directory (no checkpoint/encoder)",
+            "pass a model folder, a finetune --out folder or a hub id")
     if path.exists():
         check_model_folder(path, allow_pickle)
         return str(path)
@@ -182,10 +183,7 @@ def load_encoder(name_or_path: str | Path, *, revision: str | None = None,
         lm = _checked_head(model, missing, str(name_or_path))
         model = lm.base_model
     model = language_model(model)
-    if getattr(model.config, "is_encoder_decoder", False):
-        raise AlignscopeError(f"model {name_or_path!r} is an encoder-decoder "
-                              f"({type(model).__name__}); alignscope reads encoder-only and "
-                              "decoder-only models", "pick an encoder or a decoder-only LLM")
+    check_architecture(model.config, name_or_path)
     find_blocks(model)  # fail early on architectures we cannot dissect
     if is_causal(model.config):
         set_pad_token(tokenizer, str(name_or_path))
@@ -238,6 +236,15 @@ def lm_class(config: PreTrainedConfig, head: bool) -> Any:
     if not head:
         return AutoModel
     return AutoModelForCausalLM if is_causal(config) else AutoModelForMaskedLM
+
+
+def check_architecture(config: PreTrainedConfig, name: str | Path) -> None:
+    """An encoder-decoder (T5, BART...) is refused: from its configuration alone, so that a
+    sweep refuses it before its first run."""
+    if getattr(config.get_text_config(), "is_encoder_decoder", False):
+        raise AlignscopeError(f"model {str(name)!r} is an encoder-decoder ({config.model_type}); "
+                              "alignscope reads encoder-only and decoder-only models",
+                              "pick an encoder or a decoder-only LLM")
 
 
 def language_model(model: PreTrainedModel) -> PreTrainedModel:
