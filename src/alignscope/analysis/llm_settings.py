@@ -39,7 +39,8 @@ if TYPE_CHECKING:
 
     from alignscope.models.encoder import Encoder
 
-TASKS = ("translation", "repetition", "cloze")
+PROMPT_TASKS = ("translation", "repetition", "cloze")
+TASKS = (*PROMPT_TASKS, "next-word")  # next-word: a lab corpus's own sentences
 LENSES = ("logit", "tuned")
 AnswerRule = Literal["prefixes", "first"]
 ANSWER_RULES: tuple[str, ...] = ("prefixes", "first")
@@ -117,10 +118,14 @@ class LensConfig(ModelSettings):
     latent: Annotated[Languages, Flag(metavar="LANGS")] = Field(
         ("en",), description="Latent languages whose answers are tracked at every layer.")
     tasks: Annotated[Names, Flag(metavar="NAMES")] = Field(
-        TASKS, description="Tasks, comma-separated: translation, repetition, cloze.")
+        PROMPT_TASKS, description="Tasks, comma-separated: translation, repetition, cloze, and "
+                                  "next-word (the next open-class word of a lab corpus's "
+                                  "held-out sentence, its lexicon translations the latent "
+                                  "answers; needs --words LAB_FOLDER).")
     words: Annotated[Text, Flag(metavar="LIST")] = Field(
-        BUILTIN_WORDS, description="Word list: builtin, a CSV file, or a folder in the "
-                                   "latent-language layout (docs/llm.md).")
+        BUILTIN_WORDS, description="Word list: builtin, a CSV file, a folder in the "
+                                   "latent-language layout, or a lab corpus folder (its lexicon; "
+                                   "docs/llm.md).")
     answer_tokens: AnswerRule = Field(
         "prefixes", description="Which tokens are the answer: prefixes (every token that "
                                 "begins the word, the paper's rule) or first (its first token "

@@ -11,7 +11,7 @@ from alignscope.training.config import MergeConfig, MergeOutput
 @command(app, LensConfig, LensOutput, Progress)
 def lens(config: LensConfig, output: LensOutput, display: Progress) -> None:
     """Which language each layer thinks in: the logit lens and a tuned lens on translation,
-    repetition and cloze prompts (Wendler et al. 2024)."""
+    repetition and cloze prompts (Wendler et al. 2024), or a lab corpus's next word."""
     from rich.table import Table
 
     from alignscope.analysis.lens.run import run_lens

@@ -204,8 +204,8 @@ class LensResult(_LayerResult):
     tasks: list[str]
     lenses: list[str]
     curves: dict[str, dict[str, dict[str, LayerCurve]]] = Field(
-        description="lens -> task (translation:fr-zh, repetition:zh, cloze:fr) -> metric -> "
-                    "mean over items with its interval, one value per layer")
+        description="lens -> task (translation:fr-zh, repetition:zh, cloze:fr, next-word:xx) -> "
+                    "metric -> mean over items with its interval, one value per layer")
     item_counts: dict[str, dict[str, int]]
     items: list[LensItem]
 

@@ -99,6 +99,9 @@ def run_lens(config: LensConfig, out: str | Path | None = None, overwrite: bool 
     out_dir = config.prepared(config.model, out, overwrite)
     words = read_words(config.words)
     words.check_languages(config.all_languages)
+    if "next-word" in config.tasks and not words.contexts:
+        raise ConfigError(f"--tasks next-word needs a lab corpus's sentences; {words.source} "
+                          "has none", "give --words the folder `alignscope lab generate` wrote")
     trains_tuned = "tuned" in config.lenses and config.tuned_lens is None
     corpus = load_parallel(config.parallel, config.all_languages, config.data_dir) \
         if trains_tuned else None

@@ -6,6 +6,9 @@
   cloze B          `cloze_demos` other concepts' cloze texts in B, whole, then the item's cloze
                    text cut just after the opening quote of its last quoted span
                    (`Un "___" est ... Réponse : "`); the answer is the word in B
+  next-word B      a lab corpus only (words.py): a held-out sentence of B cut before one of
+                   its open-class words, no demonstrations (the lab model's own text); the
+                   answer is that word, the latent answers its lexicon translations
 
 Demonstrations are drawn from the other concepts that have the needed words, with a generator
 seeded by (seed, task, languages, concept), so an item's prompt does not depend on which other
@@ -36,7 +39,7 @@ class TaskSpec:
 
     @property
     def key(self) -> str:
-        """`translation:fr-zh`, `repetition:zh`, `cloze:fr`."""
+        """`translation:fr-zh`, `repetition:zh`, `cloze:fr`, `next-word:xx`."""
         if self.task == "translation":
             return f"translation:{self.source}-{self.target}"
         return f"{self.task}:{self.target}"
@@ -120,6 +123,8 @@ def _demos(pool: list[Concept], concept: Concept, count: int, key: str) -> list[
 def build_prompt(spec: TaskSpec, concept: Concept, pool: list[Concept], options: PromptOptions,
                  where: str) -> str:
     key = f"{options.seed}:{spec.key}:{concept.id}"
+    if spec.task == "next-word":
+        return concept.context[spec.target]
     if spec.task == "cloze":
         lines = [other.cloze[spec.target] for other in
                  _demos(pool, concept, options.cloze_demos, key)]
@@ -138,6 +143,8 @@ def _usable(spec: TaskSpec, concept: Concept, latents: tuple[str, ...]) -> bool:
     needed = {spec.target, *latents} | ({spec.source} if spec.source else set())
     if not all(lang in concept.words for lang in needed):
         return False
+    if spec.task == "next-word":
+        return spec.target in concept.context
     return spec.task != "cloze" or spec.target in concept.cloze
 
 
@@ -195,8 +202,10 @@ def build_items(words: WordList, specs: list[TaskSpec], reader: Reader, answers:
 
     for spec in specs:
         kept: list[tuple[LensItem, str]] = []
-        pool = [concept for concept in words.concepts if _usable(spec, concept, latents)]
-        counts.missing[spec.key] += len(words.concepts) - len(pool)
+        source = [concept for concept in words.contexts if spec.target in concept.context] \
+            if spec.task == "next-word" else words.concepts
+        pool = [concept for concept in source if _usable(spec, concept, latents)]
+        counts.missing[spec.key] += len(source) - len(pool)
         chosen = pool
         if max_items is not None and len(pool) > max_items:
             chosen = random.Random(f"{options.seed}:{spec.key}").sample(pool, max_items)

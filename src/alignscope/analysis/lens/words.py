@@ -24,6 +24,14 @@ a lab corpus (`alignscope lab generate`'s folder, or its `lexicon.tsv`)
     content lexeme in its base form (NOUN singular, VERB infinitive, ADJ) is a concept, its
     form in each lab language the word (the id is `lexeme-<n>`). Anchor lexemes, spelt alike in
     every language, are kept; the tasks drop them as collisions. No cloze texts.
+    Given the folder, its held-out sentences (`text/<lang>.dev.txt`, never pretrained on) also
+    give the `next-word` task its items, in the lab model's own distribution: in each sentence
+    of a language other than the first (the source, English), one open-class word (NOUN, VERB,
+    ADJ, ADV; not an anchor; at least one word before it), drawn with a generator seeded by
+    (language, line), is the answer, the words before it the prompt. Its translations are the
+    lexicon's forms of the same lexeme and features in the other languages (a form several
+    rows share is translated only where they agree; the map is a bijection of word types, so
+    they do). The id is `<lang>-dev-<line>:<word index>`.
 
 A cloze text has the blank (`___`, or `_`) in quotes and ends with the answer in quotes, e.g.
 `Un "___" est utilisé pour transporter des objets. Réponse : "sac".` (tasks.py cuts the query
@@ -34,6 +42,7 @@ from __future__ import annotations
 
 import csv
 import io
+import random
 import re
 from dataclasses import dataclass, field
 from importlib import resources
@@ -52,6 +61,8 @@ _LEXICON = "lexicon.tsv"
 _LEXICON_COLUMNS = ("lexeme", "upos", "feats")
 # The lab's base forms: the slot a dictionary would list.
 _BASE_FORMS = {("NOUN", "Number=Sing"), ("VERB", "VerbForm=Inf"), ("ADJ", "_")}
+_OPEN_CLASS = ("NOUN", "VERB", "ADJ", "ADV")
+_LAB_TEXT = "text"
 
 # The names prompts use for languages (translation prompts say `Français: "livre"`); the first
 # five are those of Wendler et al.; an unlisted code is named by its code.
@@ -70,6 +81,7 @@ class Concept:
     id: str
     words: dict[str, str]
     cloze: dict[str, str] = field(default_factory=dict)
+    context: dict[str, str] = field(default_factory=dict)  # lang -> text the word comes next in
 
 
 @dataclass(frozen=True)
@@ -78,6 +90,7 @@ class WordList:
     source: str
     layout: str  # "wide" | "latent-language" | "lab"
     duplicates: int = 0  # rows left out because their concept was already listed
+    contexts: tuple[Concept, ...] = ()  # the next-word task's items (a lab corpus folder)
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -102,7 +115,7 @@ def read_words(spec: str | Path) -> WordList:
     """`builtin`, a wide CSV file, a folder in the latent-language layout, or a lab corpus."""
     path = builtin_path() if str(spec) == BUILTIN_WORDS else Path(spec).expanduser()
     if path.is_dir() and (path / _LEXICON).is_file():
-        return read_lab_lexicon(path / _LEXICON)
+        return read_lab_lexicon(path / _LEXICON, path / _LAB_TEXT)
     if path.is_dir():
         return read_latent_language(path)
     if not path.is_file():
@@ -207,8 +220,9 @@ def read_latent_language(folder: Path) -> WordList:
     return WordList(concepts, str(folder), "latent-language", duplicates)
 
 
-def read_lab_lexicon(path: Path) -> WordList:
-    """The lab generator's lexicon.tsv: one concept per content lexeme, in its base form."""
+def read_lab_lexicon(path: Path, text: Path | None = None) -> WordList:
+    """The lab generator's lexicon.tsv: one concept per content lexeme, in its base form; with
+    the corpus's `text` folder, the next-word items of its held-out sentences too."""
     lines = read_utf8(path).splitlines()
     header = lines[0].split("\t") if lines else []
     if tuple(header[:3]) != _LEXICON_COLUMNS or len(header) < 4:
@@ -216,14 +230,52 @@ def read_lab_lexicon(path: Path) -> WordList:
                               "feats, then one per language)", "give the folder written by "
                               "`alignscope lab generate`")
     languages = header[3:]
-    concepts = []
+    concepts, rows = [], []
     for number, line in enumerate(lines[1:], start=2):
         cells = line.split("\t")
         if len(cells) != len(header):
             raise DataFormatError(path, number, f"{len(cells)} cells for {len(header)} columns")
+        forms = dict(zip(languages, cells[3:], strict=True))
+        rows.append((cells[1], forms))
         if (cells[1], cells[2]) in _BASE_FORMS:
-            concepts.append(Concept(f"lexeme-{cells[0]}", dict(zip(languages, cells[3:],
-                                                                   strict=True))))
+            concepts.append(Concept(f"lexeme-{cells[0]}", forms))
     if not concepts:
         raise DataFormatError(path, None, "no noun, verb or adjective in the lexicon")
-    return WordList(tuple(concepts), str(path), "lab")
+    contexts = () if text is None else _next_word_items(text, languages, rows)
+    return WordList(tuple(concepts), str(path), "lab", contexts=contexts)
+
+
+def _translations(languages: list[str], rows: list[tuple[str, dict[str, str]]],
+                  ) -> dict[str, dict[str, dict[str, str]]]:
+    """lang -> open-class form -> its form in every language where the rows spelling it
+    agree."""
+    found: dict[str, dict[str, list[dict[str, str]]]] = {lang: {} for lang in languages}
+    for upos, forms in rows:
+        if upos in _OPEN_CLASS:
+            for lang in languages:
+                found[lang].setdefault(forms[lang], []).append(forms)
+    return {lang: {form: {other: options[0][other] for other in languages
+                          if len({entry[other] for entry in options}) == 1}
+                   for form, options in by_form.items()}
+            for lang, by_form in found.items()}
+
+
+def _next_word_items(text: Path, languages: list[str],
+                     rows: list[tuple[str, dict[str, str]]]) -> tuple[Concept, ...]:
+    translations = _translations(languages, rows)
+    source = languages[0]
+    items = []
+    for lang in languages[1:]:
+        path = text / f"{lang}.dev.txt"
+        if not path.is_file():
+            continue
+        for number, line in enumerate(read_utf8(path).splitlines(), start=1):
+            words = line.split()
+            choices = [k for k, word in enumerate(words) if k > 0 and word in translations[lang]
+                       and translations[lang][word].get(source, word) != word]
+            if not choices:
+                continue
+            k = random.Random(f"{lang}:{number}").choice(choices)
+            items.append(Concept(f"{lang}-dev-{number}:{k}", translations[lang][words[k]],
+                                 context={lang: " ".join(words[:k]) + " "}))
+    return tuple(items)
