@@ -230,7 +230,8 @@ def read_lab_lexicon(path: Path, text: Path | None = None) -> WordList:
                               "feats, then one per language)", "give the folder written by "
                               "`alignscope lab generate`")
     languages = header[3:]
-    concepts, rows = [], []
+    concepts: list[Concept] = []
+    rows: list[tuple[str, dict[str, str]]] = []  # (UPOS, form per language)
     for number, line in enumerate(lines[1:], start=2):
         cells = line.split("\t")
         if len(cells) != len(header):
@@ -264,7 +265,7 @@ def _next_word_items(text: Path, languages: list[str],
                      rows: list[tuple[str, dict[str, str]]]) -> tuple[Concept, ...]:
     translations = _translations(languages, rows)
     source = languages[0]
-    items = []
+    items: list[Concept] = []
     for lang in languages[1:]:
         path = text / f"{lang}.dev.txt"
         if not path.is_file():
