@@ -75,12 +75,11 @@ def _bug() -> typer.Exit:
 
 
 def quiet_third_party(quiet: bool) -> None:
-    """Under --quiet, transformers' weight-loading bars and info logs are noise."""
-    if quiet:
-        from transformers.utils import logging as hf_logging
+    """Under --quiet, or when stderr is not a terminal, other libraries' bars are noise
+    (alignscope.progress.quiet_third_party)."""
+    from alignscope.progress import quiet_third_party as silence
 
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
+    silence(quiet)
 
 
 def build_options(ctx: typer.Context, path: Path | None, config_class: type[T],

@@ -155,16 +155,37 @@ def sweep_specs(config: dict[str, Any], out: Path, multilingual: Path,
     return {"sweep": main, "control": control_spec}
 
 
+def _word_retrieval(settings: dict[str, Any], out: Path, models: dict[str, Path]) -> None:
+    """Word translation retrieval of each model against the lexicon, into words/NAME.json;
+    kept while the model it was measured on is (its pretrain.json's `created`)."""
+    from alignscope.io import atomic_write_json
+    from alignscope.lab.generate import read_manifest
+    from alignscope.lab.words import word_retrieval
+
+    manifest = read_manifest(out / "data")
+    source = manifest["source_language"]
+    targets = [code for code in manifest["languages"] if code != source]
+    for name, model in models.items():
+        stamp = json.loads((model / "pretrain.json").read_text(encoding="utf-8"))["created"]
+        path = out / "words" / f"{name}.json"
+        if path.is_file() and json.loads(path.read_text(encoding="utf-8")).get("of") == stamp:
+            continue
+        result = word_retrieval(model, out / "data", source, targets, device="cpu")
+        atomic_write_json(path, {**result, "model": name, "of": stamp})
+
+
 def run_demo(out: str | Path, config: str | Path | dict[str, Any] | None = None,
              overrides: list[str] | None = None, progress: bool | None = None) -> dict[str, Path]:
     """Run (or resume) the whole demo into `out`; returns where the reports are."""
-    from alignscope.demo.findings import write_findings
+    from alignscope.demo.findings import TITLE, findings, write_findings
     from alignscope.experiments.sweep import run_sweep
     from alignscope.io import atomic_write_json
+    from alignscope.progress import quiet_third_party
     from alignscope.report.render import render_report
 
     out = Path(out)
     settings = load_demo_config(config, overrides)
+    quiet_third_party()  # in a log (and in the workers), no weight-loading bars
     started = time.perf_counter()
     timings: dict[str, float] = {}
 
@@ -175,6 +196,8 @@ def run_demo(out: str | Path, config: str | Path | dict[str, Any] | None = None,
     lap("generate")
     multilingual, control = _pretrain_models(settings, out)
     lap("pretrain")
+    _word_retrieval(settings, out, {"multilingual": multilingual, "control": control})
+    lap("word retrieval")
     for name, spec in sweep_specs(settings, out, multilingual, control).items():
         result = run_sweep(spec, out / name, jobs=settings["jobs"], progress=progress,
                            retry_failed=True)  # a re-run of the demo retries what failed
@@ -183,8 +206,10 @@ def run_demo(out: str | Path, config: str | Path | dict[str, Any] | None = None,
                                   f"({', '.join(result.failed[:3])}); see "
                                   f"`alignscope sweep status {out / name}`")
         lap(f"sweep {name}")
-    paths = render_report(out / "sweep", out / "report")
-    findings = write_findings(out, settings)
+    sections = findings(out, settings, out / "report" / "figures")
+    paths = render_report(out / "sweep", out / "report", preface=sections,
+                          title=TITLE.replace("findings", "report"))
+    written = write_findings(out, sections)
     lap("report")
     atomic_write_json(out / DEMO_FILE, {"config": settings, "seconds": timings})
-    return {"findings": findings, "report": Path(paths["html"])}
+    return {"findings": written, "report": Path(paths["html"])}

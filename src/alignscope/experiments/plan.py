@@ -183,23 +183,25 @@ def plan(spec: ExperimentSpec) -> list[RunSpec]:
     runs: list[RunSpec] = []
     analysis = _AnalysisPlan.build(spec, languages)
     multi = len(spec.models) > 1
-    for model in spec.models:
+    for model_name, model in spec.named_models():
         depth = model_depth(model)
         groups = layer_groups(spec, depth)
-        suffix = f"-{_slug(model)}" if multi else ""
+        suffix = f"-{_slug(model_name)}" if multi else ""
         similarity_name = None
         if analysis.similarity is not None and analysis.similarity_pretrained:
             similarity_name = f"similarity{suffix}" if multi else "similarity-pretrained"
             config = analysis.similarity_config(model)
             runs.append(RunSpec(similarity_name, "similarity", config,
-                                {"model": model, "group": "pretrained"}, runtime))
+                                {"model": model_name, "model_path": model,
+                                 "group": "pretrained"}, runtime))
         for task_name, task in spec.tasks.items():
             for group in groups:
                 for seed in spec.seeds:
                     name = f"{task_name}-{group}-s{seed}{suffix}"
                     config = _finetune_config(spec, model, task_name, task, group, seed)
                     analyses_of_run = analysis.of_finetuned(model, group)
-                    labels = {"task": task_name, "model": model, "group": group, "seed": seed,
+                    labels = {"task": task_name, "model": model_name, "model_path": model,
+                              "group": group, "seed": seed,
                               "source_language": languages[task_name].source}
                     runs.append(RunSpec(name, "finetune",
                                         {"finetune": config, **analyses_of_run},
@@ -243,8 +245,8 @@ def _absolute(path: str | None) -> str | None:
     return None if path is None else str(Path(path).expanduser().resolve())
 
 
-def _slug(model: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(model.rstrip("/")).name or model)
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(name.rstrip("/")).name or name)
 
 
 @dataclass
@@ -292,7 +294,7 @@ class _AnalysisPlan:
                    else list(analyses.stability.groups),
                    list(correlation.groups) if correlation else [],
                    correlation.measure if correlation else None)
-        plan.check(spec.models[0])
+        plan.check(spec.named_models()[0][1])
         return plan
 
     def _common(self) -> dict[str, Any]:

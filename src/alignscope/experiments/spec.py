@@ -86,9 +86,22 @@ class AnalysesSpec(_Strict):
     correlation: CorrelationSpec | None = None
 
 
+class ModelSpec(_Strict):
+    path: str = Field(description="a checkpoint folder or a hub id")
+    name: str | None = Field(default=None, description="how tables, figures and the report "
+                             "name the model (default: the folder's name, or the hub id)")
+
+
+def readable_name(model: str) -> str:
+    """A model's name for people: a local folder's own name, else the hub id as given."""
+    local = Path(model).expanduser()
+    return local.resolve().name if local.exists() or local.is_absolute() else model
+
+
 class ExperimentSpec(_Strict):
     name: str
-    models: list[str] = Field(min_length=1)
+    models: list[str | ModelSpec] = Field(min_length=1, description="paths or hub ids, or "
+                                          "{path, name} mappings to name a model")
     data_dir: str | None = None
     seeds: list[int] = Field(min_length=1)
     tasks: dict[str, TaskSpec] = Field(min_length=1)
@@ -116,6 +129,21 @@ class ExperimentSpec(_Strict):
         if len(set(seeds)) != len(seeds):
             raise ValueError("seeds repeat")
         return seeds
+
+    @model_validator(mode="after")
+    def _distinct_names(self) -> ExperimentSpec:
+        names = [name for name, _ in self.named_models()]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"two models are named {', '.join(repeated)}: give each a `name` "
+                             "(models: [{path: ..., name: ...}])")
+        return self
+
+    def named_models(self) -> list[tuple[str, str]]:
+        """(readable name, path or hub id) of every model, in order."""
+        return [(readable_name(entry), entry) if isinstance(entry, str)
+                else (entry.name or readable_name(entry.path), entry.path)
+                for entry in self.models]
 
 
 def expand_env(data: Any, where: str = "") -> Any:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from alignscope.analysis.measures import describe
+from alignscope.experiments.spec import readable_name
 from alignscope.report.figures import (
     plot_correlation,
     plot_layer_curves,
@@ -37,7 +38,8 @@ def plot_conditions(folder: Path, stem: str, layers: Sequence[str], results: Res
 def similarity_figures(folder: Path, result: dict[str, Any]) -> None:
     layers, source = result["layers"], result["source_language"]
     plot_conditions(folder, "similarity", layers, result["results"], "parallel",
-                    f"{result['model']['name']}: {source} vs targets", result["intervals"])
+                    f"{readable_name(result['model']['name'])}: {source} vs targets",
+                    result["intervals"])
     for key, by_language in result["layer_matrix"].items():
         for lang, matrix in by_language.items():
             plot_layer_matrix(folder, f"matrix-{key}-{lang}", matrix, layers,

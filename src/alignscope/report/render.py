@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable
@@ -81,7 +82,7 @@ def _model_order(group: str) -> tuple[int, int, str]:
     return (-1 if selection.embeddings else selection.blocks[0], len(selection.blocks), group)
 
 
-def _groups(values: Iterable[str]) -> list[str]:
+def groups_in_order(values: Iterable[str]) -> list[str]:
     return sorted(set(values), key=_model_order)
 
 
@@ -103,7 +104,7 @@ class ReportBuilder:
     # --- sections ---------------------------------------------------------------------
     def random_init(self, task: str, model: str) -> Section:
         summary = [r for r in self.tables.summary() if r["task"] == task and r["model"] == model]
-        groups = _groups(r["group"] for r in summary)
+        groups = groups_in_order(r["group"] for r in summary)
         languages = _ordered(r["language"] for r in sorted(summary, key=lambda r: r["role"]
                                                              != "source"))
         cell = {(r["group"], r["language"]): r for r in summary}
@@ -219,7 +220,7 @@ class ReportBuilder:
         layers = _layer_names(rows)
         curves = {group: [statistics.fmean(by_group[group][p]) if by_group[group].get(p)
                           else None for p in range(len(layers))]
-                  for group in _groups(by_group)}
+                  for group in groups_in_order(by_group)}
         paths = sweep_figures.layer_lines(self.figures_dir, "stability", layers, curves,
                                           title="pretrained vs fine-tuned, same sentences",
                                           ylabel=f"{describe(measure)} (1 = unchanged)",
@@ -263,10 +264,10 @@ class ReportBuilder:
         seconds = sum(r.get("seconds") or 0 for r in self.records)
         sweeps = self.manifest.get("sweeps", [])
         lines = [
-            f"- experiment: **{self.manifest.get('experiment', '?')}**, folder `{self.sweep}`",
+            f"- experiment: **{self.manifest.get('experiment', '?')}**",
             f"- models: {', '.join(_ordered(str(x.get('model')) for x in labels if x.get('model')))}",
             f"- tasks: {', '.join(_ordered(str(x['task']) for x in labels if x.get('task')))}; "
-            f"layer groups: {', '.join(_groups(str(x['group']) for x in labels if 'seed' in x))}"
+            f"layer groups: {', '.join(groups_in_order(str(x['group']) for x in labels if 'seed' in x))}"
             f"; seeds: {', '.join(_ordered(str(x['seed']) for x in labels if 'seed' in x))}",
             f"- runs: {', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))}",
             f"- compute: {seconds / 3600:.2f} h summed over runs; {len(sweeps)} sweep "
@@ -285,6 +286,15 @@ class ReportBuilder:
             section.blocks.append("Every planned run finished.")
         return section
 
+    def paths(self) -> Section:
+        """Where things are: the only place the report names folders."""
+        labels = [r.get("labels", {}) for r in self.records]
+        models = _ordered(f"{x['model']}: `{x.get('model_path', x['model'])}`" for x in labels
+                          if x.get("model"))
+        lines = [f"- sweep folder: `{self.sweep.resolve()}`",
+                 *(f"- model {entry}" for entry in models)]
+        return Section("Provenance", ["\n".join(lines)])
+
     def _write_table(self, stem: str, table: Table) -> None:
         self.tables_dir.mkdir(parents=True, exist_ok=True)
         for fmt, suffix in (("csv", "csv"), ("latex", "tex")):
@@ -296,7 +306,7 @@ class ReportBuilder:
         for task, model in _ordered((r["task"], r["model"]) for r in self.tables.scores):
             sections.append(self.random_init(task, model))
         sections += [s for s in (self.similarity(), self.stability(), self.correlation()) if s]
-        return sections
+        return [*sections, self.paths()]
 
 
 def _band(row: Row, name: str) -> str:
@@ -339,7 +349,8 @@ def _short(model: str) -> str:
 
 # --- rendering ----------------------------------------------------------------------------
 
-def _markdown(title: str, sections: list[Section]) -> str:
+def markdown(title: str, sections: list[Section], figures: str = "figures") -> str:
+    """The sections as Markdown; figures are linked in the folder `figures` (relative)."""
     parts = [f"# {title}\n"]
     for section in sections:
         parts.append(f"## {section.title}\n")
@@ -347,8 +358,8 @@ def _markdown(title: str, sections: list[Section]) -> str:
             if isinstance(block, Table):
                 parts.append(render_table(block.header, block.rows, "markdown", block.caption))
             elif isinstance(block, Figure):
-                parts.append(f"![{block.caption}](figures/{block.stem}.png)\n\n*{block.caption}* "
-                             f"([SVG](figures/{block.stem}.svg))\n")
+                parts.append(f"![{block.caption}]({figures}/{block.stem}.png)\n\n"
+                             f"*{block.caption}* ([SVG]({figures}/{block.stem}.svg))\n")
             else:
                 parts.append(f"{block}\n")
     return "\n".join(parts)
@@ -381,16 +392,28 @@ def _html(title: str, sections: list[Section], figures_dir: Path) -> str:
                              f"{esc(block.caption)}</figcaption></figure>")
             else:
                 items = [line[2:] for line in str(block).splitlines() if line.startswith("- ")]
-                parts.append("<ul>" + "".join(f"<li>{esc(i).replace('**', '')}</li>"
-                                              for i in items) + "</ul>" if items
-                             else f"<p>{esc(str(block))}</p>")
+                parts.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in items)
+                             + "</ul>" if items else f"<p>{_inline(str(block))}</p>")
         parts.append("</section>")
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
-def render_report(sweep: str | Path, out: str | Path) -> dict[str, Path]:
-    """Write the report of a sweep folder; returns the paths of report.md and report.html."""
+_STRONG = re.compile(r"\*\*(.+?)\*\*")
+_CODE = re.compile(r"`([^`]+)`")
+
+
+def _inline(text: str) -> str:
+    """Escaped text with Markdown's **bold** and `code` as HTML."""
+    text = _STRONG.sub(r"<strong>\1</strong>", html.escape(text))
+    return _CODE.sub(r"<code>\1</code>", text)
+
+
+def render_report(sweep: str | Path, out: str | Path, preface: list[Section] | None = None,
+                  title: str | None = None) -> dict[str, Path]:
+    """Write the report of a sweep folder; returns the paths of report.md and report.html.
+    `preface` sections (e.g. the demo's findings, figures already in OUT/figures) come
+    first."""
     sweep, out = Path(sweep), Path(out)
     if read_manifest(sweep) is None:
         raise ConfigError(f"{sweep} is not a sweep folder (no readable manifest.json); pass the "
@@ -399,12 +422,12 @@ def render_report(sweep: str | Path, out: str | Path) -> dict[str, Path]:
     if not builder.tables.scores and not builder.tables.similarity:
         raise ConfigError(f"{sweep} has no finished run yet; see `alignscope sweep status "
                           f"{sweep}`")
-    sections = builder.sections()
-    title = f"alignscope report: {builder.manifest.get('experiment', sweep.name)}"
+    sections = [*(preface or []), *builder.sections()]
+    title = title or f"alignscope report: {builder.manifest.get('experiment', sweep.name)}"
     for name, rows in (("summary", builder.tables.summary()), ("drops", builder.tables.drops())):
         if rows:
             atomic_write_text(builder.tables_dir / f"{name}.csv", to_csv(rows))
-    paths = {"markdown": atomic_write_text(out / "report.md", _markdown(title, sections)),
+    paths = {"markdown": atomic_write_text(out / "report.md", markdown(title, sections)),
              "html": atomic_write_text(out / "report.html",
                                        _html(title, sections, builder.figures_dir))}
     return paths
