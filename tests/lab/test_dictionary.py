@@ -57,9 +57,9 @@ def test_a_damaged_lexicon_is_an_error_naming_the_line(corpus: Path, tmp_path: P
     bad = tmp_path / "lexicon.tsv"
     bad.write_text("\n".join([lines[0], lines[1], "7\tDET\t_\tonly-one-form"]) + "\n",
                    encoding="utf-8")
-    with pytest.raises(DataFormatError, match=r"lexicon.tsv.*line 3"):
+    with pytest.raises(DataFormatError, match=r"lexicon\.tsv:3: expected 6 tab-separated"):
         read_lexicon(tmp_path)
-    with pytest.raises(AlignscopeError, match=r"lexicon\.tsv not found"):
+    with pytest.raises(AlignscopeError, match=r"nowhere not found: a lab corpus folder"):
         read_lexicon(tmp_path / "nowhere")
 
 
