@@ -1,4 +1,4 @@
-"""Shared fixtures: the real data in ../shared/data, and tiny models built from it."""
+"""Shared fixtures: slices of real UD/WikiANN files (tests/data), and tiny models built from them."""
 
 from __future__ import annotations
 
@@ -9,19 +9,26 @@ from typing import Any
 
 import pytest
 
+# The first sentences of real UD and WikiANN files with their licences, laid out as a data
+# directory (ud/UD_*/..., wikiann/LANG/...): tests/data/README.md says which and from where.
+DATA_SLICES = Path(__file__).resolve().parent / "data"
+# Whole files, outside the repository: only `slow` tests read them, and skip without them.
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
-def require_shared_data() -> Path:
-    if not (SHARED_DATA / "ud").is_dir():
-        pytest.skip(f"real UD/WikiANN data not found at {SHARED_DATA} (../shared/data)")
-    return SHARED_DATA
+@pytest.fixture(scope="session")
+def data_slices() -> Path:
+    """The data directory of tests/data: slices of the real files, committed with the tests."""
+    return DATA_SLICES
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    return require_shared_data()
+    """The whole real files of ../shared/data (for `slow` tests that need every sentence)."""
+    if not (SHARED_DATA / "ud").is_dir():
+        pytest.skip(f"the whole UD/WikiANN files are not at {SHARED_DATA} (../shared/data)")
+    return SHARED_DATA
 
 
 def _corpus_lines(data: Path) -> list[str]:
@@ -30,12 +37,12 @@ def _corpus_lines(data: Path) -> list[str]:
     lines: list[str] = []
     for path in [data / "ud/UD_English-EWT/en_ewt-ud-train.conllu",
                  *sorted(data.glob("ud/UD_*-PUD/*.conllu"))]:
-        lines.extend(" ".join(s.words) for s in read_conllu(path, limit=400))
+        lines.extend(" ".join(s.words) for s in read_conllu(path))
     return lines
 
 
 @pytest.fixture(scope="session")
-def tiny_bert(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
+def tiny_bert(tmp_path_factory: pytest.TempPathFactory, data_slices: Path) -> Path:
     """A 2-layer BertModel with a WordPiece vocabulary trained on real UD sentences."""
     import torch
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
@@ -47,7 +54,7 @@ def tiny_bert(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Pa
     tokenizer.normalizer = normalizers.BertNormalizer(lowercase=False)
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tokenizer.decoder = decoders.WordPiece()
-    tokenizer.train_from_iterator(_corpus_lines(shared_data),
+    tokenizer.train_from_iterator(_corpus_lines(data_slices),
                                   WordPieceTrainer(vocab_size=3000, special_tokens=SPECIALS))
     cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     tokenizer.post_processor = processors.TemplateProcessing(
@@ -220,10 +227,10 @@ def save_family_model(config: Any, tokenizer: Any, directory: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def families(tmp_path_factory: pytest.TempPathFactory, shared_data: Path,
+def families(tmp_path_factory: pytest.TempPathFactory, data_slices: Path,
              tiny_bert: Path) -> dict[str, Path]:
     """family -> directory of a tiny saved model (3 blocks, hidden 32) and its tokenizer."""
-    lines = _family_lines(shared_data)
+    lines = _family_lines(data_slices)
     root = tmp_path_factory.mktemp("families")
     tokenizers: dict[str, Any] = {}
     saved = {}

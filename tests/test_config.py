@@ -104,7 +104,7 @@ def test_out_paths(tmp_path: Path) -> None:
 
 
 def test_unknown_command_and_advice_split() -> None:
-    with pytest.raises(AlignscopeError, match="did you mean: finetune"):
+    with pytest.raises(AlignscopeError, match="did you mean finetune"):
         config_class("finetun")
     error = AlignscopeError("x has no task.json; pass the --out folder of `finetune`")
     assert (error.message, error.hint) == ("x has no task.json",

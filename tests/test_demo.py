@@ -37,6 +37,7 @@ TINY = {
 }
 
 
+@pytest.mark.slow  # generate, pretrain, sweep and report, then a resumed run
 def test_tiny_demo_runs_end_to_end_and_resumes(tmp_path: Path) -> None:
     paths = run_demo(tmp_path / "demo", TINY, progress=False)
     report = paths["findings"].read_text(encoding="utf-8")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from alignscope.errors import UnknownNameError
+from alignscope.errors import UnknownNameError, did_you_mean
 from alignscope.registry import Registry
 
 
@@ -28,7 +28,14 @@ def test_unknown_name_lists_close_matches_and_choices() -> None:
         tasks.register(name, name)
     with pytest.raises(UnknownNameError) as caught:
         tasks["postag"]
-    assert str(caught.value) == ("unknown task 'postag'; did you mean: pos?; "
+    assert str(caught.value) == ("unknown task 'postag'; did you mean pos?; "
                                  "available: ner, parsing, pos")
     with pytest.raises(ValueError, match="registered twice"):
         tasks.register("pos", "again")
+
+
+def test_one_rule_for_close_matches() -> None:
+    """Unknown names, option keys and sweep keys are all answered by `did_you_mean`."""
+    assert did_you_mean("postag", ["pos", "parsing", "ner"]) == "; did you mean pos?"
+    assert did_you_mean("seeds", {"seed", "seeds_", "lr"}) == "; did you mean seeds_, seed?"  # closest first
+    assert did_you_mean("xyz", ["pos"]) == ""

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 from alignscope.errors import DataFormatError
-from alignscope.runs import load_run, run_origin, validate
+from alignscope.runs import RESULT_FILES, load_run, make_result, run_origin, timestamp, validate, write_result
 from alignscope.runs.schema import json_schema, json_schema_text
 
 V1 = Path(__file__).parent / "fixtures" / "v1"
@@ -98,3 +98,33 @@ def test_run_origin_of_a_finetune_run(tmp_path: Path) -> None:
     for model in (run, run / "checkpoint", run / "checkpoint" / "encoder"):
         assert run_origin(model) == ("en", ["block.0"])
     assert run_origin("bert-base-multilingual-cased") == (None, [])
+
+
+def test_one_writer_builds_the_header_and_validates_before_writing(tmp_path: Path) -> None:
+    body = {"task": "pos", "metric": "upos_accuracy", "checkpoint": "run/checkpoint",
+            "evaluations": [{"dataset": "ud:fr_pud", "language": "fr", "sentences": 2,
+                             "metrics": {"upos_accuracy": 0.5}}]}
+    result = make_result("evaluate", body, source_language="en", random_init=("block.0",),
+                         model={"name": "run", "source": None}, config={"batch_size": 8})
+    assert list(result)[:8] == ["schema_version", "kind", "source_language", "random_init",
+                                "model", "config", "versions", "created"]
+    assert result["versions"]["alignscope"] and result["created"][:4] == timestamp()[:4]
+    path = write_result(tmp_path, result)
+    assert path == tmp_path / RESULT_FILES["evaluate"]
+    assert load_run(tmp_path).data == result
+    assert write_result(tmp_path, result, "other.json") == tmp_path / "other.json"
+    broken = {**result, "random_init": ["layer 0"]}
+    with pytest.raises(ValueError, match=r"breaks results schema 2: at evaluate.random_init.0"):
+        write_result(tmp_path / "broken", broken)
+    assert not (tmp_path / "broken").exists()  # nothing written
+    with pytest.raises(ValueError, match=r"sets header fields: \['kind'\]"):
+        make_result("evaluate", {**body, "kind": "finetune"}, source_language=None,
+                    random_init=[], model={"name": "run"}, config={})
+
+
+def test_a_pretraining_record_of_schema_1_is_refused_with_the_fix(tmp_path: Path) -> None:
+    (tmp_path / "pretrain.json").write_text(json.dumps(
+        {"kind": "alignscope-lab-pretrain", "schema_version": 1, "config": {}}), encoding="utf-8")
+    with pytest.raises(DataFormatError, match="before results schema 2") as caught:
+        load_run(tmp_path, "pretrain")
+    assert caught.value.hint == "pretrain the model again (`alignscope lab pretrain --overwrite`)"

@@ -16,7 +16,7 @@ _EXPORTS = {
     "FinetuneConfig": "alignscope.training.config",
     "load_encoder": "alignscope.models.encoder",
     "reinitialize": "alignscope.models.reinit",
-    "parse_layers": "alignscope.models.layers",
+    "parse_layers": "alignscope.layer_names",
     "read_conllu": "alignscope.data.conllu",
     "resolve": "alignscope.data.registry",
     "get_task": "alignscope.tasks",

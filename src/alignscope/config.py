@@ -14,7 +14,6 @@ command refuses an unwritable or wrong output before it does any work.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import importlib
 import math
@@ -28,7 +27,7 @@ import yaml
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
-from alignscope.errors import AlignscopeError, ConfigError, UnknownNameError
+from alignscope.errors import AlignscopeError, ConfigError, UnknownNameError, did_you_mean
 from alignscope.io import read_utf8
 
 T = TypeVar("T")
@@ -232,9 +231,7 @@ def describe(error: ValidationError, cls: type, source: str | Path | None = None
     key = loc[0] if loc else ""
     if first["type"] in ("unexpected_keyword_argument", "extra_forbidden"):
         known = [f.name for f in dataclasses.fields(cls)] if dataclasses.is_dataclass(cls) else []
-        close = difflib.get_close_matches(key, known, n=3, cutoff=0.6)
-        guess = f"; did you mean {', '.join(close)}?" if close else ""
-        return ConfigError(f"{_where(source)}unknown option {key!r}{guess}",
+        return ConfigError(f"{_where(source)}unknown option {key!r}{did_you_mean(key, known)}",
                            f"known options: {', '.join(known)}")
     if not key:  # a combination of options: the message names them
         return ConfigError(f"{_where(source)}{first['msg'].removeprefix('Value error, ')}")

@@ -7,11 +7,21 @@ prints them on two lines and exits with status 2.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 # "...; pass the --out folder of ...": the advice after the last `; <verb>` of a message.
 _ADVICE = re.compile(r";\s+(?=(?:pass|use|run|choose|set|give|check|name|write|add|remove|"
                      r"install|convert|fix|re-run|put|omit|drop|select|try|rename|delete)\b)")
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """`; did you mean a, b?` naming the known names close to `name`, or "": every unknown
+    name, key and option is answered by this one rule."""
+    import difflib
+
+    close = difflib.get_close_matches(name, sorted(set(known)), n=3, cutoff=0.6)
+    return f"; did you mean {', '.join(close)}?" if close else ""
 
 
 class AlignscopeError(Exception):
@@ -49,13 +59,8 @@ class UnknownNameError(AlignscopeError):
     default_hint = "check the spelling against the names listed"
 
     def __init__(self, kind: str, name: str, known: list[str] | tuple[str, ...]) -> None:
-        import difflib
-
         self.kind, self.name = kind, name
-        close = difflib.get_close_matches(name, list(known), n=5, cutoff=0.5)
-        message = f"unknown {kind} {name!r}"
-        if close:
-            message += f"; did you mean: {', '.join(close)}?"
+        message = f"unknown {kind} {name!r}{did_you_mean(name, known)}"
         if known:
             shown = sorted(known)[:20]
             more = f" (and {len(known) - len(shown)} more)" if len(known) > len(shown) else ""

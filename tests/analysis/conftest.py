@@ -15,8 +15,8 @@ LANGUAGES = ("en", "fr", "de")
 
 
 @pytest.fixture(scope="session")
-def pud_full(shared_data: Path) -> ParallelCorpus:
-    return load_parallel("ud:pud", LANGUAGES, shared_data)
+def pud_full(data_slices: Path) -> ParallelCorpus:
+    return load_parallel("ud:pud", LANGUAGES, data_slices)
 
 
 @pytest.fixture(scope="session")

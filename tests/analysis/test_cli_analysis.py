@@ -47,7 +47,9 @@ def test_similarity_on_a_flores_style_folder_with_the_new_measures(
         tiny_bert: Path, pud_small: ParallelCorpus, tmp_path: Path) -> None:
     folder = tmp_path / "devtest"
     folder.mkdir()
-    for lang, code in (("en", "eng_Latn"), ("fr", "fra_Latn"), ("de", "deu_Latn")):
+    # The "French" file is the English one: every sentence must find its copy, while a random
+    # tiny model finds a real translation only by chance (a few in 40).
+    for lang, code in (("en", "eng_Latn"), ("en", "fra_Latn"), ("de", "deu_Latn")):
         (folder / f"{code}.devtest").write_text("\n".join(pud_small.texts[lang]) + "\n",
                                                 encoding="utf-8")
     out = tmp_path / "sim"
@@ -62,8 +64,8 @@ def test_similarity_on_a_flores_style_folder_with_the_new_measures(
                                  "linear"]
     assert saved["parallel"]["files"]["fra_Latn"] == str(folder / "fra_Latn.devtest")
     parallel, shuffled = (saved["results"]["mexa"][c]["fra_Latn"] for c in ("parallel", "shuffled"))
-    assert len(parallel) == 5 and all(0 <= v <= 1 for v in parallel + shuffled)
-    assert max(parallel) > max(shuffled)  # translations are found more often than non-pairs
+    assert parallel == [1.0] * 5
+    assert len(shuffled) == 5 and max(shuffled) <= 0.05  # mismatched pairs: chance hits at most
     summary = saved["layer_aggregates"]["anc"]["parallel"]["deu_Latn"]
     curve = saved["results"]["anc"]["parallel"]["deu_Latn"]
     assert summary["mean"] == pytest.approx(sum(curve) / len(curve))

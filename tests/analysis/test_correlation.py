@@ -11,7 +11,6 @@ from scipy import stats
 
 from alignscope.analysis.correlation import CorrelationConfig, default_out, run_correlation
 from alignscope.errors import AlignscopeError, ConfigError, DataFormatError, UnknownNameError
-from alignscope.report.analysis_figures import correlation_figures
 
 SIMILARITY = {"fr": [0.2, 0.8, 0.6], "de": [0.3, 0.7, 0.5], "ru": [0.1, 0.5, 0.4],
               "zh": [0.4, 0.3, None], "hi": [0.2, 0.2, 0.1]}
@@ -62,7 +61,7 @@ def test_correlations_per_layer_equal_scipy(tmp_path: Path, write_similarity: Ca
     config = CorrelationConfig(str(similarity), str(transfer))
     out = default_out(config)
     assert out == tmp_path / "sim-vs-pos-s1"  # beside the similarity run, not inside it
-    result = run_correlation(config, out, figures=correlation_figures)
+    result = run_correlation(config, out)
     assert check_result(out / "correlation.json") == result
     assert (result["random_init"], result["model"]["name"]) == (["block.0"], "tiny")
     assert [entry["layer"] for entry in result["per_layer"]] == LAYERS

@@ -10,9 +10,9 @@ from alignscope.analysis.similarity import SimilarityConfig, run_similarity
 
 
 @pytest.mark.slow
-def test_parallel_curves_stand_above_the_controls(e5_dir: Path, shared_data: Path) -> None:
+def test_parallel_curves_stand_above_the_controls(e5_dir: Path, data_slices: Path) -> None:
     result = run_similarity(SimilarityConfig(
-        model=str(e5_dir), targets=("fr", "zh"), data_dir=str(shared_data), max_sentences=150,
+        model=str(e5_dir), targets=("fr", "zh"), data_dir=str(data_slices), max_sentences=100,
         measures=("linear", "debiased", "retrieval"), device="cpu"))
     assert len(result["layers"]) == 13
     values = result["results"]
@@ -29,9 +29,9 @@ def test_parallel_curves_stand_above_the_controls(e5_dir: Path, shared_data: Pat
 
 
 @pytest.mark.slow
-def test_length_partialling_puts_the_random_model_below(e5_dir: Path, shared_data: Path) -> None:
+def test_length_partialling_puts_the_random_model_below(e5_dir: Path, data_slices: Path) -> None:
     result = run_similarity(SimilarityConfig(
-        model=str(e5_dir), targets=("fr", "ja"), data_dir=str(shared_data), max_sentences=150,
+        model=str(e5_dir), targets=("fr", "ja"), data_dir=str(data_slices), max_sentences=100,
         measures=("debiased",), controls=("random-init",), partial_length=True, device="cpu"))
     values = result["results"]["debiased"]
     for lang in ("fr", "ja"):

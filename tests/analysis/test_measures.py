@@ -235,7 +235,7 @@ def test_layer_aggregates_skip_undefined_layers() -> None:
 
 
 def test_registry_names_close_matches_and_labels() -> None:
-    with pytest.raises(AlignscopeError, match="did you mean: mexa"):
+    with pytest.raises(AlignscopeError, match="did you mean mexa"):
         MeasureOptions(("mexx",))
     with pytest.raises(ConfigError, match="margin-k"):
         paired_scores(*paired(n=5), {"margin"}, margin_k=5)

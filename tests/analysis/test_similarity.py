@@ -14,7 +14,6 @@ from alignscope.analysis.similarity import SimilarityConfig, authors_windows, ru
 from alignscope.data.parallel import load_parallel
 from alignscope.errors import AlignscopeError, ConfigError, DataFormatError, UnknownNameError
 from alignscope.models.encoder import load_encoder
-from alignscope.report.analysis_figures import similarity_figures
 
 LAYERS = ["embeddings", "block.0", "block.1", "block.2", "block.3"]
 
@@ -27,11 +26,10 @@ def config(tiny_bert: Path, parallel: str, **changes: object) -> SimilarityConfi
     return SimilarityConfig(**values)
 
 
-def test_similarity_writes_curves_controls_tables_and_figures(tiny_bert: Path, shared_data: Path,
+def test_similarity_writes_curves_controls_tables_and_figures(tiny_bert: Path, data_slices: Path,
                                                               tmp_path: Path, check_result) -> None:
     out = tmp_path / "sim"
-    result = run_similarity(config(tiny_bert, "ud:pud", data_dir=str(shared_data)), out,
-                            figures=similarity_figures)
+    result = run_similarity(config(tiny_bert, "ud:pud", data_dir=str(data_slices)), out)
     assert result["layers"] == LAYERS
     assert (result["kind"], result["source_language"], result["random_init"]) == \
         ("similarity", "en", [])
@@ -130,8 +128,7 @@ def test_length_partialling_applies_to_every_condition(tiny_bert: Path, pud_text
 def test_bootstrap_and_layer_matrix_are_reported(tiny_bert: Path, pud_text: str,
                                                  tmp_path: Path) -> None:
     result = run_similarity(config(tiny_bert, pud_text, controls=("shuffled",), bootstrap=8,
-                                   layer_matrix=True, measures=("linear",)), tmp_path / "run",
-                            figures=similarity_figures)
+                                   layer_matrix=True, measures=("linear",)), tmp_path / "run")
     assert len(result["intervals"]["linear"]["fr"]) == 5
     matrix = result["layer_matrix"]["linear"]["de"]
     assert len(matrix) == 5 and len(matrix[0]) == 5

@@ -8,7 +8,6 @@ import pytest
 
 from alignscope.analysis.stability import StabilityConfig, run_stability
 from alignscope.errors import ConfigError
-from alignscope.report.analysis_figures import stability_figures
 
 
 def config(pretrained: Path, finetuned: Path, parallel: str, **changes: object) -> StabilityConfig:
@@ -31,8 +30,7 @@ def test_a_model_against_itself_is_perfectly_stable(tiny_bert: Path, pud_text: s
 def test_only_the_perturbed_layers_move(tiny_bert: Path, tiny_bert_tuned: Path, pud_text: str,
                                         tmp_path: Path, check_result) -> None:
     out = tmp_path / "stability"
-    result = run_stability(config(tiny_bert, tiny_bert_tuned, pud_text), out,
-                           figures=stability_figures)
+    result = run_stability(config(tiny_bert, tiny_bert_tuned, pud_text), out)
     assert result["model"]["source"].endswith("checkpoint/encoder")
     assert result["pretrained"]["name"] == str(tiny_bert)
     assert result["layers"] == ["embeddings", "block.0", "block.1", "block.2", "block.3"]

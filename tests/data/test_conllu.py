@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 
 from alignscope.data.conllu import read_conllu, write_conllu
+from alignscope.data.ner import read_iob
+from alignscope.data.parallel import load_parallel
 from alignscope.errors import DataFormatError
 
 HEADER = "# sent_id = s1\n# text = Il parle du chat.\n"
@@ -67,19 +69,38 @@ def test_empty_and_missing_files(tmp_path: Path) -> None:
         read_conllu(tmp_path / "absent.conllu")
 
 
-def test_real_treebanks_match_the_manifest_counts(shared_data: Path) -> None:
-    with open(shared_data / "MANIFEST.tsv", encoding="utf-8") as handle:
-        rows = {row["path"]: row for row in csv.DictReader(handle, delimiter="\t")}
+def manifest(data: Path) -> dict[str, dict[str, str]]:
+    with open(data / "MANIFEST.tsv", encoding="utf-8") as handle:
+        return {row["path"]: row for row in csv.DictReader(handle, delimiter="\t")}
+
+
+def test_the_slices_match_their_manifest_counts(data_slices: Path) -> None:
+    rows = manifest(data_slices)
+    assert sorted(path.split("/")[0] for path in rows) == ["ud"] * 13 + ["wikiann"] * 6
+    for relative, row in rows.items():
+        reader = read_conllu if relative.startswith("ud/") else read_iob
+        sentences = reader(data_slices / relative)
+        assert len(sentences) == int(row["sentences"]), relative
+        assert sum(len(s) for s in sentences) == int(row["tokens"]), relative
+
+
+@pytest.mark.slow
+def test_whole_treebanks_match_the_manifest_counts(shared_data: Path) -> None:
+    rows = manifest(shared_data)
     for relative in ("ud/UD_English-EWT/en_ewt-ud-dev.conllu",
                      "ud/UD_French-PUD/fr_pud-ud-test.conllu",
                      "ud/UD_Japanese-PUD/ja_pud-ud-test.conllu"):
         sentences = read_conllu(shared_data / relative)
         assert len(sentences) == int(rows[relative]["sentences"])
         assert sum(len(s) for s in sentences) == int(rows[relative]["tokens"])
+    # The 16 PUD files hold the same 1,000 sentences: every one aligns by its sent_id.
+    languages = sorted(path.name[:2] for path in shared_data.glob("ud/UD_*-PUD/*.conllu"))
+    corpus = load_parallel("ud:pud", languages, shared_data)
+    assert (len(languages), len(corpus), corpus.ids[0]) == (16, 1000, "n01001011")
 
 
-def test_french_contractions_are_split(shared_data: Path) -> None:
-    first = read_conllu(shared_data / "ud/UD_French-PUD/fr_pud-ud-test.conllu", limit=1)[0]
+def test_french_contractions_are_split(data_slices: Path) -> None:
+    first = read_conllu(data_slices / "ud/UD_French-PUD/fr_pud-ud-test.conllu", limit=1)[0]
     assert "aux" in first.text and "aux" not in first.words
     assert first.words[14:16] == ("à", "les")
 
@@ -103,9 +124,9 @@ def test_a_byte_order_mark_is_tolerated(tmp_path: Path) -> None:
     assert sentence.sent_id == "s1" and len(sentence) == 6
 
 
-def test_writing_a_real_treebank_back_gives_its_lines(shared_data: Path, tmp_path: Path) -> None:
+def test_writing_a_real_treebank_back_gives_its_lines(data_slices: Path, tmp_path: Path) -> None:
     # FEATS, DEPS and MISC are kept as raw text: every column must survive a round trip.
-    path = shared_data / "ud/UD_French-PUD/fr_pud-ud-test.conllu"
+    path = data_slices / "ud/UD_French-PUD/fr_pud-ud-test.conllu"
     sentences = read_conllu(path, limit=20)
     write_conllu(tmp_path / "back.conllu", sentences)
     original = [line for line in path.read_text(encoding="utf-8").splitlines()

@@ -16,8 +16,8 @@ def write(tmp_path: Path, text: str, name: str = "data.iob") -> Path:
     return path
 
 
-def test_reads_the_wikiann_layout(shared_data: Path) -> None:
-    wikiann_en = shared_data / "wikiann" / "en" / "train.conllu"
+def test_reads_the_wikiann_layout(data_slices: Path) -> None:
+    wikiann_en = data_slices / "wikiann" / "en" / "train.conllu"
     sentences = read_iob(wikiann_en, limit=2)
     assert [len(s) for s in sentences] == [11, 7]
     first = sentences[0]

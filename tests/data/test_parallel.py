@@ -12,8 +12,8 @@ from alignscope.data.parallel import load_parallel
 from alignscope.errors import ConfigError, DataFormatError, UnknownNameError
 
 
-def pud_file(shared_data: Path, lang: str) -> Path:
-    return next(shared_data.glob(f"ud/UD_*-PUD/{lang}_pud-ud-test.conllu"))
+def pud_file(data_slices: Path, lang: str) -> Path:
+    return next(data_slices.glob(f"ud/UD_*-PUD/{lang}_pud-ud-test.conllu"))
 
 
 def blocks(path: Path) -> list[str]:
@@ -26,55 +26,56 @@ def write_blocks(path: Path, items: list[str]) -> Path:
     return path
 
 
-def test_pud_is_aligned_by_sent_id(shared_data: Path) -> None:
-    corpus = load_parallel("ud:pud", ["en", "fr", "de"], shared_data)
-    assert len(corpus) == 1000
+def test_pud_is_aligned_by_sent_id(data_slices: Path) -> None:
+    corpus = load_parallel("ud:pud", ["en", "fr", "de"], data_slices)
+    assert len(corpus) == 100  # the slices: the first 100 sent_ids in every language
     assert corpus.languages == ("en", "fr", "de")
     assert corpus.ids[0] == "n01001011"
     assert corpus.texts["en"][0].startswith("“While much of the digital transition")
-    assert all(corpus.words[lang] for lang in corpus.languages)
+    assert [len(corpus.words[lang]) for lang in corpus.languages] == [100, 100, 100]
+    assert corpus.words["fr"][0][:3] == ("«", "Alors", "que")
 
 
-def test_file_order_does_not_matter(shared_data: Path, tmp_path: Path) -> None:
+def test_file_order_does_not_matter(data_slices: Path, tmp_path: Path) -> None:
     """A French file in another order gives the same pairs (never align by position)."""
-    items = blocks(pud_file(shared_data, "fr"))
+    items = blocks(pud_file(data_slices, "fr"))
     random.Random(0).shuffle(items)
     write_blocks(tmp_path / "UD_French-PUD/fr_pud-ud-test.conllu", items)
-    shutil.copytree(pud_file(shared_data, "en").parent, tmp_path / "UD_English-PUD")
+    shutil.copytree(pud_file(data_slices, "en").parent, tmp_path / "UD_English-PUD")
     shuffled = load_parallel("ud:pud", ["en", "fr"], tmp_path)
-    original = load_parallel("ud:pud", ["en", "fr"], shared_data)
+    original = load_parallel("ud:pud", ["en", "fr"], data_slices)
     assert shuffled.ids == original.ids  # the first language's order
     assert shuffled.texts == original.texts
 
 
-def test_different_id_sets_name_the_first_missing_id(shared_data: Path, tmp_path: Path) -> None:
-    items = blocks(pud_file(shared_data, "fr"))
+def test_different_id_sets_name_the_first_missing_id(data_slices: Path, tmp_path: Path) -> None:
+    items = blocks(pud_file(data_slices, "fr"))
     missing = items.pop(5).split("# sent_id = ")[1].split("\n")[0]
     write_blocks(tmp_path / "UD_French-PUD/fr_pud-ud-test.conllu", items)
-    shutil.copytree(pud_file(shared_data, "en").parent, tmp_path / "UD_English-PUD")
+    shutil.copytree(pud_file(data_slices, "en").parent, tmp_path / "UD_English-PUD")
     with pytest.raises(DataFormatError, match=rf"sent_id '{missing}'.*missing from the fr"):
         load_parallel("ud:pud", ["en", "fr"], tmp_path)
     with pytest.raises(DataFormatError, match=rf"sent_id '{missing}' is missing from the fr"):
         load_parallel("ud:pud", ["fr", "en"], tmp_path)
 
 
-def test_duplicate_ids_are_refused(shared_data: Path, tmp_path: Path) -> None:
-    items = blocks(pud_file(shared_data, "en"))[:3]
+def test_duplicate_ids_are_refused(data_slices: Path, tmp_path: Path) -> None:
+    items = blocks(pud_file(data_slices, "en"))[:3]
     path = write_blocks(tmp_path / "UD_English-PUD/en_pud-ud-test.conllu", items + items[:1])
     with pytest.raises(DataFormatError, match="duplicate sent_id") as error:
         load_parallel("ud:pud", ["en"], tmp_path)
     assert error.value.path == str(path)
 
 
-def test_language_without_file_lists_the_available_ones(shared_data: Path) -> None:
-    with pytest.raises(UnknownNameError, match=r"'xx'.*available: ar, de, en"):
-        load_parallel("ud:pud", ["en", "xx"], shared_data)
+def test_language_without_file_lists_the_available_ones(data_slices: Path) -> None:
+    with pytest.raises(UnknownNameError, match=r"'xx'.*available: de, en, fr, ja, ru, zh"):
+        load_parallel("ud:pud", ["en", "xx"], data_slices)
     with pytest.raises(ConfigError, match="given twice"):
-        load_parallel("ud:pud", ["en", "en"], shared_data)
+        load_parallel("ud:pud", ["en", "en"], data_slices)
 
 
-def test_subsampling_is_seeded_and_keeps_pairs(shared_data: Path) -> None:
-    corpus = load_parallel("ud:pud", ["en", "de"], shared_data)
+def test_subsampling_is_seeded_and_keeps_pairs(data_slices: Path) -> None:
+    corpus = load_parallel("ud:pud", ["en", "de"], data_slices)
     first, again = corpus.subsample(50, seed=1), corpus.subsample(50, seed=1)
     other = corpus.subsample(50, seed=2)
     assert first.ids == again.ids and first.ids != other.ids

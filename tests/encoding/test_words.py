@@ -35,8 +35,8 @@ def anchored_tokens(aligner: WordAligner, words: list[str]) -> list[str]:
 
 
 @pytest.mark.parametrize("treebank", ["UD_Chinese-PUD/zh_pud", "UD_Japanese-PUD/ja_pud"])
-def test_cjk_words_anchor_on_content_not_on_bare_boundary(shared_data: Path, treebank: str) -> None:
-    sentences = read_conllu(shared_data / f"ud/{treebank}-ud-test.conllu", limit=50)
+def test_cjk_words_anchor_on_content_not_on_bare_boundary(data_slices: Path, treebank: str) -> None:
+    sentences = read_conllu(data_slices / f"ud/{treebank}-ud-test.conllu", limit=50)
     words = [w for s in sentences for w in s.words]
     tokenizer = sentencepiece_like(words)
     raw = tokenizer(list(sentences[0].words), is_split_into_words=True, add_special_tokens=False)
@@ -62,9 +62,9 @@ def test_bert_anchor_is_first_subword(tiny_bert: Path) -> None:
 
 
 def test_long_sentences_are_windowed_and_every_word_kept(tiny_bert: Path,
-                                                         shared_data: Path) -> None:
+                                                         data_slices: Path) -> None:
     tokenizer = AutoTokenizer.from_pretrained(tiny_bert)
-    sentences = read_conllu(shared_data / "ud/UD_English-EWT/en_ewt-ud-dev.conllu", limit=200)
+    sentences = read_conllu(data_slices / "ud/UD_English-EWT/en_ewt-ud-dev.conllu", limit=200)
     longest = max(sentences, key=len)
     aligner = WordAligner(tokenizer, 16)
     [encoded], report = aligner.encode([longest.words])
@@ -91,11 +91,11 @@ def test_words_without_subwords_become_unknown(tiny_bert: Path) -> None:
 
 
 @pytest.mark.slow
-def test_real_xlmr_tokenizer_never_anchors_on_bare_piece(e5_dir: Path, shared_data: Path) -> None:
+def test_real_xlmr_tokenizer_never_anchors_on_bare_piece(e5_dir: Path, data_slices: Path) -> None:
     tokenizer = AutoTokenizer.from_pretrained(e5_dir)
     aligner = WordAligner(tokenizer, 128)
     for treebank in ("UD_Chinese-PUD/zh_pud", "UD_Japanese-PUD/ja_pud"):
-        sentences = read_conllu(shared_data / f"ud/{treebank}-ud-test.conllu", limit=200)
+        sentences = read_conllu(data_slices / f"ud/{treebank}-ud-test.conllu", limit=200)
         encoded, report = aligner.encode([s.words for s in sentences])
         assert report.words_anchored_on_bare_piece == 0
         bare = tokenizer.convert_tokens_to_ids("▁")
@@ -103,10 +103,10 @@ def test_real_xlmr_tokenizer_never_anchors_on_bare_piece(e5_dir: Path, shared_da
                    for w, p in zip(item.word_window, item.word_position, strict=True))
 
 
-def test_byte_level_words_get_their_running_text_pieces(shared_data: Path) -> None:
+def test_byte_level_words_get_their_running_text_pieces(data_slices: Path) -> None:
     """Qwen2 / Llama 3 style: Split + ByteLevel(add_prefix_space=False); a pre-split word must
     be read as in running text (' Haus' -> 'ĠHaus'), not glued to the previous word."""
-    sentences = read_conllu(shared_data / "ud/UD_German-PUD/de_pud-ud-test.conllu", limit=60)
+    sentences = read_conllu(data_slices / "ud/UD_German-PUD/de_pud-ud-test.conllu", limit=60)
     lines = [" ".join(s.words) for s in sentences]
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.Sequence([

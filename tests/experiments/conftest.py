@@ -39,8 +39,8 @@ def tiny_experiment(model_dir: Path, data: Path, **overrides: Any) -> dict[str, 
 
 
 @pytest.fixture(scope="session")
-def experiment(tiny_bert: Path, shared_data: Path) -> Callable[..., dict[str, Any]]:
-    return lambda **overrides: tiny_experiment(tiny_bert, shared_data, **overrides)
+def experiment(tiny_bert: Path, data_slices: Path) -> Callable[..., dict[str, Any]]:
+    return lambda **overrides: tiny_experiment(tiny_bert, data_slices, **overrides)
 
 
 ANALYSES = {"languages": ["fr", "de", "ru"], "settings": {"max_sentences": 12, "seed": 0},

@@ -43,6 +43,7 @@ def layout(out: Path) -> list[str]:
                   if ".sweep.lock" not in p.name)
 
 
+@pytest.mark.slow  # a Ray cluster starts: half a minute and more
 def test_ray_gives_the_local_results(full_experiment: dict[str, Any], full_sweep: Path,
                                      tmp_path: Path, local_ray: None) -> None:
     """The same experiment as the local `full_sweep`, analyses included."""

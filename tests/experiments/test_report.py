@@ -96,8 +96,8 @@ def test_report_embeds_every_figure(full_sweep: Path, tmp_path: Path) -> None:
 
 
 def test_layer_groups_are_listed_in_model_order() -> None:
-    from alignscope.report.render import groups_in_order
+    from alignscope.report.render import in_model_order
 
-    assert groups_in_order(["block.10-11", "REF", "block.4-5", "embeddings", "block.0-1",
-                            "block.4-5"]) == ["REF", "embeddings", "block.0-1", "block.4-5",
-                                              "block.10-11"]
+    assert in_model_order(["block.10-11", "REF", "block.4-5", "embeddings", "block.0-1",
+                           "block.4-5", "other"]) == ["REF", "embeddings", "block.0-1", "block.4-5",
+                                                     "block.10-11", "other"]

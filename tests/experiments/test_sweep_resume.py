@@ -53,6 +53,7 @@ def sweep_until(config: Path, out: Path, condition: Callable[[], bool]) -> None:
         process.wait()
 
 
+@pytest.mark.slow  # three sweeps, two of them killed
 def test_sigkill_at_several_points_then_resume(experiment: Experiment, tmp_path: Path) -> None:
     config = tmp_path / "exp.yaml"
     config.write_text(yaml.safe_dump(experiment()), encoding="utf-8")
@@ -67,13 +68,12 @@ def test_sigkill_at_several_points_then_resume(experiment: Experiment, tmp_path:
     assert finished(out) == set()
     sweep_until(config, out, lambda: bool(finished(out)))
     before, done = snapshot(out), finished(out)
-    assert done < ALL_RUNS or done == ALL_RUNS
+    assert set() < done < ALL_RUNS  # the second kill came after a run was sealed, before the last
     for name in done:  # a sealed run is whole
         assert (work / name / "finetune" / "results.json").is_file()
 
     result = run_sweep(config, out, progress=False)
     assert set(result.executed) == ALL_RUNS - done
-    assert result.executed  # the second kill came while runs were left
     after = snapshot(out)
     assert {k: v for k, v in after.items() if k.split("/")[1] in done} == before
     assert finished(out) == ALL_RUNS

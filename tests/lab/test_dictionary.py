@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
+from alignscope.analysis.words import _precision_at_1, _type_vectors
 from alignscope.data.conllu import read_conllu
 from alignscope.errors import AlignscopeError, DataFormatError, UnknownNameError
 from alignscope.lab import read_lexicon
 from alignscope.lab.generate import GenerateConfig, generate, language_specs
 from alignscope.lab.lexicon import LexiconSizes
-from alignscope.lab.words import _precision_at_1, _type_vectors
 
 SIZES = LexiconSizes(nouns=40, verbs=20, adjectives=10, adverbs=5, names=5, topics=2)
 
@@ -79,8 +79,8 @@ def test_type_vectors_and_precision_match_numpy() -> None:
 
 
 def test_word_retrieval_of_a_pretrained_model(corpus: Path, tmp_path: Path) -> None:
+    from alignscope.analysis.words import word_retrieval
     from alignscope.lab.pretrain import PretrainConfig, pretrain
-    from alignscope.lab.words import word_retrieval
 
     pretrain(PretrainConfig(corpus=str(corpus), vocab_size=400, layers=2, hidden=32, steps=5,
                             batch_size=8, threads=1, device="cpu"), tmp_path / "m",

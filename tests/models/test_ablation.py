@@ -9,8 +9,8 @@ import pytest
 import torch
 from transformers import AutoModel
 
+from alignscope.layer_names import LayerSelection
 from alignscope.models.ablation import freeze, revert, revert_point, reverted
-from alignscope.models.layers import LayerSelection
 from alignscope.models.reinit import select_parameters
 
 

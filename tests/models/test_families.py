@@ -12,8 +12,9 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, PreTrainedTokenizerFast, T5Config
 
 from alignscope.errors import AlignscopeError, UnknownNameError
+from alignscope.layer_names import LayerSelection
 from alignscope.models.encoder import load_encoder
-from alignscope.models.layers import LayerSelection, find_blocks, find_embeddings
+from alignscope.models.layers import find_blocks, find_embeddings
 from alignscope.models.reinit import is_norm, reinitialize, select_parameters
 
 FAMILIES = ("llama", "qwen2", "gemma", "gpt2", "bert", "xlm-roberta")  # tests/conftest.py

@@ -1,23 +1,29 @@
-"""The layer vocabulary: names, specs, the hidden-state mapping and generic block discovery."""
+"""Generic block discovery: where the layer vocabulary lives in a model's module tree."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+from tokenizers import Tokenizer
+from tokenizers.models import WordLevel
 from torch import nn
-from transformers import BertConfig, BertModel, GPT2Config, GPT2Model, LlamaConfig, LlamaForCausalLM
-
-from alignscope.errors import AlignscopeError, ConfigError
-from alignscope.models.layers import (
-    LayerSelection,
-    find_blocks,
-    find_embeddings,
-    hidden_state_index,
-    layer_names,
-    layer_of_hidden_state,
-    layers_of_parameters,
-    parse_layers,
+from transformers import (
+    BertConfig,
+    BertModel,
+    CLIPVisionConfig,
+    GPT2Config,
+    GPT2Model,
+    LlamaConfig,
+    LlamaForCausalLM,
+    LlavaConfig,
+    LlavaForConditionalGeneration,
+    PreTrainedTokenizerFast,
 )
+
+from alignscope.errors import AlignscopeError
+from alignscope.experiments.plan import model_depth
+from alignscope.layer_names import hidden_state_index, layer_names
+from alignscope.models.layers import configured_depth, find_blocks, find_embeddings, layers_of_parameters
 
 
 def tiny_bert() -> BertModel:
@@ -25,41 +31,6 @@ def tiny_bert() -> BertModel:
     return BertModel(BertConfig(vocab_size=50, hidden_size=8, num_hidden_layers=3,
                                 num_attention_heads=2, intermediate_size=16,
                                 max_position_embeddings=16))
-
-
-def test_names_and_hidden_state_indices_are_inverse() -> None:
-    assert layer_names(2) == ["embeddings", "block.0", "block.1"]
-    for index, name in enumerate(layer_names(12)):
-        assert hidden_state_index(name) == index
-        assert layer_of_hidden_state(index) == name
-    with pytest.raises(ConfigError, match=r"unknown layer 'layer\.3'"):
-        hidden_state_index("layer.3")
-
-
-@pytest.mark.parametrize(("spec", "blocks", "embeddings"), [
-    ("block.0-1", (0, 1), False), ("block.2,block.3", (2, 3), False), ("embeddings", (), True),
-    ("0-1", (0, 1), False), ("10,11", (10, 11), False), ("block.1, embeddings,0", (0, 1), True),
-    ("block.3-block.5", (3, 4, 5), False),
-])
-def test_parse_layers(spec: str, blocks: tuple[int, ...], embeddings: bool) -> None:
-    assert parse_layers(spec, 12) == LayerSelection(blocks, embeddings)
-
-
-def test_selection_prints_compact_canonical_names() -> None:
-    selection = parse_layers("5,embeddings,0-2")
-    assert str(selection) == "embeddings,block.0-2,block.5"
-    assert selection.names == ["embeddings", "block.0", "block.1", "block.2", "block.5"]
-    assert parse_layers(str(selection)) == selection
-
-
-@pytest.mark.parametrize(("spec", "message"), [
-    ("", "bad layer spec"), ("block.x", "bad item 'block.x'"), ("3-1", "write it as block.1-3"),
-    ("block.12", "block.12 does not exist: the model has 12 blocks, block.0-11"),
-    ("0,,1", "bad layer spec"),
-])
-def test_bad_specs_name_the_fix(spec: str, message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
-        parse_layers(spec, 12)
 
 
 def test_block_k_is_hidden_state_k_plus_1() -> None:
@@ -110,3 +81,23 @@ def test_layers_of_parameters() -> None:
     names = ["encoder.layer.2.output.dense.weight", "embeddings.word_embeddings.weight",
              "pooler.dense.weight", "encoder.layer.0.attention.self.query.bias"]
     assert layers_of_parameters(model, names) == ["embeddings", "block.0", "block.2"]
+
+
+def test_the_depth_a_sweep_plans_with_is_the_depth_of_the_module_tree(tmp_path) -> None:
+    """A multimodal wrapper: 3 text blocks, 5 vision blocks. The config alone (what a sweep
+    reads, no weights) and the module tree (what fine-tuning re-draws) count the same 3."""
+    text = LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=3,
+                       num_attention_heads=2, num_key_value_heads=2)
+    vision = CLIPVisionConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=5,
+                              num_attention_heads=2, image_size=32, patch_size=8)
+    config = LlavaConfig(vision_config=vision, text_config=text, image_token_index=60)
+    model = LlavaForConditionalGeneration(config)
+    assert configured_depth(config) == len(find_blocks(model)) == 3
+    assert find_blocks(model).prefix == "model.language_model.layers"
+    model.save_pretrained(tmp_path / "llava")
+    words = Tokenizer(WordLevel({"[UNK]": 0, "a": 1}, unk_token="[UNK]"))
+    PreTrainedTokenizerFast(tokenizer_object=words, unk_token="[UNK]").save_pretrained(
+        tmp_path / "llava")
+    assert model_depth(str(tmp_path / "llava")) == 3
+    gpt2 = GPT2Config(vocab_size=50, n_embd=8, n_layer=2, n_head=2, n_positions=16)
+    assert configured_depth(gpt2) == len(find_blocks(GPT2Model(gpt2))) == 2

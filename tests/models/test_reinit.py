@@ -19,7 +19,7 @@ from transformers import (
 )
 
 from alignscope.errors import ConfigError, UnknownNameError
-from alignscope.models.layers import LayerSelection, parse_layers
+from alignscope.layer_names import LayerSelection, parse_layers
 from alignscope.models.reinit import ReinitRecord, parse_scheme, reinitialize
 
 INIT_RANGE = 0.05

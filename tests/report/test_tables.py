@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from alignscope.cli import app
 from alignscope.errors import AlignscopeError
-from alignscope.models.layers import parse_layers
+from alignscope.layer_names import parse_layers
 from alignscope.report.tables import transfer_table
 
 V1 = Path(__file__).parents[1] / "fixtures" / "v1"

@@ -107,9 +107,9 @@ def test_head_learns_a_tiny_set() -> None:
 
 
 def test_wikiann_reference_gold_scores_one_and_round_trips(tmp_path: Path,
-                                                            shared_data: Path) -> None:
+                                                            data_slices: Path) -> None:
     task = NamedEntityRecognition()
-    dataset = resolve("ner:wikiann:de", role="eval", data_dir=shared_data)
+    dataset = resolve("ner:wikiann:de", role="eval", data_dir=data_slices)
     sentences = task.read(dataset, limit=50)
     gold = [list(s.ner_tags) for s in sentences]
     scores = task.score(sentences, gold, task.build_labels(sentences))
@@ -127,14 +127,14 @@ def test_read_rejects_conllu_files(tmp_path: Path) -> None:
         NamedEntityRecognition().read(resolve(str(path)))
 
 
-def test_finetune_then_evaluate_end_to_end(tmp_path: Path, shared_data: Path, tiny_bert: Path,
+def test_finetune_then_evaluate_end_to_end(tmp_path: Path, data_slices: Path, tiny_bert: Path,
                                           first_sentences: Callable[[Path, str, int], Path],
                                           ) -> None:
     from alignscope.training.config import FinetuneConfig
     from alignscope.training.evaluate import evaluate
     from alignscope.training.finetune import finetune
 
-    wikiann = shared_data / "wikiann"
+    wikiann = data_slices / "wikiann"
     train = first_sentences(wikiann / "en/train.conllu", "en.iob", 40)
     german = first_sentences(wikiann / "de/test.conllu", "de.iob", 20)
     config = FinetuneConfig(model=str(tiny_bert), train=str(train), eval=[str(german)],

@@ -59,9 +59,9 @@ def test_hand_computed_attachment_scores() -> None:
     assert (full["uas"], full["las"], full["unknown_deprels"]) == (0.8, 0.4, 1)
 
 
-def test_gold_against_gold_scores_one(shared_data: Path) -> None:
+def test_gold_against_gold_scores_one(data_slices: Path) -> None:
     task = DependencyParsing()
-    sentences = task.read(resolve("ud:en_ewt:dev", data_dir=shared_data), limit=200)
+    sentences = task.read(resolve("ud:en_ewt:dev", data_dir=data_slices), limit=200)
     gold = [{"heads": list(s.heads), "deprels": list(s.deprels)} for s in sentences]
     scores = task.score(sentences, gold, task.build_labels(sentences))
     assert (scores["uas"], scores["las"]) == (1.0, 1.0)
@@ -116,10 +116,10 @@ def test_unknown_deprel_scoring_option_is_refused() -> None:
         DependencyParsing(deprel="basic")  # type: ignore[arg-type]
 
 
-def test_head_learns_trees_and_decodes_single_root_trees(shared_data: Path) -> None:
+def test_head_learns_trees_and_decodes_single_root_trees(data_slices: Path) -> None:
     torch.manual_seed(0)
     task = DependencyParsing()
-    sentences = read_conllu(shared_data / EWT_DEV, limit=6)
+    sentences = read_conllu(data_slices / EWT_DEV, limit=6)
     labels = task.build_labels(sentences)
     head = task.build_head(16, labels, dropout=0.0)
     width = max(map(len, sentences))
@@ -161,14 +161,14 @@ def test_read_rejects_iob_files_and_trees_without_heads(tmp_path: Path) -> None:
         DependencyParsing().read(resolve(str(conllu_file(tmp_path, no_tree))))
 
 
-def test_finetune_then_evaluate_end_to_end(tmp_path: Path, shared_data: Path, tiny_bert: Path,
+def test_finetune_then_evaluate_end_to_end(tmp_path: Path, data_slices: Path, tiny_bert: Path,
                                           first_sentences: Callable[[Path, str, int], Path],
                                           ) -> None:
     from alignscope.training.config import FinetuneConfig
     from alignscope.training.evaluate import evaluate
     from alignscope.training.finetune import finetune
 
-    ud = shared_data / "ud"
+    ud = data_slices / "ud"
     train = first_sentences(ud / "UD_English-EWT/en_ewt-ud-train.conllu",
                             "en_ewt-ud-train.conllu", 24)
     french = first_sentences(ud / "UD_French-PUD/fr_pud-ud-test.conllu",

@@ -5,6 +5,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import AutoTokenizer
 from typer.testing import CliRunner
 
 from alignscope.cli import app
@@ -25,16 +28,16 @@ def tiny_config(model: Path, data: Path, **overrides: object) -> FinetuneConfig:
 
 
 @pytest.fixture(scope="module")
-def trained_run(tiny_bert: Path, shared_data: Path,
+def trained_run(tiny_bert: Path, data_slices: Path,
                 tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("runs") / "pos"
-    results = finetune(tiny_config(tiny_bert, shared_data, random_init="0-1"), out,
+    results = finetune(tiny_config(tiny_bert, data_slices, random_init="0-1"), out,
                        show_progress=False)
     return out, results
 
 
 def test_results_cover_every_word_and_beat_majority(trained_run: tuple[Path, dict],
-                                                    shared_data: Path, check_result) -> None:
+                                                    data_slices: Path, check_result) -> None:
     out, results = trained_run
     assert check_result(out / "results.json") == results
     assert (results["kind"], results["source_language"]) == ("finetune", "en")
@@ -44,27 +47,32 @@ def test_results_cover_every_word_and_beat_majority(trained_run: tuple[Path, dic
     for entry, relative in zip(results["evaluations"],
                                ["ud/UD_English-EWT/en_ewt-ud-test.conllu",
                                 "ud/UD_French-PUD/fr_pud-ud-test.conllu"], strict=True):
-        gold = read_conllu(shared_data / relative)
+        gold = read_conllu(data_slices / relative)
         assert entry["metrics"]["words"] == sum(len(s) for s in gold)
         majority = Counter(t for s in gold for t in s.upos).most_common(1)[0][1]
         assert entry["metrics"]["upos_accuracy"] > majority / entry["metrics"]["words"]
     assert results["config"]["random_init"] == "0-1"
-    assert results["versions"]["torch"] and results["training"]["train_words_per_second"] > 0
-    assert results["training"]["history"][0]["dev"]["words"] > 0
+    assert results["versions"]["torch"] == torch.__version__
+    assert results["training"]["train_words_per_second"] > 0
+    dev = read_conllu(data_slices / "ud/UD_English-EWT/en_ewt-ud-dev.conllu", limit=80)
+    assert results["training"]["history"][0]["dev"]["words"] == sum(map(len, dev))
 
 
-def test_random_init_tensors_are_listed(trained_run: tuple[Path, dict]) -> None:
+def test_random_init_tensors_are_listed(trained_run: tuple[Path, dict], tiny_bert: Path) -> None:
     _, results = trained_run
     names = [t["name"] for t in results["reinit"]["tensors"]]
-    assert names and all(n.startswith(("encoder.layer.0.", "encoder.layer.1.")) for n in names)
+    # every tensor of blocks 0 and 1, once: 16 each in BERT
+    blocks = [n for n in load_file(tiny_bert / "model.safetensors")
+              if n.startswith(("encoder.layer.0.", "encoder.layer.1."))]
+    assert sorted(names) == sorted(blocks) and len(names) == 32
     assert any("LayerNorm" in n for n in names) and any("attention.self.query" in n for n in names)
     assert all({"mean", "std", "shape"} <= set(t) for t in results["reinit"]["tensors"])
 
 
 def test_evaluate_reproduces_the_final_evaluation(trained_run: tuple[Path, dict],
-                                                  shared_data: Path, check_result) -> None:
+                                                  data_slices: Path, check_result) -> None:
     out, results = trained_run
-    again = evaluate(out, ["ud:fr_pud"], data_dir=str(shared_data), show_progress=False)
+    again = evaluate(out, ["ud:fr_pud"], data_dir=str(data_slices), show_progress=False)
     assert again["evaluations"][0]["metrics"] == results["evaluations"][1]["metrics"]
     assert check_result(out / "evaluation.json") == again
     # The checkpoint says what run it is: a table labels this evaluation RANDOM-INIT.
@@ -72,11 +80,11 @@ def test_evaluate_reproduces_the_final_evaluation(trained_run: tuple[Path, dict]
     assert again["random_init"] == ["block.0", "block.1"]
 
 
-def test_cpu_runs_are_bit_reproducible(tiny_bert: Path, shared_data: Path, tmp_path: Path,
+def test_cpu_runs_are_bit_reproducible(tiny_bert: Path, data_slices: Path, tmp_path: Path,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     # A file reference has no sibling test split, so only training and dev selection run.
-    train_file = str(shared_data / "ud/UD_English-EWT/en_ewt-ud-train.conllu")
-    config = tiny_config(tiny_bert, shared_data, train=train_file, dev="ud:en_ewt", eval=[],
+    train_file = str(data_slices / "ud/UD_English-EWT/en_ewt-ud-train.conllu")
+    config = tiny_config(tiny_bert, data_slices, train=train_file, dev="ud:en_ewt", eval=[],
                          max_train_sentences=64, epochs=2, max_dev_sentences=16, random_init="2")
     encoded_sizes: list[int] = []
     encode = WordAligner.encode
@@ -99,50 +107,55 @@ def test_cpu_runs_are_bit_reproducible(tiny_bert: Path, shared_data: Path, tmp_p
     assert first["random_init"] == ["block.2"]
 
 
-def test_long_sentences_are_windowed_not_truncated(tiny_bert: Path, shared_data: Path,
+def test_long_sentences_are_windowed_not_truncated(tiny_bert: Path, data_slices: Path,
                                                    tmp_path: Path) -> None:
-    results = finetune(tiny_config(tiny_bert, shared_data, eval=[], max_length=24, epochs=1,
+    results = finetune(tiny_config(tiny_bert, data_slices, eval=[], max_length=24, epochs=1,
                                    max_train_sentences=32, max_dev_sentences=16),
                        tmp_path / "w", show_progress=False)
     [entry] = results["evaluations"]
-    assert entry["alignment"]["windowed_sentences"] > 100
-    assert entry["metrics"]["words"] == 25094  # en_ewt test, every word scored
+    gold = read_conllu(data_slices / "ud/UD_English-EWT/en_ewt-ud-test.conllu")
+    tokenizer = AutoTokenizer.from_pretrained(tiny_bert)
+    # [CLS] and [SEP] leave 22 of the 24 pieces to words, a word keeps at most 11 of its own:
+    # every sentence over 22 pieces gets windows.
+    pieces = [sum(min(len(tokenizer.tokenize(w)), 11) for w in s.words) for s in gold]
+    assert entry["alignment"]["windowed_sentences"] == sum(n > 22 for n in pieces) > 50
+    assert entry["metrics"]["words"] == sum(map(len, gold)) == 4267  # every word scored
 
 
 @pytest.mark.parametrize(("overrides", "error", "needle"), [
-    ({"task": "postag"}, AlignscopeError, "did you mean: pos"),
+    ({"task": "postag"}, AlignscopeError, "did you mean pos"),
     ({"eval": ["ud:fr_pudd"]}, UnknownNameError, "fr_pud"),
     ({"random_init": "3-5"}, ConfigError, "block.4, block.5 does not exist.*block.0-3"),
     ({"random_init": "layer.3"}, ConfigError, "bad item 'layer.3'"),
     ({"train": "ud:fr_gsd"}, AlignscopeError, "no train split"),
 ])
-def test_bad_input_fails_before_writing_anything(tiny_bert: Path, shared_data: Path, tmp_path: Path,
+def test_bad_input_fails_before_writing_anything(tiny_bert: Path, data_slices: Path, tmp_path: Path,
                                                  overrides: dict, error: type, needle: str) -> None:
     with pytest.raises(error, match=needle):
-        finetune(tiny_config(tiny_bert, shared_data, **overrides), tmp_path / "out",
+        finetune(tiny_config(tiny_bert, data_slices, **overrides), tmp_path / "out",
                  show_progress=False)
     assert not (tmp_path / "out").exists()
 
 
 def test_existing_results_are_not_overwritten(trained_run: tuple[Path, dict], tiny_bert: Path,
-                                              shared_data: Path) -> None:
+                                              data_slices: Path) -> None:
     out, _ = trained_run
     with pytest.raises(AlignscopeError, match="already exists"):
-        finetune(tiny_config(tiny_bert, shared_data), out, show_progress=False)
+        finetune(tiny_config(tiny_bert, data_slices), out, show_progress=False)
 
 
-def test_cli_reports_user_errors_cleanly(tiny_bert: Path, shared_data: Path, tmp_path: Path) -> None:
+def test_cli_reports_user_errors_cleanly(tiny_bert: Path, data_slices: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, [
         "finetune", "--model", str(tiny_bert), "--task", "tagging", "--train", "ud:en_ewt",
-        "--data-dir", str(shared_data), "--out", str(tmp_path / "x")])
+        "--data-dir", str(data_slices), "--out", str(tmp_path / "x")])
     assert result.exit_code == 2
     assert "unknown task 'tagging'" in result.output
 
 
-def test_cli_config_file_and_flags(tiny_bert: Path, shared_data: Path, tmp_path: Path) -> None:
+def test_cli_config_file_and_flags(tiny_bert: Path, data_slices: Path, tmp_path: Path) -> None:
     config = tmp_path / "run.yaml"
     config.write_text(f"model: {tiny_bert}\ntrain: ud:en_ewt\nepochs: 1\nmax_train_sentences: 32\n"
-                      f"max_dev_sentences: 16\ndata_dir: {shared_data}\nlr: 0.002\n")
+                      f"max_dev_sentences: 16\ndata_dir: {data_slices}\nlr: 0.002\n")
     result = CliRunner().invoke(app, ["finetune", "--config", str(config), "--eval", "ud:de_gsd",
                                       "--seed", "3", "--quiet", "--out", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output

@@ -29,16 +29,16 @@ OPTIONS = {"train": "ud:en_ewt", "eval": ["ud:fr_pud"], "epochs": 1, "lr": 3e-3,
 
 
 @pytest.fixture(scope="module")
-def llama_run(families: dict[str, Path], shared_data: Path,
+def llama_run(families: dict[str, Path], data_slices: Path,
               tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("llama") / "run"
-    config = FinetuneConfig(model=str(families["llama"]), data_dir=str(shared_data),
+    config = FinetuneConfig(model=str(families["llama"]), data_dir=str(data_slices),
                             freeze="block.0", revert=["1", "block.2,embeddings"], **OPTIONS)
     return out, finetune(config, out, show_progress=False)
 
 
 def test_a_decoder_finetunes_and_scores_every_word(llama_run: tuple[Path, dict],
-                                                   shared_data: Path,
+                                                   data_slices: Path,
                                                    check_result: Callable[[Path], dict]) -> None:
     out, results = llama_run
     assert check_result(out / "results.json") == results  # schema 2, freeze and revert included
@@ -47,7 +47,7 @@ def test_a_decoder_finetunes_and_scores_every_word(llama_run: tuple[Path, dict],
     for entry, relative in zip(results["evaluations"],
                                ["ud/UD_English-EWT/en_ewt-ud-test.conllu",
                                 "ud/UD_French-PUD/fr_pud-ud-test.conllu"], strict=True):
-        gold = read_conllu(shared_data / relative, limit=EVAL_SENTENCES)
+        gold = read_conllu(data_slices / relative, limit=EVAL_SENTENCES)
         assert entry["metrics"]["words"] == sum(len(s) for s in gold)
 
 
@@ -64,7 +64,7 @@ def test_frozen_layers_are_bit_identical_after_training(llama_run: tuple[Path, d
 
 
 def test_reverted_groups_are_scored_on_the_pretrained_layers(
-        llama_run: tuple[Path, dict], families: dict[str, Path], shared_data: Path,
+        llama_run: tuple[Path, dict], families: dict[str, Path], data_slices: Path,
         tmp_path: Path) -> None:
     out, results = llama_run
     assert [group["layers"] for group in results["revert"]] == ["block.1", "embeddings,block.2"]
@@ -79,7 +79,7 @@ def test_reverted_groups_are_scored_on_the_pretrained_layers(
         shutil.copytree(out / "checkpoint", copy)
         weights = copy / "encoder/model.safetensors"
         save_file({**load_file(weights), **{n: pretrained[n] for n in names}}, str(weights))
-        again = evaluate(copy, ["ud:fr_pud"], data_dir=str(shared_data),
+        again = evaluate(copy, ["ud:fr_pud"], data_dir=str(data_slices),
                          max_sentences=EVAL_SENTENCES, show_progress=False)
         assert again["evaluations"][0]["metrics"] == group["evaluations"][1]["metrics"]
     assert group["evaluations"][1]["metrics"] != results["evaluations"][1]["metrics"]
@@ -100,10 +100,10 @@ def test_causal_models_read_a_word_at_its_last_subword(families: dict[str, Path]
         assert list(encoded.word_position) == expected, family
 
 
-def test_cli_random_init_freeze_and_revert_on_gpt2_in_bf16(families: dict[str, Path], shared_data: Path,
+def test_cli_random_init_freeze_and_revert_on_gpt2_in_bf16(families: dict[str, Path], data_slices: Path,
                                                    tmp_path: Path) -> None:
     out = tmp_path / "gpt2"
-    options = ["--train", "ud:en_ewt", "--eval", "ud:fr_pud", "--data-dir", str(shared_data),
+    options = ["--train", "ud:en_ewt", "--eval", "ud:fr_pud", "--data-dir", str(data_slices),
                "--epochs", "1", "--batch-size", "16", "--max-train-sentences", "32",
                "--max-dev-sentences", "8", "--max-eval-sentences", "8", "--threads", "1",
                "--quiet"]

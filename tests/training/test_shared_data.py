@@ -11,11 +11,11 @@ from alignscope.training.finetune import finetune
 from alignscope.training.shared import SharedData
 
 
-def test_second_run_reuses_reading_and_tokenisation(tiny_bert: Path, shared_data: Path,
+def test_second_run_reuses_reading_and_tokenisation(tiny_bert: Path, data_slices: Path,
                                                     tmp_path: Path) -> None:
     torch.set_num_threads(1)
     options = dict(model=str(tiny_bert), train="ud:en_ewt", eval=["ud:fr_pud"],
-                   data_dir=str(shared_data), epochs=1, lr=2e-3, batch_size=16,
+                   data_dir=str(data_slices), epochs=1, lr=2e-3, batch_size=16,
                    max_train_sentences=32, max_dev_sentences=4, max_eval_sentences=8, threads=1)
     alone = finetune(FinetuneConfig(**options, seed=2), tmp_path / "alone",
                      show_progress=False)

@@ -14,13 +14,12 @@ from typing import Any
 
 from scipy import stats
 
-from alignscope.analysis.outputs import Figures, check_out, clean, header, write_run
+from alignscope.analysis.outputs import check_out, clean, write_run
 from alignscope.config import Text, options
 from alignscope.errors import AlignscopeError, ConfigError, DataFormatError, UnknownNameError
-from alignscope.runs import Run, load_run
+from alignscope.runs import TRANSFER_KINDS, Run, load_run, make_result
 
 MIN_LANGUAGES = 3
-TRANSFER_KINDS = ("finetune", "evaluate")
 
 
 @options(frozen=True)
@@ -54,8 +53,8 @@ def transfer_scores(transfer: Run, dataset: str | None) -> dict[str, float]:
 
 
 def run_correlation(config: CorrelationConfig, out: str | Path | None = None,
-                    overwrite: bool = False, figures: Figures | None = None) -> dict[str, Any]:
-    """Correlate; write correlation.json/.csv (and `figures`) to `out` if given."""
+                    overwrite: bool = False) -> dict[str, Any]:
+    """Correlate; write correlation.json, correlation.csv and the figure to `out` if given."""
     similarity_run = load_run(config.similarity, "similarity")
     transfer = load_run(config.transfer, TRANSFER_KINDS)
     similarity = similarity_run.data
@@ -85,16 +84,16 @@ def run_correlation(config: CorrelationConfig, out: str | Path | None = None,
     per_layer = [_correlate(curves, scores, languages, index, name)
                  for index, name in enumerate(layers)]
     metric = transfer.data["metric"]
-    result = clean({
-        **header("correlation", source, transfer.random_init, similarity["model"], asdict(config)),
+    result = clean(make_result("correlation", {
         "similarity": str(similarity_run.path), "transfer": str(transfer.path),
         "measure": measure, "condition": config.condition,
         "metric": metric, "languages": languages,
         "skipped_languages": skipped, "scores": {lang: scores[lang] for lang in languages},
         "layers": layers, "per_layer": per_layer,
-    })
+    }, source_language=source, random_init=transfer.random_init, model=similarity["model"],
+        config=asdict(config)))
     if out_dir is not None:
-        write_run(out_dir, result, {"correlation.csv": correlation_table(result)}, figures)
+        write_run(out_dir, result, {"correlation.csv": correlation_table(result)})
     return result
 
 

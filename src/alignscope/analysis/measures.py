@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 from torch import Tensor
@@ -39,9 +39,6 @@ from alignscope.analysis.retrieval import cosine_scores, pair_blocks, subset_sco
 from alignscope.errors import ConfigError
 from alignscope.registry import Registry
 
-if TYPE_CHECKING:
-    from alignscope.analysis.compare import LayerSides
-
 MAX_SQUARE_ROWS = 12_000  # an n x n float64 matrix beyond this passes 1 GiB
 Draws = dict[str, list[dict[str, float]]]  # target -> one value dict per half-sample
 
@@ -51,6 +48,18 @@ def check_square(rows: int, what: str) -> None:
         raise ConfigError(f"{what} needs an n x n matrix and {rows} rows would take "
                           f"{rows * rows * 8 / 2**30:.1f} GiB; lower --max-sentences or use the "
                           "linear measures")
+
+
+class MeasuredSide(Protocol):
+    """One side of a comparison as the families read it (compare.LayerSides): its layers'
+    features and their prepared forms, kept between measures."""
+
+    @property
+    def rows(self) -> int: ...
+
+    def layer(self, layer: int) -> Tensor: ...
+
+    def prepared(self, family: Family, layer: int) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -108,7 +117,7 @@ class Family:
                ) -> dict[str, float]:
         raise NotImplementedError
 
-    def draws(self, x: LayerSides, ys: Mapping[str, LayerSides], layer: int,
+    def draws(self, x: MeasuredSide, ys: Mapping[str, MeasuredSide], layer: int,
               parts: Sequence[Tensor], wanted: set[str], options: MeasureOptions) -> Draws:
         """The values on each half-sample `parts[k]`, for each target."""
         raise NotImplementedError
@@ -120,7 +129,7 @@ class SideFamily(Family):
     def subset(self, prepared: Any, hidden: Tensor, rows: Tensor) -> Any:
         raise NotImplementedError
 
-    def draws(self, x: LayerSides, ys: Mapping[str, LayerSides], layer: int,
+    def draws(self, x: MeasuredSide, ys: Mapping[str, MeasuredSide], layer: int,
               parts: Sequence[Tensor], wanted: set[str], options: MeasureOptions) -> Draws:
         results: Draws = {name: [] for name in ys}
         for rows in parts:
@@ -197,7 +206,7 @@ class CosineFamily(Family):
                ) -> dict[str, float]:
         return cosine_scores(*pair_blocks(a, b), a.shape[0], wanted, options.margin_k)
 
-    def draws(self, x: LayerSides, ys: Mapping[str, LayerSides], layer: int,
+    def draws(self, x: MeasuredSide, ys: Mapping[str, MeasuredSide], layer: int,
               parts: Sequence[Tensor], wanted: set[str], options: MeasureOptions) -> Draws:
         check_square(x.rows, "intervals of the cosine measures")
         results: Draws = {}

@@ -1,23 +1,19 @@
-"""Shared pieces of analysis outputs: run folders written whole or not at all, CSV tables, the
-header every result carries (runs/schema.py)."""
+"""Shared pieces of analysis outputs: run folders written whole (result, CSV tables, figures)
+or not at all."""
 
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from alignscope.config import check_out_folder
 from alignscope.errors import ConfigError
-from alignscope.io import atomic_directory, atomic_write_json, atomic_write_text
-from alignscope.runs import SCHEMA_VERSION, Kind, result_file
-from alignscope.runtime import versions
-
-Figures = Callable[[Path, dict[str, Any]], None]  # draws a result's figures into a folder
+from alignscope.io import atomic_directory, atomic_write_text
+from alignscope.runs import write_result
 
 
 def check_out(out: str | Path | None, overwrite: bool) -> Path | None:
@@ -88,24 +84,12 @@ def aggregate_table(aggregates: Mapping[str, Mapping[str, Mapping[str, Mapping[s
     return buffer.getvalue()
 
 
-def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def header(kind: Kind, source_language: str | None, random_init: list[str],
-           model: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    """The fields every result starts with (docs/results.md)."""
-    return {"schema_version": SCHEMA_VERSION, "kind": kind, "source_language": source_language,
-            "random_init": random_init, "model": model, "config": config,
-            "versions": versions(), "created": now()}
-
-
-def write_run(out: Path, result: dict[str, Any], tables: Mapping[str, str],
-              figures: Figures | None) -> None:
+def write_run(out: Path, result: dict[str, Any], tables: Mapping[str, str]) -> None:
     """The JSON, the CSV tables and the figures appear in `out` together, or nothing does."""
+    from alignscope.analysis.figures import draw  # matplotlib: only when a run is written
+
     with atomic_directory(out) as folder:
-        atomic_write_json(result_file(folder, result["kind"]), result)
+        write_result(folder, result)
         for name, text in tables.items():
             atomic_write_text(folder / name, text)
-        if figures is not None:
-            figures(folder, result)
+        draw(folder, result)

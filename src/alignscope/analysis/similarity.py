@@ -2,8 +2,7 @@
 
 `run_similarity` extracts pooled features of the source and every target language, compares
 source against each target at every layer with the chosen measures, runs the controls, and
-writes similarity.json and one CSV per measure (layer x language); the `figures` hook (the
-command passes report.analysis_figures.similarity_figures) draws the figures into the same folder.
+writes similarity.json, one CSV per measure (layer x language) and the figures (figures.py).
 
 Presets:
   default  the corrected procedure: mean pooling without special tokens, all sentences (or a
@@ -30,23 +29,15 @@ from alignscope.analysis.compare import Comparison, LayerSides, Samples, compare
 from alignscope.analysis.controls import derangement, random_init_copy
 from alignscope.analysis.features import FeatureExtractor, Features
 from alignscope.analysis.measures import MeasureOptions, aggregate
-from alignscope.analysis.outputs import (
-    Figures,
-    aggregate_table,
-    check_out,
-    clean,
-    condition_tables,
-    header,
-    write_run,
-)
+from alignscope.analysis.outputs import aggregate_table, check_out, clean, condition_tables, write_run
 from alignscope.analysis.settings import AnalysisSettings
 from alignscope.config import Names, Text, options
 from alignscope.data.parallel import ParallelCorpus, load_parallel
 from alignscope.errors import ConfigError
-from alignscope.models.layers import layer_names
+from alignscope.layer_names import layer_names
 from alignscope.progress import counter
 from alignscope.registry import Registry
-from alignscope.runs import run_origin
+from alignscope.runs import make_result, run_origin
 from alignscope.runtime import device_description, pick_device
 
 PRESETS: Registry[dict[str, Any]] = Registry("preset")
@@ -154,10 +145,9 @@ def compare_languages(features: dict[str, Features], source: str, targets: tuple
 
 
 def run_similarity(config: SimilarityConfig, out: str | Path | None = None,
-                   overwrite: bool = False, show_progress: bool = False,
-                   figures: Figures | None = None) -> dict[str, Any]:
-    """Run the analysis; write it to `out` (a folder) if given, with `figures` drawn into
-    it. Returns the result."""
+                   overwrite: bool = False, show_progress: bool = False) -> dict[str, Any]:
+    """Run the analysis; write it to `out` (a folder) if given, figures included. Returns the
+    result."""
     started = time.perf_counter()
     config = config.resolved()
     out_dir = check_out(out, overwrite)
@@ -193,7 +183,7 @@ def run_similarity(config: SimilarityConfig, out: str | Path | None = None,
                   seconds=round(time.perf_counter() - started, 3))
     result = clean(result)
     if out_dir is not None:
-        write_run(out_dir, result, similarity_tables(result), figures)
+        write_run(out_dir, result, similarity_tables(result))
     return result
 
 
@@ -212,9 +202,7 @@ def _result(config: SimilarityConfig, model_source: str, corpus: ParallelCorpus,
 
     parallel = conditions["parallel"]
     results = gather("values")
-    return {
-        **header("similarity", config.source, run_origin(config.model)[1],
-                 {"name": config.model, "source": model_source}, dataclasses.asdict(config)),
+    return make_result("similarity", {
         "preset": config.preset, "target_languages": list(config.targets),
         "parallel": {"spec": config.parallel, "sentences": len(corpus),
                      "ids_sha256": hashlib.sha256("\n".join(corpus.ids).encode()).hexdigest(),
@@ -228,7 +216,8 @@ def _result(config: SimilarityConfig, model_source: str, corpus: ParallelCorpus,
         "layer_matrix": {m: {lang: c.matrix[m] for lang, c in parallel.items()}
                          for m in next(iter(parallel.values())).matrix},
         "truncated": {lang: f.truncated for lang, f in features.items()},
-    }
+    }, source_language=config.source, random_init=run_origin(config.model)[1],
+        model={"name": config.model, "source": model_source}, config=dataclasses.asdict(config))
 
 
 def similarity_tables(result: dict[str, Any]) -> dict[str, str]:

@@ -20,23 +20,15 @@ from alignscope.analysis.compare import LayerSides, compare_conditions
 from alignscope.analysis.controls import derangement
 from alignscope.analysis.features import FeatureExtractor, Features
 from alignscope.analysis.measures import MeasureOptions, aggregate
-from alignscope.analysis.outputs import (
-    Figures,
-    aggregate_table,
-    check_out,
-    clean,
-    condition_tables,
-    header,
-    write_run,
-)
+from alignscope.analysis.outputs import aggregate_table, check_out, clean, condition_tables, write_run
 from alignscope.analysis.settings import AnalysisSettings
 from alignscope.analysis.similarity import compare_languages
 from alignscope.config import Names, Text, options
 from alignscope.data.parallel import load_parallel
 from alignscope.errors import AlignscopeError, ConfigError
-from alignscope.models.layers import layer_names
+from alignscope.layer_names import layer_names
 from alignscope.progress import counter
-from alignscope.runs import run_origin
+from alignscope.runs import make_result, run_origin
 from alignscope.runtime import device_description, pick_device
 
 
@@ -74,10 +66,9 @@ def _check_paired(before: Features, after: Features) -> None:
 
 
 def run_stability(config: StabilityConfig, out: str | Path | None = None,
-                  overwrite: bool = False, show_progress: bool = False,
-                  figures: Figures | None = None) -> dict[str, Any]:
-    """Run the analysis; write it to `out` (a folder) if given, with `figures` drawn into
-    it (the command passes report.analysis_figures.stability_figures). Returns the result."""
+                  overwrite: bool = False, show_progress: bool = False) -> dict[str, Any]:
+    """Run the analysis; write it to `out` (a folder) if given, figures included. Returns the
+    result."""
     started = time.perf_counter()
     config.check()
     out_dir = check_out(out, overwrite)
@@ -128,7 +119,7 @@ def run_stability(config: StabilityConfig, out: str | Path | None = None,
                   seconds=round(time.perf_counter() - started, 3))
     result = clean(result)
     if out_dir is not None:
-        write_run(out_dir, result, stability_tables(result), figures)
+        write_run(out_dir, result, stability_tables(result))
     return result
 
 
@@ -141,10 +132,7 @@ def _result(config: StabilityConfig, sources: dict[str, str], sentences: int,
     layers = layer_names(next(iter(before.values())).num_layers - 1)
     results = {key: {condition: {lang: c.values[key] for lang, c in by_lang.items()}
                      for condition, by_lang in conditions.items()} for key in keys}
-    return {
-        **header("stability", source_language, random_init,
-                 {"name": config.finetuned, "source": sources["finetuned"]},
-                 dataclasses.asdict(config)),
+    return make_result("stability", {
         "pretrained": {"name": config.pretrained, "source": sources["pretrained"]},
         "languages": list(config.languages), "sentences": sentences,
         "rows": {lang: f.rows for lang, f in before.items()},
@@ -162,7 +150,9 @@ def _result(config: StabilityConfig, sources: dict[str, str], sentences: int,
                               for role, by_lang in cross_lingual.items()}
                         for key in keys} if cross_lingual else {},
         },
-    }
+    }, source_language=source_language, random_init=random_init,
+        model={"name": config.finetuned, "source": sources["finetuned"]},
+        config=dataclasses.asdict(config))
 
 
 def stability_tables(result: dict[str, Any]) -> dict[str, str]:

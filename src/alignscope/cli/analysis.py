@@ -101,14 +101,12 @@ def similarity(
 ) -> None:
     """Cross-lingual similarity of hidden representations, per layer, with controls."""
     from alignscope.analysis.similarity import SimilarityConfig, run_similarity
-    from alignscope.report.analysis_figures import similarity_figures
 
     def body() -> None:
         quiet_third_party(not progress)
         settings = build_options(ctx, config, SimilarityConfig, FIELD_OF,
                                  **_old_flag(old_bootstrap))
-        result = run_similarity(settings, out, overwrite, show_progress=progress,
-                                figures=similarity_figures)
+        result = run_similarity(settings, out, overwrite, show_progress=progress)
         key = result["measures"][0]
         _print_curves(result, key, "parallel", f"{key}: {result['source_language']} vs "
                       f"{len(result['target_languages'])} targets, {result['parallel']['sentences']}"
@@ -160,14 +158,12 @@ def stability(
 ) -> None:
     """How much fine-tuning changed each layer: CKA between the two models, same sentences."""
     from alignscope.analysis.stability import StabilityConfig, run_stability
-    from alignscope.report.analysis_figures import stability_figures
 
     def body() -> None:
         quiet_third_party(not progress)
         settings = build_options(ctx, config, StabilityConfig,
                                  {**FIELD_OF, "langs": "languages"}, **_old_flag(old_bootstrap))
-        result = run_stability(settings, out, overwrite, show_progress=progress,
-                               figures=stability_figures)
+        result = run_stability(settings, out, overwrite, show_progress=progress)
         key = result["measures"][0]
         _print_curves(result, key, "paired", f"{key}: pretrained vs fine-tuned")
         console().print(f"written to {out}")
@@ -193,12 +189,11 @@ def correlate(
 ) -> None:
     """Spearman and Pearson, per layer, between similarity and zero-shot scores."""
     from alignscope.analysis.correlation import CorrelationConfig, default_out, run_correlation
-    from alignscope.report.analysis_figures import correlation_figures
 
     def body() -> None:
         config = build_options(ctx, None, CorrelationConfig)
         target = out or default_out(config)
-        result = run_correlation(config, target, overwrite, figures=correlation_figures)
+        result = run_correlation(config, target, overwrite)
         table = Table(title=f"{result['measure']} vs {result['metric']} over "
                             f"{', '.join(result['languages'])}")
         for column in ("layer", "spearman", "p", "pearson", "p "):

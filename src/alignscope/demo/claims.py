@@ -17,7 +17,7 @@ from typing import Any
 
 from alignscope.experiments.aggregate import Row, Tables, paired_deltas, seed_drops, t_interval
 from alignscope.experiments.spec import REFERENCE
-from alignscope.report.render import Section, Table, groups_in_order
+from alignscope.report.render import Section, Table, in_model_order
 from alignscope.tasks.metrics import metric_label
 
 MEASURE = "linear"  # CKA, the paper's measure
@@ -62,7 +62,7 @@ def decide(low: float | None, high: float | None) -> tuple[str, str]:
 
 
 def groups_bottom_up(groups: list[str]) -> list[str]:
-    return [g for g in groups_in_order(groups) if g != REFERENCE]
+    return [g for g in in_model_order(groups) if g != REFERENCE]
 
 
 def random_init(main: Tables) -> tuple[list[Claim], list[Any]]:

@@ -19,6 +19,7 @@ from alignscope.io import atomic_write_text
 from alignscope.lab.generate import read_manifest
 from alignscope.report import sweep_figures
 from alignscope.report.render import Figure, Section, Table, markdown
+from alignscope.runs import load_run
 from alignscope.tasks.metrics import metric_label
 
 FAR = 0.10  # "far above the control": at least 10 points
@@ -223,8 +224,7 @@ def findings(out: Path, settings: dict[str, Any], figures: Path) -> list[Section
     manifest = read_manifest(out / "data")
     main, control = collect(out / "sweep"), collect(out / "control")
     limit = settings["sweep"].get("finetune", {}).get("max_train_sentences")
-    pretrained = {name: json.loads((out / "models" / name / "pretrain.json").read_text())
-                  for name in MODELS}
+    pretrained = {name: load_run(out / "models" / name, "pretrain").data for name in MODELS}
     model, config = pretrained["multilingual"], pretrained["multilingual"]["config"]
     seeds = settings["sweep"]["seeds"]
     intro = (f"A {config['layers']}-layer BERT (hidden {config['hidden']}, "

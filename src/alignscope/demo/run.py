@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from alignscope.errors import AlignscopeError, ConfigError
+from alignscope.errors import AlignscopeError, ConfigError, DataFormatError
 from alignscope.experiments.spec import apply_overrides
 from alignscope.io import atomic_directory
 
@@ -95,13 +95,17 @@ def _pretrain_config(config: dict[str, Any], out: Path, extra: dict[str, Any]) -
 
 
 def _finished(folder: Path, config: Any) -> bool:
-    """The folder holds a pretrained model of exactly this configuration."""
-    from alignscope.lab.pretrain import RESULT_FILE, PretrainConfig
+    """The folder holds a pretrained model of exactly this configuration (one recorded by an
+    alignscope before results schema 2 is pretrained again)."""
+    from alignscope.lab.pretrain import PretrainConfig
+    from alignscope.runs import load_run, result_file
 
-    done = folder / RESULT_FILE
-    if not done.is_file():
+    if not result_file(folder, "pretrain").is_file():
         return False
-    recorded = json.loads(done.read_text(encoding="utf-8"))["config"]
+    try:
+        recorded = dict(load_run(folder, "pretrain").data["config"])
+    except DataFormatError:
+        return False
     recorded["languages"] = tuple(recorded["languages"]) if recorded["languages"] else None
     return PretrainConfig(**recorded).identity() == config.identity()
 
@@ -157,16 +161,17 @@ def sweep_specs(config: dict[str, Any], out: Path, multilingual: Path,
 
 def _word_retrieval(settings: dict[str, Any], out: Path, models: dict[str, Path]) -> None:
     """Word translation retrieval of each model against the lexicon, into words/NAME.json;
-    kept while the model it was measured on is (its pretrain.json's `created`)."""
+    kept while the model it was measured on is (its pretraining result's `created`)."""
+    from alignscope.analysis.words import word_retrieval
     from alignscope.io import atomic_write_json
     from alignscope.lab.generate import read_manifest
-    from alignscope.lab.words import word_retrieval
+    from alignscope.runs import load_run
 
     manifest = read_manifest(out / "data")
     source = manifest["source_language"]
     targets = [code for code in manifest["languages"] if code != source]
     for name, model in models.items():
-        stamp = json.loads((model / "pretrain.json").read_text(encoding="utf-8"))["created"]
+        stamp = load_run(model, "pretrain").data["created"]
         path = out / "words" / f"{name}.json"
         if path.is_file() and json.loads(path.read_text(encoding="utf-8")).get("of") == stamp:
             continue

@@ -28,7 +28,7 @@ from typing import Any
 from alignscope.experiments.spec import REFERENCE
 from alignscope.experiments.store import RunStore
 from alignscope.io import atomic_file, atomic_write_text
-from alignscope.runs import load_run, result_file
+from alignscope.runs import load_run, part_dir, result_file
 
 RESULTS = "results"
 CONFIDENCE = 0.95
@@ -70,10 +70,10 @@ def collect(out: str | Path) -> Tables:
         base = {"run": record["name"], **{key: labels.get(key) for key in
                                           ("task", "model", "group", "seed")}}
         if record["kind"] == "finetune":
-            _scores(tables, base, load_run(folder / "finetune", "finetune").data)
+            _scores(tables, base, load_run(part_dir(folder, "finetune"), "finetune").data)
         for kind, rows in (("similarity", tables.similarity), ("stability", tables.stability)):
-            if result_file(folder / kind, kind).is_file():
-                result = load_run(folder / kind, kind).data
+            if result_file(part_dir(folder, kind), kind).is_file():
+                result = load_run(part_dir(folder, kind), kind).data
                 stage = "pretrained" if record["kind"] == "similarity" else "finetuned"
                 rows.extend(_curves({**base, "stage": stage}, result["results"],
                                     result["layers"]))
@@ -81,7 +81,7 @@ def collect(out: str | Path) -> Tables:
                     rows.extend(_cross_lingual(base, result["cross_lingual"]["results"],
                                                result["layers"]))
         if record["kind"] == "correlation":
-            result = load_run(folder / "correlation", "correlation").data
+            result = load_run(part_dir(folder, "correlation"), "correlation").data
             tables.correlation.extend(
                 {**base, "measure": result["measure"], "metric": result["metric"],
                  "languages": len(result["languages"]), "position": position, **entry}

@@ -12,8 +12,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from alignscope.experiments.manifest import now
 from alignscope.experiments.plan import FINETUNED, RunSpec
+from alignscope.runs import CHECKPOINT_DIR, part_dir, timestamp
 
 _SHARED: Any = None  # this process's datasets, read and tokenised once for all its runs
 
@@ -49,23 +49,24 @@ def _finetune(run: RunSpec, work: Path) -> None:
     runtime = run.runtime
     config = FinetuneConfig(**run.config["finetune"], device=runtime.get("device", "auto"),
                             threads=runtime.get("threads"))
-    out = work / "finetune"
+    out = part_dir(work, "finetune")
     finetune(config, out, show_progress=False, shared=_SHARED)
     if "similarity" in run.config:
-        _similarity(run.config["similarity"], str(out), work / "similarity", runtime)
+        _similarity(run.config["similarity"], str(out), part_dir(work, "similarity"), runtime)
     if "stability" in run.config:
         assert run.config["stability"]["finetuned"] == FINETUNED
-        _stability(run.config["stability"], str(out), work / "stability", runtime)
+        _stability(run.config["stability"], str(out), part_dir(work, "stability"), runtime)
     if not runtime.get("keep_checkpoint", False):
-        shutil.rmtree(out / "checkpoint", ignore_errors=True)
+        shutil.rmtree(out / CHECKPOINT_DIR, ignore_errors=True)
 
 
 def _correlation(run: RunSpec, work: Path, deps: dict[str, Path]) -> None:
     from alignscope.analysis.correlation import CorrelationConfig, run_correlation
 
     similarity, transfer = (deps[name] for name in run.deps)
-    run_correlation(CorrelationConfig(str(similarity / "similarity"), str(transfer / "finetune"),
-                                      run.config["measure"]), work / "correlation")
+    run_correlation(CorrelationConfig(str(part_dir(similarity, "similarity")),
+                                      str(part_dir(transfer, "finetune")), run.config["measure"]),
+                    part_dir(work, "correlation"))
 
 
 def execute_run(run: RunSpec, work: Path, deps: dict[str, Path] | None = None,
@@ -76,7 +77,7 @@ def execute_run(run: RunSpec, work: Path, deps: dict[str, Path] | None = None,
     from alignscope.progress import quiet_third_party
 
     quiet_third_party()  # a worker's log: no weight-loading bars (on a terminal they stay)
-    started, clock = now(), time.perf_counter()
+    started, clock = timestamp(), time.perf_counter()
     threads = run.runtime.get("threads")
     if threads:
         torch.set_num_threads(int(threads))
@@ -87,7 +88,8 @@ def execute_run(run: RunSpec, work: Path, deps: dict[str, Path] | None = None,
         if run.kind == "finetune":
             _finetune(run, work)
         elif run.kind == "similarity":
-            _similarity(run.config, run.config["model"], work / "similarity", run.runtime)
+            _similarity(run.config, run.config["model"], part_dir(work, "similarity"),
+                        run.runtime)
         elif run.kind == "correlation":
             _correlation(run, work, deps or {})
         else:
@@ -98,6 +100,6 @@ def execute_run(run: RunSpec, work: Path, deps: dict[str, Path] | None = None,
                       traceback=traceback.format_exc(limit=8)[-4000:])
     from alignscope.runtime import versions
 
-    record.update(finished=now(), seconds=round(time.perf_counter() - clock, 3),
+    record.update(finished=timestamp(), seconds=round(time.perf_counter() - clock, 3),
                   versions=versions())
     return record

@@ -7,21 +7,17 @@ them: it remembers failures (not retried without `--retry-failed`) and what ran 
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
 
 from alignscope.experiments.plan import RunSpec
 from alignscope.io import atomic_write_json
+from alignscope.runs import timestamp
 
 MANIFEST = "manifest.json"
 SCHEMA = 1
 STATUSES = ("pending", "running", "done", "failed", "skipped")
-
-
-def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def read_manifest(out: Path) -> dict[str, Any] | None:
@@ -40,7 +36,7 @@ class Manifest:
         old_runs: dict[str, Any] = previous.get("runs", {})
         self.data: dict[str, Any] = {
             "schema": SCHEMA, "experiment": experiment,
-            "created": previous.get("created", now()), "updated": now(),
+            "created": previous.get("created", timestamp()), "updated": timestamp(),
             "sweeps": previous.get("sweeps", []), "runs": {}}
         for run in runs:
             old = old_runs.get(run.name, {})
@@ -59,15 +55,15 @@ class Manifest:
         self.save()
 
     def start_sweep(self, details: dict[str, Any]) -> None:
-        self.data["sweeps"].append({"started": now(), **details})
+        self.data["sweeps"].append({"started": timestamp(), **details})
         self.save()
 
     def finish_sweep(self, counts: dict[str, int]) -> None:
-        self.data["sweeps"][-1].update(finished=now(), counts=counts)
+        self.data["sweeps"][-1].update(finished=timestamp(), counts=counts)
         self.save()
 
     def save(self) -> None:
-        self.data["updated"] = now()
+        self.data["updated"] = timestamp()
         atomic_write_json(self.path, self.data)
 
     def counts(self) -> dict[str, int]:

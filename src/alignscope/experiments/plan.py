@@ -21,10 +21,10 @@ from alignscope.analysis.similarity import SimilarityConfig
 from alignscope.analysis.stability import StabilityConfig
 from alignscope.data.parallel import load_parallel
 from alignscope.data.registry import parse_ref, resolve, ud_treebanks
-from alignscope.errors import AlignscopeError, ConfigError, UnknownNameError
+from alignscope.errors import AlignscopeError, ConfigError, UnknownNameError, did_you_mean
 from alignscope.experiments.keys import run_key, without_runtime
 from alignscope.experiments.spec import REFERENCE, ExperimentSpec, TaskSpec, describe
-from alignscope.models.layers import LayerSelection, parse_layers
+from alignscope.layer_names import LayerSelection, parse_layers
 from alignscope.tasks import TASKS
 from alignscope.training.config import FinetuneConfig
 
@@ -64,16 +64,17 @@ def model_depth(model: str) -> int:
     from transformers import AutoConfig
 
     from alignscope.models.encoder import resolve_model_source
+    from alignscope.models.layers import configured_depth
 
     try:
         config = AutoConfig.from_pretrained(resolve_model_source(model))
     except (OSError, ValueError) as error:
         raise ConfigError(f"key `models`: cannot read the configuration of {model!r} "
                           f"({str(error).splitlines()[0]})") from None
-    for name in ("num_hidden_layers", "n_layer", "num_layers"):
-        if isinstance(getattr(config, name, None), int):
-            return int(getattr(config, name))
-    raise ConfigError(f"key `models`: {model!r} does not say how many layers it has")
+    depth = configured_depth(config)
+    if depth is None:
+        raise ConfigError(f"key `models`: {model!r} does not say how many layers it has")
+    return depth
 
 
 def layer_groups(spec: ExperimentSpec, depth: int) -> list[str]:
@@ -117,12 +118,9 @@ def _check_keys(options: dict[str, Any], config_class: type, managed: frozenset[
 
 
 def describe_unknown(key: str, name: str, known: set[str]) -> str:
-    import difflib
-
     known = known | {"half_samples"} if "bootstrap" in known else known
-    close = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.6)
-    return f"unknown key `{key}`" + (f"; did you mean {', '.join(close)}?" if close
-                                     else f"; known: {', '.join(sorted(known))}")
+    return f"unknown key `{key}`" + (did_you_mean(name, known)
+                                     or f"; known: {', '.join(sorted(known))}")
 
 
 def _language(reference: str, role: str, data_dir: str | None, key: str) -> str:

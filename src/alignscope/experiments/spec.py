@@ -23,7 +23,6 @@ names the key it is about.
 from __future__ import annotations
 
 import copy
-import difflib
 import os
 import re
 from pathlib import Path
@@ -33,7 +32,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from alignscope.config import check_input, load_yaml
-from alignscope.errors import ConfigError
+from alignscope.errors import ConfigError, did_you_mean
+from alignscope.runs import model_name
 
 REFERENCE = "REF"
 _ENV = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
@@ -92,12 +92,6 @@ class ModelSpec(_Strict):
                              "name the model (default: the folder's name, or the hub id)")
 
 
-def readable_name(model: str) -> str:
-    """A model's name for people: a local folder's own name, else the hub id as given."""
-    local = Path(model).expanduser()
-    return local.resolve().name if local.exists() or local.is_absolute() else model
-
-
 class ExperimentSpec(_Strict):
     name: str
     models: list[str | ModelSpec] = Field(min_length=1, description="paths or hub ids, or "
@@ -141,8 +135,8 @@ class ExperimentSpec(_Strict):
 
     def named_models(self) -> list[tuple[str, str]]:
         """(readable name, path or hub id) of every model, in order."""
-        return [(readable_name(entry), entry) if isinstance(entry, str)
-                else (entry.name or readable_name(entry.path), entry.path)
+        return [(model_name(entry), entry) if isinstance(entry, str)
+                else (entry.name or model_name(entry.path), entry.path)
                 for entry in self.models]
 
 
@@ -208,8 +202,7 @@ def describe(error: ValidationError, schema: type[BaseModel] | None = None,
     key = _join(prefix, ".".join(str(part) for part in first["loc"]))
     if first["type"] == "extra_forbidden":
         known = _known_keys(schema, first["loc"][:-1]) if schema else []
-        close = difflib.get_close_matches(str(first["loc"][-1]), known, n=3, cutoff=0.6)
-        hint = f"; did you mean {', '.join(close)}?" if close else \
+        hint = did_you_mean(str(first["loc"][-1]), known) or \
             (f"; known: {', '.join(known)}" if known else "")
         return f"unknown key `{key}`{hint}"
     if first["type"] == "missing":

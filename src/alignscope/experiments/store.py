@@ -23,11 +23,12 @@ from typing import Any, Literal
 from alignscope.errors import AlignscopeError
 from alignscope.experiments.plan import RunSpec
 from alignscope.io import atomic_write_json
+from alignscope.runs import CHECKPOINT_DIR
 
 RUNS = "runs"
 RUN_FILE = "run.json"
 LOCK_FILE = ".sweep.lock"
-UNHASHED = ("checkpoint",)  # large weights: present or deleted, never read back as results
+UNHASHED = (CHECKPOINT_DIR,)  # large weights: present or deleted, never read back as results
 State = Literal["done", "absent", "corrupt"]
 
 

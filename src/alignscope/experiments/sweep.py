@@ -21,12 +21,13 @@ from typing import Any
 from alignscope.errors import ConfigError
 from alignscope.experiments.backends import Backend
 from alignscope.experiments.execute import execute_run
-from alignscope.experiments.manifest import Manifest, now, read_manifest
+from alignscope.experiments.manifest import Manifest, read_manifest
 from alignscope.experiments.plan import RunSpec, plan
 from alignscope.experiments.spec import ExperimentSpec, load_spec
 from alignscope.experiments.store import RunStore, is_locked, sweep_lock
 from alignscope.io import atomic_write_text
 from alignscope.progress import JobProgress
+from alignscope.runs import timestamp
 
 EXPERIMENT_FILE = "experiment.yaml"
 
@@ -161,7 +162,7 @@ class _Scheduler:
                       {**run.runtime, "keep_checkpoint": self.keep}, run.deps)
         work = self.store.work_folder(run.name)
         attempts = self.manifest.data["runs"][run.name].get("attempts", 0) + 1
-        self.manifest.update(run.name, status="running", started=now(), attempts=attempts)
+        self.manifest.update(run.name, status="running", started=timestamp(), attempts=attempts)
         self.result.executed.append(run.name)
         if run.kind == "correlation":  # cheap and reads other runs' folders: here
             self.display.started(run.name, "driver")
@@ -181,7 +182,7 @@ class _Scheduler:
             outcome = future.result()
         except Exception as error:  # a worker died (out of memory, killed)
             outcome = {"status": "failed", "error": f"worker lost: {type(error).__name__}: "
-                                                    f"{error}", "finished": now()}
+                                                    f"{error}", "finished": timestamp()}
         record = outcome if run.kind == "correlation" else self.backend.finish(work, outcome)
         if record.get("status") == "done":
             record = self.store.commit(run, work, record)

@@ -11,7 +11,6 @@ Layout of the output folder (a data directory every command reads with `--data-d
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 import re
 from collections.abc import Iterator, Sequence
@@ -24,6 +23,7 @@ from alignscope.io import atomic_directory, atomic_write_json, atomic_write_text
 from alignscope.lab.grammar import Grammar, Word
 from alignscope.lab.languages import Language, LanguageSpec, Row, parse_transform
 from alignscope.lab.lexicon import PARADIGMS, LexiconSizes, build_lexicon
+from alignscope.runs import timestamp
 
 MANIFEST = "lab.json"
 TREEBANK, PARALLEL = "lab", "labpud"
@@ -159,7 +159,7 @@ def generate(config: GenerateConfig, out: str | Path, overwrite: bool = False,
                 "parallel": f"{language.code}_{PARALLEL}"} for language in languages},
             "lexemes": len(lexicon),
             "splits": {f"{treebank}:{split}": count for treebank, split, _, count in _splits(config)},
-            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "created": timestamp(),
         }
         atomic_write_json(tmp / MANIFEST, manifest)
     from alignscope.data.registry import refresh_index

@@ -3,8 +3,9 @@ objective (`mlm`: a BERT) or a causal-LM one (`clm`: a Llama-style decoder with 
 rotary positions and a SwiGLU MLP, trained on next-token prediction).
 
 The output folder is a standard Hugging Face checkpoint (config.json, model.safetensors, a
-fast tokenizer) that every command takes as `--model`, plus `pretrain.json` (configuration,
-timings, held-out loss per language), `loss.json` and `loss.png`. While training,
+fast tokenizer) that every command takes as `--model`, plus `pretrain.json` (a result of kind
+`pretrain`, docs/results.md: configuration, timings, held-out loss per language), `loss.json`
+and `loss.png`. While training,
 `resume/` holds the last checkpoint (weights, optimizer, schedule, loss history), replaced
 atomically every `save_every` steps; a killed run continues from it. Batches and masks are
 drawn from (seed, step), so a resumed run is the run that was never interrupted.
@@ -13,7 +14,6 @@ drawn from (seed, step), so a resumed run is the run that was never interrupted.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import hashlib
 import json
 import math
@@ -55,8 +55,9 @@ from alignscope.io import atomic_directory, atomic_write_json, utf8_lines
 from alignscope.lab.batching import Batches, HeldOut
 from alignscope.lab.tokenizer import load_tokenizer, train_wordpiece
 from alignscope.progress import progress_bar
+from alignscope.runs import make_result, result_file, write_result
+from alignscope.runtime import pick_device
 
-RESULT_FILE = "pretrain.json"
 RESUME_DIR = "resume"
 _EVAL_SENTENCES = 500  # held-out sentences per language, for the curve and the final score
 PLATEAU = 1.0  # points of held-out accuracy the last fifth of the steps may add: converged
@@ -157,10 +158,6 @@ def _read_lines(path: Path, limit: int | None = None) -> list[str]:
     return lines[:limit] if limit else lines
 
 
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def _tokenize(tokenizer: PreTrainedTokenizerFast, lines: list[str], config: PretrainConfig,
@@ -208,7 +205,7 @@ def pretrain(config: PretrainConfig, out: str | Path, overwrite: bool = False,
     if missing:
         raise ConfigError(f"--languages {','.join(missing)} not in the corpus {corpus} "
                           f"(it has {','.join(available)})")
-    if (out / RESULT_FILE).exists():
+    if result_file(out, "pretrain").exists():
         if not overwrite:
             raise AlignscopeError(f"{out} already holds a pretrained model; choose another --out "
                                   "or pass --overwrite")
@@ -232,7 +229,7 @@ def pretrain(config: PretrainConfig, out: str | Path, overwrite: bool = False,
                for lang in available
                if (path := corpus / "text" / f"{lang}.dev.txt").is_file()}
 
-    device = _device(config.device)
+    device = pick_device(config.device)
     model = _build(config, tokenizer)
     optimizer = _optimizer(model, config, device)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config))
@@ -250,22 +247,21 @@ def pretrain(config: PretrainConfig, out: str | Path, overwrite: bool = False,
     model.eval()
     final = progress.curve[-1] if progress.curve and progress.curve[-1]["step"] == config.steps \
         else {"step": progress.step, "heldout": _score(model, heldout, device)}
-    result = {
-        "kind": "alignscope-lab-pretrain", "schema_version": 1,
-        "config": dataclasses.asdict(config), "objective": config.objective,
-        "languages": languages,
+    result = make_result("pretrain", {
+        "objective": config.objective, "languages": languages,
         "parameters": sum(p.numel() for p in model.parameters()),
         "vocab_size": len(tokenizer), "train_sentences": len(train_ids),
         "steps": progress.step,
         "final_loss": progress.history[-1]["loss"] if progress.history else None,
         "heldout": final["heldout"], "curve": progress.curve,
         "convergence": convergence(progress.curve, languages, config.steps),
-        "train_seconds": round(progress.train_seconds, 1),
-        "train_tokens": progress.tokens,
+        "train_seconds": round(progress.train_seconds, 1), "train_tokens": progress.tokens,
         "tokens_per_second": round(progress.tokens / max(progress.train_seconds, 1e-9)),
         "seconds_this_session": round(time.perf_counter() - started, 1),
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-    }
+    }, source_language=None, random_init=[],
+        model={"name": str(out), "source": None, "num_blocks": config.layers,
+               "hidden_size": config.hidden},
+        config=dataclasses.asdict(config))
     _export(out, model, tokenizer, progress.history, result)
     return result
 
@@ -492,7 +488,7 @@ def _export(out: Path, model: BertForMaskedLM | LlamaForCausalLM,
             shutil.rmtree(out / path.name)
         os.replace(path, out / path.name)
     (out / ".export").rmdir()
-    atomic_write_json(out / RESULT_FILE, result)
+    write_result(out, result)
 
 
 def _plot_loss(path: Path, history: list[dict[str, Any]], result: dict[str, Any]) -> None:

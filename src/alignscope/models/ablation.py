@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from alignscope.models.layers import LayerSelection
+from alignscope.layer_names import LayerSelection
 from alignscope.models.reinit import select_parameters
 
 

@@ -36,7 +36,8 @@ import torch
 from torch import nn
 
 from alignscope.errors import ConfigError, UnknownNameError
-from alignscope.models.layers import LayerSelection, check_blocks, find_blocks, find_embeddings
+from alignscope.layer_names import LayerSelection, check_blocks
+from alignscope.models.layers import find_blocks, find_embeddings
 
 try:
     from transformers.initialization import guard_torch_init_functions

@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from alignscope.errors import AlignscopeError, ConfigError, UnknownNameError
-from alignscope.models.layers import parse_layers
+from alignscope.layer_names import parse_layers
 from alignscope.report.tables import render_table
-from alignscope.runs import load_run
+from alignscope.runs import LAYER_KINDS, load_run
 
-LAYER_KINDS = ("similarity", "stability")
 MAIN_CONDITION = {"similarity": "parallel", "stability": "paired"}
 
 

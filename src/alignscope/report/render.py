@@ -23,12 +23,13 @@ from typing import Any
 from alignscope.analysis.measures import describe
 from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.experiments.aggregate import Row, Tables, collect, finished_runs, to_csv
-from alignscope.experiments.manifest import now, read_manifest
+from alignscope.experiments.manifest import read_manifest
 from alignscope.experiments.spec import REFERENCE
 from alignscope.io import atomic_write_text
-from alignscope.models.layers import parse_layers
+from alignscope.layer_names import parse_layers
 from alignscope.report import sweep_figures
 from alignscope.report.tables import render_table
+from alignscope.runs import timestamp
 from alignscope.tasks.metrics import metric_label
 
 POINTS = 100  # metrics are stored in 0-1; tables and figures show points
@@ -78,12 +79,14 @@ def _model_order(group: str) -> tuple[int, int, str]:
     try:
         selection = parse_layers(group)
     except AlignscopeError:
-        return (len(group), 1 << 20, group)  # not a layer name: after the layers
+        return (1 << 20, 0, group)  # not a layer name: after the layers
     return (-1 if selection.embeddings else selection.blocks[0], len(selection.blocks), group)
 
 
-def groups_in_order(values: Iterable[str]) -> list[str]:
-    return sorted(set(values), key=_model_order)
+def in_model_order(groups: Iterable[str]) -> list[str]:
+    """Layer groups once each, in the order tables and figures show them: REF, embeddings,
+    then blocks bottom-up (block.4-5 before block.10-11), other names last."""
+    return sorted(set(groups), key=_model_order)
 
 
 class ReportBuilder:
@@ -104,7 +107,7 @@ class ReportBuilder:
     # --- sections ---------------------------------------------------------------------
     def random_init(self, task: str, model: str) -> Section:
         summary = [r for r in self.tables.summary() if r["task"] == task and r["model"] == model]
-        groups = groups_in_order(r["group"] for r in summary)
+        groups = in_model_order(r["group"] for r in summary)
         languages = _ordered(r["language"] for r in sorted(summary, key=lambda r: r["role"]
                                                              != "source"))
         cell = {(r["group"], r["language"]): r for r in summary}
@@ -220,7 +223,7 @@ class ReportBuilder:
         layers = _layer_names(rows)
         curves = {group: [statistics.fmean(by_group[group][p]) if by_group[group].get(p)
                           else None for p in range(len(layers))]
-                  for group in groups_in_order(by_group)}
+                  for group in in_model_order(by_group)}
         paths = sweep_figures.layer_lines(self.figures_dir, "stability", layers, curves,
                                           title="pretrained vs fine-tuned, same sentences",
                                           ylabel=f"{describe(measure)} (1 = unchanged)",
@@ -267,14 +270,14 @@ class ReportBuilder:
             f"- experiment: **{self.manifest.get('experiment', '?')}**",
             f"- models: {', '.join(_ordered(str(x.get('model')) for x in labels if x.get('model')))}",
             f"- tasks: {', '.join(_ordered(str(x['task']) for x in labels if x.get('task')))}; "
-            f"layer groups: {', '.join(groups_in_order(str(x['group']) for x in labels if 'seed' in x))}"
+            f"layer groups: {', '.join(in_model_order(str(x['group']) for x in labels if 'seed' in x))}"
             f"; seeds: {', '.join(_ordered(str(x['seed']) for x in labels if 'seed' in x))}",
             f"- runs: {', '.join(f'{k} {v}' for k, v in sorted(statuses.items()))}",
             f"- compute: {seconds / 3600:.2f} h summed over runs; {len(sweeps)} sweep "
             f"invocation(s), backends: {', '.join(_ordered(s.get('backend', '?') for s in sweeps))}",
             f"- hardware: {'; '.join(devices) or '–'}",
             f"- versions: {'; '.join(versions) or '–'}",
-            f"- report generated {now()}",
+            f"- report generated {timestamp()}",
         ]
         section = Section("What was run", ["\n".join(lines)])
         failed = [[name, e["status"], e.get("error") or ""] for name, e in runs.items()

@@ -11,7 +11,7 @@ import numpy as np
 from matplotlib import rc_context
 from matplotlib.figure import Figure
 
-from alignscope.report.figures import _array, _palette
+from alignscope.analysis.plots import as_array, palette
 
 ONE_COLUMN, TWO_COLUMNS = 3.4, 7.0
 PAPER_STYLE = {"font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8, "xtick.labelsize": 7,
@@ -38,7 +38,7 @@ def save(figure: Figure, directory: Path, stem: str) -> list[Path]:
 def delta_heatmap(directory: Path, stem: str, groups: Sequence[str], languages: Sequence[str],
                   deltas: Sequence[Sequence[float | None]], *, title: str) -> list[Path]:
     """Layer group x language: the change against REF (points), annotated, centred at 0."""
-    matrix = np.array([_array(row) for row in deltas], dtype=float)
+    matrix = np.array([as_array(row) for row in deltas], dtype=float)
     limit = float(np.nanmax(np.abs(matrix))) if np.isfinite(matrix).any() else 1.0
     width = min(TWO_COLUMNS, 1.2 + 0.42 * len(languages))
     with paper_figure(width, 0.9 + 0.3 * len(groups)) as figure:
@@ -66,7 +66,7 @@ def drop_bars(directory: Path, stem: str, groups: Sequence[str],
         x = np.arange(len(groups))
         width = 0.8 / max(len(drops), 1)
         for index, (color, (label, values)) in enumerate(
-                zip(_palette(len(drops)), drops.items(), strict=False)):
+                zip(palette(len(drops)), drops.items(), strict=False)):
             means = np.array([mean for mean, _ in values])
             low = np.array([np.nan if band[0] is None else band[0] for _, band in values])
             high = np.array([np.nan if band[1] is None else band[1] for _, band in values])
@@ -100,12 +100,12 @@ def layer_lines(directory: Path, stem: str, layers: Sequence[str],
         x = np.arange(len(layers))
         if zero_line:
             axes.axhline(0, color="0.3", lw=0.6)
-        for color, (label, values) in zip(_palette(len(curves)), curves.items(), strict=False):
-            axes.plot(x, _array(values), marker="o", color=color, label=label)
+        for color, (label, values) in zip(palette(len(curves)), curves.items(), strict=False):
+            axes.plot(x, as_array(values), marker="o", color=color, label=label)
             if dashed and label in dashed:
-                axes.plot(x, _array(dashed[label]), linestyle="--", marker="s", color=color)
+                axes.plot(x, as_array(dashed[label]), linestyle="--", marker="s", color=color)
         if control is not None:
-            axes.plot(x, _array(control[1]), color="0.45", linestyle=":", label=control[0])
+            axes.plot(x, as_array(control[1]), color="0.45", linestyle=":", label=control[0])
         # `E` for the embeddings, then block K's output as K: full names would not fit a
         # column, and a longer first label runs into the next one.
         axes.set_xticks(x, [name.replace("block.", "").replace("embeddings", "E")
@@ -137,11 +137,11 @@ def step_lines(directory: Path, stem: str,
 
     with paper_figure(ONE_COLUMN, 2.6) as figure:
         axes = figure.subplots()
-        for color, (label, (steps, values)) in zip(_palette(len(curves)), curves.items(),
+        for color, (label, (steps, values)) in zip(palette(len(curves)), curves.items(),
                                                    strict=False):
-            axes.plot(steps, _array(values), color=color, label=label)
+            axes.plot(steps, as_array(values), color=color, label=label)
             if dashed and label in dashed:
-                axes.plot(dashed[label][0], _array(dashed[label][1]), linestyle="--",
+                axes.plot(dashed[label][0], as_array(dashed[label][1]), linestyle="--",
                           color=color)
         axes.set_xlabel("step")
         axes.set_ylabel(ylabel)

@@ -10,11 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alignscope.errors import AlignscopeError
-from alignscope.runs import load_run
+from alignscope.runs import TRANSFER_KINDS, load_run
 from alignscope.tasks.metrics import metric_label
 
 FORMATS = ("markdown", "csv", "latex")
-TRANSFER_KINDS = ("finetune", "evaluate")
 
 
 @dataclass

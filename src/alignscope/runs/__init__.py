@@ -1,4 +1,5 @@
-"""Run folders: the only module that knows their layout, and `load_run` for every kind.
+"""Run folders and result files: the only module that knows their layout, the one writer of
+results (`make_result`, `write_result`) and `load_run`, the one reader, for every kind.
 
     <finetune run>/results.json         kind finetune (written last: marks a finished run)
     <finetune run>/checkpoint/          encoder/ (save_pretrained), head.safetensors, task.json
@@ -7,15 +8,19 @@
     <similarity run>/similarity.json    kind similarity, plus CSV tables and figures
     <stability run>/stability.json      kind stability, plus CSV tables and figures
     <correlation run>/correlation.json  kind correlation, plus correlation.csv and a figure
+    <pretrained model>/pretrain.json    kind pretrain (`lab pretrain`; written last)
+    <sweep run>/<kind>/                 a sweep run's result of each kind, laid out as above
 
 Every result file carries `schema_version`, `kind`, `source_language`, `random_init` (layer
-names), `model`, the resolved `config` and `versions` (schema in runs/schema.py and
-docs/results.schema.json). `load_run` reads version 2 and version 1 files alike and returns
-them in the version-2 shape.
+names), `model`, the resolved `config`, `versions` and `created` (schema in runs/schema.py and
+docs/results.schema.json). `write_result` validates every file against the schema before it
+writes it; `load_run` reads version 2 and version 1 files alike and returns them in the
+version-2 shape.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,30 +29,52 @@ from typing import Any
 from pydantic import ValidationError
 
 from alignscope.errors import DataFormatError
-from alignscope.io import read_json
-from alignscope.models.layers import parse_layers
+from alignscope.io import atomic_write_json, read_json
+from alignscope.layer_names import parse_layers
 from alignscope.runs import legacy
-from alignscope.runs.schema import ADAPTER, KINDS, SCHEMA_VERSION, Kind
+from alignscope.runs.schema import ADAPTER, KINDS, SCHEMA_VERSION, Kind, RunHeader
 
-__all__ = ["CHECKPOINT_DIR", "KINDS", "PREDICTIONS_DIR", "RESULT_FILES", "SCHEMA_VERSION", "Kind",
-           "Run", "checkpoint_dir", "encoder_dir", "load_run", "result_file", "run_origin",
-           "validate"]
+__all__ = ["CHECKPOINT_DIR", "KINDS", "LAYER_KINDS", "PREDICTIONS_DIR", "RESULT_FILES",
+           "SCHEMA_VERSION", "TRANSFER_KINDS", "Kind", "Run", "checkpoint_dir", "encoder_dir",
+           "load_run", "make_result", "model_name", "part_dir", "result_file", "run_origin",
+           "timestamp", "validate", "write_result"]
 
 RESULT_FILES: dict[Kind, str] = {
     "finetune": "results.json", "evaluate": "evaluation.json", "similarity": "similarity.json",
-    "stability": "stability.json", "correlation": "correlation.json"}
+    "stability": "stability.json", "correlation": "correlation.json",
+    "pretrain": "pretrain.json"}
+TRANSFER_KINDS: tuple[Kind, ...] = ("finetune", "evaluate")  # zero-shot scores
+LAYER_KINDS: tuple[Kind, ...] = ("similarity", "stability")  # one value per layer and language
+_HEADER = frozenset(RunHeader.model_fields)
 CHECKPOINT_DIR = "checkpoint"
 CHECKPOINT_ENCODER = "encoder"
 CHECKPOINT_TASK = "task.json"
 CHECKPOINT_HEAD = "head.safetensors"
 PREDICTIONS_DIR = "predictions"
 _MADE_BY: dict[Kind, str] = {kind: f"`alignscope {kind}`" for kind in KINDS}
-_MADE_BY["correlation"] = "`alignscope correlate`"
+_MADE_BY.update(correlation="`alignscope correlate`", pretrain="`alignscope lab pretrain`")
+
+
+def model_name(model: str) -> str:
+    """A model's name for people (tables, figure titles): a local folder's own name, else the
+    hub id as given."""
+    local = Path(model).expanduser()
+    return local.resolve().name if local.exists() or local.is_absolute() else model
+
+
+def timestamp() -> str:
+    """Now, in UTC to the second: every `created`, `started` and `finished` field."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def result_file(folder: str | Path, kind: Kind) -> Path:
     """Where a run of `kind` keeps its result in `folder`."""
     return Path(folder) / RESULT_FILES[kind]
+
+
+def part_dir(run: str | Path, kind: Kind) -> Path:
+    """The folder of a sweep run's result of `kind` (`NAME/finetune`, `NAME/similarity`, ...)."""
+    return Path(run) / kind
 
 
 def checkpoint_dir(run: str | Path) -> Path:
@@ -122,10 +149,41 @@ def validate(data: dict[str, Any], path: str | Path = "<result>") -> None:
     try:
         ADAPTER.validate_python(data)
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        raise DataFormatError(path, None, f"does not follow results schema {SCHEMA_VERSION} at "
-                              f"{where}: {first['msg']}") from None
+        raise DataFormatError(path, None, f"does not follow results schema {SCHEMA_VERSION} "
+                              f"{_first_problem(error)}") from None
+
+
+def make_result(kind: Kind, body: dict[str, Any], *, source_language: str | None,
+                random_init: Sequence[str], model: dict[str, Any], config: dict[str, Any],
+                ) -> dict[str, Any]:
+    """A result of `kind`: the header every result starts with (docs/results.md), then `body`."""
+    from alignscope.runtime import versions  # torch: only the commands that write need it
+
+    clash = _HEADER & body.keys()
+    if clash:
+        raise ValueError(f"the body of a {kind} result sets header fields: {sorted(clash)}")
+    return {"schema_version": SCHEMA_VERSION, "kind": kind, "source_language": source_language,
+            "random_init": list(random_init), "model": model, "config": config,
+            "versions": versions(), "created": timestamp(), **body}
+
+
+def write_result(folder: str | Path, result: dict[str, Any], name: str | None = None) -> Path:
+    """Validate `result` against the schema, then write it atomically to its kind's file in
+    `folder` (or to `name` there). Validation costs milliseconds against a run of seconds to
+    hours, and a file that fails it could not be read back: it is checked on every write."""
+    path = Path(folder) / name if name else result_file(folder, result["kind"])
+    try:
+        ADAPTER.validate_python(result)
+    except ValidationError as error:  # a bug: a writer and the schema disagree
+        raise ValueError(f"{path}: a {result.get('kind')} result breaks results schema "
+                         f"{SCHEMA_VERSION}: {_first_problem(error)}") from None
+    return atomic_write_json(path, result)
+
+
+def _first_problem(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    return f"at {where}: {first['msg']}"
 
 
 def load_run(path: str | Path, kind: Kind | Sequence[Kind] | None = None) -> Run:

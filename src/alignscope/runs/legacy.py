@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from alignscope.errors import DataFormatError
-from alignscope.models.layers import EMBEDDINGS, block_name, layer_names, parse_layers
+from alignscope.layer_names import EMBEDDINGS, block_name, layer_names, parse_layers
 from alignscope.runs.schema import SCHEMA_VERSION, Kind
 
 _INDEXED = re.compile(r"^(.*?)\.([0-9]+)\.")
@@ -23,6 +23,9 @@ def v1_kind(data: dict[str, Any], path: Path) -> Kind:
     kind = data.get("kind")
     if kind in ("similarity", "stability", "correlation"):
         return kind  # type: ignore[return-value]
+    if kind == "alignscope-lab-pretrain":
+        raise DataFormatError(path, None, "a pretraining record from before results schema 2",
+                              "pretrain the model again (`alignscope lab pretrain --overwrite`)")
     if "evaluations" in data and "metric" in data:
         return "finetune" if "training" in data else "evaluate"
     raise DataFormatError(path, None, "not an alignscope result file (no `kind`, no "

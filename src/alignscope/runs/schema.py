@@ -10,8 +10,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 SCHEMA_VERSION = 2
-Kind = Literal["finetune", "evaluate", "similarity", "stability", "correlation"]
-KINDS: tuple[Kind, ...] = ("finetune", "evaluate", "similarity", "stability", "correlation")
+Kind = Literal["finetune", "evaluate", "similarity", "stability", "correlation", "pretrain"]
+KINDS: tuple[Kind, ...] = ("finetune", "evaluate", "similarity", "stability", "correlation",
+                           "pretrain")
 
 LayerName = Annotated[str, Field(pattern=r"^(embeddings|block\.[0-9]+)$",
                                  description="`embeddings` or `block.K` (docs/layers.md)")]
@@ -153,8 +154,33 @@ class CorrelationResult(_LayerResult):
     per_layer: list[LayerCorrelation]
 
 
+class PretrainResult(RunHeader):
+    """`alignscope lab pretrain`: a small model pretrained from scratch (docs/lab.md)."""
+
+    kind: Literal["pretrain"]
+    objective: Literal["mlm", "clm"]
+    languages: list[str] = Field(description="the languages pretrained on")
+    parameters: int
+    vocab_size: int
+    train_sentences: int
+    steps: int
+    final_loss: Value = Field(description="mean training loss of the last logged steps")
+    heldout: dict[str, dict[str, Value]] = Field(
+        description="language -> loss and accuracy on its dev text (clm: also perplexity); "
+                    "empty for a language without dev text")
+    curve: list[dict[str, Any]] = Field(
+        default_factory=list, description="the held-out scores along training: {step, "
+        "heldout: language -> scores}, `curve_points` of them, the last at the last step")
+    convergence: dict[str, Any] | None = Field(
+        default=None, description="what the last fifth of the steps added to each pretraining "
+        "language's held-out accuracy (points) and whether that is a plateau")
+    train_seconds: float | None = Field(default=None, description="the training loop's time")
+    train_tokens: int | None = Field(default=None, description="real tokens trained on")
+    tokens_per_second: int | None = None
+
+
 RunResult = Annotated[FinetuneResult | EvaluateResult | SimilarityResult | StabilityResult
-                      | CorrelationResult, Field(discriminator="kind")]
+                      | CorrelationResult | PretrainResult, Field(discriminator="kind")]
 ADAPTER: TypeAdapter[Any] = TypeAdapter(RunResult)
 
 

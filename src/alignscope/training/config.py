@@ -27,7 +27,7 @@ from alignscope.config import (
 )
 from alignscope.encoding.precision import PrecisionName
 from alignscope.errors import ConfigError
-from alignscope.models.layers import parse_layers
+from alignscope.layer_names import parse_layers
 from alignscope.models.reinit import SCOPES, parse_scheme
 from alignscope.tasks import get_task
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +9,8 @@ from alignscope.config import build, check_input, check_out_file, dump
 from alignscope.data.registry import resolve
 from alignscope.encoding.precision import check_precision, resolve_precision
 from alignscope.encoding.words import aligner_for
-from alignscope.io import atomic_write_json
-from alignscope.runs import PREDICTIONS_DIR, SCHEMA_VERSION, result_file, run_origin
-from alignscope.runtime import device_description, pick_device, versions
+from alignscope.runs import PREDICTIONS_DIR, make_result, result_file, run_origin, write_result
+from alignscope.runtime import device_description, pick_device
 from alignscope.training.checkpoint import load_checkpoint
 from alignscope.training.config import EvaluateConfig
 from alignscope.training.predict import Predictor
@@ -57,17 +55,14 @@ def evaluate(checkpoint: str | Path | EvaluateConfig, eval_refs: list[str] | Non
     else:  # a checkpoint from before schema 2: its run's results.json says
         source_language, random_init = run_origin(checkpoint)
     options = {**meta.get("task_options", {}), **(task_options or {})}
-    results = {
-        "schema_version": SCHEMA_VERSION, "kind": "evaluate", "task": task.name,
-        "metric": task.main_metric, "source_language": source_language,
-        "random_init": random_init, "checkpoint": str(checkpoint),
-        "model": {"name": str(meta.get("model")), "source": str(encoder.source)},
-        "config": dump(settings), "precision": precision,
-        "task_options": options,
+    results = make_result("evaluate", {
+        "task": task.name, "metric": task.main_metric, "checkpoint": str(checkpoint),
+        "precision": precision, "task_options": options,
         "evaluations": [predictor.evaluate(d, s, predictions_dir)
                         for d, s in zip(datasets, sentences, strict=True)],
-        "versions": versions(), "device": device_description(torch_device),
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-    }
-    atomic_write_json(out, results)
+        "device": device_description(torch_device),
+    }, source_language=source_language, random_init=random_init,
+        model={"name": str(meta.get("model")), "source": str(encoder.source)},
+        config=dump(settings))
+    write_result(out.parent, results, out.name)
     return results

@@ -4,7 +4,6 @@ atomically."""
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import time
 from dataclasses import dataclass
@@ -22,15 +21,15 @@ from alignscope.encoding.collate import collate_words, pad_id_of
 from alignscope.encoding.precision import autocast, check_precision, resolve_precision
 from alignscope.encoding.words import WordAligner, aligner_for
 from alignscope.errors import AlignscopeError, ConfigError
-from alignscope.io import atomic_write_json
+from alignscope.layer_names import parse_layers
 from alignscope.models.ablation import RevertPoint, freeze, revert_point, reverted
 from alignscope.models.encoder import load_encoder, resolve_model_source
-from alignscope.models.layers import find_blocks, layers_of_parameters, parse_layers
+from alignscope.models.layers import find_blocks, layers_of_parameters
 from alignscope.models.reinit import ReinitRecord, is_norm, reinitialize
 from alignscope.models.task_model import TaskModel
 from alignscope.progress import progress_bar
-from alignscope.runs import CHECKPOINT_DIR, PREDICTIONS_DIR, SCHEMA_VERSION, result_file
-from alignscope.runtime import device_description, peak_memory_mb, pick_device, versions
+from alignscope.runs import CHECKPOINT_DIR, PREDICTIONS_DIR, make_result, result_file, write_result
+from alignscope.runtime import device_description, peak_memory_mb, pick_device
 from alignscope.tasks import Task, get_task
 from alignscope.training.checkpoint import save_checkpoint
 from alignscope.training.config import DEFAULT_MAX_LENGTH, FinetuneConfig
@@ -137,17 +136,9 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
                    for dataset, sentences in zip(data.evals, eval_sentences, strict=True)]
     reverts = [_evaluate_reverted(model, point, predictor, data.evals, eval_sentences,
                                   predictions_dir) for point in ablations.revert_points]
-    results = {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "finetune",
+    results = make_result("finetune", {
         "task": task.name,
         "metric": task.main_metric,
-        "source_language": data.train.language,
-        "random_init": random_init,
-        "model": {"name": config.model, "source": encoder.source,
-                  "class": type(encoder.model).__name__, "num_blocks": encoder.num_blocks,
-                  "hidden_size": encoder.hidden_size},
-        "config": {**config.to_dict(), "precision": precision, "bf16": None},
         "seed": config.seed,
         "reinit": {"spec": ablations.reinit_spec,
                    "regex": config.random_init_regex, "scope": config.reinit_scope,
@@ -160,16 +151,18 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
                  "dev": _describe(data.dev, dev_sentences) if data.dev else None},
         "training": training,
         "evaluations": evaluations,
-        "versions": versions(),
         "device": device_description(device),
         "resources": peak_memory_mb(device),
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-    }
+    }, source_language=data.train.language, random_init=random_init,
+        model={"name": config.model, "source": encoder.source,
+               "class": type(encoder.model).__name__, "num_blocks": encoder.num_blocks,
+               "hidden_size": encoder.hidden_size},
+        config={**config.to_dict(), "precision": precision, "bf16": None})
     save_checkpoint(out / CHECKPOINT_DIR, model, encoder, task, labels, {
         "model": config.model, "dropout": config.dropout, "max_length": config.max_length,
         "task_options": config.task_options, "seed": config.seed,
         "source_language": data.train.language, "random_init": random_init})
-    atomic_write_json(results_path, results)  # last: its presence marks a finished run
+    write_result(out, results)  # last: its presence marks a finished run
     return results
 
 

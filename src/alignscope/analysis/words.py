@@ -21,8 +21,8 @@ from torch import Tensor
 from alignscope.analysis.features import ExtractionOptions, FeatureExtractor, Features
 from alignscope.data.parallel import ParallelCorpus, load_parallel
 from alignscope.lab.dictionary import Lexicon, read_lexicon
+from alignscope.layer_names import layer_names
 from alignscope.models.encoder import load_encoder
-from alignscope.models.layers import layer_names
 
 PARALLEL = "ud:labpud"
 

@@ -1,7 +1,7 @@
 """The figures of `similarity`, `stability` and `correlate` runs, drawn from their results.
 
-Analysis modules write data (JSON, CSV); the commands pass these functions as the `figures`
-hook, so the figures land in the same atomic run folder as the data they show.
+`outputs.write_run` draws them into the same atomic run folder as the data they show, so a run
+gets its figures whoever starts it: a command, a sweep or a Python caller.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from alignscope.analysis.measures import describe
-from alignscope.experiments.spec import readable_name
-from alignscope.report.figures import (
+from alignscope.analysis.plots import (
     plot_correlation,
     plot_layer_curves,
     plot_layer_matrix,
     plot_pre_post,
 )
+from alignscope.runs import model_name
 from alignscope.tasks.metrics import metric_label
 
 Results = Mapping[str, Mapping[str, Mapping[str, Sequence[float | None]]]]
@@ -38,7 +38,7 @@ def plot_conditions(folder: Path, stem: str, layers: Sequence[str], results: Res
 def similarity_figures(folder: Path, result: dict[str, Any]) -> None:
     layers, source = result["layers"], result["source_language"]
     plot_conditions(folder, "similarity", layers, result["results"], "parallel",
-                    f"{readable_name(result['model']['name'])}: {source} vs targets",
+                    f"{model_name(result['model']['name'])}: {source} vs targets",
                     result["intervals"])
     for key, by_language in result["layer_matrix"].items():
         for lang, matrix in by_language.items():
@@ -71,3 +71,12 @@ def correlation_figures(folder: Path, result: dict[str, Any]) -> None:
                       for name in ("spearman", "pearson")},
                      title=f"{result['measure']} similarity vs zero-shot {metric_label(result['metric'])} "
                            f"({len(result['languages'])} languages)")
+
+
+FIGURES = {"similarity": similarity_figures, "stability": stability_figures,
+           "correlation": correlation_figures}
+
+
+def draw(folder: Path, result: dict[str, Any]) -> None:
+    """The figures of `result`, by its kind, into `folder`."""
+    FIGURES[result["kind"]](folder, result)

@@ -1,4 +1,6 @@
-"""Figures as PNG + SVG, drawn with matplotlib's object API (Agg; no pyplot global state)."""
+"""Figures as PNG + SVG, drawn with matplotlib's object API (Agg; no pyplot global state): the
+layer curves, matrices and correlations of analysis runs, and the helpers the report's figures
+share."""
 
 from __future__ import annotations
 
@@ -21,11 +23,11 @@ def save_figure(figure: Figure, directory: Path, stem: str) -> list[Path]:
     return paths
 
 
-def _array(values: Sequence[float | None]) -> np.ndarray:
+def as_array(values: Sequence[float | None]) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in values], dtype=float)
 
 
-def _palette(count: int) -> list[tuple[float, ...]]:
+def palette(count: int) -> list[tuple[float, ...]]:
     from matplotlib import colormaps
 
     cmap = colormaps["tab10" if count <= 10 else "tab20"]
@@ -49,14 +51,14 @@ def plot_layer_curves(directory: Path, stem: str, layers: Sequence[str], curves:
     figure = Figure(figsize=(8, 5))
     axes = figure.subplots()
     x = np.arange(len(layers))
-    for color, (label, values) in zip(_palette(len(curves)), curves.items(), strict=False):
-        axes.plot(x, _array(values), marker="o", markersize=3, color=color, label=label)
+    for color, (label, values) in zip(palette(len(curves)), curves.items(), strict=False):
+        axes.plot(x, as_array(values), marker="o", markersize=3, color=color, label=label)
         if intervals and label in intervals:
             bounds = np.array([[np.nan if b is None else b for b in pair]
                                for pair in intervals[label]], dtype=float)
             axes.fill_between(x, bounds[:, 0], bounds[:, 1], color=color, alpha=0.15, lw=0)
     for name, by_language in (controls or {}).items():
-        table = np.array([_array(v) for v in by_language.values()])
+        table = np.array([as_array(v) for v in by_language.values()])
         if table.size == 0:
             continue
         style = CONTROL_STYLES.get(name, "-.")
@@ -80,10 +82,10 @@ def plot_pre_post(directory: Path, stem: str, layers: Sequence[str], before: Cur
     axes = figure.subplots()
     handles = []
     x = np.arange(len(layers))
-    for color, label in zip(_palette(len(before)), before, strict=False):
-        axes.plot(x, _array(before[label]), color=color, marker="o", markersize=3)
+    for color, label in zip(palette(len(before)), before, strict=False):
+        axes.plot(x, as_array(before[label]), color=color, marker="o", markersize=3)
         if label in after:
-            axes.plot(x, _array(after[label]), color=color, linestyle="--", marker="s",
+            axes.plot(x, as_array(after[label]), color=color, linestyle="--", marker="s",
                       markersize=3)
         handles.append(Line2D([], [], color=color, label=label))
     handles += [Line2D([], [], color="0.3", marker="o", markersize=3, label="pretrained"),
@@ -100,7 +102,7 @@ def plot_layer_matrix(directory: Path, stem: str, matrix: Sequence[Sequence[floa
                       ylabel: str) -> list[Path]:
     figure = Figure(figsize=(6, 5))
     axes = figure.subplots()
-    image = axes.imshow(np.array([_array(row) for row in matrix]), origin="lower",
+    image = axes.imshow(np.array([as_array(row) for row in matrix]), origin="lower",
                         cmap="viridis", vmin=0, vmax=1)
     figure.colorbar(image, ax=axes)
     axes.set_xticks(range(len(layers)), list(layers), rotation=90)
@@ -117,7 +119,7 @@ def plot_correlation(directory: Path, stem: str, layers: Sequence[str],
     figure = Figure(figsize=(8, 4.5))
     axes = figure.subplots()
     for label, values in coefficients.items():
-        axes.plot(np.arange(len(layers)), _array(values), marker="o", markersize=3, label=label)
+        axes.plot(np.arange(len(layers)), as_array(values), marker="o", markersize=3, label=label)
     axes.axhline(0, color="0.5", lw=0.8)
     axes.set_ylim(-1.05, 1.05)
     _layer_axis(axes, layers, "correlation with zero-shot score", title)
