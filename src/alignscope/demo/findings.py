@@ -233,9 +233,9 @@ def findings(out: Path, settings: dict[str, Any], figures: Path) -> list[Section
              f"{', '.join(pretrained['control']['languages'])} only. Both fine-tuned on the "
              f"source with {len(seeds)} seeds per run; zero-shot on the targets.")
     random_init_claims, drops = claim_tests.random_init(main)
-    similarity_claim, similarity_blocks = claim_tests.similarity(main, control)
+    similarity_claims, similarity_blocks = claim_tests.similarity(main, control)
     stability_claim, stability_blocks = claim_tests.stability(main)
-    summary = claim_tests.summary([*random_init_claims, similarity_claim, stability_claim])
+    summary = claim_tests.summary([*random_init_claims, *similarity_claims, stability_claim])
     summary.blocks.insert(0, intro)
     sections = [summary, _pretraining(pretrained, figures),
                 _transfer(main, control, manifest, out / "data", limit),

@@ -2,15 +2,16 @@
 
 Batches are drawn epoch by epoch, without replacement, from (seed, epoch): the epoch's
 sentences in random order are sorted by length (stably, so sentences of one length stay in
-random order), cut into batches and the batches shuffled. A batch then holds sentences of one
-length (rarely two), so almost no position is padding and attention needs no mask: the same
-work as a randomly drawn batch of the same sentences without its padding (about half of
-such a batch at the lab's sentence lengths). Masks (mlm) are drawn from (seed, step) on the fly.
+random order), cut into batches of about the same number of tokens (`batch_size` sentences of
+the mean length: more short sentences, fewer long ones) and the batches shuffled. A batch
+then holds sentences of one length (rarely two), so almost no position is padding and
+attention needs no mask (a randomly drawn batch is about half padding at the lab's sentence
+lengths), and every step learns from as many tokens. Masks (mlm) are drawn from (seed, step)
+on the fly.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,7 +35,8 @@ class Batches:
         self.mask = tokenizer.mask_token_id
         self.specials = torch.tensor(sorted(set(tokenizer.all_special_ids)))
         self.vocab = len(tokenizer)
-        self.per_epoch = math.ceil(len(ids) / batch_size)
+        self.sizes = _cut(np.sort(self.lengths), batch_size * float(self.lengths.mean()))
+        self.per_epoch = len(self.sizes)
         self._epoch: tuple[int, list[np.ndarray]] = (-1, [])
 
     def epoch(self, epoch: int) -> list[np.ndarray]:
@@ -43,7 +45,8 @@ class Batches:
             rng = np.random.default_rng([self.seed, epoch])
             order = rng.permutation(len(self.ids))
             order = order[np.argsort(self.lengths[order], kind="stable")]
-            cut = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+            ends = np.cumsum(self.sizes)
+            cut = [order[end - size:end] for size, end in zip(self.sizes, ends, strict=True)]
             self._epoch = (epoch, [cut[i] for i in rng.permutation(len(cut))])
         return self._epoch[1]
 
@@ -84,6 +87,19 @@ class Batches:
         inputs[randomised] = torch.randint(self.vocab, input_ids.shape,
                                            generator=generator)[randomised]
         return inputs, labels
+
+
+def _cut(lengths: np.ndarray, budget: float) -> list[int]:
+    """Batch sizes over sentences sorted by length: as many as fit `budget` padded tokens
+    (at least one)."""
+    sizes, start = [], 0
+    while start < len(lengths):
+        end = start + 1
+        while end < len(lengths) and (end + 1 - start) * lengths[end] <= budget:
+            end += 1
+        sizes.append(end - start)
+        start = end
+    return sizes
 
 
 HELDOUT_MASK_PROB = 0.15  # BERT's: held-out scores stay comparable whatever the training's

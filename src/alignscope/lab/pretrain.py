@@ -132,7 +132,8 @@ class PretrainConfig:
 
 _LATER = {"objective": "mlm", "kv_heads": None}
 # The training procedure's version: a checkpoint of another one would resume into a model
-# no uninterrupted run gives. 2: length-bucketed epochs (was: batches drawn with replacement).
+# no uninterrupted run gives. 2: length-bucketed epochs of token-budget batches (was: batches
+# drawn with replacement).
 RECIPE = 2
 
 
