@@ -257,3 +257,8 @@ def test_convergence_is_judged_on_the_last_fifth() -> None:
     rising = pretrain_module.convergence(curve(0.1, 0.2, 0.25, 0.30, 0.32), ["en"], 50)
     assert not rising["plateaued"] and rising["from_step"] == 40
     assert pretrain_module.convergence(curve(0.1, 0.2), ["en"], 50) is None  # unfinished
+    two = [{"step": 10 * (i + 1), "heldout": {"en": {"accuracy": a}, "xx": {"accuracy": b}}}
+           for i, (a, b) in enumerate([(0.1, 0.1), (0.2, 0.2), (0.3, 0.3), (0.30, 0.31),
+                                       (0.315, 0.31)])]
+    mean = pretrain_module.convergence(two, ["en", "xx"], 50)  # +1.5 and 0: mean +0.75
+    assert mean["mean_gain_points"] == 0.75 and mean["plateaued"]

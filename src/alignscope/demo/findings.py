@@ -95,10 +95,11 @@ def _converged(name: str, result: dict[str, Any]) -> str:
     if not done:
         return f"The {name} model has no held-out curve to judge convergence by."
     gains = ", ".join(f"{lang} {gain:+.1f}" for lang, gain in done["gain_points"].items())
-    state = ("has converged: the held-out accuracy plateaued" if done["plateaued"] else
-             "has not converged: the held-out accuracy was still rising")
+    state = ("has converged: its held-out accuracy plateaued" if done["plateaued"] else
+             "has not converged: its held-out accuracy was still rising")
     return (f"The {name} model {state} (the last fifth of the steps, {done['from_step']} to "
-            f"{done['to_step']}, added {gains} points; a plateau adds under "
+            f"{done['to_step']}, added {done['mean_gain_points']:+.1f} points on average over "
+            f"its pretraining languages: {gains}; a plateau adds under "
             f"{done['threshold_points']:g}).")
 
 

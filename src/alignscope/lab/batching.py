@@ -103,12 +103,14 @@ def _cut(lengths: np.ndarray, budget: float) -> list[int]:
 
 
 HELDOUT_MASK_PROB = 0.15  # BERT's: held-out scores stay comparable whatever the training's
+HELDOUT_MASKINGS = 4  # masks per held-out sentence: four times the tokens scored (mlm)
 
 
 @dataclass
 class HeldOut:
-    """A language's held-out batches, masked once (mlm, 15 % of the tokens) so that every
-    score along the training curve is of the same tokens."""
+    """A language's held-out batches, masked once for the whole run (mlm: each sentence
+    `HELDOUT_MASKINGS` times, 15 % of its tokens each) so that every score along the training
+    curve is of the same tokens."""
 
     batches: list[tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]]
 
@@ -116,9 +118,11 @@ class HeldOut:
     def build(cls, ids: list[list[int]], batches: Batches, seed: int, size: int) -> HeldOut:
         ordered = sorted(ids, key=len)  # neighbours in length: little padding
         built = []
-        for start in range(0, len(ordered), size):
-            input_ids, attention = batches.padded(ordered[start:start + size])
-            inputs, labels = batches.labels(input_ids, attention, seed + start,
-                                            HELDOUT_MASK_PROB)
-            built.append((inputs, None if bool(attention.all()) else attention, labels))
+        for masking in range(HELDOUT_MASKINGS if batches.objective == "mlm" else 1):
+            for start in range(0, len(ordered), size):
+                input_ids, attention = batches.padded(ordered[start:start + size])
+                inputs, labels = batches.labels(input_ids, attention,
+                                                seed + masking * len(ordered) + start,
+                                                HELDOUT_MASK_PROB)
+                built.append((inputs, None if bool(attention.all()) else attention, labels))
         return cls(built)

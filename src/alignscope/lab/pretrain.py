@@ -350,21 +350,22 @@ def _curve_steps(config: PretrainConfig) -> set[int]:
 
 def convergence(curve: list[dict[str, Any]], languages: list[str],
                 steps: int) -> dict[str, Any] | None:
-    """What the last fifth of the steps added to the held-out accuracy of each pretraining
-    language (in points); plateaued when that is under `PLATEAU` points for every one."""
+    """What the last fifth of the steps added to the held-out accuracy (in points) of each
+    pretraining language and of their mean; plateaued when the mean gained under `PLATEAU`
+    points (one language's score moves by about a point from one measurement to the next)."""
     done = [point for point in curve if point["step"] <= steps]
-    if not done or done[-1]["step"] != steps:
-        return None
     before = [point for point in done if point["step"] <= 0.8 * steps]
-    if not before:
+    if not before or done[-1]["step"] != steps:
         return None
     start, end = before[-1], done[-1]
+    scored = [lang for lang in languages if lang in end["heldout"]]
+    if not scored:
+        return None
     gain = {lang: round(100 * (end["heldout"][lang]["accuracy"]
-                               - start["heldout"][lang]["accuracy"]), 2)
-            for lang in languages if lang in end["heldout"]}
+                               - start["heldout"][lang]["accuracy"]), 2) for lang in scored}
+    mean = round(statistics.fmean(gain.values()), 2)
     return {"from_step": start["step"], "to_step": end["step"], "gain_points": gain,
-            "threshold_points": PLATEAU,
-            "plateaued": bool(gain) and all(value < PLATEAU for value in gain.values())}
+            "mean_gain_points": mean, "threshold_points": PLATEAU, "plateaued": mean < PLATEAU}
 
 
 def _scored_logits(model: BertForMaskedLM | LlamaForCausalLM, inputs: torch.Tensor,
