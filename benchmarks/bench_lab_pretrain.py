@@ -3,7 +3,7 @@
 
 * hf: `BertForMaskedLM` (built exactly as `lab pretrain` builds it) fed by a torch
   `DataLoader` over the tokenised sentences (random order) with
-  `DataCollatorForLanguageModeling` (15 % masking on the fly, dynamic padding to the longest
+  `DataCollatorForLanguageModeling` (`--mask-prob` masking on the fly, dynamic padding to the longest
   sentence of the batch), `model(**batch).loss` (logits at every position), AdamW
   (torch's default implementation), linear warmup and decay, clipping at 1.0.
 * alignscope: `alignscope.lab.pretrain.pretrain` (length-bucketed epochs, no attention mask
@@ -35,7 +35,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-MODEL_KEYS = ("layers", "hidden", "vocab_size", "batch_size", "lr", "dropout", "steps")
+MODEL_KEYS = ("layers", "hidden", "vocab_size", "batch_size", "lr", "dropout", "mask_prob",
+              "steps")
 
 
 def _config(args: argparse.Namespace, corpus: str) -> Any:
@@ -111,6 +112,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--dropout", type=float, default=0.1)
+    parser.add_argument("--mask-prob", type=float, default=0.15)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=2, help="ABBA pairs")
     parser.add_argument("--system", choices=["hf", "alignscope"], help="one measurement")

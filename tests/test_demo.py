@@ -50,7 +50,7 @@ def test_tiny_demo_runs_end_to_end_and_resumes(tmp_path: Path) -> None:
         assert f"## {section}" in report
     assert "| xx | " in report and "| zz | " in report and "block.0-1" in report
     for claim in ("a", "b", "c", "c, shape", "d"):  # every claim gets a verdict
-        assert re.search(rf"\| \({claim}\) [^|]+ \| (not )?reproduced \|", report), claim
+        assert re.search(rf"\| \({claim}\) [^|]+ \| [^|]+ \| (not )?reproduced \|", report), claim
     html = paths["report"].read_text(encoding="utf-8")
     assert "The paper&#x27;s claims on the lab model" in html and "id=\"pretraining\"" in html
     assert str(tmp_path) not in report  # folders only in the HTML's provenance section

@@ -27,6 +27,7 @@ MEASURE = "linear"  # CKA, the paper's measure
 class Claim:
     key: str  # a, b, c, d
     text: str
+    scope: str  # the task, or the model, it was tested on
     verdict: str  # "reproduced" | "not reproduced"
     evidence: str
 
@@ -65,11 +66,15 @@ def groups_bottom_up(groups: list[str]) -> list[str]:
     return [g for g in in_model_order(groups) if g != REFERENCE]
 
 
+_A_TEXT = "Re-initialising the lowest blocks costs the targets more than the source"
+_B_TEXT = "The effect shrinks toward the top blocks"
+
+
 def random_init(main: Tables) -> tuple[list[Claim], list[Any]]:
-    """Claims (a) and (b), and the drops tables they read (one per task)."""
+    """Claims (a) and (b) per task, and the drops tables they read (one per task)."""
     per_seed = seed_drops(paired_deltas(main.scores, main.metrics))
     blocks: list[Any] = []
-    a_parts, b_parts, a_ok, b_ok = [], [], [], []
+    claims: list[Claim] = []
     for task in sorted(main.metrics):
         by_group = {group: seeds for (t, _model, group), seeds in per_seed.items() if t == task}
         order = groups_bottom_up(list(by_group))
@@ -91,27 +96,21 @@ def random_init(main: Tables) -> tuple[list[Claim], list[Any]]:
         lowest = by_group[order[0]]
         mean, low, high = interval([t - s for s, t in lowest.values()])
         verdict, why = decide(low, high)
-        a_ok.append(verdict == "reproduced")
-        a_parts.append(f"{task}: {order[0]} target − source {band(mean, low, high)} ({why})")
-        if len(order) > 1:
-            top = by_group[order[-1]]
-            shared = sorted(set(lowest) & set(top))
-            diffs = [(lowest[s][1] - lowest[s][0]) - (top[s][1] - top[s][0]) for s in shared]
-            if diffs:
-                mean, low, high = interval(diffs)
-                verdict, why = decide(low, high)
-                b_ok.append(verdict == "reproduced")
-                b_parts.append(f"{task}: target − source of {order[0]} minus that of "
-                               f"{order[-1]} {band(mean, low, high)} ({why})")
-    claims = [Claim("a", "Re-initialising the lowest blocks costs the targets more than the "
-                         "source", _all(a_ok), "; ".join(a_parts) or "no RANDOM-INIT group")]
-    claims.append(Claim("b", "The effect shrinks toward the top blocks", _all(b_ok),
-                        "; ".join(b_parts) or "a single layer group: nothing to compare"))
+        claims.append(Claim("a", _A_TEXT, task, verdict, f"{order[0]}: target − source "
+                            f"{band(mean, low, high)} points ({why})"))
+        top = by_group[order[-1]]
+        diffs = [(lowest[s][1] - lowest[s][0]) - (top[s][1] - top[s][0])
+                 for s in sorted(set(lowest) & set(top))]
+        if len(order) > 1 and diffs:
+            mean, low, high = interval(diffs)
+            verdict, why = decide(low, high)
+            claims.append(Claim("b", _B_TEXT, task, verdict, f"target − source of {order[0]} "
+                                f"minus that of {order[-1]}: {band(mean, low, high)} points "
+                                f"({why})"))
+        else:
+            claims.append(Claim("b", _B_TEXT, task, "not reproduced",
+                                "a single layer group: nothing to compare"))
     return claims, blocks
-
-
-def _all(results: list[bool]) -> str:
-    return "reproduced" if results and all(results) else "not reproduced"
 
 
 def mean_curve(rows: list[Row], **match: Any) -> dict[str, float]:
@@ -144,11 +143,13 @@ def similarity(main: Tables, control: Tables) -> tuple[list[Claim], list[Any]]:
                   ["layer", "multilingual", "source-only control", "shuffled pairs",
                    *(f"after {task} (REF)" for task in after)], rows)
     if not layers:
-        return [Claim("c", _C_TEXT, "not reproduced", "no pretrained similarity run")], [table]
+        return [Claim("c", _C_TEXT, "pretrained", "not reproduced",
+                      "no pretrained similarity run")], [table]
     margins = {layer: ours[layer] - max(theirs.get(layer, 1.0), shuffled.get(layer, 1.0))
                for layer in layers}
     worst = min(margins, key=margins.__getitem__)
-    above = Claim("c", _C_TEXT, "reproduced" if margins[worst] > 0 else "not reproduced",
+    above = Claim("c", _C_TEXT, "pretrained", "reproduced" if margins[worst] > 0
+                  else "not reproduced",
                   f"above both controls at {sum(m > 0 for m in margins.values())} of "
                   f"{len(layers)} layers (smallest margin {margins[worst]:+.3f}, at {worst}; "
                   "one pretrained model: no interval over seeds)")
@@ -159,7 +160,7 @@ def similarity(main: Tables, control: Tables) -> tuple[list[Claim], list[Any]]:
              f"is highest at {peak}: it {'falls' if ours[layers[-1]] < ours[layers[0]] else 'rises'}"
              " over depth without a peak inside")
     shape = Claim("c, shape", "Cross-lingual similarity rises from the embeddings into the "
-                  "middle blocks", "reproduced" if inner else "not reproduced",
+                  "middle blocks", "pretrained", "reproduced" if inner else "not reproduced",
                   f"it {trend} ({values})")
     return [above, shape], [table]
 
@@ -172,23 +173,26 @@ def _value(curve: dict[str, float], layer: str) -> str:
     return f"{curve[layer]:.3f}" if layer in curve else "–"
 
 
-def stability(main: Tables) -> tuple[Claim, list[Any]]:
-    """Claim (d): per task, seed by seed, CKA(pretrained, fine-tuned) of the lowest block
+def stability(main: Tables) -> tuple[list[Claim], list[Any]]:
+    """Claim (d) per task: seed by seed, CKA(pretrained, fine-tuned) of the lowest block
     minus that of the top block (positive: the top changed more), over the REF runs."""
     rows = [r for r in main.stability if r["stage"] == "finetuned" and r["measure"] == MEASURE
             and r["condition"] == "paired" and r["group"] == REFERENCE]
-    curve = mean_curve(rows)
-    blocks = [layer for layer in curve if layer != "embeddings"]
+    tasks = sorted({r["task"] for r in rows})
+    curves = {task: mean_curve(rows, task=task) for task in tasks}
+    layers = list(mean_curve(rows))
     table = Table(f"Stability: CKA ({MEASURE}) between the pretrained and the fine-tuned "
                   "model's representations of the same sentences (1 = unchanged), REF runs, "
-                  "mean over tasks, seeds and languages.", ["layer", "CKA"],
-                  [[layer, f"{value:.3f}"] for layer, value in curve.items()])
+                  "mean over seeds and languages.", ["layer", *tasks],
+                  [[layer, *(_value(curves[task], layer) for task in tasks)]
+                   for layer in layers])
+    blocks = [layer for layer in layers if layer != "embeddings"]
     if len(blocks) < 2:
-        return Claim("d", _D_TEXT, "not reproduced", "no stability run"), [table]
+        return [Claim("d", _D_TEXT, "–", "not reproduced", "no stability run")], [table]
     bottom, top = blocks[0], blocks[-1]
-    parts, ok = [], []
-    for task in sorted({r["task"] for r in rows}):
-        per_seed = defaultdict(dict)
+    claims = []
+    for task in tasks:
+        per_seed: dict[int, dict[str, float]] = defaultdict(dict)
         for seed in sorted({r["seed"] for r in rows if r["task"] == task}):
             for layer in (bottom, top):
                 values = [r["value"] for r in rows if r["task"] == task and r["seed"] == seed
@@ -196,14 +200,12 @@ def stability(main: Tables) -> tuple[Claim, list[Any]]:
                 if values:
                     per_seed[seed][layer] = statistics.fmean(values)
         diffs = [v[bottom] - v[top] for v in per_seed.values() if len(v) == 2]
-        if not diffs:
-            continue
-        mean, low, high = interval(diffs)
-        verdict, why = decide(low, high)
-        ok.append(verdict == "reproduced")
-        parts.append(f"{task}: CKA of {bottom} minus that of {top} "
-                     f"{_signed3(mean, low, high)} ({why})")
-    return Claim("d", _D_TEXT, _all(ok), "; ".join(parts)), [table]
+        if diffs:
+            mean, low, high = interval(diffs)
+            verdict, why = decide(low, high)
+            claims.append(Claim("d", _D_TEXT, task, verdict, f"CKA of {bottom} minus that of "
+                                f"{top}: {_signed3(mean, low, high)} ({why})"))
+    return claims, [table]
 
 
 _D_TEXT = "Fine-tuning changes the top layers more than the bottom ones (stability)"
@@ -219,5 +221,6 @@ def summary(claims: list[Claim]) -> Section:
     return Section("The paper's claims on the lab model", [
         Table("Each claim tested on this run's numbers (95 % t-intervals over fine-tuning "
               "seeds); the sections below give the details.",
-              ["claim", "verdict", "evidence"],
-              [[f"({c.key}) {c.text}", c.verdict, c.evidence] for c in claims])])
+              ["claim", "tested on", "verdict", "evidence"],
+              [[f"({c.key}) {c.text}", c.scope, c.verdict, c.evidence]
+               for c in sorted(claims, key=lambda claim: claim.key)])])
