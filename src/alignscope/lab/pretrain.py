@@ -256,7 +256,8 @@ def pretrain(config: PretrainConfig, out: str | Path, overwrite: bool = False,
         "final_loss": progress.history[-1]["loss"] if progress.history else None,
         "heldout": final["heldout"], "curve": progress.curve,
         "convergence": convergence(progress.curve, languages, config.steps),
-        "train_seconds": round(progress.train_seconds, 1), "train_tokens": progress.tokens,
+        "train_seconds": round(progress.train_seconds, 1),
+        "train_cpu_seconds": round(progress.train_cpu_seconds, 1), "train_tokens": progress.tokens,
         "tokens_per_second": round(progress.tokens / max(progress.train_seconds, 1e-9)),
         "seconds_this_session": round(time.perf_counter() - started, 1),
     }, source_language=None, random_init=[],
@@ -276,12 +277,13 @@ class _Progress:
     history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     curve: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     train_seconds: float = 0.0
+    train_cpu_seconds: float = 0.0  # this process's CPU time: a figure that load does not skew
     tokens: int = 0
 
     @classmethod
     def restore(cls, state: dict[str, Any]) -> _Progress:
-        return cls(state["step"], state["history"], state.get("curve", []),
-                   state.get("train_seconds", 0.0), state.get("tokens", 0))
+        return cls(**{field.name: state[field.name] for field in dataclasses.fields(cls)
+                      if field.name in state})
 
 
 def _train(config: PretrainConfig, model: BertForMaskedLM | LlamaForCausalLM,
@@ -296,7 +298,7 @@ def _train(config: PretrainConfig, model: BertForMaskedLM | LlamaForCausalLM,
     with progress_bar(show_progress) as bar:
         job = bar.add_task("pretrain", total=config.steps, completed=progress.step, status="")
         while progress.step < config.steps:
-            began = time.perf_counter()
+            began, began_cpu = time.perf_counter(), time.process_time()
             inputs, attention, labels = batches.batch(progress.step)
             progress.tokens += int(inputs.numel() if attention is None else attention.sum())
             torch.manual_seed(config.seed * 1_000_003 + progress.step)  # dropout resumes too
@@ -309,6 +311,7 @@ def _train(config: PretrainConfig, model: BertForMaskedLM | LlamaForCausalLM,
             progress.step += 1
             window.append(float(loss.detach()))
             progress.train_seconds += time.perf_counter() - began
+            progress.train_cpu_seconds += time.process_time() - began_cpu
             step = progress.step
             if not math.isfinite(window[-1]):
                 raise AlignscopeError(f"pretraining diverged at step {step} (the loss is not "

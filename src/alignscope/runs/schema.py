@@ -175,6 +175,8 @@ class PretrainResult(RunHeader):
         default=None, description="what the last fifth of the steps added to each pretraining "
         "language's held-out accuracy (points) and whether that is a plateau")
     train_seconds: float | None = Field(default=None, description="the training loop's time")
+    train_cpu_seconds: float | None = Field(default=None,
+                                            description="the training loop's CPU time")
     train_tokens: int | None = Field(default=None, description="real tokens trained on")
     tokens_per_second: int | None = None
 
