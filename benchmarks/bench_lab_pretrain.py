@@ -18,7 +18,7 @@ in a fresh subprocess with `--threads` threads; the driver alternates the system
 ...) and reports medians.
 
     .venv/bin/python benchmarks/bench_lab_pretrain.py --corpus lab/data --steps 300 \\
-        --repeats 2 --layers 4 --hidden 64 --intermediate 128 --dropout 0 --mask-prob 0.4 \
+        --repeats 2 --num-blocks 4 --hidden 64 --intermediate 128 --dropout 0 --mask-prob 0.4 \
         --out runs/bench_lab_pretrain.json
 
 This is a benchmark, not a test: nothing here asserts.
@@ -38,12 +38,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-MODEL_KEYS = ("layers", "hidden", "intermediate", "vocab_size", "batch_size", "lr", "dropout",
+MODEL_KEYS = ("num_blocks", "hidden", "intermediate", "vocab_size", "batch_size", "lr", "dropout",
               "mask_prob", "steps")
 
 
 def _config(args: argparse.Namespace, corpus: str) -> Any:
-    from alignscope.lab.pretrain import PretrainConfig
+    from alignscope.lab.options import PretrainConfig
 
     return PretrainConfig(corpus=corpus, threads=args.threads, device="cpu", seed=1,
                           curve_points=1, save_every=10**6,
@@ -111,7 +111,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", required=True, help="a `lab generate` folder")
     parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--num-blocks", type=int, default=4)
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--intermediate", type=int, default=512)
     parser.add_argument("--vocab-size", type=int, default=3000)

@@ -80,9 +80,10 @@ def test_type_vectors_and_precision_match_numpy() -> None:
 
 def test_word_retrieval_of_a_pretrained_model(corpus: Path, tmp_path: Path) -> None:
     from alignscope.analysis.words import word_retrieval
-    from alignscope.lab.pretrain import PretrainConfig, pretrain
+    from alignscope.lab.options import PretrainConfig
+    from alignscope.lab.pretrain import pretrain
 
-    pretrain(PretrainConfig(corpus=str(corpus), vocab_size=400, layers=2, hidden=32, steps=5,
+    pretrain(PretrainConfig(corpus=str(corpus), vocab_size=400, num_blocks=2, hidden=32, steps=5,
                             batch_size=8, threads=1, device="cpu"), tmp_path / "m",
              show_progress=False)
     result = word_retrieval(tmp_path / "m", corpus, "en", ["xx", "yy"])

@@ -20,72 +20,30 @@ import dataclasses
 import hashlib
 import time
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 
-from alignscope.analysis.adjust import centred, length_partialled
+from alignscope.analysis.adjust import centred, length_partialled, standardised
 from alignscope.analysis.compare import Comparison, LayerSides, Samples, compare_conditions
 from alignscope.analysis.controls import derangement, random_init_copy
 from alignscope.analysis.features import FeatureExtractor, Features
 from alignscope.analysis.measures import MeasureOptions, aggregate
 from alignscope.analysis.outputs import aggregate_table, check_out, clean, condition_tables, write_run
-from alignscope.analysis.settings import AnalysisSettings
-from alignscope.config import Names, Text, options
+from alignscope.analysis.settings import SimilarityConfig
 from alignscope.data.parallel import ParallelCorpus, load_parallel
 from alignscope.errors import ConfigError
 from alignscope.layer_names import layer_names
 from alignscope.progress import counter
-from alignscope.registry import Registry
 from alignscope.runs import make_result, run_origin
 from alignscope.runtime import device_description, pick_device
-
-PRESETS: Registry[dict[str, Any]] = Registry("preset")
-PRESETS.register("default", {"measures": ("linear", "debiased", "rbf", "retrieval"),
-                             "pooling": "mean", "max_sentences": None, "max_tokens": None})
-PRESETS.register("authors", {"measures": ("rbf",), "pooling": "authors", "max_sentences": 800,
-                             "max_tokens": 200})
-
-
-@options(frozen=True, kw_only=True)
-class SimilarityConfig(AnalysisSettings):
-    """What `alignscope similarity` runs; None means "the preset's value"."""
-
-    FLAGS: ClassVar[dict[str, str]] = {"use_cache": "--cache"}
-
-    model: Text
-    targets: Names
-    source: Text = "en"
-    preset: str = "default"
-    controls: Names = ("shuffled", "random-init")
-    centre: bool = False  # subtract each language's mean vector first (Libovicky et al. 2020)
-    partial_length: bool = False  # residualise features on sentence length first (adjust.py)
-    command: ClassVar[str] = "similarity"
-
-    def resolved(self) -> SimilarityConfig:
-        """The preset's values filled in, then everything checked."""
-        filled = {key: value for key, value in PRESETS[self.preset].items()
-                  if getattr(self, key) is None}
-        config = dataclasses.replace(self, **filled)
-        if not config.targets:
-            raise ConfigError("give at least one target language (--targets fr,de,...)")
-        if config.source in config.targets:
-            raise ConfigError(f"the source language {config.source!r} is also a target")
-        if config.preset == "authors" and (config.bootstrap or config.layer_matrix):
-            raise ConfigError("--half-samples and --layer-matrix need one sample of sentences; the "
-                              "authors' preset averages over its windows")
-        if config.pooling == "word":
-            raise ConfigError("word pooling gives one row per word and translations have no "
-                              "word alignment; use it with `alignscope stability`")
-        config.check()
-        return config
 
 
 def authors_windows(count: int) -> list[tuple[int, int]]:
     """The script's samples: batch = n//4, n//batch windows starting at 0, 1, 2, ..."""
     size = count // 4
     if size < 4:
-        raise ConfigError(f"the authors' windows hold n//4 = {size} sentences; use at least 16")
+        raise ConfigError(f"the authors' windows hold n//4 = {size} sentences", "use at least 16")
     return [(start, start + size) for start in range(count // size)]
 
 
@@ -105,6 +63,8 @@ def adjusted(features: dict[str, Features], config: SimilarityConfig) -> dict[st
         features = centred(features)
     if config.partial_length:
         features = length_partialled(features)
+    if config.standardise:
+        features = standardised(features)
     return features
 
 
@@ -158,7 +118,7 @@ def run_similarity(config: SimilarityConfig, out: str | Path | None = None,
     corpus, windows = sample_corpus(corpus, config)
     options.check_sentences(len(corpus) if windows is None else windows[0][1] - windows[0][0])
     device = pick_device(config.device)
-    encoder = config.load(config.model, config.revision)
+    encoder = config.load(config.model, config.revision, config.gguf_file)
     extractor = FeatureExtractor(encoder, config.extraction_options(), device,
                                  show_progress=show_progress)
     features = adjusted(extractor.extract_all(corpus, languages), config)
@@ -175,19 +135,19 @@ def run_similarity(config: SimilarityConfig, out: str | Path | None = None,
                                    config)
         conditions["random-init"] = compare_languages(
             random_features, config.source, config.targets,
-            dataclasses.replace(options, bootstrap=0, layer_matrix=False), windows, device,
+            dataclasses.replace(options, half_samples=0, layer_matrix=False), windows, device,
             None, show_progress, "random-init")["parallel"]
         extraction["random-init"] = random_extractor.stats.as_dict()
-    result = _result(config, encoder.source, corpus, features, conditions, windows, options)
-    result.update(extraction=extraction, device=device_description(device),
-                  seconds=round(time.perf_counter() - started, 3))
+    result = _result(config, encoder.record, corpus, features, conditions, windows, options)
+    result.update(dimensions=dimension_table(features), extraction=extraction,
+                  device=device_description(device), seconds=round(time.perf_counter() - started, 3))
     result = clean(result)
     if out_dir is not None:
         write_run(out_dir, result, similarity_tables(result))
     return result
 
 
-def _result(config: SimilarityConfig, model_source: str, corpus: ParallelCorpus,
+def _result(config: SimilarityConfig, model: dict[str, Any], corpus: ParallelCorpus,
             features: dict[str, Features], conditions: dict[str, dict[str, Any]],
             windows: list[tuple[int, int]] | None, options: MeasureOptions) -> dict[str, Any]:
     layers = layer_names(features[config.source].num_layers - 1)
@@ -204,7 +164,8 @@ def _result(config: SimilarityConfig, model_source: str, corpus: ParallelCorpus,
     results = gather("values")
     return make_result("similarity", {
         "preset": config.preset, "target_languages": list(config.targets),
-        "parallel": {"spec": config.parallel, "sentences": len(corpus),
+        # The sentence ids in the order measured, so the sample can be checked independently.
+        "parallel": {"spec": config.parallel, "sentences": len(corpus), "ids": list(corpus.ids),
                      "ids_sha256": hashlib.sha256("\n".join(corpus.ids).encode()).hexdigest(),
                      "files": corpus.sources},
         "windows": windows, "layers": layers, "measures": list(keys),
@@ -217,7 +178,13 @@ def _result(config: SimilarityConfig, model_source: str, corpus: ParallelCorpus,
                          for m in next(iter(parallel.values())).matrix},
         "truncated": {lang: f.truncated for lang, f in features.items()},
     }, source_language=config.source, random_init=run_origin(config.model)[1],
-        model={"name": config.model, "source": model_source}, config=dataclasses.asdict(config))
+        model={**model, "name": config.model}, config=dataclasses.asdict(config))
+
+
+def dimension_table(features: dict[str, Features]) -> dict[str, dict[str, list[Any]]]:
+    """statistic -> language -> one value per layer (the unadjusted features')."""
+    return {key: {lang: [layer[key] for layer in f.dimensions] for lang, f in features.items()}
+            for key in next(iter(features.values())).dimensions[0]}
 
 
 def similarity_tables(result: dict[str, Any]) -> dict[str, str]:

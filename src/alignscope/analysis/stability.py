@@ -12,45 +12,24 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 
+from alignscope.analysis.adjust import standardised
 from alignscope.analysis.compare import LayerSides, compare_conditions
 from alignscope.analysis.controls import derangement
 from alignscope.analysis.features import FeatureExtractor, Features
 from alignscope.analysis.measures import MeasureOptions, aggregate
 from alignscope.analysis.outputs import aggregate_table, check_out, clean, condition_tables, write_run
-from alignscope.analysis.settings import AnalysisSettings
+from alignscope.analysis.settings import StabilityConfig
 from alignscope.analysis.similarity import compare_languages
-from alignscope.config import Names, Text, options
 from alignscope.data.parallel import load_parallel
-from alignscope.errors import AlignscopeError, ConfigError
+from alignscope.errors import AlignscopeError
 from alignscope.layer_names import layer_names
 from alignscope.progress import counter
 from alignscope.runs import make_result, run_origin
 from alignscope.runtime import device_description, pick_device
-
-
-@options(frozen=True, kw_only=True)
-class StabilityConfig(AnalysisSettings):
-    """What `alignscope stability` runs; `revision` applies to the pretrained model."""
-
-    FLAGS: ClassVar[dict[str, str]] = {"use_cache": "--cache", "languages": "--langs"}
-
-    pretrained: Text
-    finetuned: Text
-    languages: Names
-    measures: Names | None = ("linear", "debiased", "rbf")
-    pooling: str | None = "mean"
-    controls: Names = ("shuffled",)
-
-    command: ClassVar[str] = "stability"
-
-    def check(self) -> None:
-        if not self.languages:
-            raise ConfigError("give at least one language (--langs en,fr,de)")
-        super().check()
 
 
 def _check_paired(before: Features, after: Features) -> None:
@@ -81,13 +60,16 @@ def run_stability(config: StabilityConfig, out: str | Path | None = None,
     extraction = config.extraction_options()
     features: dict[str, dict[str, Features]] = {}
     stats: dict[str, Any] = {}
-    sources: dict[str, str] = {}
-    for role, name, revision in (("pretrained", config.pretrained, config.revision),
-                                 ("finetuned", config.finetuned, None)):
-        encoder = config.load(name, revision)
+    sources: dict[str, dict[str, Any]] = {}
+    for role, name, revision, gguf_file in (
+            ("pretrained", config.pretrained, config.revision, config.gguf_file),
+            ("finetuned", config.finetuned, None, None)):
+        encoder = config.load(name, revision, gguf_file)
         extractor = FeatureExtractor(encoder, extraction, device, show_progress=show_progress)
         features[role] = extractor.extract_all(corpus, config.languages, f"{role} ")
-        stats[role], sources[role] = extractor.stats.as_dict(), encoder.source
+        if config.standardise:
+            features[role] = standardised(features[role])
+        stats[role], sources[role] = extractor.stats.as_dict(), encoder.record
         del encoder, extractor  # one model in memory at a time
     before, after = features["pretrained"], features["finetuned"]
     for lang in config.languages:
@@ -106,7 +88,7 @@ def run_stability(config: StabilityConfig, out: str | Path | None = None,
             conditions["paired"][lang] = measured["parallel"][lang]
             if controls:
                 conditions["shuffled"][lang] = measured["shuffled"][lang]
-    light = dataclasses.replace(options, bootstrap=0, layer_matrix=False)
+    light = dataclasses.replace(options, half_samples=0, layer_matrix=False)
     cross_lingual = {}
     if len(config.languages) > 1 and config.pooling != "word":
         source, *targets = config.languages
@@ -123,7 +105,7 @@ def run_stability(config: StabilityConfig, out: str | Path | None = None,
     return result
 
 
-def _result(config: StabilityConfig, sources: dict[str, str], sentences: int,
+def _result(config: StabilityConfig, sources: dict[str, dict[str, Any]], sentences: int,
             before: dict[str, Features], conditions: dict[str, dict[str, Any]],
             cross_lingual: dict[str, dict[str, Any]], options: MeasureOptions) -> dict[str, Any]:
     keys = options.result_keys
@@ -133,7 +115,7 @@ def _result(config: StabilityConfig, sources: dict[str, str], sentences: int,
     results = {key: {condition: {lang: c.values[key] for lang, c in by_lang.items()}
                      for condition, by_lang in conditions.items()} for key in keys}
     return make_result("stability", {
-        "pretrained": {"name": config.pretrained, "source": sources["pretrained"]},
+        "pretrained": {**sources["pretrained"], "name": config.pretrained},
         "languages": list(config.languages), "sentences": sentences,
         "rows": {lang: f.rows for lang, f in before.items()},
         "layers": layers,
@@ -141,7 +123,7 @@ def _result(config: StabilityConfig, sources: dict[str, str], sentences: int,
         "results": results,
         "layer_aggregates": aggregate(results, layers),
         "intervals": {key: {lang: c.intervals[key] for lang, c in paired.items()}
-                      for key in keys if options.bootstrap},
+                      for key in keys if options.half_samples},
         "layer_matrix": {m: {lang: c.matrix[m] for lang, c in paired.items()}
                          for m in next(iter(paired.values())).matrix},
         "cross_lingual": {
@@ -151,7 +133,7 @@ def _result(config: StabilityConfig, sources: dict[str, str], sentences: int,
                         for key in keys} if cross_lingual else {},
         },
     }, source_language=source_language, random_init=random_init,
-        model={"name": config.finetuned, "source": sources["finetuned"]},
+        model={**sources["finetuned"], "name": config.finetuned},
         config=dataclasses.asdict(config))
 
 

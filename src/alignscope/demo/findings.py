@@ -229,7 +229,7 @@ def findings(out: Path, settings: dict[str, Any], figures: Path) -> list[Section
     pretrained = {name: load_run(out / "models" / name, "pretrain").data for name in MODELS}
     model, config = pretrained["multilingual"], pretrained["multilingual"]["config"]
     seeds = settings["sweep"]["seeds"]
-    intro = (f"A {config['layers']}-layer BERT (hidden {config['hidden']}, "
+    intro = (f"A {config['num_blocks']}-block BERT (hidden {config['hidden']}, "
              f"{model['parameters']:,} parameters) pretrained from scratch for {model['steps']:,} "
              f"masked-LM steps on {', '.join(model['languages'])}; the control, identical, on "
              f"{', '.join(pretrained['control']['languages'])} only. Both fine-tuned on the "
