@@ -13,7 +13,7 @@ from alignscope.analysis.words import _precision_at_1, _type_vectors
 from alignscope.data.conllu import read_conllu
 from alignscope.errors import AlignscopeError, DataFormatError, UnknownNameError
 from alignscope.lab import read_lexicon
-from alignscope.lab.generate import GenerateConfig, generate, language_specs
+from alignscope.lab.generate import GenerateConfig, generate
 from alignscope.lab.lexicon import LexiconSizes
 
 SIZES = LexiconSizes(nouns=40, verbs=20, adjectives=10, adverbs=5, names=5, topics=2)
@@ -22,10 +22,10 @@ SIZES = LexiconSizes(nouns=40, verbs=20, adjectives=10, adverbs=5, names=5, topi
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("lab") / "data"
-    specs = language_specs(["en", "xx", "yy"], {"xx": "vocab-shift",
-                                                "yy": "vocab-shift:greek+head-final"}, 0.2)
-    generate(GenerateConfig(specs, sentences=120, eval_sentences=10, parallel_sentences=20,
-                            sizes=SIZES), out)
+    generate(GenerateConfig(languages=["en", "xx", "yy"],
+                            transforms={"xx": "vocab-shift", "yy": "vocab-shift:greek+head-final"},
+                            anchor_share=0.2, sentences=120, eval_sentences=10,
+                            parallel_sentences=20, sizes=SIZES), out)
     return out
 
 

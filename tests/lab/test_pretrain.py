@@ -14,6 +14,7 @@ import torch
 from safetensors.torch import load_file
 
 from alignscope.errors import AlignscopeError, ConfigError
+from alignscope.lab import options as options_module
 from alignscope.lab import pretrain as pretrain_module
 from alignscope.lab.generate import GenerateConfig, generate
 from alignscope.lab.lexicon import LexiconSizes
@@ -135,7 +136,7 @@ def test_identity_is_what_shapes_the_model(monkeypatch: pytest.MonkeyPatch) -> N
                           curve_points=3).identity() == base.identity()
     assert PretrainConfig(corpus="lab/data", steps=5).identity() != base.identity()
     assert PretrainConfig(corpus="lab/data", objective="clm").identity() != base.identity()
-    monkeypatch.setattr(pretrain_module, "RECIPE", 1)  # batches drawn with replacement
+    monkeypatch.setattr(options_module, "RECIPE", 1)  # batches drawn with replacement
     assert base.identity() != "c68661b63a9ec84b"
 
 
