@@ -3,6 +3,7 @@ sweeps, the report and the findings; a second run resumes without redoing anythi
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -51,6 +52,13 @@ def test_tiny_demo_runs_end_to_end_and_resumes(tmp_path: Path) -> None:
     assert "| xx | " in report and "| zz | " in report and "block.0-1" in report
     for claim in ("a", "b", "c", "c, shape", "d"):  # every claim gets a verdict
         assert re.search(rf"\| \({claim}\) [^|]+ \| [^|]+ \| (not )?reproduced \|", report), claim
+    # One seed decides nothing, so (a) on pos is not reproduced: the lab's measured difference
+    # that bears on it is stated (the lab's tags never depend on context).
+    assert re.search(r"## Where the lab differs.*in the lab's en training treebank 0 of \d+ "
+                     r"word forms carry more than one tag", report, re.S)
+    timings = json.loads((tmp_path / "demo" / "demo.json").read_text(encoding="utf-8"))
+    assert set(timings["cpu_seconds"]) == set(timings["seconds"]) >= {"pretrain", "report"}
+    assert timings["cpu_seconds"]["pretrain"] > 0
     html = paths["report"].read_text(encoding="utf-8")
     assert "The paper&#x27;s claims on the lab model" in html and "id=\"pretraining\"" in html
     assert str(tmp_path) not in report  # folders only in the HTML's provenance section
