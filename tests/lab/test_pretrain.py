@@ -264,3 +264,20 @@ def test_convergence_is_judged_on_the_last_fifth() -> None:
                                        (0.315, 0.31)])]
     mean = pretrain_module.convergence(two, ["en", "xx"], 50)  # +1.5 and 0: mean +0.75
     assert mean["mean_gain_points"] == 0.75 and mean["plateaued"]
+
+
+@pytest.mark.parametrize("schedule", ["linear", "cosine"])
+def test_the_learning_rate_warms_up_then_decays_to_zero(schedule: str) -> None:
+    """Linear warm-up over warmup_ratio of the steps, then the chosen decay: linear, or
+    cosine (half the peak halfway through the decay, lower than linear in its last part)."""
+    config = PretrainConfig(corpus="lab/data", steps=110, warmup_ratio=10 / 110,
+                            schedule=schedule)
+    factor = pretrain_module._schedule(config)
+    assert [factor(step) for step in (0, 4, 9)] == pytest.approx([0.1, 0.5, 1.0])
+    assert factor(10) == pytest.approx(1.0) and factor(110) == 0.0
+    assert factor(60) == pytest.approx(0.5)  # halfway through the decay, both
+    late = factor(90)  # 20 of the 100 decay steps left
+    assert late == pytest.approx(0.2 if schedule == "linear"
+                                 else 0.5 * (1 - math.cos(math.pi * 0.2)))
+    assert PretrainConfig(corpus="lab/data", schedule="cosine").identity() != \
+        PretrainConfig(corpus="lab/data").identity()

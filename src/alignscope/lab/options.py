@@ -29,6 +29,7 @@ from alignscope.config import (
 )
 
 Objective = Literal["mlm", "clm"]
+Schedule = Literal["linear", "cosine"]
 
 
 @options(frozen=True)
@@ -62,9 +63,12 @@ class PretrainConfig:
     batch_size: Count = Field(64, description="Sentences per update, on average: each batch "
                               "holds about as many tokens as this many sentences of the mean "
                               "length (more short sentences, fewer long ones).")
-    lr: Rate = Field(1e-3, description="Peak learning rate (linear warm-up and decay).")
+    lr: Rate = Field(1e-3, description="Peak learning rate (after a linear warm-up).")
     warmup_ratio: Fraction = Field(0.05, description="Share of the updates that warm the "
                                    "learning rate up.")
+    schedule: Schedule = Field("linear", description="How the learning rate decays to 0 "
+                               "after warm-up: linear, or cosine (lower sooner: the last "
+                               "updates refine rather than still learn).")
     weight_decay: NonNegativeFloat = Field(0.01, description="AdamW weight decay.")
     mask_prob: OpenUnit = Field(0.15, description="mlm: share of the tokens masked.")
     seed: Seed = Field(DEFAULT_SEED, description="Seed of the weights, the batches and the "
@@ -114,7 +118,7 @@ class PretrainConfig:
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 
-_LATER = {"objective": "mlm", "kv_heads": None}
+_LATER = {"objective": "mlm", "kv_heads": None, "schedule": "linear"}
 # The training procedure's version: a checkpoint of another one would resume into a model
 # no uninterrupted run gives. 2: length-bucketed epochs of token-budget batches (was: batches
 # drawn with replacement).

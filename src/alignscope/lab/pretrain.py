@@ -311,7 +311,8 @@ def _schedule(config: PretrainConfig):
     def factor(step: int) -> float:
         if step < warmup:
             return (step + 1) / warmup
-        return max(0.0, (config.steps - step) / max(1, config.steps - warmup))
+        left = max(0.0, (config.steps - step) / max(1, config.steps - warmup))
+        return left if config.schedule == "linear" else 0.5 * (1 - math.cos(math.pi * left))
 
     return factor
 
