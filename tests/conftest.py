@@ -289,3 +289,53 @@ def llava(tmp_path_factory: pytest.TempPathFactory, families: dict[str, Path]) -
                          vision_config=vision.to_dict())
     tokenizer = PreTrainedTokenizerFast.from_pretrained(families["llama"])
     return save_family_model(config, tokenizer, tmp_path_factory.mktemp("llava"))
+
+
+# --- real kills at chosen points ------------------------------------------------------------
+_KILLED_CHILD = """
+import os, signal, sys
+from alignscope import train_state
+from alignscope.training.loop import Loop
+from alignscope.training.predict import Predictor
+CALLS = {}
+def kill():
+    os.kill(os.getpid(), signal.SIGKILL)
+def arm(owner, name, when):
+    real, calls = getattr(owner, name), [0]
+    def wrapper(*args, **kwargs):
+        calls[0] += 1
+        if when(calls[0], *args):
+            kill()
+        return real(*args, **kwargs)
+    setattr(owner, name, wrapper)
+def count(owner, name):
+    real = getattr(owner, name)
+    CALLS[name] = 0
+    def wrapper(*args, **kwargs):
+        CALLS[name] += 1
+        return real(*args, **kwargs)
+    setattr(owner, name, wrapper)
+%s
+from alignscope.cli import app
+app(sys.argv[1:])
+"""
+
+
+@pytest.fixture(scope="session")
+def killed_cli() -> Callable[[str, list[str]], int]:
+    """Runs `alignscope ARGS` in a child process that first runs `setup`: Python that arms a
+    SIGKILL of the child itself with `arm(owner, name, when)` (killed at the call for which
+    `when(calls, *args)` holds), `count(owner, name)` (calls in CALLS[name]) and `kill()`.
+    Returns the exit status: -9 when it was killed."""
+    import subprocess
+    import sys
+
+    import alignscope
+
+    def run(setup: str, args: list[str]) -> int:
+        env = {**os.environ, "PYTHONPATH": str(Path(alignscope.__file__).parents[1])}
+        return subprocess.run([sys.executable, "-c", _KILLED_CHILD % setup, *args], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              timeout=600).returncode
+
+    return run

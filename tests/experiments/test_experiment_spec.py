@@ -139,7 +139,10 @@ def test_cli_dry_run_lists_runs_and_refuses_bad_files(experiment: Experiment,
                                       "--dry-run", "--set", "finetune.bogus=1"])
     assert result.exit_code == 2 and "unknown key `finetune.bogus`" in flat(result.output)
     result = CliRunner().invoke(app, ["sweep", "status", str(out)])
-    assert result.exit_code == 2 and "is not a sweep folder" in flat(result.output)
+    assert result.exit_code == 2 and "out: no such folder" in flat(result.output)
+    result = CliRunner().invoke(app, ["sweep", "status", str(tmp_path)])
+    assert result.exit_code == 2 and "is not a sweep folder (no manifest.json)" in flat(
+        result.output)
 
 
 @pytest.mark.parametrize("config", sorted(Path(__file__).parents[2].glob("configs/*/*.yaml")),
@@ -160,7 +163,8 @@ def test_models_are_named_readably(experiment: Experiment, tiny_bert: Path) -> N
     assert {run.labels["model"] for run in named} == {"tiny"}
     assert [run.key for run in named] == [run.key for run in runs]  # a name changes no result
     two = {key: value for key, value in experiment().items() if key != "model"}
-    both = planned({**two, "models": [str(tiny_bert), {"path": str(tiny_bert), "name": "b"}]})
-    assert {run.name.rsplit("-", 1)[-1] for run in both} == {tiny_bert.name, "b"}
     with pytest.raises(ConfigError, match="two models are named"):
-        planned({**two, "models": [str(tiny_bert), str(tiny_bert)]})
+        planned({**two, "models": [str(tiny_bert), {"path": "elsewhere/model",
+                                                    "name": tiny_bert.name}]})
+    with pytest.raises(ConfigError, match="given twice"):  # one model, whatever its names
+        planned({**two, "models": [str(tiny_bert), {"path": str(tiny_bert), "name": "b"}]})

@@ -119,6 +119,17 @@ def test_anchor_sets_are_nested_and_sized(tmp_path: Path) -> None:
     assert kept_a and kept_a < kept_b
 
 
+def test_a_copy_is_asked_for_not_made_silently(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"language zz has no transformation"):
+        GenerateConfig(languages=("en", "zz"))
+    config = GenerateConfig(languages=("en", "xx"), transforms={"xx": "copy"}, sentences=20,
+                            eval_sentences=2, parallel_sentences=3, sizes=SIZES)
+    generate(config, tmp_path / "d")
+    treebank = {lang: (tmp_path / "d" / "ud" / f"{lang}_lab-ud-train.conllu").read_text(
+        encoding="utf-8") for lang in ("en", "xx")}
+    assert treebank["xx"] == treebank["en"] and config.specs[1].transforms == []
+
+
 def test_a_seed_fixes_the_corpus(tmp_path: Path) -> None:
     def make(seed: int, name: str) -> str:
         generate(GenerateConfig(languages=["en", "xx"], transforms={"xx": "vocab-shift"},

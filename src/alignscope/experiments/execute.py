@@ -12,6 +12,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from alignscope.experiments.checkpoints import state_dir
 from alignscope.experiments.plan import FINETUNED, RunSpec
 from alignscope.runs import CHECKPOINT_DIR, part_dir, timestamp
 
@@ -44,9 +45,10 @@ def _finetune(run: RunSpec, work: Path) -> None:
     _SHARED = _SHARED or SharedData()
     runtime = run.runtime
     config = FinetuneConfig(**run.config["finetune"], device=runtime.get("device", "auto"),
-                            threads=runtime.get("threads"))
+                            threads=runtime.get("threads"), resume=True,
+                            checkpoint_every=runtime.get("checkpoint_every"))
     out = part_dir(work, "finetune")
-    finetune(config, out, show_progress=False, shared=_SHARED)
+    finetune(config, out, show_progress=False, shared=_SHARED, state_dir=state_dir(runtime))
     if "similarity" in run.config:
         _similarity(run.config["similarity"], str(out), part_dir(work, "similarity"), runtime)
     if "stability" in run.config:

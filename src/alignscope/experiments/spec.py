@@ -31,12 +31,13 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from alignscope.config import check_input, load_yaml
+from alignscope.config import Device, Text, check_input, load_yaml
 from alignscope.errors import ConfigError, did_you_mean
 from alignscope.runs import model_name
 
 REFERENCE = "REF"
 _ENV = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+_REFERENCE = re.compile(r"\$\{[^}]*\}?")
 
 
 class _Strict(BaseModel):
@@ -94,7 +95,7 @@ class ModelSpec(_Strict):
 
 class ExperimentSpec(_Strict):
     name: str
-    models: list[str | ModelSpec] = Field(min_length=1, description="paths or hub ids, or "
+    models: list[Text | ModelSpec] = Field(min_length=1, description="paths or hub ids, or "
                                           "{path, name} mappings to name a model")
     data_dir: str | None = None
     seeds: list[int] = Field(min_length=1)
@@ -103,7 +104,7 @@ class ExperimentSpec(_Strict):
     finetune: dict[str, Any] = Field(default_factory=dict)
     analyses: AnalysesSpec = Field(default_factory=AnalysesSpec)
     keep_checkpoints: bool = False
-    device: str = "auto"
+    device: Device = "auto"
     threads: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="before")
@@ -117,12 +118,13 @@ class ExperimentSpec(_Strict):
             del data["model"]
         return data
 
-    @field_validator("seeds")
+    @field_validator("seeds", "models")
     @classmethod
-    def _distinct(cls, seeds: list[int]) -> list[int]:
-        if len(set(seeds)) != len(seeds):
-            raise ValueError("seeds repeat")
-        return seeds
+    def _distinct(cls, values: list[Any]) -> list[Any]:
+        keys = [value.path if isinstance(value, ModelSpec) else value for value in values]
+        if len(set(keys)) != len(keys):
+            raise ValueError("an item is given twice")
+        return values
 
     @model_validator(mode="after")
     def _distinct_names(self) -> ExperimentSpec:
@@ -148,6 +150,11 @@ def expand_env(data: Any, where: str = "") -> Any:
         return [expand_env(value, f"{where}.{i}") for i, value in enumerate(data)]
     if not isinstance(data, str):
         return data
+
+    for reference in _REFERENCE.findall(data):  # `${VAR:path}`, `${VAR`: not a variable
+        if not _ENV.fullmatch(reference):
+            raise ConfigError(f"key `{where}`: {reference!r} is not a variable reference",
+                              "write ${NAME}, or ${NAME:-DEFAULT} for a default")
 
     def substitute(match: re.Match[str]) -> str:
         value = os.environ.get(match["name"])
@@ -192,14 +199,26 @@ def load_spec(source: str | Path | dict[str, Any], overrides: list[str] | None =
     try:
         return ExperimentSpec.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(f"{where}: {describe(error, ExperimentSpec)}") from None
+        message = describe(error, ExperimentSpec)
+        if isinstance(data, dict) and "model" in data:  # what was written: `model: X`
+            message = message.replace("`models.0`", "`model`")
+        raise ConfigError(f"{where}: {message}") from None
 
 
 def describe(error: ValidationError, schema: type[BaseModel] | None = None,
-             prefix: str = "") -> str:
-    """The first problem, naming its key; unknown keys get the close known ones."""
-    first = error.errors()[0]
-    key = _join(prefix, ".".join(str(part) for part in first["loc"]))
+             prefix: str = "", written: dict[str, str] | None = None) -> str:
+    """The first problem, naming its key; unknown keys get the close known ones. An unknown
+    key comes first: it is often the misspelling of a required one said to be missing.
+    `written` names the key the user wrote for a field filled from elsewhere (`model` ->
+    `models`)."""
+    first = min(error.errors(), key=lambda item: item["type"] != "extra_forbidden")
+    parts = [str(part) for part in first["loc"]]
+    if parts and parts[0] in (written or {}):
+        key = ".".join([(written or {})[parts[0]], *parts[1:]])
+    else:
+        key = _join(prefix, ".".join(parts))
+    if not key:  # a check of the whole file: its input is the whole file
+        return first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         known = _known_keys(schema, first["loc"][:-1]) if schema else []
         hint = did_you_mean(str(first["loc"][-1]), known) or \

@@ -5,16 +5,15 @@ rotary positions and a SwiGLU MLP, trained on next-token prediction).
 The output folder is a standard Hugging Face checkpoint (config.json, model.safetensors, a
 fast tokenizer) that every command takes as `--model`, plus `pretrain.json` (a result of kind
 `pretrain`, docs/results.md: configuration, timings, held-out loss per language), `loss.json`
-and `loss.png`. While training,
-`resume/` holds the last checkpoint (weights, optimizer, schedule, loss history), replaced
-atomically every `save_every` steps; a killed run continues from it. Batches and masks are
-drawn from (seed, step), so a resumed run is the run that was never interrupted.
+and `loss.png`. While training, `resume/` holds the last checkpoint (alignscope.train_state:
+weights, optimizer, schedule, generators, loss history), replaced atomically every
+`save_every` steps; a killed run continues from it. Batches and masks are drawn from (seed,
+step), so a resumed run is the run that was never interrupted.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import shutil
@@ -24,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_model, save_model
 from transformers import (
     BertConfig,
     BertForMaskedLM,
@@ -36,17 +34,27 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
+from alignscope import train_state
 from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.io import atomic_directory, atomic_write_json, utf8_lines
 from alignscope.lab.batching import Batches, HeldOut
-from alignscope.lab.options import PLATEAU, PretrainConfig
+from alignscope.lab.options import PLATEAU, RECIPE, PretrainConfig
 from alignscope.lab.tokenizer import load_tokenizer, train_wordpiece
 from alignscope.progress import progress_bar
 from alignscope.runs import make_result, result_file, write_result
 from alignscope.runtime import pick_device
 
 RESUME_DIR = "resume"
+# A resumed run may change these: how fast it goes or how often it scores, not what it computes.
+_RUNTIME = ("threads", "device", "save_every", "curve_points")
 _EVAL_SENTENCES = 500  # held-out sentences per language, for the curve and the final score
+
+
+def _compared(config: PretrainConfig) -> dict[str, Any]:
+    """What a checkpoint must share with the run resuming it: the options and the training
+    procedure's version (a checkpoint of another recipe would resume into a model no
+    uninterrupted run gives)."""
+    return {**dataclasses.asdict(config), "recipe": RECIPE}
 
 
 def corpus_languages(corpus: Path) -> list[str]:
@@ -123,12 +131,13 @@ def pretrain(config: PretrainConfig, out: str | Path, overwrite: bool = False,
             raise AlignscopeError(f"{out} already holds a pretrained model", "choose another --out "
                                   "or pass --overwrite")
         shutil.rmtree(out)
-    state = _load_resume(out / RESUME_DIR, config)
+    checkpoint = train_state.load(out / RESUME_DIR, _compared(config), runtime=_RUNTIME,
+                                  what="pretraining run")
     if config.threads:
         torch.set_num_threads(config.threads)
     started = time.perf_counter()
 
-    if state is not None:
+    if checkpoint is not None:
         tokenizer = load_tokenizer(out / RESUME_DIR, config.objective)
     else:
         tokenizer = reused or corpus_tokenizer(corpus, config.vocab_size, config.max_length,
@@ -147,16 +156,20 @@ def pretrain(config: PretrainConfig, out: str | Path, overwrite: bool = False,
     optimizer = _optimizer(model, config, device)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config))
     progress = _Progress()
-    if state is not None:
-        load_model(model, str(out / RESUME_DIR / "model.safetensors"))
-        optimizer.load_state_dict(torch.load(out / RESUME_DIR / "optimizer.pt",
-                                             weights_only=True))
-        scheduler.load_state_dict(state["scheduler"])
-        progress = _Progress.restore(state)
     model.to(device).train()
-    _train(config, model, optimizer, scheduler, batches, heldout, progress, device,
-           lambda: _save_resume(out / RESUME_DIR, model, optimizer, scheduler, tokenizer,
-                                config, progress), show_progress)
+    if checkpoint is not None:
+        checkpoint.restore(model, optimizer, scheduler)
+        progress = _Progress.restore(checkpoint.progress)
+        checkpoint.restore_rng()
+
+    def save() -> None:
+        train_state.save(out / RESUME_DIR, config=_compared(config),
+                         progress=dataclasses.asdict(progress), model=model,
+                         optimizer=optimizer, scheduler=scheduler,
+                         files=tokenizer.save_pretrained)
+
+    _train(config, model, optimizer, scheduler, batches, heldout, progress, device, save,
+           show_progress)
     model.eval()
     final = progress.curve[-1] if progress.curve and progress.curve[-1]["step"] == config.steps \
         else {"step": progress.step, "heldout": _score(model, heldout, device)}
@@ -315,31 +328,6 @@ def _schedule(config: PretrainConfig):
         return left if config.schedule == "linear" else 0.5 * (1 - math.cos(math.pi * left))
 
     return factor
-
-
-def _load_resume(directory: Path, config: PretrainConfig) -> dict[str, Any] | None:
-    path = directory / "state.json"
-    if not path.is_file():
-        return None
-    state = json.loads(path.read_text(encoding="utf-8"))
-    if state["identity"] != config.identity():
-        raise AlignscopeError(
-            f"{directory.parent} holds an unfinished pretraining run with another configuration "
-            f"({json.dumps(state['config'])})", "use the same options to resume it, another --out, "
-            "or --overwrite")
-    return state
-
-
-def _save_resume(directory: Path, model: PreTrainedModel, optimizer: torch.optim.Optimizer,
-                 scheduler: Any, tokenizer: PreTrainedTokenizerFast, config: PretrainConfig,
-                 progress: _Progress) -> None:
-    with atomic_directory(directory) as tmp:
-        save_model(model, str(tmp / "model.safetensors"))  # handles the tied embeddings
-        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-        tokenizer.save_pretrained(tmp)
-        atomic_write_json(tmp / "state.json", {
-            "identity": config.identity(), "config": dataclasses.asdict(config),
-            **dataclasses.asdict(progress), "scheduler": scheduler.state_dict()})
 
 
 @torch.no_grad()

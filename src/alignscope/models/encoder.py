@@ -30,7 +30,7 @@ from alignscope.errors import AlignscopeError, UnknownNameError
 from alignscope.models import gguf
 from alignscope.models.files import check_model_folder, could_be_hub_id
 from alignscope.models.layers import find_blocks
-from alignscope.runs import encoder_dir
+from alignscope.runs import encoder_dir, no_model_here
 
 
 @dataclass
@@ -98,9 +98,10 @@ def resolve_model_source(name_or_path: str | Path, allow_pickle: bool = False,
         check_model_folder(saved, allow_pickle)
         return str(saved)
     if path.exists() and not (path / "config.json").is_file():
-        raise AlignscopeError(f"{path} is neither a model directory (no config.json) nor an "
-                              "alignscope run directory (no checkpoint/encoder)",
-                              "pass a model folder, a finetune --out folder or a hub id")
+        raise no_model_here(path) or AlignscopeError(
+            f"{path} is neither a model directory (no config.json) nor an alignscope run "
+            "directory (no checkpoint/encoder)",
+            "pass a model folder, a finetune --out folder or a hub id")
     if path.exists():
         check_model_folder(path, allow_pickle)
         return str(path)
@@ -163,10 +164,7 @@ def load_encoder(name_or_path: str | Path, *, revision: str | None = None,
         raise AlignscopeError(f"model {name_or_path!r} has no fast tokenizer; word alignment "
                               "needs one (install `tokenizers` or convert the tokenizer)")
     model = language_model(model)
-    if getattr(model.config, "is_encoder_decoder", False):
-        raise AlignscopeError(f"model {name_or_path!r} is an encoder-decoder "
-                              f"({type(model).__name__}); alignscope reads encoder-only and "
-                              "decoder-only models", "pick an encoder or a decoder-only LLM")
+    check_architecture(model.config, name_or_path)
     find_blocks(model)  # fail early on architectures we cannot dissect
     if is_causal(model.config):
         set_pad_token(tokenizer, str(name_or_path))
@@ -209,6 +207,15 @@ def _load_pretrained(source: str, revision: str | None, trust_remote_code: bool,
                                   "check its config.json (model_type) and weights") from error
         raise
     return model, tokenizer
+
+
+def check_architecture(config: PreTrainedConfig, name: str | Path) -> None:
+    """An encoder-decoder (T5, BART...) is refused: from its configuration alone, so that a
+    sweep refuses it before its first run."""
+    if getattr(config.get_text_config(), "is_encoder_decoder", False):
+        raise AlignscopeError(f"model {str(name)!r} is an encoder-decoder ({config.model_type}); "
+                              "alignscope reads encoder-only and decoder-only models",
+                              "pick an encoder or a decoder-only LLM")
 
 
 def language_model(model: PreTrainedModel) -> PreTrainedModel:

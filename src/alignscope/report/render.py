@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import html
+import math
 import re
 import statistics
 from collections import defaultdict
@@ -21,10 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from alignscope.analysis.measures import describe
+from alignscope.config import check_out_folder
 from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.experiments.aggregate import Row, Tables, collect, finished_runs, to_csv
 from alignscope.experiments.manifest import read_manifest
 from alignscope.experiments.spec import REFERENCE
+from alignscope.experiments.sweep import sweep_status
 from alignscope.io import atomic_write_text
 from alignscope.layer_names import parse_layers
 from alignscope.report import sweep_figures
@@ -412,19 +415,39 @@ def _inline(text: str) -> str:
     return _CODE.sub(r"<code>\1</code>", text)
 
 
+def _check_results(sweep: Path, builder: ReportBuilder, status: dict[str, Any]) -> None:
+    """Nothing is drawn from a sweep whose finished runs were altered, that has none, or
+    whose scores are not numbers."""
+    altered = sorted(name for name, entry in status["runs"].items()
+                     if entry["status"] == "missing")
+    if altered:
+        raise ConfigError(f"{sweep}: {len(altered)} finished run(s) no longer hold the result "
+                          f"the sweep sealed ({', '.join(altered[:3])}"
+                          f"{', ...' if len(altered) > 3 else ''}): their files were changed or "
+                          "removed since", "run the same `alignscope sweep` again to redo them "
+                          "(it moves such folders aside), or restore the files")
+    if not builder.tables.scores and not builder.tables.similarity:
+        failed = status["counts"].get("failed", 0)
+        raise ConfigError(f"{sweep} has no finished run yet"
+                          + (f" ({failed} failed)" if failed else ""),
+                          f"see `alignscope sweep status {sweep}`")
+    for row in builder.tables.scores:
+        if not math.isfinite(row["value"]):
+            raise ConfigError(f"{sweep / 'runs' / row['run']}: its {row['metric']} on "
+                              f"{row['dataset']} is {row['value']}, not a score",
+                              "redo the run: move its folder away and run the same "
+                              "`alignscope sweep` again")
+
+
 def render_report(sweep: str | Path, out: str | Path, preface: list[Section] | None = None,
                   title: str | None = None) -> dict[str, Path]:
     """Write the report of a sweep folder; returns the paths of report.md and report.html.
     `preface` sections (e.g. the demo's findings, figures already in OUT/figures) come
     first."""
-    sweep, out = Path(sweep), Path(out)
-    if read_manifest(sweep) is None:
-        raise ConfigError(f"{sweep} is not a sweep folder (no readable manifest.json)", "pass the "
-                          "--out folder of `alignscope sweep`")
+    sweep, out = Path(sweep), check_out_folder(out)
+    status = sweep_status(sweep)  # a missing folder, a foreign one, a damaged manifest
     builder = ReportBuilder(sweep, out)
-    if not builder.tables.scores and not builder.tables.similarity:
-        raise ConfigError(f"{sweep} has no finished run yet; see `alignscope sweep status "
-                          f"{sweep}`")
+    _check_results(sweep, builder, status)
     sections = [*(preface or []), *builder.sections()]
     title = title or f"alignscope report: {builder.manifest.get('experiment', sweep.name)}"
     for name, rows in (("summary", builder.tables.summary()), ("drops", builder.tables.drops())):

@@ -129,6 +129,12 @@ class FinetuneConfig(ModelFiles):
                           "(needs alignscope[big]).")
     threads: Count | None = Field(None, description="CPU threads for torch (default: torch's "
                                   "choice; 1 is fastest on a busy machine).")
+    checkpoint_every: Count | None = Field(None, description=(
+        "Also save the whole training state every N steps (it is always saved at each epoch "
+        "end); only the latest checkpoint is kept, and removed once the run is finished."))
+    resume: bool = Field(False, description=(
+        "Continue the interrupted run in --out from its last checkpoint (from step 0 if it "
+        "has none); a changed configuration is refused, naming the keys."))
     write_predictions: bool = Field(False, description="Also write the predictions, in the "
                                     "input's format, to OUT/predictions/.")
     deprel: Deprel | None = Field(None, description="Parsing: score DEPRELs as universal "
@@ -148,7 +154,12 @@ class FinetuneConfig(ModelFiles):
     @field_validator("revert")
     @classmethod
     def _groups(cls, groups: list[str]) -> list[str]:
-        return [str(user_error(parse_layers, spec)) for spec in groups]
+        names = [str(user_error(parse_layers, spec)) for spec in groups]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"the group {repeated[0]} is given twice; each group is reverted "
+                             "and scored once")
+        return names
 
     @field_validator("random_init_regex")
     @classmethod
@@ -196,6 +207,10 @@ class FinetuneConfig(ModelFiles):
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# How a run goes, not what it computes: a resumed run may change them.
+RUNTIME_FIELDS = frozenset({"device", "threads", "checkpoint_every", "resume"})
 
 
 @options(frozen=True)
