@@ -205,6 +205,9 @@ def load_spec(source: str | Path | dict[str, Any], overrides: list[str] | None =
         raise ConfigError(f"{where}: {message}") from None
 
 
+_UNION_MEMBER = re.compile(r"\[|^ModelSpec$")
+
+
 def describe(error: ValidationError, schema: type[BaseModel] | None = None,
              prefix: str = "", written: dict[str, str] | None = None) -> str:
     """The first problem, naming its key; unknown keys get the close known ones. An unknown
@@ -212,7 +215,8 @@ def describe(error: ValidationError, schema: type[BaseModel] | None = None,
     `written` names the key the user wrote for a field filled from elsewhere (`model` ->
     `models`)."""
     first = min(error.errors(), key=lambda item: item["type"] != "extra_forbidden")
-    parts = [str(part) for part in first["loc"]]
+    # A union's member (`models`: a path or a {path, name} mapping) is not a key the user wrote.
+    parts = [str(part) for part in first["loc"] if not _UNION_MEMBER.search(str(part))]
     if parts and parts[0] in (written or {}):
         key = ".".join([(written or {})[parts[0]], *parts[1:]])
     else:
