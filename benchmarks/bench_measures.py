@@ -5,7 +5,7 @@ Procedures:
   re-prepared   the shuffled control as its own comparison on permuted features (each
                 target side prepared a second time): the only way before compare_conditions
   permuted      the shuffled control inside the pairs' comparison, on permuted prepared sides
-  intervals     `--bootstrap`-style half-sample intervals (both versions; the newer one
+  intervals     `--half-samples`-style half-sample intervals (both versions; the newer one
                 prepares each source half once for all targets)
 
 Run it against two source trees and compare their values:
@@ -97,7 +97,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=600)
     parser.add_argument("--dim", type=int, default=384)
     parser.add_argument("--targets", type=int, default=5)
-    parser.add_argument("--bootstrap", type=int, default=20)
+    parser.add_argument("--half-samples", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     if args.check:
@@ -109,7 +109,7 @@ def main() -> None:
     plain = MeasureOptions(MEASURES)
     procedures: dict[str, Callable[[], Any]] = {
         "re-prepared": lambda: re_prepared(data, plain, permutation),
-        "intervals": lambda: intervals(data, MeasureOptions(MEASURES, bootstrap=args.bootstrap)),
+        "intervals": lambda: intervals(data, MeasureOptions(MEASURES, half_samples=args.half_samples)),
     }
     if hasattr(compare_module, "compare_conditions"):
         procedures["permuted"] = lambda: permuted(data, plain, permutation)

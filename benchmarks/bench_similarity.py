@@ -142,7 +142,7 @@ def main() -> None:
     if args.check_preset:
         authors_values = next(r for r in runs if r["procedure"] == "authors")["value"]
         preset = run_timed("preset authors", ours, args, (), preset="authors",
-                           measures=("rbf",), use_cache=False)
+                           measures=("rbf",), cache=False)
         ours_values = preset["value"]["results"]["rbf"]["parallel"]
         report["preset_seconds"] = preset["seconds"]
         # The script numbers hidden states: its layer_i is our layers[i] (embeddings, block.0 ...).

@@ -57,7 +57,7 @@ def main() -> None:
         config.parent.mkdir(exist_ok=True)
         config.write_text(yaml.safe_dump(options), encoding="utf-8")
         separate += timed(command("finetune", "--config", str(config), "--out",
-                                  str(args.out / "separate" / run.name), "--quiet"))
+                                  str(args.out / "separate" / run.name), "--no-progress"))
     together = timed(command("sweep", args.config, "--out", str(args.out / "sweep"),
                              "--no-progress", *(f"--set={o}" for o in overrides)))
 

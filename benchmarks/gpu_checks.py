@@ -75,7 +75,7 @@ def extraction(args: argparse.Namespace) -> dict[str, Any]:
     config = SimilarityConfig(model=str(args.model), targets=TARGETS, data_dir=str(args.data_dir),
                               max_sentences=args.sentences, controls=(), measures=("linear",),
                               device=args.device, precision="bf16" if cuda else "fp32",
-                              use_cache=False)
+                              cache=False)
     result = run_similarity(config)
     stats = result["extraction"]["model"]
     report.update(extraction=stats, flop_share=stats["gflops_per_second"]
@@ -84,7 +84,7 @@ def extraction(args: argparse.Namespace) -> dict[str, Any]:
     preset = run_similarity(SimilarityConfig(model=str(args.model), targets=TARGETS,
                                              data_dir=str(args.data_dir), preset="authors",
                                              max_sentences=args.sentences, controls=(),
-                                             device=args.device, use_cache=False))
+                                             device=args.device, cache=False))
     report["preset_seconds"] = time.perf_counter() - started
     import sys
 

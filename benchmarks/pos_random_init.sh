@@ -10,7 +10,7 @@ data=${ALIGNSCOPE_DATA:-$(dirname "$0")/../../shared/data}
 common=(--model "$model" --task pos --train ud:en_ewt --data-dir "$data"
         --eval ud:fr_pud,ud:de_pud,ud:es_pud,ud:ru_pud,ud:zh_pud,ud:ja_pud
         --max-train-sentences 2000 --epochs 2 --lr 1e-4 --head-lr 1e-3 --max-dev-sentences 500
-        --seed 1 --quiet)
+        --seed 1 --no-progress)
 for variant in ref 0-1 10-11; do
     out="$runs/pos-$variant"
     [ -f "$out/results.json" ] && continue  # resume: finished runs are kept

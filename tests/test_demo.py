@@ -18,7 +18,7 @@ TINY = {
                "transforms": {"xx": "vocab-shift", "zz": "vocab-shift:greek+head-final"},
                "anchor_share": {"xx": 0.2, "zz": 0.0}, "sentences": 200, "eval_sentences": 20,
                "parallel_sentences": 20},
-    "pretrain": {"layers": 2, "hidden": 32, "steps": 6, "batch_size": 8, "vocab_size": 3000,
+    "pretrain": {"num_blocks": 2, "hidden": 32, "steps": 6, "batch_size": 8, "vocab_size": 3000,
                  "save_every": 3},
     "control": {"languages": ["en"]},
     "seed": 1, "threads": 1, "jobs": 1,
@@ -60,7 +60,7 @@ def test_bundled_configuration_is_valid_and_overridable() -> None:
 
 
 def test_unknown_keys_are_refused_before_any_work(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="unknown key"):
+    with pytest.raises(ConfigError, match="unknown option 'pretrian'; did you mean pretrain"):
         run_demo(tmp_path / "demo", {**TINY, "pretrian": {}})
     with pytest.raises(ConfigError, match="corpus"):
         run_demo(tmp_path / "demo", {**TINY, "corpus": {**TINY["corpus"], "sentenses": 5}})

@@ -15,7 +15,7 @@ from alignscope.analysis.correlation import CorrelationConfig, run_correlation
 from alignscope.analysis.similarity import SimilarityConfig, run_similarity
 from alignscope.analysis.stability import StabilityConfig, run_stability
 from alignscope.experiments.sweep import run_sweep
-from alignscope.lab.generate import GenerateConfig, generate, language_specs
+from alignscope.lab.generate import GenerateConfig, generate
 from alignscope.lab.lexicon import LexiconSizes
 from alignscope.lab.pretrain import PretrainConfig, pretrain
 from alignscope.runs import KINDS, RESULT_FILES, load_run, part_dir
@@ -25,7 +25,7 @@ from alignscope.training.finetune import finetune
 SCHEMA = json.loads((Path(__file__).parents[1] / "docs" / "results.schema.json")
                     .read_text(encoding="utf-8"))
 TARGETS = ["xx", "yy", "zz"]  # a correlation needs three target languages
-ANALYSIS = {"parallel": "ud:labpud", "max_sentences": 12, "use_cache": False, "device": "cpu"}
+ANALYSIS = {"parallel": "ud:labpud", "max_sentences": 12, "cache": False, "device": "cpu"}
 
 
 @pytest.fixture(scope="module")
@@ -33,11 +33,11 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("study")
     data = str(root / "data")
     sizes = LexiconSizes(nouns=30, verbs=15, adjectives=8, adverbs=4, names=4, topics=2)
-    generate(GenerateConfig(language_specs(["en", *TARGETS], dict.fromkeys(TARGETS, "vocab-shift"),
-                                           0.2), sentences=120, eval_sentences=12,
+    generate(GenerateConfig(languages=["en", *TARGETS], anchor_share=0.2, sentences=120,
+                            transforms=dict.fromkeys(TARGETS, "vocab-shift"), eval_sentences=12,
                             parallel_sentences=12, sizes=sizes), data)
     model = str(root / "model")
-    pretrain(PretrainConfig(corpus=data, vocab_size=300, layers=2, hidden=32, steps=2,
+    pretrain(PretrainConfig(corpus=data, vocab_size=300, num_blocks=2, hidden=32, steps=2,
                             batch_size=8, threads=1, device="cpu"), model, show_progress=False)
     evals = [f"ud:{lang}_lab" for lang in TARGETS]
     finetune(model=model, train="ud:en_lab", eval=evals, data_dir=data, epochs=1,
@@ -50,7 +50,8 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run_stability(StabilityConfig(pretrained=model, finetuned=str(root / "finetune"),
                                   languages=("en", "xx"), data_dir=data, **ANALYSIS),
                   root / "stability")
-    run_correlation(CorrelationConfig(str(root / "similarity"), str(root / "finetune")),
+    run_correlation(CorrelationConfig(similarity=str(root / "similarity"),
+                                      transfer=str(root / "finetune")),
                     root / "correlation")
     run_sweep({"name": "every-result", "model": model, "data_dir": data, "seeds": [1],
                "tasks": {"pos": {"source": "ud:en_lab", "targets": evals}},
@@ -58,7 +59,7 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> Path:
                "finetune": {"epochs": 1, "batch_size": 8, "max_train_sentences": 16,
                             "max_dev_sentences": 8, "max_eval_sentences": 8},
                "analyses": {"parallel": "ud:labpud",
-                            "settings": {"max_sentences": 12, "use_cache": False},
+                            "settings": {"max_sentences": 12, "cache": False},
                             "similarity": {"pretrained": True, "finetuned": True},
                             "stability": {"groups": ["REF"]}, "correlation": {"groups": ["REF"]}},
                "device": "cpu", "threads": 1}, root / "sweep", jobs=1, progress=False)

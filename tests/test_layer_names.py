@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 
-from alignscope.errors import ConfigError
+from alignscope.errors import ConfigError, Deprecated
 from alignscope.layer_names import (
     LayerSelection,
     hidden_state_index,
@@ -29,18 +31,27 @@ def test_names_and_hidden_state_indices_are_inverse() -> None:
     ("block.3-block.5", (3, 4, 5), False),
 ])
 def test_parse_layers(spec: str, blocks: tuple[int, ...], embeddings: bool) -> None:
-    assert parse_layers(spec, 12) == LayerSelection(blocks, embeddings)
+    bare = [item.strip() for item in spec.split(",") if item.strip()[:1].isdigit()]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert parse_layers(spec, 12) == LayerSelection(blocks, embeddings)
+    # The pre-2 bare numbers still mean blocks, each with a warning naming 0.3 and the fix.
+    assert [str(w.message) for w in caught if w.category is Deprecated] == [
+        f"the bare layer number {item!r} in {spec!r} is deprecated and will be removed in "
+        f"alignscope 0.3; use {parse_layers('block.' + item.replace('-', '-block.'))!s}"
+        for item in bare]
+    assert parse_layers(spec, 12, bare=True) == LayerSelection(blocks, embeddings)
 
 
 def test_selection_prints_compact_canonical_names() -> None:
-    selection = parse_layers("5,embeddings,0-2")
+    selection = parse_layers("block.5,embeddings,block.0-2")
     assert str(selection) == "embeddings,block.0-2,block.5"
     assert selection.names == ["embeddings", "block.0", "block.1", "block.2", "block.5"]
     assert parse_layers(str(selection)) == selection
 
 
 @pytest.mark.parametrize(("spec", "message"), [
-    ("", "bad layer spec"), ("block.x", "bad item 'block.x'"), ("3-1", "write it as block.1-3"),
+    ("", "bad layer spec"), ("block.x", "bad item 'block.x'"), ("block.3-1", "write it as block.1-3"),
     ("block.12", "block.12 does not exist: the model has 12 blocks, block.0-11"),
     ("0,,1", "bad layer spec"),
 ])

@@ -9,11 +9,13 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from alignscope.errors import DataFormatError
+from alignscope.errors import DataFormatError, Deprecated
 from alignscope.runs import RESULT_FILES, load_run, make_result, run_origin, timestamp, validate, write_result
 from alignscope.runs.schema import json_schema, json_schema_text
 
 V1 = Path(__file__).parent / "fixtures" / "v1"
+# Reading version 1 warns (test_reading_version_1_warns); the other tests read it quietly.
+pytestmark = pytest.mark.filterwarnings("ignore::alignscope.errors.Deprecated")
 SCHEMA_FILE = Path(__file__).parents[1] / "docs" / "results.schema.json"
 KIND_OF = {"finetune-ref.json": "finetune", "finetune-ri.json": "finetune",
            "evaluation.json": "evaluate", "similarity.json": "similarity",
@@ -23,6 +25,12 @@ KIND_OF = {"finetune-ref.json": "finetune", "finetune-ri.json": "finetune",
 def test_committed_schema_is_the_generated_one() -> None:
     assert SCHEMA_FILE.read_text(encoding="utf-8") == json_schema_text(), \
         "regenerate docs/results.schema.json (see docs/results.md)"
+
+
+def test_reading_version_1_warns() -> None:
+    with pytest.warns(Deprecated, match=r"reading the version-1 result file .*similarity\.json is "
+                                        r"deprecated and will be removed in alignscope 0\.3"):
+        load_run(V1 / "similarity.json")
 
 
 @pytest.mark.parametrize("name", sorted(KIND_OF))

@@ -1,48 +1,141 @@
-"""The options of every command, validated in one place before any data or model is loaded.
+"""The options of every command, each declared once, validated in one place before any data or
+model is loaded.
 
-Each command's options are a pydantic dataclass (`FinetuneConfig`, `EvaluateConfig`,
-`SimilarityConfig`, `StabilityConfig`, `CorrelationConfig`, `TableConfig`), built from CLI flags,
-a YAML file or Python keywords through `build`, which turns pydantic's errors into one
-`ConfigError` naming the key, its flag and the valid range. This module holds the machinery and
-the constrained field types they share; the classes live beside the code that runs them
-(`config_class` finds them by command name without importing the heavy layers eagerly).
+A command's options are fields of pydantic dataclasses decorated with `options` (one class per
+concern, as HF's HfArgumentParser takes several: e.g. `finetune` = `FinetuneConfig` +
+`FinetuneOutput` + `Progress`). A field says everything about its option:
 
-Paths are checked here too (`check_out_folder`, `check_out_file`, `check_input`), so that a
-command refuses an unwritable or wrong output before it does any work.
+    epochs: Count = Field(10, description="Passes over the training set.")
+
+is the flag `--epochs N` (help and default shown by `--help`), the YAML key `epochs:` of a
+`--config` file or a sweep, and the keyword `epochs=` in Python. `Flag(...)` in the field's
+`Annotated` metadata adds what a flag needs beyond that (a positional argument, a repeatable
+flag, a metavar, an internal field with no flag, deprecated old names). `alignscope.cli`
+derives every command's parameters from these fields (`option_fields`); nothing is repeated.
+
+`build` turns pydantic's errors into one `ConfigError` naming the key, its flag and the valid
+range; `from_sources` merges flags typed on the command line over a `--config` file over the
+defaults. Paths are checked here too (`check_out_folder`, `check_input`), so that a command
+refuses an unwritable or wrong output before it does any work.
+
+This module and the option classes import no heavy library (torch, transformers): `--help`
+and validation of a sweep file stay fast; validators import what they need when they run.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import importlib
 import math
 import os
 import re
-from collections.abc import Callable, Mapping
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
-from alignscope.errors import AlignscopeError, ConfigError, UnknownNameError, did_you_mean
+from alignscope.errors import AlignscopeError, ConfigError, deprecated, did_you_mean
 from alignscope.io import read_utf8
 
 T = TypeVar("T")
 
 # Unknown keys are errors; NaN and infinity are never a valid option.
-OPTIONS = ConfigDict(extra="forbid", allow_inf_nan=False, arbitrary_types_allowed=True)
+OPTIONS = ConfigDict(extra="forbid", allow_inf_nan=False, arbitrary_types_allowed=True,
+                     defer_build=True)  # validators are built on first use: fast --help
 
-COMMANDS: dict[str, str] = {
-    "finetune": "alignscope.training.config:FinetuneConfig",
-    "evaluate": "alignscope.training.config:EvaluateConfig",
-    "similarity": "alignscope.analysis.similarity:SimilarityConfig",
-    "stability": "alignscope.analysis.stability:StabilityConfig",
-    "correlate": "alignscope.analysis.correlation:CorrelationConfig",
-    "table": "alignscope.config:TableConfig",
-}
+@dataclasses.dataclass(frozen=True)
+class Flag:
+    """How an option field appears on the command line where the field alone does not say."""
+
+    name: str = ""  # the flag, where it cannot be --field-name (`overrides` -> --set)
+    argument: bool = False  # a positional argument (`table RUNS...`), not a --flag
+    metavar: str = ""  # how --help shows the value; default from the type (N, X, a|b, TEXT)
+    multiple: bool = False  # a repeatable flag (--set A=1 --set B=2), a list field
+    internal: bool = False  # YAML and Python only: no flag (--help and docs/cli.md say so)
+    old_names: tuple[str, ...] = ()  # deprecated names (flag, YAML key, keyword): they warn
+
+
+@dataclasses.dataclass(frozen=True)
+class OptionField:
+    """One option of a command, as its class declares it."""
+
+    name: str  # the field: YAML key and Python keyword
+    kind: Any  # its type without `None` and `Annotated`: int, float, bool, str, Path, Literal...
+    optional: bool  # None is a valid value
+    required: bool
+    default: Any  # the default value (a factory's product); None when required
+    description: str
+    flag: Flag
+
+    @property
+    def spelling(self) -> str:
+        """`--max-length`, `--set` or (a positional argument) `RUNS`."""
+        if self.flag.argument:
+            return self.flag.name or self.name.upper()
+        return self.flag.name or "--" + self.name.replace("_", "-")
+
+    @property
+    def choices(self) -> tuple[Any, ...]:
+        return typing.get_args(self.kind) if typing.get_origin(self.kind) is Literal else ()
+
+
+def option_fields(cls: type) -> tuple[OptionField, ...]:
+    """The options of an option class: its own fields first, then the inherited ones."""
+    own = list(vars(cls).get("__annotations__", {}))
+    fields = [_option_field(name, info) for name, info in cls.__pydantic_fields__.items()]  # type: ignore[attr-defined]
+    return tuple(sorted(fields, key=lambda field: (field.name not in own,
+                                                   own.index(field.name) if field.name in own
+                                                   else 0)))
+
+
+def _option_field(name: str, info: Any) -> OptionField:
+    kind, optional, nested = _unwrap(info.annotation)
+    # A shared type's Flag (Languages: metavar LANGS) under the field's own (old names).
+    flags = [item for item in (*nested, *info.metadata) if isinstance(item, Flag)]
+    flag = Flag(**{key: value for item in flags for key, value in dataclasses.asdict(item).items()
+                   if value != getattr(Flag(), key)})
+    required = info.is_required()
+    if required:
+        default = None
+    elif info.default_factory is not None:
+        default = info.default_factory()
+    else:
+        default = info.default
+    return OptionField(name, kind, optional, required, default, info.description or "", flag)
+
+
+def _unwrap(annotation: Any) -> tuple[Any, bool, list[Any]]:
+    """The type under `Annotated[...]` and `X | None`, whether None is allowed, and the
+    metadata of the `Annotated` layers (a shared type such as `Device` carries its `Flag`)."""
+    optional, metadata = False, []
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is Annotated:
+            annotation, *extra = typing.get_args(annotation)
+            metadata.extend(extra)
+        elif origin in (typing.Union, types.UnionType):
+            members = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+            optional = optional or len(members) < len(typing.get_args(annotation))
+            if len(members) > 1:
+                return annotation, optional, metadata  # e.g. a number or a mapping: as text
+            annotation = members[0]
+        else:
+            return annotation, optional, metadata
+
+
+def option_names(cls: type) -> set[str]:
+    """The keys an option class accepts: its fields and their deprecated names."""
+    return {name for field in option_fields(cls) for name in (field.name, *field.flag.old_names)}
+
+
+def flags_of(cls: type) -> dict[str, str]:
+    """Field name -> how the command line spells it (`--max-length`, `RUNS`)."""
+    return {field.name: field.spelling for field in option_fields(cls)}
 
 
 class OptionsError(ConfigError):
@@ -55,25 +148,43 @@ class OptionsError(ConfigError):
 
 
 def options(cls: type[T] | None = None, /, **kwargs: Any) -> Any:
-    """Decorator for a command's option class: a pydantic dataclass that forbids unknown keys
-    and raises `OptionsError` (an AlignscopeError) for bad values, also when built directly."""
+    """Decorator for an option class: a keyword-only pydantic dataclass that forbids unknown
+    keys, accepts (with a warning) the deprecated names of its fields, and raises
+    `OptionsError` (an AlignscopeError) for bad values, also when built directly."""
     kwargs.setdefault("config", OPTIONS)
+    kwargs.setdefault("kw_only", True)
 
     def decorate(target: type[T]) -> type[T]:
         made = pydantic_dataclass(**kwargs)(target)
         validate = made.__init__
+        renamed = {old: field for field in option_fields(made) for old in field.flag.old_names}
 
         @functools.wraps(validate)
         def __init__(self: Any, *args: Any, **values: Any) -> None:
+            for old in renamed.keys() & values.keys():
+                values = _rename(values, old, renamed[old])
             try:
                 validate(self, *args, **values)
             except ValidationError as error:
                 raise OptionsError(error, type(self)) from None
+            finally:  # pydantic replaces __init__ when it builds a deferred class: keep ours
+                made.__init__ = __init__  # type: ignore[method-assign]
 
         made.__init__ = __init__  # type: ignore[method-assign]
         return made
 
     return decorate if cls is None else decorate(cls)
+
+
+def _rename(values: dict[str, Any], old: str, field: OptionField) -> dict[str, Any]:
+    old_flag = "--" + old.replace("_", "-")
+    if field.name in values:
+        raise ConfigError(f"`{old}` ({old_flag}) is the old name of `{field.name}` "
+                          f"({field.spelling}): give one of them", f"remove `{old}`")
+    deprecated(f"`{old}` ({old_flag})", f"`{field.name}` ({field.spelling})")
+    values = dict(values)
+    values[field.name] = values.pop(old)
+    return values
 
 
 def user_error(check: Callable[..., Any], *args: Any) -> Any:
@@ -83,14 +194,6 @@ def user_error(check: Callable[..., Any], *args: Any) -> Any:
         return check(*args)
     except AlignscopeError as error:
         raise ValueError(error.message) from None
-
-
-def config_class(command: str) -> type:
-    """The option class of a command (`finetune`, `similarity`, ...)."""
-    if command not in COMMANDS:
-        raise UnknownNameError("command", command, list(COMMANDS))
-    module, _, name = COMMANDS[command].partition(":")
-    return getattr(importlib.import_module(module), name)
 
 
 # ---------------------------------------------------------------- field types
@@ -136,23 +239,49 @@ Rate = Annotated[float, Field(gt=0), AfterValidator(_finite)]  # learning rates,
 NonNegativeFloat = Annotated[float, Field(ge=0), AfterValidator(_finite)]
 Fraction = Annotated[float, Field(ge=0, lt=1), AfterValidator(_finite)]  # dropout, warmup
 OpenUnit = Annotated[float, Field(gt=0, lt=1), AfterValidator(_finite)]  # confidence
-Device = Annotated[str, AfterValidator(_device)]
-TableFormat = Literal["markdown", "csv", "latex"]
+Device = Annotated[str, AfterValidator(_device), Flag(metavar="DEVICE")]
+Folder = Annotated[Path, Flag(metavar="DIR")]  # an output or input folder
+DataDir = Annotated[str, Flag(metavar="DIR")]  # a data folder (data/registry.py)
+Model = Annotated[Text, Flag(metavar="MODEL")]  # a hub id or a model folder
+Datasets = Annotated[NameList, Flag(metavar="DATASETS")]  # ud:fr_pud,ner:wikiann:de
+Languages = Annotated[Names, Flag(metavar="LANGS")]  # fr,de
+Layers = Annotated[str, Flag(metavar="LAYERS")]  # a layer spec (docs/layers.md)
+# The precision policy of forward passes (alignscope.encoding.precision).
+Precision = Literal["fp32", "bf16", "fp16", "auto"]
+
+DEFAULT_SEED = 1  # the seed of every command that draws anything (docs/cli.md)
 
 
-@options(frozen=True, kw_only=True)
-class TableConfig:
-    """`alignscope table`: finetune runs side by side, or an analysis run per layer."""
+# ---------------------------------------------------------------- options many commands share
 
-    FLAGS: ClassVar[dict[str, str]] = {"runs": "RUNS", "fmt": "--format"}
+@options(frozen=True)
+class Overwrite:
+    """Whether a command may replace what its --out folder holds."""
 
-    runs: Annotated[list[Path], Field(min_length=1)]
-    labels: NameList | None = None
-    measure: Text | None = None
-    condition: Text | None = None
-    layers: Text | None = None  # a layer spec (docs/layers.md), parsed by the table
-    fmt: TableFormat = "markdown"
-    out: Path | None = None
+    overwrite: bool = Field(False, description="Replace the results already in --out.")
+
+
+@options(frozen=True)
+class ModelFiles:
+    """How a model is fetched and which of its files may run code."""
+
+    revision: Annotated[str, Flag(metavar="REV")] | None = Field(
+        None, description="Hub revision (branch, tag or commit) of the model.")
+    trust_remote_code: bool = Field(False, description="Run the model repository's own code "
+                                    "(some hub models need it).")
+    allow_pickle: bool = Field(False, description="Load pickled .bin weights (they can run "
+                               "code: only files you trust).")
+
+
+@options(frozen=True)
+class Progress:
+    """How a command shows its progress."""
+
+    progress: bool = Field(True, description="Show progress bars (a sweep or the demo logs "
+                           "one line per run when its output is a file or a pipe).")
+
+
+DATA_DIR_HELP = "Data folder (default: $ALIGNSCOPE_DATA, else the cache's data folder)."
 
 
 # ---------------------------------------------------------------- building and loading
@@ -192,58 +321,73 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
 
 
 def build(cls: type[T], values: Mapping[str, Any], *, source: str | Path | None = None,
-          flags: Mapping[str, str] | None = None) -> T:
-    """`cls(**values)`, with any validation error as one ConfigError naming the key.
-
-    `source` names where the values came from (a YAML file); `flags` maps field names to
-    their CLI flag when it differs from `--field-name`.
-    """
+          from_file: frozenset[str] = frozenset()) -> T:
+    """`cls(**values)`, with any validation error as one ConfigError naming the key and its
+    flag; `source` names the YAML file that gave the keys in `from_file` (the others were typed
+    on the command line or passed in Python)."""
     try:
         return cls(**values)
     except OptionsError as error:
-        raise describe(error.validation, error.cls, source, flags) from None
+        raise describe(error.validation, error.cls, source, from_file) from None
     except ValidationError as error:
-        raise describe(error, cls, source, flags) from None
-    except TypeError as error:  # a plain dataclass: unknown or missing keyword
-        raise ConfigError(f"{_where(source)}{error}") from None
+        raise describe(error, cls, source, from_file) from None
 
 
-def merge(cls: type[T], values: Mapping[str, Any], yaml_path: str | Path | None = None,
-          explicit: frozenset[str] = frozenset(), flags: Mapping[str, str] | None = None) -> T:
-    """Options from a YAML file under `values`: a key in `explicit` (typed on the command
-    line) wins over the file; otherwise the file wins over `values` (flag defaults)."""
-    merged = dict(values)
+def from_sources(classes: Sequence[type], typed: Mapping[str, Any],
+                 yaml_path: str | Path | None = None) -> tuple[Any, ...]:
+    """A command's option objects: the options typed on the command line, over those of the
+    --config file, over the classes' defaults. Each key goes to the class that declares it;
+    a deprecated name warns and counts as the field's."""
+    fields = {field.name: field for cls in classes for field in option_fields(cls)}
+    owner = {field.name: cls for cls in reversed(classes) for field in option_fields(cls)}
+    old = {name: field for field in fields.values() for name in field.flag.old_names}
     file_values = load_yaml(yaml_path) if yaml_path is not None else {}
-    for key, value in file_values.items():
-        if key not in explicit:
-            merged[key] = value
-    return build(cls, merged, source=yaml_path if file_values else None, flags=flags)
+    for key in file_values:
+        if key not in fields and key not in old:
+            raise _unknown(key, list(fields), yaml_path)
+    sources = []
+    for given in (file_values, typed):
+        for key in old.keys() & given.keys():
+            given = _rename(given, key, old[key])
+        sources.append(given)
+    file_values, typed = sources
+    merged = {**file_values, **typed}
+    from_file = frozenset(file_values) - set(typed)
+    return tuple(build(cls, {key: value for key, value in merged.items() if owner[key] is cls},
+                       source=yaml_path, from_file=from_file)
+                 for cls in classes)
 
 
 def describe(error: ValidationError, cls: type, source: str | Path | None = None,
-             flags: Mapping[str, str] | None = None) -> ConfigError:
-    """The first problem of a pydantic error, naming the key, its flag and what is valid."""
-    flags = {**getattr(cls, "FLAGS", {}), **(flags or {})}
+             from_file: frozenset[str] | None = None) -> ConfigError:
+    """The first problem of a pydantic error, naming the key, its flag and what is valid;
+    `source` (a YAML file) is named if it gave the key (all keys, if `from_file` is None)."""
+    flags = flags_of(cls) if hasattr(cls, "__pydantic_fields__") else {}
     # An unknown key explains the rest (a misspelt required option is also "missing").
     first = min(error.errors(), key=lambda e: e["type"] not in ("unexpected_keyword_argument",
                                                                 "extra_forbidden"))
     loc = [str(part) for part in first["loc"]]
     key = loc[0] if loc else ""
+    where = _where(source if from_file is None or key in from_file or (not key and from_file)
+                   else None)
     if first["type"] in ("unexpected_keyword_argument", "extra_forbidden"):
-        known = [f.name for f in dataclasses.fields(cls)] if dataclasses.is_dataclass(cls) else []
-        return ConfigError(f"{_where(source)}unknown option {key!r}{did_you_mean(key, known)}",
-                           f"known options: {', '.join(known)}")
+        return _unknown(key, list(flags), source)
     if not key:  # a combination of options: the message names them
-        return ConfigError(f"{_where(source)}{first['msg'].removeprefix('Value error, ')}")
-    name = _name(key, flags) + "".join(f"[{part}]" for part in loc[1:])
+        return ConfigError(f"{where}{first['msg'].removeprefix('Value error, ')}")
+    flag = flags.get(key) or "--" + key.replace("_", "-")
+    name = f"option {flag} ({key})" + "".join(f"[{part}]" for part in loc[1:])
     if first["type"] in ("missing", "missing_keyword_argument"):
-        return ConfigError(f"{_where(source)}{_flag(key, flags)} is required",
-                           f"give {_flag(key, flags)} (or `{key}:` in --config)")
+        return ConfigError(f"{where}{flag} is required", f"give {flag} (or `{key}:` in --config)")
     message = first["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
     got = first.get("input")
     shown = "" if isinstance(got, Mapping) or repr(got) in message else f", got {got!r}"
-    return ConfigError(f"{_where(source)}{name}: {message}{shown}",
-                       f"change {_flag(key, flags)} (`{key}` in a --config file)")
+    return ConfigError(f"{where}{name}: {message}{shown}",
+                       f"change {flag} (`{key}` in a --config file)")
+
+
+def _unknown(key: str, known: list[str], source: str | Path | None) -> ConfigError:
+    return ConfigError(f"{_where(source)}unknown option {key!r}{did_you_mean(key, known)}",
+                       f"known options: {', '.join(known)}")
 
 
 def dump(config: Any) -> dict[str, Any]:
@@ -255,14 +399,6 @@ def dump(config: Any) -> dict[str, Any]:
 def json_schema(cls: type) -> dict[str, Any]:
     """The JSON Schema of a command's options (for sweep files and documentation)."""
     return TypeAdapter(cls).json_schema()
-
-
-def _flag(key: str, flags: Mapping[str, str] | None) -> str:
-    return (flags or {}).get(key) or "--" + key.replace("_", "-")
-
-
-def _name(key: str, flags: Mapping[str, str] | None) -> str:
-    return f"option {_flag(key, flags)} ({key})" if key else "options"
 
 
 def _where(source: str | Path | None) -> str:
@@ -297,20 +433,6 @@ def check_out_folder(path: str | Path, flag: str = "--out") -> Path:
         raise ConfigError(f"{flag} {path} is an existing file; an output folder is expected",
                           f"choose another {flag}, or remove the file")
     _check_writable(path, flag, folder=True)
-    return path
-
-
-def check_out_file(path: str | Path, flag: str = "--out", suffixes: tuple[str, ...] = ()) -> Path:
-    """An output file: not an existing folder, with one of `suffixes` (so that a typo cannot
-    overwrite an input file), and its folder creatable or writable."""
-    path = Path(path).expanduser()
-    if path.is_dir():
-        raise ConfigError(f"{flag} {path} is a folder; an output file is expected",
-                          f"give a file name, e.g. {path / ('out' + (suffixes or ('.txt',))[0])}")
-    if suffixes and path.suffix.lower() not in suffixes:
-        raise ConfigError(f"{flag} {path}: the output is written as {' or '.join(suffixes)}",
-                          f"name the file with that ending, e.g. {path.with_suffix(suffixes[0])}")
-    _check_writable(path, flag, folder=False)
     return path
 
 

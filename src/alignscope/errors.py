@@ -6,13 +6,8 @@ prints them on two lines and exits with status 2.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from pathlib import Path
-
-# "...; pass the --out folder of ...": the advice after the last `; <verb>` of a message.
-_ADVICE = re.compile(r";\s+(?=(?:pass|use|run|choose|set|give|check|name|write|add|remove|"
-                     r"install|convert|fix|re-run|put|omit|drop|select|try|rename|delete)\b)")
 
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:
@@ -31,10 +26,6 @@ class AlignscopeError(Exception):
 
     def __init__(self, message: str = "", hint: str = "") -> None:
         super().__init__(f"{message} ({hint})" if hint else message)
-        if not hint:  # older messages carry their advice after a semicolon
-            parts = _ADVICE.split(message)
-            if len(parts) > 1:
-                message, hint = "; ".join(parts[:-1]), parts[-1]
         self.message = message
         self.hint = hint or self.default_hint
 
@@ -66,6 +57,22 @@ class UnknownNameError(AlignscopeError):
             more = f" (and {len(known) - len(shown)} more)" if len(known) > len(shown) else ""
             message += f"; available: {', '.join(shown)}{more}"
         super().__init__(message)
+
+
+class Deprecated(FutureWarning):
+    """A deprecated option, key or input form: it still works, and the message names the
+    release that removes it and what to use instead (a FutureWarning, so users see it)."""
+
+
+REMOVED_IN = "0.3"  # every deprecated form goes in this release (see docs/cli.md, Deprecations)
+
+
+def deprecated(old: str, new: str) -> None:
+    """Warn that `old` is deprecated in favour of `new`."""
+    import warnings
+
+    warnings.warn(f"{old} is deprecated and will be removed in alignscope {REMOVED_IN}; "
+                  f"use {new}", Deprecated, stacklevel=3)
 
 
 class ConfigError(AlignscopeError):

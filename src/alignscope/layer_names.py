@@ -8,7 +8,8 @@ RANDOM-INIT (`--random-init block.0-1`) re-draws blocks 0 and 1, and the similar
 modules everywhere (CLI input, JSON keys, CSV headers, figure axes, tables).
 
 Input specs accept `embeddings`, `block.K`, `block.A-B` and lists of them (`block.0,block.3`);
-bare integers and ranges (`0-1`, `10,11`) are an alias for blocks (the pre-2 syntax).
+bare integers and ranges (`0-1`, `10,11`), the pre-2 syntax, still mean blocks but are
+deprecated (they warn; removed in alignscope 0.3).
 
 Pure string logic, importable from every layer (result files, option classes, `--help`) without
 torch; `alignscope.models.layers` finds the modules these names stand for.
@@ -20,14 +21,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from alignscope.errors import ConfigError
+from alignscope.errors import ConfigError, deprecated
 
 EMBEDDINGS = "embeddings"
 BLOCK = "block"
 _BLOCK_NAME = re.compile(r"^block\.([0-9]+)$")
 _BLOCK_ITEM = re.compile(r"^(?:block\.)?([0-9]+)(?:\s*-\s*(?:block\.)?([0-9]+))?$")
 SPEC_HELP = ("name layers as 'embeddings', 'block.K' or 'block.A-B', comma-separated, e.g. "
-             "'block.0-1' or 'embeddings,block.11' (bare numbers such as '0-1' mean blocks)")
+             "'block.0-1' or 'embeddings,block.11'")
 
 
 def block_name(index: int) -> str:
@@ -83,8 +84,11 @@ class LayerSelection:
         return ",".join([EMBEDDINGS] * self.embeddings + parts)
 
 
-def parse_layers(spec: str | Sequence[str], num_blocks: int | None = None) -> LayerSelection:
-    """Parse a layer spec (or a list of names); with `num_blocks`, check that each block exists."""
+def parse_layers(spec: str | Sequence[str], num_blocks: int | None = None, *,
+                 bare: bool = False) -> LayerSelection:
+    """Parse a layer spec (or a list of names); with `num_blocks`, check that each block exists.
+    A bare number (`0-1`) warns that it is deprecated, unless `bare` says it is expected (a
+    version-1 result file, read as such)."""
     items = [item.strip() for item in (spec.split(",") if isinstance(spec, str) else spec)]
     if not items or not all(items):
         raise ConfigError(f"bad layer spec {spec!r}: {SPEC_HELP}")
@@ -100,8 +104,11 @@ def parse_layers(spec: str | Sequence[str], num_blocks: int | None = None) -> La
         start = int(match[1])
         end = start if match[2] is None else int(match[2])
         if start > end:
-            raise ConfigError(f"reversed range {item!r} in layer spec {spec!r}; write it as "
+            raise ConfigError(f"reversed range {item!r} in layer spec {spec!r}", "write it as "
                               f"{block_name(end)}-{start}")
+        if not bare and not item.lower().startswith(BLOCK):
+            deprecated(f"the bare layer number {item!r} in {spec!r}",
+                       f"{block_name(start)}{'' if start == end else f'-{end}'}")
         blocks.update(range(start, end + 1))
     selection = LayerSelection(tuple(sorted(blocks)), embeddings)
     if num_blocks is not None:

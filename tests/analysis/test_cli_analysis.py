@@ -83,7 +83,7 @@ def test_similarity_on_a_flores_style_folder_with_the_new_measures(
 def test_stability_command(tiny_bert: Path, pud_text: str, tmp_path: Path) -> None:
     result = runner.invoke(app, [
         "stability", "--pretrained", str(tiny_bert), "--finetuned", str(tiny_bert),
-        "--parallel", pud_text, "--langs", "en,fr", "--out", str(tmp_path / "st"),
+        "--parallel", pud_text, "--languages", "en,fr", "--out", str(tmp_path / "st"),
         "--measures", "linear", "--device", "cpu", "--no-progress"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "st" / "stability-linear.png").is_file()
@@ -115,19 +115,20 @@ def test_a_config_file_sets_options_and_typed_flags_win(tiny_bert: Path, pud_tex
 
 def test_bad_config_files_are_refused_before_any_work(tiny_bert: Path, tmp_path: Path) -> None:
     config = tmp_path / "stability.yaml"
-    config.write_text(f"pretrained: {tiny_bert}\nfinetuned: {tiny_bert}\nlangs: en,fr\n",
+    config.write_text(f"pretrained: {tiny_bert}\nfinetuned: {tiny_bert}\nlanguage: en,fr\n",
                       encoding="utf-8")
     result = runner.invoke(app, ["stability", "--config", str(config), "--out",
                                  str(tmp_path / "st"), "--no-progress"])
     assert result.exit_code == 2
-    assert "unknown option 'langs'" in result.output and "languages" in result.output
+    assert "unknown option 'language'; did you mean languages" in result.output
     missing = runner.invoke(app, ["similarity", "--out", str(tmp_path / "s"), "--targets", "fr"])
     assert missing.exit_code == 2 and "--model is required" in missing.output
     assert not (tmp_path / "st").exists() and not (tmp_path / "s").exists()
 
 
 def test_half_samples_flag_and_its_old_name(tiny_bert: Path, pud_text: str, tmp_path: Path) -> None:
-    """`--half-samples` says what it does; the old `--bootstrap` still works, unlisted."""
+    """`--half-samples` says what it does; the old `--bootstrap` still works, unlisted, and
+    says that it goes in 0.3."""
     assert "--half-samples" in runner.invoke(app, ["similarity", "--help"]).output
     assert "--bootstrap" not in runner.invoke(app, ["similarity", "--help"]).output
     for flag in ("--half-samples", "--bootstrap"):
@@ -135,3 +136,5 @@ def test_half_samples_flag_and_its_old_name(tiny_bert: Path, pud_text: str, tmp_
             "similarity", "--model", str(tiny_bert), "--parallel", pud_text, "--targets", "fr",
             "--preset", "authors", flag, "5", "--out", str(tmp_path / "x"), "--no-progress"])
         assert result.exit_code == 2 and "--half-samples and --layer-matrix" in result.output
+        assert ("--bootstrap) is deprecated and will be removed in alignscope 0.3; use "
+                "`half_samples` (--half-samples)" in result.output) == (flag == "--bootstrap")

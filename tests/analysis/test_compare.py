@@ -1,4 +1,4 @@
-"""Layer comparisons: windows, bootstrap, layer matrix, retrieval and the controls' helpers."""
+"""Layer comparisons: windows, half samples, layer matrix, retrieval and the controls' helpers."""
 
 from __future__ import annotations
 
@@ -66,16 +66,16 @@ def test_windows_are_averaged_and_their_spread_kept() -> None:
     with pytest.raises(ConfigError, match="one sample"):
         compare([LayerSides(x[:, a:b], CPU) for a, b in windows],
                 {"y": [LayerSides(y[:, a:b], CPU) for a, b in windows]},
-                MeasureOptions(("rbf",), bootstrap=5))
+                MeasureOptions(("rbf",), half_samples=5))
 
 
-def test_bootstrap_is_seeded_and_brackets_a_range() -> None:
+def test_half_samples_are_seeded_and_brackets_a_range() -> None:
     x, y = paired_layers()
-    options = MeasureOptions(("linear", "rbf", "retrieval"), bootstrap=30, seed=3)
+    options = MeasureOptions(("linear", "rbf", "retrieval"), half_samples=30, seed=3)
     first = compare([LayerSides(x, CPU)], {"y": [LayerSides(y, CPU)]}, options)["y"]
     again = compare([LayerSides(x, CPU)], {"y": [LayerSides(y, CPU)]}, options)["y"]
     other = compare([LayerSides(x, CPU)], {"y": [LayerSides(y, CPU)]},
-                    MeasureOptions(("linear", "rbf", "retrieval"), bootstrap=30, seed=4))["y"]
+                    MeasureOptions(("linear", "rbf", "retrieval"), half_samples=30, seed=4))["y"]
     assert first.intervals == again.intervals != other.intervals
     for key in ("linear", "rbf", "retrieval", "retrieval-forward"):
         assert len(first.intervals[key]) == 3
@@ -96,7 +96,7 @@ def test_intervals_hold_the_estimate_and_match_the_sampling_spread() -> None:
     """Repeated sentences (drawing with replacement) would push debiased CKA's whole interval
     above the estimate; disjoint half-samples keep it centred, at the right width."""
     generator = torch.Generator().manual_seed(0)
-    options = MeasureOptions(("linear", "debiased"), bootstrap=100, seed=1)
+    options = MeasureOptions(("linear", "debiased"), half_samples=100, seed=1)
     x, y = latent_pairs(400, generator)
     result = compare([LayerSides(x, CPU)], {"y": [LayerSides(y, CPU)]}, options)["y"]
     fresh = [compare([LayerSides(a, CPU)], {"y": [LayerSides(b, CPU)]},
@@ -109,11 +109,11 @@ def test_intervals_hold_the_estimate_and_match_the_sampling_spread() -> None:
         assert 0.6 < (high - low) / (2 * 1.96 * sampling_sd) < 1.6
 
 
-def test_bootstrap_draws_whole_sentences_for_word_rows() -> None:
+def test_half_samples_draw_whole_sentences_for_word_rows() -> None:
     x, y = paired_layers(n=30)
     groups = torch.arange(10).repeat_interleave(3)  # 10 sentences of 3 words
     result = compare([LayerSides(x, CPU)], {"y": [LayerSides(y, CPU)]},
-                     MeasureOptions(("linear",), bootstrap=10), groups)["y"]
+                     MeasureOptions(("linear",), half_samples=10), groups)["y"]
     assert len(result.intervals["linear"]) == 3
 
 

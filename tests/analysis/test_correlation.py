@@ -58,7 +58,7 @@ def test_correlations_per_layer_equal_scipy(tmp_path: Path, write_similarity: Ca
                                             write_results: Callable, check_result: Callable) -> None:
     similarity = write_similarity(tmp_path / "sim")
     transfer = write_results(tmp_path / "runs" / "pos-s1")
-    config = CorrelationConfig(str(similarity), str(transfer))
+    config = CorrelationConfig(similarity=str(similarity), transfer=str(transfer))
     out = default_out(config)
     assert out == tmp_path / "sim-vs-pos-s1"  # beside the similarity run, not inside it
     result = run_correlation(config, out)
@@ -84,8 +84,8 @@ def test_run_folder_and_condition_choice(tmp_path: Path, write_similarity: Calla
                                          write_results: Callable) -> None:
     similarity = write_similarity(tmp_path / "sim")
     write_results(tmp_path / "run")
-    result = run_correlation(CorrelationConfig(str(similarity / "similarity.json"),
-                                               str(tmp_path / "run"), measure="linear",
+    result = run_correlation(CorrelationConfig(similarity=str(similarity / "similarity.json"),
+                                               transfer=str(tmp_path / "run"), measure="linear",
                                                condition="shuffled"))
     assert result["per_layer"][0]["spearman"] is None  # a constant control: undefined
 
@@ -94,12 +94,14 @@ def test_bad_inputs_are_named(tmp_path: Path, write_similarity: Callable,
                               write_results: Callable) -> None:
     similarity = str(write_similarity(tmp_path / "sim"))
     with pytest.raises(AlignscopeError, match="needs at least 3"):
-        run_correlation(CorrelationConfig(similarity, str(write_results(
+        run_correlation(CorrelationConfig(similarity=similarity, transfer=str(write_results(
             tmp_path / "few", {"en": 0.9, "fr": 0.8, "xx": 0.1}))))
     with pytest.raises(UnknownNameError, match="'cca'"):
-        run_correlation(CorrelationConfig(similarity, str(write_results(tmp_path / "a")), "cca"))
+        run_correlation(CorrelationConfig(similarity=similarity,
+                                          transfer=str(write_results(tmp_path / "a")),
+                                          measure="cca"))
     with pytest.raises(ConfigError, match="source language is de"):
-        run_correlation(CorrelationConfig(similarity, str(write_results(
+        run_correlation(CorrelationConfig(similarity=similarity, transfer=str(write_results(
             tmp_path / "b", source_language="de"))))
     duplicated = write_results(tmp_path / "c")
     data = json.loads(duplicated.read_text(encoding="utf-8"))
@@ -107,10 +109,11 @@ def test_bad_inputs_are_named(tmp_path: Path, write_similarity: Callable,
                                 "metrics": {"upos_accuracy": 0.9}})
     duplicated.write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(AlignscopeError, match="--dataset"):
-        run_correlation(CorrelationConfig(similarity, str(duplicated)))
-    assert run_correlation(CorrelationConfig(similarity, str(duplicated), dataset="_pud"))
+        run_correlation(CorrelationConfig(similarity=similarity, transfer=str(duplicated)))
+    assert run_correlation(CorrelationConfig(similarity=similarity, transfer=str(duplicated),
+                                             dataset="_pud"))
     (tmp_path / "bad.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(DataFormatError, match=r"bad\.json:1: not valid JSON"):
-        run_correlation(CorrelationConfig(similarity, str(tmp_path / "bad.json")))
+        run_correlation(CorrelationConfig(similarity=similarity, transfer=str(tmp_path / "bad.json")))
     with pytest.raises(DataFormatError, match="is a finetune result; expected a similarity"):
-        run_correlation(CorrelationConfig(str(duplicated), str(duplicated)))
+        run_correlation(CorrelationConfig(similarity=str(duplicated), transfer=str(duplicated)))

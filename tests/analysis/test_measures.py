@@ -209,7 +209,7 @@ def test_intervals_with_shared_source_halves_equal_fresh_ones() -> None:
     pair prepared from scratch."""
     x, y = paired(n=40, layers=2, noise=0.8)
     z = paired(n=40, layers=2, noise=1.5, seed=9)[1]
-    options = MeasureOptions(ALL, bootstrap=6, seed=2)
+    options = MeasureOptions(ALL, half_samples=6, seed=2)
     together = compare([LayerSides(x, CPU)], {"y": [LayerSides(y, CPU)],
                                               "z": [LayerSides(z, CPU)]}, options)
     for name, target in (("y", y), ("z", z)):

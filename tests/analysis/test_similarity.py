@@ -12,7 +12,7 @@ import torch
 
 from alignscope.analysis.similarity import SimilarityConfig, authors_windows, run_similarity
 from alignscope.data.parallel import load_parallel
-from alignscope.errors import AlignscopeError, ConfigError, DataFormatError, UnknownNameError
+from alignscope.errors import AlignscopeError, ConfigError, DataFormatError
 from alignscope.models.encoder import load_encoder
 
 LAYERS = ["embeddings", "block.0", "block.1", "block.2", "block.3"]
@@ -125,9 +125,9 @@ def test_length_partialling_applies_to_every_condition(tiny_bert: Path, pud_text
             pytest.approx(plain["results"]["linear"][condition]["fr"], abs=1e-6)
 
 
-def test_bootstrap_and_layer_matrix_are_reported(tiny_bert: Path, pud_text: str,
+def test_half_samples_and_layer_matrix_are_reported(tiny_bert: Path, pud_text: str,
                                                  tmp_path: Path) -> None:
-    result = run_similarity(config(tiny_bert, pud_text, controls=("shuffled",), bootstrap=8,
+    result = run_similarity(config(tiny_bert, pud_text, controls=("shuffled",), half_samples=8,
                                    layer_matrix=True, measures=("linear",)), tmp_path / "run")
     assert len(result["intervals"]["linear"]["fr"]) == 5
     matrix = result["layer_matrix"]["linear"]["de"]
@@ -147,12 +147,14 @@ def test_bad_requests_fail_before_writing(tiny_bert: Path, pud_text: str,
         run_similarity(config(tmp_path, pud_text), out)
     with pytest.raises(ConfigError, match="also a target"):
         run_similarity(config(tiny_bert, pud_text, targets=("en",)), out)
-    with pytest.raises(UnknownNameError, match=r"unknown preset 'paper'.*available: authors"):
-        run_similarity(config(tiny_bert, pud_text, preset="paper"), out)
-    with pytest.raises(UnknownNameError, match="unknown control"):
-        run_similarity(config(tiny_bert, pud_text, controls=("untrained",)), out)
+    # unknown names fail when the options are built, naming the option and the choices
+    with pytest.raises(ConfigError, match=r"--preset \(preset\): unknown preset 'paper'.*"
+                                          r"available: authors"):
+        config(tiny_bert, pud_text, preset="paper")
+    with pytest.raises(ConfigError, match=r"--controls \(controls\): unknown control"):
+        config(tiny_bert, pud_text, controls=("untrained",))
     with pytest.raises(ConfigError, match="authors' preset averages"):  # before extraction
-        config(tmp_path / "no-model", pud_text, preset="authors", bootstrap=5).resolved()
+        config(tmp_path / "no-model", pud_text, preset="authors", half_samples=5).resolved()
     assert not out.exists()
     out.mkdir()
     (out / "similarity.json").write_text("{}", encoding="utf-8")

@@ -51,7 +51,7 @@ def test_only_the_perturbed_layers_move(tiny_bert: Path, tiny_bert_tuned: Path, 
 def test_word_level_stability(tiny_bert: Path, tiny_bert_tuned: Path, pud_text: str) -> None:
     result = run_stability(config(tiny_bert, tiny_bert_tuned, pud_text, languages=("de",),
                                   pooling="word", measures=("linear", "retrieval"),
-                                  bootstrap=5))
+                                  half_samples=5))
     assert result["rows"]["de"] > 40  # one row per word
     assert result["results"]["linear"]["paired"]["de"][0] == pytest.approx(1.0, abs=1e-6)
     assert result["results"]["retrieval"]["paired"]["de"][0] > 0.5  # repeated words tie

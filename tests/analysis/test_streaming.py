@@ -66,8 +66,8 @@ def reference(hidden: dict[str, torch.Tensor], options: MeasureOptions,
 
 
 @pytest.mark.parametrize(("centre", "partial_length", "windows", "extra"), [
-    (False, False, None, {"bootstrap": 6, "layer_matrix": True}),
-    (True, True, None, {"bootstrap": 4}),
+    (False, False, None, {"half_samples": 6, "layer_matrix": True}),
+    (True, True, None, {"half_samples": 4}),
     (False, True, [(0, 10), (1, 11), (2, 12), (3, 13)], {}),
 ])
 def test_streamed_values_equal_an_all_in_memory_computation(
@@ -120,7 +120,7 @@ class LoadLog:
 def test_similarity_holds_one_layer_per_language_at_a_time(
         tiny_bert: Path, pud_text: str, monkeypatch: pytest.MonkeyPatch) -> None:
     config = SimilarityConfig(model=str(tiny_bert), targets=TARGETS, parallel=pud_text,
-                              max_sentences=24, device="cpu", bootstrap=4,
+                              max_sentences=24, device="cpu", half_samples=4,
                               measures=("linear", "rbf", "retrieval"))
     run_similarity(config)  # extracts into the cache; the run below only reads it
     log = LoadLog(monkeypatch)
@@ -170,6 +170,6 @@ def test_no_cache_run_leaves_nothing_on_disk(tiny_bert: Path, pud_text: str,
                                              private_cache: Path) -> None:
     result = run_similarity(SimilarityConfig(model=str(tiny_bert), targets=TARGETS,
                                              parallel=pud_text, max_sentences=16, device="cpu",
-                                             measures=("linear",), use_cache=False))
+                                             measures=("linear",), cache=False))
     assert len(result["results"]["linear"]["random-init"]["fr"]) == 5
     assert not list((private_cache / "features").iterdir())

@@ -11,7 +11,7 @@ import yaml
 from typer.testing import CliRunner
 
 from alignscope.cli import app
-from alignscope.errors import ConfigError
+from alignscope.errors import ConfigError, Deprecated
 from alignscope.experiments.keys import run_key
 from alignscope.experiments.plan import layer_groups, plan
 from alignscope.experiments.spec import load_spec
@@ -44,12 +44,13 @@ def planned(experiment: dict[str, Any], overrides: list[str] | None = None) -> l
     ({"analyses": {"similarity": {"settings": {"measure": ["linear"]}}}},
      "unknown key `analyses.similarity.settings.measure`; did you mean measures"),
     ({"analyses": {"similarity": {"settings": {"preset": "nope"}}}},
-     "key `analyses.similarity`: unknown preset 'nope'"),
+     "key `analyses.similarity.settings.preset`: unknown preset 'nope'"),
     ({"analyses": {"languages": ["fr", "xx"], "similarity": {}}},
      "key `analyses.parallel` (ud:pud)"),
     ({"analyses": {"correlation": {}}}, "needs `analyses.similarity.pretrained: true`"),
     ({"analyses": {"settings": {"half_samples": 4, "bootstrap": 4}, "similarity": {}}},
-     "key `analyses.settings`: give `half_samples` or its old name `bootstrap`, not both"),
+     "key `analyses.similarity.settings`: `bootstrap` (--bootstrap) is the old name of "
+     "`half_samples`"),
     ({"analyses": {"similarity": {"settings": {"half_sample": 4}}}},
      "unknown key `analyses.similarity.settings.half_sample`; did you mean half_samples"),
 ])
@@ -83,7 +84,7 @@ def test_plan_expands_groups_seeds_and_analyses(experiment: Experiment) -> None:
 
 def test_window_covers_every_block(experiment: Experiment) -> None:
     spec = load_spec(experiment(random_init={"reference": True, "window": 2,
-                                             "groups": ["0-1", "embeddings"]}))
+                                             "groups": ["block.0-1", "embeddings"]}))
     assert layer_groups(spec, 4) == ["REF", "block.0-1", "block.2-3", "embeddings"]
     assert layer_groups(spec, 5) == ["REF", "block.0-1", "block.2-3", "block.4", "embeddings"]
 
@@ -95,10 +96,10 @@ def test_half_samples_is_the_key_bootstrap_its_old_name(experiment: Experiment) 
         return [run for run in planned(experiment(analyses=analyses))
                 if run.kind == "similarity"]
 
-    shared, own, old = (similarity_runs({"half_samples": 8}, {}),
-                        similarity_runs({}, {"half_samples": 8}),
-                        similarity_runs({"bootstrap": 8}, {}))
-    assert shared[0].config["bootstrap"] == 8 == own[0].config["bootstrap"]
+    shared, own = similarity_runs({"half_samples": 8}, {}), similarity_runs({}, {"half_samples": 8})
+    with pytest.warns(Deprecated, match="`bootstrap` .* removed in alignscope 0.3"):
+        old = similarity_runs({"bootstrap": 8}, {})
+    assert shared[0].config["half_samples"] == 8 == own[0].config["half_samples"]
     assert [r.key for r in shared] == [r.key for r in own] == [r.key for r in old]
     assert shared[0].key != similarity_runs({}, {})[0].key
 

@@ -15,13 +15,13 @@ runner = CliRunner()
 def test_generate_then_pretrain(tmp_path: Path) -> None:
     data, model = tmp_path / "data", tmp_path / "model"
     result = runner.invoke(app, ["lab", "generate", "--sentences", "60", "--languages", "en,xx",
-                                 "--transform", "xx=vocab-shift:cyrillic", "--anchor-share",
+                                 "--transforms", "xx=vocab-shift:cyrillic", "--anchor-share",
                                  "xx=0.5", "--parallel-sentences", "5", "--out", str(data)])
     assert result.exit_code == 0, result.output
     assert "ud:xx_lab: vocab-shift:cyrillic" in result.output
     result = runner.invoke(app, ["lab", "pretrain", "--corpus", str(data), "--out", str(model),
-                                 "--layers", "1", "--hidden", "16", "--steps", "3",
-                                 "--batch-size", "4", "--threads", "1", "--quiet"])
+                                 "--num-blocks", "1", "--hidden", "16", "--steps", "3",
+                                 "--batch-size", "4", "--threads", "1", "--no-progress"])
     assert result.exit_code == 0, result.output
     assert "xx: held-out MLM loss" in result.output
     assert load_encoder(model).num_blocks == 1
@@ -29,9 +29,10 @@ def test_generate_then_pretrain(tmp_path: Path) -> None:
 
 def test_bad_options_exit_2_with_the_fix(tmp_path: Path) -> None:
     for arguments, message in (
-            (["--transform", "xx"], "write LANG=VALUE"),
+            (["--transforms", "xx"], "write LANG=VALUE"),
             (["--anchor-share", "lots"], "give a number"),
-            (["--languages", "en,xx", "--transform", "xx=shift"], "unknown transformation")):
+            (["--languages", "en,xx", "--transform", "xx=shift"], "unknown transformation"),
+            (["--transform", "xx=shift"], "deprecated")):
         result = runner.invoke(app, ["lab", "generate", "--out", str(tmp_path / "d"), *arguments])
         assert result.exit_code == 2 and message in result.output, result.output
     result = runner.invoke(app, ["lab", "pretrain", "--corpus", str(tmp_path), "--out",

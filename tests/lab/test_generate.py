@@ -12,7 +12,7 @@ from alignscope.data.conllu import read_conllu
 from alignscope.data.parallel import load_parallel
 from alignscope.data.registry import resolve
 from alignscope.errors import AlignscopeError, ConfigError
-from alignscope.lab.generate import GenerateConfig, generate, language_specs
+from alignscope.lab.generate import GenerateConfig, generate
 from alignscope.lab.grammar import Grammar
 from alignscope.lab.languages import Language, LanguageSpec
 from alignscope.lab.lexicon import LexiconSizes, all_forms, build_lexicon, canonical_vocabulary
@@ -26,9 +26,9 @@ TRANSFORMS = {"xx": "vocab-shift", "yy": "vocab-shift:greek+head-final+adj-after
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("lab") / "data"
-    specs = language_specs(LANGS, TRANSFORMS, 0.2)
-    generate(GenerateConfig(specs, sentences=80, eval_sentences=10, parallel_sentences=15,
-                            seed=3, sizes=SIZES), out)
+    generate(GenerateConfig(languages=LANGS, transforms=TRANSFORMS, anchor_share=0.2,
+                            sentences=80, eval_sentences=10, parallel_sentences=15, seed=3,
+                            sizes=SIZES), out)
     return out
 
 
@@ -104,10 +104,11 @@ def test_vocab_shift_is_a_bijection_with_exact_anchors() -> None:
 
 
 def test_anchor_sets_are_nested_and_sized(tmp_path: Path) -> None:
-    specs = language_specs(["en", "aa", "bb"], {"aa": "vocab-shift", "bb": "vocab-shift"},
-                           {"aa": 0.1, "bb": 0.3})
-    manifest = generate(GenerateConfig(specs, sentences=30, eval_sentences=5,
-                                       parallel_sentences=5, sizes=SIZES), tmp_path / "d")
+    config = GenerateConfig(languages=["en", "aa", "bb"],
+                            transforms={"aa": "vocab-shift", "bb": "vocab-shift"},
+                            anchor_share={"aa": 0.1, "bb": 0.3}, sentences=30, eval_sentences=5,
+                            parallel_sentences=5, sizes=SIZES)
+    manifest = generate(config, tmp_path / "d")
     lexemes = manifest["lexemes"]
     assert manifest["languages"]["aa"]["anchored_lexemes"] == round(0.1 * lexemes)
     assert manifest["languages"]["bb"]["anchored_lexemes"] == round(0.3 * lexemes)
@@ -120,9 +121,9 @@ def test_anchor_sets_are_nested_and_sized(tmp_path: Path) -> None:
 
 def test_a_seed_fixes_the_corpus(tmp_path: Path) -> None:
     def make(seed: int, name: str) -> str:
-        specs = language_specs(["en", "xx"], {"xx": "vocab-shift"}, 0.1)
-        generate(GenerateConfig(specs, sentences=20, eval_sentences=2, parallel_sentences=3,
-                                seed=seed, sizes=SIZES), tmp_path / name)
+        generate(GenerateConfig(languages=["en", "xx"], transforms={"xx": "vocab-shift"},
+                                anchor_share=0.1, sentences=20, eval_sentences=2,
+                                parallel_sentences=3, seed=seed, sizes=SIZES), tmp_path / name)
         return (tmp_path / name / "ud" / "xx_lab-ud-train.conllu").read_text(encoding="utf-8")
 
     assert make(1, "a") == make(1, "b") != make(2, "c")
@@ -138,11 +139,11 @@ def test_a_seed_fixes_the_corpus(tmp_path: Path) -> None:
 ])
 def test_bad_options_are_refused(tmp_path: Path, languages, transforms, share, message) -> None:
     with pytest.raises(ConfigError, match=message):
-        specs = language_specs(languages, transforms, share)
-        generate(GenerateConfig(specs, sentences=10, sizes=SIZES), tmp_path / "out")
+        generate(GenerateConfig(languages=languages, transforms=transforms, anchor_share=share,
+                                sentences=10, sizes=SIZES), tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
 def test_existing_output_is_kept(corpus: Path) -> None:
     with pytest.raises(AlignscopeError, match="already exists"):
-        generate(GenerateConfig(language_specs(["en"], {}, 0.0), sentences=10), corpus)
+        generate(GenerateConfig(languages=["en"], anchor_share=0.0, sentences=10), corpus)

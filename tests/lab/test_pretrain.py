@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 
 from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.lab import pretrain as pretrain_module
-from alignscope.lab.generate import GenerateConfig, generate, language_specs
+from alignscope.lab.generate import GenerateConfig, generate
 from alignscope.lab.lexicon import LexiconSizes
 from alignscope.lab.pretrain import PretrainConfig, pretrain
 from alignscope.models.encoder import load_encoder
@@ -26,14 +26,14 @@ SIZES = LexiconSizes(nouns=40, verbs=20, adjectives=10, adverbs=5, names=5, topi
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("lab") / "data"
-    generate(GenerateConfig(language_specs(["en", "xx"], {"xx": "vocab-shift"}, 0.1),
-                            sentences=400, eval_sentences=40, parallel_sentences=10,
-                            sizes=SIZES), out)
+    generate(GenerateConfig(languages=["en", "xx"], transforms={"xx": "vocab-shift"},
+                            anchor_share=0.1, sentences=400, eval_sentences=40,
+                            parallel_sentences=10, sizes=SIZES), out)
     return out
 
 
 def tiny(corpus: Path, **fields) -> PretrainConfig:
-    return PretrainConfig(**{"corpus": str(corpus), "vocab_size": 300, "layers": 2, "hidden": 32,
+    return PretrainConfig(**{"corpus": str(corpus), "vocab_size": 300, "num_blocks": 2, "hidden": 32,
                              "steps": 40, "batch_size": 16, "log_every": 10, "save_every": 10,
                              "threads": 1, "device": "cpu", **fields})
 
@@ -184,7 +184,7 @@ def test_finetune_runs_on_the_pretrained_decoder(corpus: Path, tmp_path: Path,
         "finetune", "--model", str(tmp_path / "m"), "--task", "pos", "--train", "ud:en_lab",
         "--eval", "ud:xx_lab", "--data-dir", str(corpus), "--epochs", "1", "--batch-size", "8",
         "--max-train-sentences", "16", "--max-dev-sentences", "8", "--max-eval-sentences", "8",
-        "--threads", "1", "--device", "cpu", "--quiet", "--out", str(out), *ablation])
+        "--threads", "1", "--device", "cpu", "--no-progress", "--out", str(out), *ablation])
     assert result.exit_code == 0, result.output
     results = json.loads((out / "results.json").read_text())
     assert results["model"]["class"] == "LlamaModel"

@@ -80,11 +80,11 @@ def is_norm(name: str) -> bool:
 
 
 @pytest.mark.parametrize(("spec", "layers", "embeddings"), [
-    ("0-1", (0, 1), False),
-    ("10,11", (10, 11), False),
-    ("0-1,embeddings", (0, 1), True),
+    ("block.0-1", (0, 1), False),
+    ("block.10,block.11", (10, 11), False),
+    ("block.0-1,embeddings", (0, 1), True),
     (" embeddings ", (), True),
-    ("3, 0 - 1 ,1", (0, 1, 3), False),
+    ("block.3, block.0 - 1 ,block.1", (0, 1, 3), False),
 ])
 def test_parse_layers(spec: str, layers: tuple[int, ...], embeddings: bool) -> None:
     selection = parse_layers(spec, 12)
@@ -100,12 +100,12 @@ def test_parse_layer_spec_rejects_bad_syntax(spec: str) -> None:
 
 def test_parse_layer_spec_rejects_reversed_range() -> None:
     with pytest.raises(ConfigError, match=r"reversed range.*block.1-3"):
-        parse_layers("3-1", 12)
+        parse_layers("block.3-1", 12)
 
 
 def test_layer_outside_the_model_states_the_valid_range(saved: dict[str, Path]) -> None:
     with pytest.raises(ConfigError, match=r"block.4 does not exist.*4 blocks.*block.0-3"):
-        parse_layers("2-4", 4)
+        parse_layers("block.2-4", 4)
     model = load(saved)
     before = snapshot(model)
     with pytest.raises(ConfigError, match=r"0-3"):
@@ -151,7 +151,7 @@ def test_only_the_selection_changes(saved: dict[str, Path], kind: str) -> None:
     # The trap is armed: a naive `_init_weights` call would skip every one of these.
     assert all(getattr(param, "_is_hf_initialized", False) for param in model.parameters())
     before = snapshot(model)
-    records = reinitialize(model, parse_layers("1,embeddings", 4), seed=1)
+    records = reinitialize(model, parse_layers("block.1,embeddings", 4), seed=1)
 
     expected = [name for name, _ in model.named_parameters()
                 if name.startswith((f"{LAYER_PREFIX[kind]}.1.", "embeddings."))]

@@ -68,8 +68,10 @@ def test_bad_requests_name_what_exists(tmp_path: Path, write_similarity: Callabl
 
 def test_cli_writes_the_analysis_table(tmp_path: Path, write_similarity: Callable) -> None:
     run = write_similarity(tmp_path / "pre", [0.5, 0.8, 0.7])
-    out = tmp_path / "table.md"
+    out = tmp_path / "tables"
     result = CliRunner().invoke(app, ["table", str(run), "--layers", "block.0", "--out",
-                                      str(out)])
+                                      str(out), "--format", "csv"])
     assert result.exit_code == 0, result.output
-    assert "| fr | 0.800 |" in out.read_text(encoding="utf-8")
+    assert "fr,0.800" in (out / "table.csv").read_text(encoding="utf-8")
+    again = CliRunner().invoke(app, ["table", str(run), "--out", str(out), "--format", "csv"])
+    assert again.exit_code == 2 and "--overwrite" in again.output

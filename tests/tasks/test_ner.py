@@ -139,7 +139,7 @@ def test_finetune_then_evaluate_end_to_end(tmp_path: Path, data_slices: Path, ti
     german = first_sentences(wikiann / "de/test.conllu", "de.iob", 20)
     config = FinetuneConfig(model=str(tiny_bert), train=str(train), eval=[str(german)],
                             task="ner", epochs=2, batch_size=8, lr=1e-3, device="cpu", seed=3,
-                            random_init="3", write_predictions=True)
+                            random_init="block.3", write_predictions=True)
     results = finetune(config, tmp_path / "run", show_progress=False)
     assert (results["task"], results["metric"]) == ("ner", "f1")
     [german_eval] = results["evaluations"]

@@ -175,7 +175,7 @@ def test_finetune_then_evaluate_end_to_end(tmp_path: Path, data_slices: Path, ti
                              "fr_pud-ud-test.conllu", 12)
     config = FinetuneConfig(model=str(tiny_bert), train=str(train), eval=[str(french)],
                             task="parsing", epochs=2, batch_size=8, lr=1e-3, device="cpu",
-                            seed=3, random_init="0", write_predictions=True,
+                            seed=3, random_init="block.0", write_predictions=True,
                             task_options={"deprel": "full"})
     results = finetune(config, tmp_path / "run", show_progress=False)
     assert (results["task"], results["metric"]) == ("parsing", "las")

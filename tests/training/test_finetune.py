@@ -31,7 +31,7 @@ def tiny_config(model: Path, data: Path, **overrides: object) -> FinetuneConfig:
 def trained_run(tiny_bert: Path, data_slices: Path,
                 tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("runs") / "pos"
-    results = finetune(tiny_config(tiny_bert, data_slices, random_init="0-1"), out,
+    results = finetune(tiny_config(tiny_bert, data_slices, random_init="block.0-1"), out,
                        show_progress=False)
     return out, results
 
@@ -51,7 +51,7 @@ def test_results_cover_every_word_and_beat_majority(trained_run: tuple[Path, dic
         assert entry["metrics"]["words"] == sum(len(s) for s in gold)
         majority = Counter(t for s in gold for t in s.upos).most_common(1)[0][1]
         assert entry["metrics"]["upos_accuracy"] > majority / entry["metrics"]["words"]
-    assert results["config"]["random_init"] == "0-1"
+    assert results["config"]["random_init"] == "block.0-1"
     assert results["versions"]["torch"] == torch.__version__
     assert results["training"]["train_words_per_second"] > 0
     dev = read_conllu(data_slices / "ud/UD_English-EWT/en_ewt-ud-dev.conllu", limit=80)
@@ -85,7 +85,7 @@ def test_cpu_runs_are_bit_reproducible(tiny_bert: Path, data_slices: Path, tmp_p
     # A file reference has no sibling test split, so only training and dev selection run.
     train_file = str(data_slices / "ud/UD_English-EWT/en_ewt-ud-train.conllu")
     config = tiny_config(tiny_bert, data_slices, train=train_file, dev="ud:en_ewt", eval=[],
-                         max_train_sentences=64, epochs=2, max_dev_sentences=16, random_init="2")
+                         max_train_sentences=64, epochs=2, max_dev_sentences=16, random_init="block.2")
     encoded_sizes: list[int] = []
     encode = WordAligner.encode
 
@@ -125,7 +125,7 @@ def test_long_sentences_are_windowed_not_truncated(tiny_bert: Path, data_slices:
 @pytest.mark.parametrize(("overrides", "error", "needle"), [
     ({"task": "postag"}, AlignscopeError, "did you mean pos"),
     ({"eval": ["ud:fr_pudd"]}, UnknownNameError, "fr_pud"),
-    ({"random_init": "3-5"}, ConfigError, "block.4, block.5 does not exist.*block.0-3"),
+    ({"random_init": "block.3-5"}, ConfigError, "block.4, block.5 does not exist.*block.0-3"),
     ({"random_init": "layer.3"}, ConfigError, "bad item 'layer.3'"),
     ({"train": "ud:fr_gsd"}, AlignscopeError, "no train split"),
 ])
@@ -157,7 +157,7 @@ def test_cli_config_file_and_flags(tiny_bert: Path, data_slices: Path, tmp_path:
     config.write_text(f"model: {tiny_bert}\ntrain: ud:en_ewt\nepochs: 1\nmax_train_sentences: 32\n"
                       f"max_dev_sentences: 16\ndata_dir: {data_slices}\nlr: 0.002\n")
     result = CliRunner().invoke(app, ["finetune", "--config", str(config), "--eval", "ud:de_gsd",
-                                      "--seed", "3", "--quiet", "--out", str(tmp_path / "run")])
+                                      "--seed", "3", "--no-progress", "--out", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
     results = json.loads((tmp_path / "run/results.json").read_text())
     assert results["config"]["seed"] == 3 and results["config"]["epochs"] == 1

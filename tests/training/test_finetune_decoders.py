@@ -33,7 +33,7 @@ def llama_run(families: dict[str, Path], data_slices: Path,
               tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("llama") / "run"
     config = FinetuneConfig(model=str(families["llama"]), data_dir=str(data_slices),
-                            freeze="block.0", revert=["1", "block.2,embeddings"], **OPTIONS)
+                            freeze="block.0", revert=["block.1", "block.2,embeddings"], **OPTIONS)
     return out, finetune(config, out, show_progress=False)
 
 
@@ -106,7 +106,7 @@ def test_cli_random_init_freeze_and_revert_on_gpt2_in_bf16(families: dict[str, P
     options = ["--train", "ud:en_ewt", "--eval", "ud:fr_pud", "--data-dir", str(data_slices),
                "--epochs", "1", "--batch-size", "16", "--max-train-sentences", "32",
                "--max-dev-sentences", "8", "--max-eval-sentences", "8", "--threads", "1",
-               "--quiet"]
+               "--no-progress"]
     result = CliRunner().invoke(app, [
         "finetune", "--model", str(families["gpt2"]), "--out", str(out), *options,
         "--random-init", "block.1", "--scope", "attention", "--freeze", "block.2", "--revert",

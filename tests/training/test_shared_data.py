@@ -20,7 +20,7 @@ def test_second_run_reuses_reading_and_tokenisation(tiny_bert: Path, data_slices
     alone = finetune(FinetuneConfig(**options, seed=2), tmp_path / "alone",
                      show_progress=False)
     shared = SharedData()
-    finetune(FinetuneConfig(**options, seed=1, random_init="0"), tmp_path / "a",
+    finetune(FinetuneConfig(**options, seed=1, random_init="block.0"), tmp_path / "a",
              show_progress=False, shared=shared)
     assert shared.hits == {"read": 0, "encode": 0}
     again = finetune(FinetuneConfig(**options, seed=2), tmp_path / "b", show_progress=False,

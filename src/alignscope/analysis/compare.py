@@ -25,7 +25,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from alignscope.analysis.measures import MEASURES, Family, MeasureOptions, families
+from alignscope.analysis import MEASURES
+from alignscope.analysis.measures import Family, MeasureOptions, families
 from alignscope.errors import ConfigError
 
 Samples = Sequence["LayerSides"]  # one LayerSides per sample (all rows, or each window)
@@ -187,8 +188,8 @@ def compare_conditions(xs: Samples, ys: Mapping[str, Samples], options: MeasureO
     and n x n matrices) is alive at a time; a layer matrix then holds every layer of x and of
     one y at a time.
     """
-    if options.bootstrap and len(xs) > 1:
-        raise ConfigError("--bootstrap works on one sample of sentences, not on windows")
+    if options.half_samples and len(xs) > 1:
+        raise ConfigError("--half-samples works on one sample of sentences, not on windows")
     if options.layer_matrix and len(xs) > 1:
         raise ConfigError("--layer-matrix works on one sample of sentences, not on windows")
     conditions = {"parallel": ys, **(controls or {})}
@@ -197,7 +198,7 @@ def compare_conditions(xs: Samples, ys: Mapping[str, Samples], options: MeasureO
     values = {condition: {name: [[] for _ in xs] for name in sides}
               for condition, sides in conditions.items()}
     parts = half_samples(row_groups if row_groups is not None else torch.arange(xs[0].rows),
-                         options) if options.bootstrap else []
+                         options) if options.half_samples else []
     parts = [rows.to(xs[0].device) for rows in parts]
     results = {condition: {name: Comparison() for name in sides}
                for condition, sides in conditions.items()}
@@ -250,7 +251,7 @@ def layer_matrix(x: LayerSides, y: LayerSides, options: MeasureOptions) -> dict[
 
 
 def half_samples(row_groups: Tensor, options: MeasureOptions) -> list[Tensor]:
-    """The rows of each half: `options.bootstrap` random splits of the sentences into two
+    """The rows of each half: `options.half_samples` random splits of the sentences into two
     disjoint halves, drawn with `options.seed`; all rows of a sentence stay together."""
     count = int(row_groups.max()) + 1
     if count < 8:
@@ -261,7 +262,7 @@ def half_samples(row_groups: Tensor, options: MeasureOptions) -> list[Tensor]:
         rows_of = order.split(torch.bincount(row_groups, minlength=count).tolist())
     generator = torch.Generator().manual_seed(options.seed)
     half, parts = count // 2, []
-    for _ in range(options.bootstrap):
+    for _ in range(options.half_samples):
         order = torch.randperm(count, generator=generator)
         for part in (order[:half], order[half:2 * half]):
             parts.append(part if rows_of is None else torch.cat([rows_of[g] for g in part.tolist()]))

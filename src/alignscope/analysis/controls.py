@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -16,30 +15,6 @@ from transformers import AutoModel
 
 from alignscope.errors import ConfigError
 from alignscope.models.encoder import Encoder
-from alignscope.registry import Registry
-
-
-@dataclass(frozen=True)
-class Control:
-    description: str
-    commands: tuple[str, ...]  # the analyses that offer it
-
-
-CONTROLS: Registry[Control] = Registry("control")
-CONTROLS.register("shuffled", Control("non-parallel pairs: target rows deranged",
-                                      ("similarity", "stability")))
-CONTROLS.register("random-init", Control("a randomly initialised copy of the model",
-                                         ("similarity",)))
-
-
-def check_controls(controls: tuple[str, ...], command: str) -> None:
-    """Every control known, and offered by `command`."""
-    for name in controls:
-        if command not in CONTROLS[name].commands:
-            offered = [n for n, control in CONTROLS.items() if command in control.commands]
-            raise ConfigError(f"`{command}` has no {name} control ({CONTROLS[name].description}, "
-                              f"in {', '.join(CONTROLS[name].commands)}); use "
-                              f"{', '.join(offered)} or none")
 
 
 def derangement(count: int, seed: int) -> torch.Tensor:

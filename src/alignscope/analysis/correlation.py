@@ -15,20 +15,11 @@ from typing import Any
 from scipy import stats
 
 from alignscope.analysis.outputs import check_out, clean, write_run
-from alignscope.config import Text, options
+from alignscope.analysis.settings import CorrelationConfig
 from alignscope.errors import AlignscopeError, ConfigError, DataFormatError, UnknownNameError
 from alignscope.runs import TRANSFER_KINDS, Run, load_run, make_result
 
 MIN_LANGUAGES = 3
-
-
-@options(frozen=True)
-class CorrelationConfig:
-    similarity: Text  # a similarity run folder or its similarity.json
-    transfer: Text  # a finetune run folder or its results.json (or an evaluation.json)
-    measure: Text | None = None  # default: the similarity run's first measure
-    condition: Text = "parallel"
-    dataset: Text | None = None  # keep only evaluations whose dataset contains this text
 
 
 def transfer_scores(transfer: Run, dataset: str | None) -> dict[str, float]:
@@ -47,7 +38,7 @@ def transfer_scores(transfer: Run, dataset: str | None) -> dict[str, float]:
         if language in scores:
             raise AlignscopeError(
                 f"{path}: language {language} is evaluated on both {chosen[language]} and "
-                f"{name}; choose one with --dataset (e.g. --dataset _pud)")
+                f"{name}", "choose one with --dataset (e.g. --dataset _pud)")
         scores[language], chosen[language] = float(value), name
     return scores
 

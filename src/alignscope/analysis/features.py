@@ -34,10 +34,10 @@ from transformers.pytorch_utils import Conv1D
 
 from alignscope.data.parallel import ParallelCorpus
 from alignscope.data.registry import cache_dir
+from alignscope.encoding import POOLINGS
 from alignscope.encoding.batching import sorted_batches
 from alignscope.encoding.collate import pad_id_of, pad_windows
 from alignscope.encoding.pooling import (
-    POOLINGS,
     PooledInput,
     PoolingContext,
     Sentences,
@@ -45,7 +45,7 @@ from alignscope.encoding.pooling import (
     pool,
     pooling_matrix,
 )
-from alignscope.encoding.precision import autocast, check_precision, resolve_precision
+from alignscope.encoding.precision import PRECISIONS, autocast, check_precision
 from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.io import atomic_directory, atomic_write_json, file_lock, temporary_beside
 from alignscope.models.encoder import Encoder
@@ -59,7 +59,7 @@ _MAX_PADDING = 0.1  # a batch's shortest sentence is at least 90 % of its longes
 
 @dataclass(frozen=True)
 class ExtractionOptions:
-    pooling: str = "mean"  # a POOLINGS name (encoding/pooling.py)
+    pooling: str = "mean"  # a POOLINGS name (alignscope.encoding)
     max_tokens: int | None = None  # None: the model's limit
     batch_tokens: int = 8192  # padded tokens per forward pass
     precision: str = "fp32"  # fp32 | bf16 | fp16 | auto (encoding/precision.py)
@@ -68,7 +68,9 @@ class ExtractionOptions:
 
     def __post_init__(self) -> None:
         POOLINGS.check(self.pooling)
-        resolve_precision(self.precision, default="fp32")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"unknown precision {self.precision!r}", "use one of "
+                              f"{', '.join(PRECISIONS)}")
         check_prompt_template(self.pooling, self.prompt_template)
         if self.batch_tokens < 1:
             raise ConfigError("--batch-tokens must be positive")
@@ -260,7 +262,7 @@ class FeatureExtractor:
             if not sentence.position:
                 raise AlignscopeError(
                     f"{language} sentence {corpus.ids[index]!r} ({corpus.sources[language]}) "
-                    f"gives no token to pool with {self.options.pooling} pooling; remove it from "
+                    f"gives no token to pool with {self.options.pooling} pooling", "remove it from "
                     "every language")
         return encoded
 
@@ -368,7 +370,7 @@ def open_entry(entry: Path, key: dict[str, Any], language: str,
 def _opened(entry: Path, key: dict[str, Any], language: str, scratch: bool = False) -> Features:
     features = open_entry(entry, key, language, scratch)
     if features is None:
-        raise AlignscopeError(f"the features just written to {entry} cannot be read back; check "
+        raise AlignscopeError(f"the features just written to {entry} cannot be read back", "check "
                               "the disk (full? removed meanwhile?)")
     return features
 

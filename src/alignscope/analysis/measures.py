@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import numpy as np
 from torch import Tensor
 
+from alignscope.analysis import MEASURES
 from alignscope.analysis.anc import anc_standardised, standardised_columns
 from alignscope.analysis.cka import (
     GramSide,
@@ -37,7 +38,6 @@ from alignscope.analysis.cka import (
 )
 from alignscope.analysis.retrieval import cosine_scores, pair_blocks, subset_scores, unit_rows
 from alignscope.errors import ConfigError
-from alignscope.registry import Registry
 
 MAX_SQUARE_ROWS = 12_000  # an n x n float64 matrix beyond this passes 1 GiB
 Draws = dict[str, list[dict[str, float]]]  # target -> one value dict per half-sample
@@ -65,7 +65,7 @@ class MeasuredSide(Protocol):
 @dataclass(frozen=True)
 class MeasureOptions:
     measures: tuple[str, ...] = ("linear", "debiased", "rbf", "retrieval")
-    bootstrap: int = 0  # half-sample splits; 0 = no intervals
+    half_samples: int = 0  # half-sample splits; 0 = no intervals
     confidence: float = 0.95
     layer_matrix: bool = False
     seed: int = 0
@@ -76,8 +76,8 @@ class MeasureOptions:
             raise ConfigError("give at least one measure, e.g. --measures linear")
         for name in self.measures:
             MEASURES.check(name)
-        if self.bootstrap < 0:
-            raise ConfigError("--bootstrap must be 0 (off) or a number of half-sample splits")
+        if self.half_samples < 0:
+            raise ConfigError("--half-samples must be 0 (off) or a number of half-sample splits")
         if not 0 < self.confidence < 1:
             raise ConfigError(f"--confidence must lie in (0, 1), got {self.confidence}")
         if self.margin_k < 1:
@@ -86,13 +86,13 @@ class MeasureOptions:
     def check_sentences(self, count: int) -> None:
         """Refuse, before any extraction, measures that `count` sentences per sample (half of
         them with intervals) cannot carry."""
-        if self.bootstrap and count < 8:
-            raise ConfigError(f"intervals (--bootstrap) need at least 8 sentences, got {count}")
-        smallest = count // 2 if self.bootstrap else count
+        if self.half_samples and count < 8:
+            raise ConfigError(f"intervals (--half-samples) need at least 8 sentences, got {count}")
+        smallest = count // 2 if self.half_samples else count
         if "margin" in self.measures and self.margin_k >= smallest:
             raise ConfigError(f"--margin-k {self.margin_k} needs more than {self.margin_k} "
                               f"sentences per sample, and there are {smallest}"
-                              f"{' (half of them, for the intervals)' if self.bootstrap else ''}; "
+                              f"{' (half of them, for the intervals)' if self.half_samples else ''}; "
                               "lower --margin-k or use more sentences")
 
     @property
@@ -232,21 +232,18 @@ class Measure:
         return (self.name,)
 
 
+# The measures, each named in the MEASURES registry (alignscope.analysis).
 _LINEAR, _RBF, _COSINE = LinearFamily(), RbfFamily(), CosineFamily()
-MEASURES: Registry[Measure] = Registry("measure")
-for _measure in (
-    Measure("linear", "linear CKA", _LINEAR),
-    Measure("debiased", "debiased linear CKA", _LINEAR),
-    Measure("rbf", "RBF CKA", _RBF),
-    Measure("debiased-rbf", "debiased RBF CKA", _RBF),
-    Measure("anc", "average neuron-wise correlation", NeuronFamily()),
-    Measure("retrieval", "top-1 retrieval accuracy", _COSINE, directions=True,
-            layer_matrix=False),
-    Measure("mexa", "MEXA alignment score", _COSINE),
-    Measure("margin", "margin-based top-1 retrieval", _COSINE, directions=True,
-            layer_matrix=False),
-):
-    MEASURES.register(_measure.name, _measure)
+LINEAR = Measure("linear", "linear CKA", _LINEAR)
+DEBIASED = Measure("debiased", "debiased linear CKA", _LINEAR)
+RBF = Measure("rbf", "RBF CKA", _RBF)
+DEBIASED_RBF = Measure("debiased-rbf", "debiased RBF CKA", _RBF)
+ANC = Measure("anc", "average neuron-wise correlation", NeuronFamily())
+RETRIEVAL = Measure("retrieval", "top-1 retrieval accuracy", _COSINE, directions=True,
+                    layer_matrix=False)
+MEXA = Measure("mexa", "MEXA alignment score", _COSINE)
+MARGIN = Measure("margin", "margin-based top-1 retrieval", _COSINE, directions=True,
+                 layer_matrix=False)
 _DIRECTIONS = {"forward": "source to target", "backward": "target to source"}
 
 

@@ -22,7 +22,7 @@ def check_out(out: str | Path | None, overwrite: bool) -> Path | None:
         return None
     out = check_out_folder(out)
     if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise ConfigError(f"--out {out} already holds results; pass --overwrite to replace them")
+        raise ConfigError(f"--out {out} already holds results", "pass --overwrite to replace them")
     return out
 
 

@@ -20,7 +20,7 @@ import dataclasses
 import hashlib
 import time
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 
@@ -30,62 +30,20 @@ from alignscope.analysis.controls import derangement, random_init_copy
 from alignscope.analysis.features import FeatureExtractor, Features
 from alignscope.analysis.measures import MeasureOptions, aggregate
 from alignscope.analysis.outputs import aggregate_table, check_out, clean, condition_tables, write_run
-from alignscope.analysis.settings import AnalysisSettings
-from alignscope.config import Names, Text, options
+from alignscope.analysis.settings import SimilarityConfig
 from alignscope.data.parallel import ParallelCorpus, load_parallel
 from alignscope.errors import ConfigError
 from alignscope.layer_names import layer_names
 from alignscope.progress import counter
-from alignscope.registry import Registry
 from alignscope.runs import make_result, run_origin
 from alignscope.runtime import device_description, pick_device
-
-PRESETS: Registry[dict[str, Any]] = Registry("preset")
-PRESETS.register("default", {"measures": ("linear", "debiased", "rbf", "retrieval"),
-                             "pooling": "mean", "max_sentences": None, "max_tokens": None})
-PRESETS.register("authors", {"measures": ("rbf",), "pooling": "authors", "max_sentences": 800,
-                             "max_tokens": 200})
-
-
-@options(frozen=True, kw_only=True)
-class SimilarityConfig(AnalysisSettings):
-    """What `alignscope similarity` runs; None means "the preset's value"."""
-
-    FLAGS: ClassVar[dict[str, str]] = {"use_cache": "--cache"}
-
-    model: Text
-    targets: Names
-    source: Text = "en"
-    preset: str = "default"
-    controls: Names = ("shuffled", "random-init")
-    centre: bool = False  # subtract each language's mean vector first (Libovicky et al. 2020)
-    partial_length: bool = False  # residualise features on sentence length first (adjust.py)
-    command: ClassVar[str] = "similarity"
-
-    def resolved(self) -> SimilarityConfig:
-        """The preset's values filled in, then everything checked."""
-        filled = {key: value for key, value in PRESETS[self.preset].items()
-                  if getattr(self, key) is None}
-        config = dataclasses.replace(self, **filled)
-        if not config.targets:
-            raise ConfigError("give at least one target language (--targets fr,de,...)")
-        if config.source in config.targets:
-            raise ConfigError(f"the source language {config.source!r} is also a target")
-        if config.preset == "authors" and (config.bootstrap or config.layer_matrix):
-            raise ConfigError("--half-samples and --layer-matrix need one sample of sentences; the "
-                              "authors' preset averages over its windows")
-        if config.pooling == "word":
-            raise ConfigError("word pooling gives one row per word and translations have no "
-                              "word alignment; use it with `alignscope stability`")
-        config.check()
-        return config
 
 
 def authors_windows(count: int) -> list[tuple[int, int]]:
     """The script's samples: batch = n//4, n//batch windows starting at 0, 1, 2, ..."""
     size = count // 4
     if size < 4:
-        raise ConfigError(f"the authors' windows hold n//4 = {size} sentences; use at least 16")
+        raise ConfigError(f"the authors' windows hold n//4 = {size} sentences", "use at least 16")
     return [(start, start + size) for start in range(count // size)]
 
 
@@ -175,7 +133,7 @@ def run_similarity(config: SimilarityConfig, out: str | Path | None = None,
                                    config)
         conditions["random-init"] = compare_languages(
             random_features, config.source, config.targets,
-            dataclasses.replace(options, bootstrap=0, layer_matrix=False), windows, device,
+            dataclasses.replace(options, half_samples=0, layer_matrix=False), windows, device,
             None, show_progress, "random-init")["parallel"]
         extraction["random-init"] = random_extractor.stats.as_dict()
     result = _result(config, encoder.source, corpus, features, conditions, windows, options)

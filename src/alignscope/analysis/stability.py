@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 
@@ -21,36 +21,14 @@ from alignscope.analysis.controls import derangement
 from alignscope.analysis.features import FeatureExtractor, Features
 from alignscope.analysis.measures import MeasureOptions, aggregate
 from alignscope.analysis.outputs import aggregate_table, check_out, clean, condition_tables, write_run
-from alignscope.analysis.settings import AnalysisSettings
+from alignscope.analysis.settings import StabilityConfig
 from alignscope.analysis.similarity import compare_languages
-from alignscope.config import Names, Text, options
 from alignscope.data.parallel import load_parallel
-from alignscope.errors import AlignscopeError, ConfigError
+from alignscope.errors import AlignscopeError
 from alignscope.layer_names import layer_names
 from alignscope.progress import counter
 from alignscope.runs import make_result, run_origin
 from alignscope.runtime import device_description, pick_device
-
-
-@options(frozen=True, kw_only=True)
-class StabilityConfig(AnalysisSettings):
-    """What `alignscope stability` runs; `revision` applies to the pretrained model."""
-
-    FLAGS: ClassVar[dict[str, str]] = {"use_cache": "--cache", "languages": "--langs"}
-
-    pretrained: Text
-    finetuned: Text
-    languages: Names
-    measures: Names | None = ("linear", "debiased", "rbf")
-    pooling: str | None = "mean"
-    controls: Names = ("shuffled",)
-
-    command: ClassVar[str] = "stability"
-
-    def check(self) -> None:
-        if not self.languages:
-            raise ConfigError("give at least one language (--langs en,fr,de)")
-        super().check()
 
 
 def _check_paired(before: Features, after: Features) -> None:
@@ -106,7 +84,7 @@ def run_stability(config: StabilityConfig, out: str | Path | None = None,
             conditions["paired"][lang] = measured["parallel"][lang]
             if controls:
                 conditions["shuffled"][lang] = measured["shuffled"][lang]
-    light = dataclasses.replace(options, bootstrap=0, layer_matrix=False)
+    light = dataclasses.replace(options, half_samples=0, layer_matrix=False)
     cross_lingual = {}
     if len(config.languages) > 1 and config.pooling != "word":
         source, *targets = config.languages
@@ -141,7 +119,7 @@ def _result(config: StabilityConfig, sources: dict[str, str], sentences: int,
         "results": results,
         "layer_aggregates": aggregate(results, layers),
         "intervals": {key: {lang: c.intervals[key] for lang, c in paired.items()}
-                      for key in keys if options.bootstrap},
+                      for key in keys if options.half_samples},
         "layer_matrix": {m: {lang: c.matrix[m] for lang, c in paired.items()}
                          for m in next(iter(paired.values())).matrix},
         "cross_lingual": {

@@ -1,4 +1,6 @@
-"""Command-line interface: a thin layer over the Python API, one module per command group."""
+"""Command-line interface: a thin layer over the Python API, one module per command group.
+Each command's flags are derived from its option classes (`_app.command`); importing this
+package imports no heavy library (torch, transformers, scikit-learn, matplotlib, ray)."""
 
 from alignscope.cli import analysis, data, demo, lab, report, sweep, train
 from alignscope.cli._app import app

@@ -1,36 +1,33 @@
-"""`alignscope sweep CONFIG --out DIR` (also `sweep run`), `alignscope sweep status DIR`."""
+"""`alignscope sweep EXPERIMENT --out DIR` (also `sweep run`), `alignscope sweep status SWEEP`."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import click
 import typer
-from rich.console import Console
-from rich.table import Table
-from typer.core import TyperGroup
 
-from alignscope.cli._app import app, run_guarded
-
-Opt = typer.Option
+from alignscope.cli._app import Group, command, console, group
+from alignscope.config import Progress
+from alignscope.experiments.options import SweepConfig, SweepFolder
 
 
-class _RunByDefault(TyperGroup):
-    """`sweep CONFIG ...` means `sweep run CONFIG ...`; `sweep status DIR` stays itself."""
+class _RunByDefault(Group):
+    """`sweep EXPERIMENT ...` means `sweep run EXPERIMENT ...`; `sweep status SWEEP` stays
+    itself."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
             args = ["run", *args]
         return super().parse_args(ctx, args)
 
 
-sweep_app = typer.Typer(cls=_RunByDefault, no_args_is_help=True,
-                        help="Run an experiment file as a resumable sweep; see its status.")
-app.add_typer(sweep_app, name="sweep")
+sweep_app = group("sweep", "Run an experiment file as a resumable sweep; see its status.",
+                  cls=_RunByDefault)
 
 
 def _print_plan(planned: list[Any]) -> None:
+    from rich.table import Table
+
     table = Table(title="planned runs")
     for column in ("run", "kind", "key", "state"):
         table.add_column(column)
@@ -38,72 +35,49 @@ def _print_plan(planned: list[Any]) -> None:
               "corrupt": "not a whole result: redone"}
     for item in planned:
         table.add_row(item.run.name, item.run.kind, item.run.key, labels[item.state])
-    Console().print(table)
+    console().print(table)
     counts: dict[str, int] = {}
     for item in planned:
         counts[item.state] = counts.get(item.state, 0) + 1
-    Console().print(", ".join(f"{labels[k]}: {v}" for k, v in counts.items()))
+    console().print(", ".join(f"{labels[k]}: {v}" for k, v in counts.items()))
 
 
-@sweep_app.command("run")
-def run(
-    config: Annotated[Path, typer.Argument(help="Experiment YAML file.")],
-    out: Annotated[Path, Opt(help="Sweep folder (runs/, manifest.json, results/).")],
-    dry_run: Annotated[bool, Opt(help="Print the planned runs and what is done; run "
-                                      "nothing.")] = False,
-    set_: Annotated[list[str] | None, Opt("--set", help="Override a key: KEY=VALUE (dotted "
-                                                        "keys, YAML values); repeatable.")] = None,
-    jobs: Annotated[int | None, Opt(help="Runs at once (default: one per GPU x "
-                                         "--runs-per-device, or 1 on CPU).")] = None,
-    runs_per_device: Annotated[int, Opt(help="Runs sharing one GPU.")] = 1,
-    backend: Annotated[str, Opt(help="local | ray.")] = "local",
-    address: Annotated[str | None, Opt(help="Ray cluster address (auto: the running "
-                                            "cluster).")] = None,
-    retry_failed: Annotated[bool, Opt(help="Run again the runs that failed before.")] = False,
-    progress: Annotated[bool | None, Opt("--progress/--no-progress",
-                                         help="Live display (default: on a terminal; plain "
-                                              "log lines otherwise).")] = None,
-) -> None:
+@command(sweep_app, SweepConfig, Progress)
+def run(config: SweepConfig, display: Progress) -> None:
     """Run an experiment file's unfinished runs; finished ones are kept, never redone."""
+    from alignscope.experiments.sweep import prepare, run_sweep
 
-    def body() -> None:
-        from alignscope.experiments.sweep import prepare, run_sweep
-
-        if dry_run:
-            _, planned = prepare(config, out, set_ or [], retry_failed)
-            _print_plan(planned)
-            return
-        result = run_sweep(config, out, overrides=set_ or [], jobs=jobs,
-                           runs_per_device=runs_per_device, backend=backend, address=address,
-                           retry_failed=retry_failed, progress=progress)
-        done = sum(1 for p in result.planned if p.state == "done")
-        Console().print(f"{len(result.executed)} run(s) executed, {done} already done, "
-                        f"{len(result.failed)} failed; see `alignscope sweep status {out}`")
-        if result.failed:
-            raise typer.Exit(1)
-
-    run_guarded(body)
+    if config.dry_run:
+        _, planned = prepare(config.experiment, config.out, config.overrides, config.retry_failed)
+        _print_plan(planned)
+        return
+    result = run_sweep(config.experiment, config.out, overrides=config.overrides, jobs=config.jobs,
+                       runs_per_device=config.runs_per_device, backend=config.backend,
+                       address=config.address, retry_failed=config.retry_failed,
+                       progress=None if display.progress else False)
+    done = sum(1 for p in result.planned if p.state == "done")
+    console().print(f"{len(result.executed)} run(s) executed, {done} already done, "
+                    f"{len(result.failed)} failed; see `alignscope sweep status {config.out}`")
+    if result.failed:
+        raise typer.Exit(1)
 
 
-@sweep_app.command("status")
-def status(out: Annotated[Path, typer.Argument(help="A sweep folder.")]) -> None:
+@command(sweep_app, SweepFolder)
+def status(folder: SweepFolder) -> None:
     """Each run's status (done / running / failed / interrupted / pending), with errors."""
+    from rich.table import Table
 
-    def body() -> None:
-        from alignscope.experiments.sweep import sweep_status
+    from alignscope.experiments.sweep import sweep_status
 
-        info = sweep_status(out)
-        table = Table(title=f"{info['experiment']} in {out}"
-                            f"{' (a sweep is running)' if info['live'] else ''}")
-        for column in ("run", "kind", "status", "seconds", "error"):
-            table.add_column(column)
-        for name, entry in info["runs"].items():
-            seconds = entry.get("seconds")
-            table.add_row(name, entry["kind"], entry["status"],
-                          "" if seconds is None else f"{seconds:.1f}",
-                          (entry.get("error") or "")[:80])
-        console = Console()
-        console.print(table)
-        console.print(", ".join(f"{k}: {v}" for k, v in sorted(info["counts"].items())))
-
-    run_guarded(body)
+    info = sweep_status(folder.sweep)
+    table = Table(title=f"{info['experiment']} in {folder.sweep}"
+                        f"{' (a sweep is running)' if info['live'] else ''}")
+    for column in ("run", "kind", "status", "seconds", "error"):
+        table.add_column(column)
+    for name, entry in info["runs"].items():
+        seconds = entry.get("seconds")
+        table.add_row(name, entry["kind"], entry["status"],
+                      "" if seconds is None else f"{seconds:.1f}",
+                      (entry.get("error") or "")[:80])
+    console().print(table)
+    console().print(", ".join(f"{k}: {v}" for k, v in sorted(info["counts"].items())))

@@ -192,7 +192,7 @@ def download_ud(name: str, *, release: str = DEFAULT_UD_RELEASE,
     if not files:
         raise AlignscopeError(
             f"{treebank.repo} has no {'/'.join(registry.SPLITS)} file at {release} "
-            f"(looked for {treebank.url('test', release, base_url)}); check the name on "
+            f"(looked for {treebank.url('test', release, base_url)})", "check the name on "
             "https://universaldependencies.org and that the release includes the treebank")
     registry.refresh_index()  # the data directory changed under the registry's index
     return UDDownload(treebank, release, files, tuple(fetched), tuple(cached), tuple(missing))

@@ -107,7 +107,7 @@ def load_parallel(spec: str, languages: Sequence[str],
         for item in filter(None, (part.strip() for part in spec.split(","))):
             lang, _, path = item.partition("=")
             if not lang.strip() or not path.strip():
-                raise ConfigError(f"bad parallel file {item!r}; write LANG=PATH, e.g. fr=corpus.fr")
+                raise ConfigError(f"bad parallel file {item!r}", "write LANG=PATH, e.g. fr=corpus.fr")
             files[lang.strip()] = path.strip()
         missing = [lang for lang in languages if lang not in files]
         if missing:
@@ -115,7 +115,7 @@ def load_parallel(spec: str, languages: Sequence[str],
         return load_text_parallel({lang: files[lang] for lang in languages})
     if Path(spec).expanduser().is_dir():
         return load_text_parallel(folder_files(Path(spec).expanduser(), languages))
-    raise ConfigError(f"cannot read --parallel {spec!r}: it is not a folder; use ud:pud, "
+    raise ConfigError(f"cannot read --parallel {spec!r}: it is not a folder", "use ud:pud, "
                       "flores:devtest, a folder of line files (eng_Latn.txt, ...), a path "
                       "template with {lang} (corpus/{lang}.txt), or LANG=PATH,LANG=PATH")
 
@@ -151,7 +151,7 @@ def load_flores(spec: str, languages: Sequence[str], load: FloresLoader | None =
     the Hugging Face hub) and cached."""
     name, _, split = spec.partition(":")
     if name != "flores" or split not in FLORES_SPLITS:
-        raise ConfigError(f"bad parallel reference {spec!r}; use flores:devtest or flores:dev")
+        raise ConfigError(f"bad parallel reference {spec!r}", "use flores:devtest or flores:dev")
     for lang in languages:
         if not _FLORES_CODE.match(lang):
             raise ConfigError(f"FLORES+ names languages by ISO 639-3 code and script, e.g. "
@@ -222,7 +222,7 @@ def load_ud_parallel(spec: str, languages: Sequence[str],
                  if code.endswith(f"_{name}") and split in splits}
     if not available:
         raise AlignscopeError(f"no {name} treebank with a {split} split under "
-                              f"{default_data_dir(data_dir)}; set --data-dir or ALIGNSCOPE_DATA")
+                              f"{default_data_dir(data_dir)}", "set --data-dir or ALIGNSCOPE_DATA")
     for lang in languages:
         if lang not in available:
             raise UnknownNameError(f"language for {spec} (no {lang}_{name}-ud-{split}.conllu)",

@@ -89,7 +89,7 @@ def parse_ref(text: str) -> DatasetRef:
                               f"e.g. {scheme.example}")
     split = parts[scheme.name_parts] if len(parts) > scheme.name_parts else None
     if split is not None and split not in SPLITS:
-        raise AlignscopeError(f"bad split {split!r} in {text!r}; use one of {', '.join(SPLITS)}")
+        raise AlignscopeError(f"bad split {split!r} in {text!r}", f"use one of {', '.join(SPLITS)}")
     return DatasetRef(prefix, ":".join(parts[:scheme.name_parts]).lower(), split)
 
 
@@ -175,14 +175,14 @@ def _resolve_ud(ref: DatasetRef, split: str, root: Path) -> ResolvedDataset:
     if ref.name not in index:
         if not index:
             raise AlignscopeError(
-                f"no UD treebank found under {root}; set --data-dir or ALIGNSCOPE_DATA, or "
+                f"no UD treebank found under {root}", "set --data-dir or ALIGNSCOPE_DATA, or "
                 f"run `alignscope data download ud {ref.name.upper()}`")
         raise UnknownNameError(f"UD treebank (in {root})", ref.name, list(index))
     splits = index[ref.name]
     if split not in splits:
         raise AlignscopeError(
             f"treebank {ref.name} has no {split} split under {root} "
-            f"(it has: {', '.join(sorted(splits))}); name a split, e.g. ud:{ref.name}:"
+            f"(it has: {', '.join(sorted(splits))})", f"name a split, e.g. ud:{ref.name}:"
             f"{sorted(splits)[0]}")
     return ResolvedDataset(ref, splits[split], split, ref.name.split("_")[0], "conllu")
 

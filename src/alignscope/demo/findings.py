@@ -196,7 +196,7 @@ def write_findings(out: Path, settings: dict[str, Any]) -> Path:
     config = model["config"]
     header = (
         "# alignscope demo: findings\n\n"
-        f"A {config['layers']}-layer BERT (hidden {config['hidden']}, {model['parameters']:,} "
+        f"A {config['num_blocks']}-block BERT (hidden {config['hidden']}, {model['parameters']:,} "
         f"parameters) pretrained from scratch for {model['steps']} masked-LM steps on "
         f"{', '.join(model['languages'])}; the control, identical, on "
         f"{', '.join(pretrained['control']['languages'])} only. Held-out masked-token accuracy "

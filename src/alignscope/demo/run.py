@@ -18,71 +18,51 @@ import copy
 import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from alignscope.config import build, load_yaml
+from alignscope.demo.options import DemoConfig
 from alignscope.errors import AlignscopeError, ConfigError, DataFormatError
 from alignscope.experiments.spec import apply_overrides
 from alignscope.io import atomic_directory
 
 DEMO_FILE = "demo.json"
-_SECTIONS = frozenset({"corpus", "pretrain", "control", "seed", "threads", "jobs", "sweep"})
 
 
-def default_config() -> dict[str, Any]:
-    text = resources.files("alignscope.demo").joinpath("demo.yaml").read_text(encoding="utf-8")
-    return yaml.safe_load(text)
-
-
-def load_demo_config(config: str | Path | dict[str, Any] | None = None,
+def load_demo_config(config: str | Path | dict[str, Any] | DemoConfig | None = None,
                      overrides: list[str] | None = None) -> dict[str, Any]:
-    """The bundled configuration, or a file / mapping with its sections, plus `--set`s."""
-    if config is None:
-        data = default_config()
-    elif isinstance(config, dict):
-        data = copy.deepcopy(config)
+    """The configuration's sections: the bundled demo.yaml, with the sections a file, a
+    mapping or a DemoConfig gives instead, then the `--set`s."""
+    if isinstance(config, DemoConfig):
+        data = config.sections()
+    elif config is None or isinstance(config, dict):
+        data = build(DemoConfig, copy.deepcopy(config or {})).sections()
     else:
-        try:
-            data = yaml.safe_load(Path(config).read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as error:
-            raise ConfigError(f"cannot read the demo configuration {config}: {error}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"the demo configuration {config} must be a mapping")
-    data = apply_overrides(data, overrides or [])
-    unknown = sorted(set(data) - _SECTIONS)
-    missing = sorted(_SECTIONS - set(data))
-    if unknown or missing:
-        raise ConfigError(f"demo configuration: unknown key(s) {', '.join(unknown) or '-'}; "
-                          f"missing key(s) {', '.join(missing) or '-'}; the keys are "
-                          f"{', '.join(sorted(_SECTIONS))}")
-    return data
+        data = build(DemoConfig, load_yaml(config), source=config).sections()
+    return build(DemoConfig, apply_overrides(data, overrides or [])).sections()
 
 
 def _corpus(config: dict[str, Any], out: Path) -> dict[str, Any]:
-    from alignscope.lab.generate import GenerateConfig, generate, language_specs, read_manifest
+    from alignscope.lab.generate import GenerateConfig, generate, read_manifest
 
-    options = dict(config["corpus"])
-    specs = language_specs(options.pop("languages"), options.pop("transforms", {}) or {},
-                           options.pop("anchor_share", 0.0))
     try:
-        generate_config = GenerateConfig(specs, seed=config["seed"], **options)
-    except TypeError as error:
-        raise ConfigError(f"demo configuration, key `corpus`: {error}") from None
+        generate_config = GenerateConfig(**{"seed": config["seed"], **config["corpus"]})
+    except ConfigError as error:  # the options class names the bad key
+        raise ConfigError(f"demo configuration, key `corpus`: {error.message}",
+                          error.hint) from None
     folder = out / "data"
     if folder.exists():
         manifest = read_manifest(folder)
         if manifest["config"] == generate_config.to_dict():
             return manifest
-        raise AlignscopeError(f"{folder} holds a corpus of another configuration; use another "
+        raise AlignscopeError(f"{folder} holds a corpus of another configuration", "use another "
                               "--out or delete it")
     return generate(generate_config, folder)
 
 
 def _pretrain_config(config: dict[str, Any], out: Path, extra: dict[str, Any]) -> Any:
-    from alignscope.lab.pretrain import PretrainConfig
+    from alignscope.lab.options import PretrainConfig
 
     try:
         return PretrainConfig(corpus=str(out / "data"), seed=config["seed"],
@@ -96,7 +76,7 @@ def _pretrain_config(config: dict[str, Any], out: Path, extra: dict[str, Any]) -
 def _finished(folder: Path, config: Any) -> bool:
     """The folder holds a pretrained model of exactly this configuration (one recorded by an
     alignscope before results schema 2 is pretrained again)."""
-    from alignscope.lab.pretrain import PretrainConfig
+    from alignscope.lab.options import PretrainConfig
     from alignscope.runs import load_run, result_file
 
     if not result_file(folder, "pretrain").is_file():
@@ -158,7 +138,7 @@ def sweep_specs(config: dict[str, Any], out: Path, multilingual: Path,
     return {"sweep": main, "control": control_spec}
 
 
-def run_demo(out: str | Path, config: str | Path | dict[str, Any] | None = None,
+def run_demo(out: str | Path, config: str | Path | dict[str, Any] | DemoConfig | None = None,
              overrides: list[str] | None = None, progress: bool | None = None) -> dict[str, Path]:
     """Run (or resume) the whole demo into `out`; returns where the reports are."""
     from alignscope.demo.findings import write_findings

@@ -1,6 +1,7 @@
-"""Which token positions make up a representation, and how they are pooled (the POOLINGS
-registry). Every pooling yields, per sentence, the token windows to run and a sparse pooling
-matrix: output row <- weighted sum of (window, position) hidden states.
+"""Which token positions make up a representation, and how they are pooled (each pooling is
+named in the POOLINGS registry of alignscope.encoding). Every pooling yields, per sentence,
+the token windows to run and a sparse pooling matrix: output row <- weighted sum of (window,
+position) hidden states.
 
 Encoders:
   mean          masked mean over the sentence's subwords, special tokens excluded (the paper's
@@ -34,7 +35,6 @@ from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from alignscope.errors import ConfigError
 from alignscope.models.encoder import Encoder
-from alignscope.registry import Registry
 
 SENTENCE_SLOT = "{sentence}"
 
@@ -85,9 +85,6 @@ class Pooling:
     encode: Encode
 
 
-POOLINGS: Registry[Pooling] = Registry("pooling")
-
-
 def _single(ids: Sequence[int], positions: Sequence[int], weights: Sequence[float],
             truncated: bool) -> PooledInput:
     return PooledInput((tuple(ids),), (0,) * len(positions), tuple(positions), tuple(weights),
@@ -123,11 +120,11 @@ def _weighted_mean(ids: list[int], special: list[int]) -> tuple[list[int], list[
     return list(range(len(ids))), [(i + 1) / total for i in range(len(ids))]
 
 
-POOLINGS.register("mean", Pooling("mean", _positional(_mean)))
-POOLINGS.register("cls", Pooling("cls", _positional(lambda ids, special: ([0], [1.0]))))
-POOLINGS.register("weighted-mean", Pooling("weighted-mean", _positional(_weighted_mean)))
-POOLINGS.register("last", Pooling("last", _positional(
-    lambda ids, special: ([len(ids) - 1], [1.0]))))
+# The poolings, each named in the POOLINGS registry (alignscope.encoding).
+MEAN = Pooling("mean", _positional(_mean))
+CLS = Pooling("cls", _positional(lambda ids, special: ([0], [1.0])))
+WEIGHTED_MEAN = Pooling("weighted-mean", _positional(_weighted_mean))
+LAST = Pooling("last", _positional(lambda ids, special: ([len(ids) - 1], [1.0])))
 
 
 def _prompt_last(context: PoolingContext, sentences: Sentences) -> list[PooledInput]:
@@ -138,7 +135,7 @@ def _prompt_last(context: PoolingContext, sentences: Sentences) -> list[PooledIn
             for ids, _, truncated in _tokenise(context, prompts)]
 
 
-POOLINGS.register("prompt-last", Pooling("prompt-last", _prompt_last))
+PROMPT_LAST = Pooling("prompt-last", _prompt_last)
 
 
 def _word(context: PoolingContext, sentences: Sentences) -> list[PooledInput]:
@@ -152,7 +149,7 @@ def _word(context: PoolingContext, sentences: Sentences) -> list[PooledInput]:
             for item in encoded]
 
 
-POOLINGS.register("word", Pooling("word", _word))
+WORD = Pooling("word", _word)
 
 
 def _authors(context: PoolingContext, sentences: Sentences) -> list[PooledInput]:
@@ -172,7 +169,7 @@ def _authors(context: PoolingContext, sentences: Sentences) -> list[PooledInput]
     return encoded
 
 
-POOLINGS.register("authors", Pooling("authors", _authors))
+AUTHORS = Pooling("authors", _authors)
 
 
 def check_prompt_template(pooling: str, template: str | None) -> str | None:

@@ -71,7 +71,7 @@ class WordAligner:
         if not tokenizer.is_fast:
             raise ValueError("word alignment needs a fast tokenizer (word_ids)")
         if anchor not in ANCHORS:
-            raise ConfigError(f"unknown word anchor {anchor!r}; use one of {', '.join(ANCHORS)}")
+            raise ConfigError(f"unknown word anchor {anchor!r}", f"use one of {', '.join(ANCHORS)}")
         self.tokenizer = tokenizer
         self.anchor = anchor
         self.prefix, self.suffix = _special_affixes(tokenizer)

@@ -19,23 +19,19 @@ _SHARED: Any = None  # this process's datasets, read and tokenised once for all 
 
 
 def _similarity(config: dict[str, Any], model: str, out: Path, runtime: dict[str, Any]) -> None:
-    from pydantic import TypeAdapter
-
     from alignscope.analysis.similarity import SimilarityConfig, run_similarity
 
-    settings = TypeAdapter(SimilarityConfig).validate_python(
-        {**config, "model": model, "device": runtime.get("device", "auto")})
+    settings = SimilarityConfig(**{**config, "model": model,
+                                   "device": runtime.get("device", "auto")})
     run_similarity(settings, out)
 
 
 def _stability(config: dict[str, Any], finetuned: str, out: Path,
                runtime: dict[str, Any]) -> None:
-    from pydantic import TypeAdapter
-
     from alignscope.analysis.stability import StabilityConfig, run_stability
 
-    settings = TypeAdapter(StabilityConfig).validate_python(
-        {**config, "finetuned": finetuned, "device": runtime.get("device", "auto")})
+    settings = StabilityConfig(**{**config, "finetuned": finetuned,
+                                  "device": runtime.get("device", "auto")})
     run_stability(settings, out)
 
 
@@ -64,9 +60,9 @@ def _correlation(run: RunSpec, work: Path, deps: dict[str, Path]) -> None:
     from alignscope.analysis.correlation import CorrelationConfig, run_correlation
 
     similarity, transfer = (deps[name] for name in run.deps)
-    run_correlation(CorrelationConfig(str(part_dir(similarity, "similarity")),
-                                      str(part_dir(transfer, "finetune")), run.config["measure"]),
-                    part_dir(work, "correlation"))
+    run_correlation(CorrelationConfig(similarity=str(part_dir(similarity, "similarity")),
+                                      transfer=str(part_dir(transfer, "finetune")),
+                                      measure=run.config["measure"]), part_dir(work, "correlation"))
 
 
 def execute_run(run: RunSpec, work: Path, deps: dict[str, Path] | None = None,

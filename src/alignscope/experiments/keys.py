@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 RESULTS_EPOCH = 1
-RUNTIME_FIELDS = frozenset({"device", "threads", "use_cache"})
+RUNTIME_FIELDS = frozenset({"device", "threads", "cache"})
 
 
 def results_version() -> str:

@@ -15,10 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
-
-from alignscope.analysis.similarity import SimilarityConfig
-from alignscope.analysis.stability import StabilityConfig
+from alignscope.analysis.settings import SimilarityConfig, StabilityConfig
+from alignscope.config import OptionsError, option_names
 from alignscope.data.parallel import load_parallel
 from alignscope.data.registry import parse_ref, resolve, ud_treebanks
 from alignscope.errors import AlignscopeError, ConfigError, UnknownNameError, did_you_mean
@@ -92,7 +90,7 @@ def layer_groups(spec: ExperimentSpec, depth: int) -> list[str]:
         if label not in groups:
             groups.append(label)
     if not groups:
-        raise ConfigError("key `random_init`: no run to do; set reference: true, a window or "
+        raise ConfigError("key `random_init`: no run to do", "set reference: true, a window or "
                           "groups")
     return groups
 
@@ -100,25 +98,24 @@ def layer_groups(spec: ExperimentSpec, depth: int) -> list[str]:
 def _validated(config_class: type, options: dict[str, Any], key: str) -> Any:
     """`config_class` from YAML values; an error names the key under `key`."""
     try:
-        return TypeAdapter(config_class).validate_python(options)
-    except ValidationError as error:
-        raise ConfigError(describe(error, prefix=key)) from None
+        return config_class(**options)
+    except OptionsError as error:
+        raise ConfigError(describe(error.validation, prefix=key)) from None
     except AlignscopeError as error:  # a check of the class itself (a combination of options)
         raise ConfigError(f"key `{key}`: {error}") from None
 
 
 def _check_keys(options: dict[str, Any], config_class: type, managed: frozenset[str],
                 key: str) -> None:
-    fields = {f.name for f in dataclasses.fields(config_class)}
+    fields = option_names(config_class)
     for name in options:
         if name in managed:
-            raise ConfigError(f"key `{key}.{name}` is set by the sweep for every run; remove it")
+            raise ConfigError(f"key `{key}.{name}` is set by the sweep for every run", "remove it")
         if name not in fields:
             raise ConfigError(describe_unknown(f"{key}.{name}", name, fields - managed))
 
 
 def describe_unknown(key: str, name: str, known: set[str]) -> str:
-    known = known | {"half_samples"} if "bootstrap" in known else known
     return f"unknown key `{key}`" + (did_you_mean(name, known)
                                      or f"; known: {', '.join(sorted(known))}")
 
@@ -147,23 +144,10 @@ def _task_languages(name: str, task: TaskSpec, data_dir: str | None) -> _Languag
     return _Languages(source, targets)
 
 
-def _field_names(settings: dict[str, Any], key: str) -> dict[str, Any]:
-    """Analysis settings under their config fields: `half_samples`, the documented key (as the
-    `--half-samples` flag), is the field `bootstrap`, whose name is still accepted."""
-    fields = dict(settings)
-    if "half_samples" in fields:
-        if "bootstrap" in fields:
-            raise ConfigError(f"key `{key}`: give `half_samples` or its old name `bootstrap`, "
-                              "not both")
-        fields["bootstrap"] = fields.pop("half_samples")
-    return fields
-
-
 def _analysis_settings(spec: ExperimentSpec, own: dict[str, Any], config_class: type,
                        key: str) -> dict[str, Any]:
-    shared = {k: v for k, v in _field_names(spec.analyses.settings, "analyses.settings").items()
-              if k in {f.name for f in dataclasses.fields(config_class)}}
-    own = _field_names(own, f"{key}.settings")
+    known = option_names(config_class)
+    shared = {k: v for k, v in spec.analyses.settings.items() if k in known}
     _check_keys(own, config_class, MANAGED_ANALYSIS, f"{key}.settings")
     return {**shared, **own}
 
@@ -217,11 +201,10 @@ def _by_name(runs: list[RunSpec], name: str) -> RunSpec:
 
 
 def _check_shared(spec: ExperimentSpec) -> None:
-    known = {f.name for f in dataclasses.fields(SimilarityConfig)} | \
-        {f.name for f in dataclasses.fields(StabilityConfig)}
-    for name in _field_names(spec.analyses.settings, "analyses.settings"):
+    known = option_names(SimilarityConfig) | option_names(StabilityConfig)
+    for name in spec.analyses.settings:
         if name in MANAGED_ANALYSIS:
-            raise ConfigError(f"key `analyses.settings.{name}` is set by the sweep; remove it")
+            raise ConfigError(f"key `analyses.settings.{name}` is set by the sweep", "remove it")
         if name not in known:
             raise ConfigError(describe_unknown(f"analyses.settings.{name}", name,
                                                known - MANAGED_ANALYSIS))

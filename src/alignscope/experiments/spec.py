@@ -184,7 +184,8 @@ def describe(error: ValidationError, schema: type[BaseModel] | None = None,
         return f"unknown key `{key}`{hint}"
     if first["type"] == "missing":
         return f"key `{key}` is required"
-    return f"key `{key}`: {first['msg']} (got {first.get('input')!r})"
+    message = first["msg"].removeprefix("Value error, ")
+    return f"key `{key}`: {message} (got {first.get('input')!r})"
 
 
 def _known_keys(schema: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:

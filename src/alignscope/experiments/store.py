@@ -95,8 +95,8 @@ class RunStore:
         if record.get("key") != run.key:
             raise RunConflictError(
                 f"{folder} holds a result of a different configuration (key {record.get('key')}, "
-                f"this experiment's is {run.key}); use another --out, or move that folder away "
-                "to redo the run")
+                f"this experiment's is {run.key})",
+                "use another --out, or move that folder away to redo the run")
         return "done"
 
     def commit(self, run: RunSpec, work: Path, record: dict[str, Any]) -> dict[str, Any]:

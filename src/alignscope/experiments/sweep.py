@@ -123,7 +123,7 @@ def _backend(name: str, spec: ExperimentSpec, jobs: int | None, runs_per_device:
         from alignscope.experiments.backends.ray_backend import RayBackend
 
         return RayBackend(address, jobs, runs_per_device)
-    raise ConfigError(f"unknown backend {name!r}; use local or ray")
+    raise ConfigError(f"unknown backend {name!r}", "use local or ray")
 
 
 class _Scheduler:
@@ -204,7 +204,7 @@ def sweep_status(out: str | Path) -> dict[str, Any]:
     out = Path(out)
     manifest = read_manifest(out)
     if manifest is None:
-        raise ConfigError(f"{out} is not a sweep folder (no readable manifest.json); run "
+        raise ConfigError(f"{out} is not a sweep folder (no readable manifest.json)", "run "
                           "`alignscope sweep CONFIG --out DIR` first")
     store = RunStore(out)
     live = is_locked(out)

@@ -14,30 +14,97 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import BeforeValidator, Field, model_validator
+
+from alignscope.config import (
+    DEFAULT_SEED,
+    Count,
+    Flag,
+    Folder,
+    Languages,
+    Overwrite,
+    Seed,
+    options,
+    user_error,
+)
 from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.io import atomic_directory, atomic_write_json, atomic_write_text
 from alignscope.lab.grammar import Grammar, Word
 from alignscope.lab.languages import Language, LanguageSpec, Row, parse_transform
 from alignscope.lab.lexicon import PARADIGMS, LexiconSizes, build_lexicon
-from alignscope.runs import timestamp
 
 MANIFEST = "lab.json"
 TREEBANK, PARALLEL = "lab", "labpud"
 _CODE = re.compile(r"^[a-z]{2,3}$")
 
 
-@dataclass(frozen=True)
+def _assignments(value: Any) -> Any:
+    """`xx=vocab-shift,yy=head-final` -> {'xx': 'vocab-shift', 'yy': 'head-final'}."""
+    if not isinstance(value, str):
+        return value
+    result: dict[str, str] = {}
+    for item in (part.strip() for part in value.split(",")):
+        code, sep, setting = item.partition("=")
+        if item and (not sep or not code.strip() or not setting.strip()):
+            raise ValueError(f"bad item {item!r}; write LANG=VALUE, e.g. xx=vocab-shift")
+        if item:
+            result[code.strip()] = setting.strip()
+    return result
+
+
+def _shares(value: Any) -> Any:
+    """`0.1` -> 0.1; `xx=0,yy=0.3` -> {'xx': 0.0, 'yy': 0.3}."""
+    if not isinstance(value, str):
+        return value
+    try:
+        if "=" not in value:
+            return float(value)
+        return {code: float(share) for code, share in _assignments(value).items()}
+    except ValueError:
+        raise ValueError(f"{value!r}: give a number (0.1) or LANG=NUMBER items "
+                         "(xx=0,yy=0.3)") from None
+
+
+@options(frozen=True)
 class GenerateConfig:
-    languages: tuple[LanguageSpec, ...]
-    sentences: int = 50_000  # train + dev + test
-    eval_sentences: int | None = None  # dev and test each; default min(1000, sentences // 10)
-    parallel_sentences: int = 1000
-    seed: int = 1
-    sizes: LexiconSizes = field(default_factory=LexiconSizes)
+    """What `alignscope lab generate` writes (the `corpus` section of the demo)."""
+
+    languages: Languages = Field(("en", "xx", "yy"), description="Language codes (2-3 letters), "
+                             "comma-separated; the first is the source.")
+    transforms: Annotated[dict[str, str], BeforeValidator(_assignments),
+                          Flag(old_names=("transform",), metavar="LANG=T1+T2,...")] = Field(
+        default_factory=dict, description="How each language differs from the source, with "
+        "T in vocab-shift[:latin|greek|cyrillic], head-final, adj-after-noun, invert.")
+    anchor_share: Annotated[float | dict[str, float], BeforeValidator(_shares),
+                            Flag(metavar="SHARE|LANG=SHARE,...")] = Field(
+        0.1, description="Share of lexemes a vocab-shifted language keeps identical: 0.1, or "
+                         "per language, xx=0,yy=0.3.")
+    sentences: Count = Field(50_000, description="Treebank sentences (train + dev + test).")
+    eval_sentences: Count | None = Field(None, description="Dev and test sentences each "
+                                         "(default: min(1000, sentences/10)).")
+    parallel_sentences: Count = Field(1000, description="Sentences of the separate parallel "
+                                      "set (LANG_labpud).")
+    seed: Seed = Field(DEFAULT_SEED, description="Seed of the lexicons, the grammar and the "
+                       "sentences.")
+    sizes: Annotated[LexiconSizes, Flag(internal=True)] = Field(
+        default_factory=LexiconSizes, description="Open-class lexemes per part of speech and "
+                                                  "topics.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GenerateConfig:
+        user_error(language_specs, self.languages, self.transforms, self.anchor_share)
+        if self.sentences - 2 * self.heldout < 1:
+            raise ValueError(f"--sentences {self.sentences} leaves no training sentence after "
+                             f"{self.heldout} dev and {self.heldout} test sentences")
+        return self
+
+    @property
+    def specs(self) -> tuple[LanguageSpec, ...]:
+        return language_specs(self.languages, self.transforms, self.anchor_share)
 
     @property
     def heldout(self) -> int:
@@ -45,21 +112,18 @@ class GenerateConfig:
             return self.eval_sentences
         return max(1, min(1000, self.sentences // 10))
 
-    def check(self) -> None:
-        if self.parallel_sentences < 1:
-            raise ConfigError(f"--parallel-sentences must be at least 1, got "
-                              f"{self.parallel_sentences}")
-        if self.heldout < 1 or self.sentences - 2 * self.heldout < 1:
-            raise ConfigError(f"--sentences {self.sentences} leaves no training sentence after "
-                              f"{self.heldout} dev and {self.heldout} test sentences")
-
     def to_dict(self) -> dict[str, Any]:
         return {"languages": {spec.code: {"transforms": spec.transforms,
                                           "anchor_share": spec.anchor_share}
-                              for spec in self.languages},
+                              for spec in self.specs},
                 "sentences": self.sentences, "eval_sentences": self.heldout,
                 "parallel_sentences": self.parallel_sentences, "seed": self.seed,
                 "sizes": asdict(self.sizes)}
+
+
+@options(frozen=True)
+class GenerateOutput(Overwrite):
+    out: Folder = Field(description="Output folder: a data folder for --data-dir.")
 
 
 def language_specs(languages: Sequence[str], transforms: dict[str, str],
@@ -75,7 +139,7 @@ def language_specs(languages: Sequence[str], transforms: dict[str, str],
     if len(set(codes)) != len(codes):
         raise ConfigError(f"a language is given twice in {','.join(codes)}")
     shares = anchor_share if isinstance(anchor_share, dict) else dict.fromkeys(codes, anchor_share)
-    for name, where in ((transforms, "--transform"), (shares, "--anchor-share")):
+    for name, where in ((transforms, "--transforms"), (shares, "--anchor-share")):
         unknown = sorted(set(name) - set(codes))
         if unknown:
             raise ConfigError(f"{where} names {', '.join(unknown)}, not in --languages "
@@ -114,15 +178,16 @@ def _sentences(grammar: Grammar, rng: random.Random,
 def generate(config: GenerateConfig, out: str | Path, overwrite: bool = False,
              ) -> dict[str, Any]:
     """Write the corpus into `out` (atomically: a folder appears whole or not at all)."""
-    config.check()
+    from alignscope.runs import timestamp  # its result schema is heavy for `--help`
+
     out = Path(out)
     if out.exists() and not overwrite:
-        raise AlignscopeError(f"{out} already exists; choose another --out or pass --overwrite")
+        raise AlignscopeError(f"{out} already exists", "choose another --out or pass --overwrite")
     lexicon = build_lexicon(config.sizes, random.Random(f"{config.seed}-lexicon"))
     ranking = random.Random(f"{config.seed}-anchors").sample(range(len(lexicon)), len(lexicon))
     languages = [Language(spec, lexicon, frozenset(ranking[:round(spec.anchor_share * len(lexicon))]),
                           random.Random(f"{config.seed}-{spec.code}"))
-                 for spec in config.languages]
+                 for spec in config.specs]
     grammar = Grammar(lexicon, config.sizes.topics)
     rng = random.Random(f"{config.seed}-sentences")
     tokens = {language.code: [0, 0] for language in languages}  # [anchor tokens, all tokens]

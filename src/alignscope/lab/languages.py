@@ -52,7 +52,7 @@ def parse_transform(code: str, text: str) -> tuple[str | None, frozenset[str]]:
         elif name in ORDER_TRANSFORMS and not argument:
             orders.add(name)
         else:
-            raise ConfigError(f"unknown transformation {part!r} for language {code!r}; use "
+            raise ConfigError(f"unknown transformation {part!r} for language {code!r}", "use "
                               f"{', '.join(TRANSFORMS)} joined by '+' (vocab-shift:greek for "
                               "another script)")
     return script, frozenset(orders)

@@ -154,7 +154,7 @@ def shifted_vocabulary(lexicon: list[Lexeme], script: str, anchored: frozenset[i
     """New stems and affixes in `script` for every non-anchored lexeme; forms stay distinct
     from each other and from every canonical form (no accidental anchors)."""
     if script not in SCRIPTS:
-        raise ConfigError(f"unknown script {script!r} for vocab-shift; use one of "
+        raise ConfigError(f"unknown script {script!r} for vocab-shift", "use one of "
                           f"{', '.join(SCRIPTS)}")
     canonical = set(all_forms(lexicon, canonical_vocabulary(lexicon)).values())
     consonants, vowels = SCRIPTS[script]

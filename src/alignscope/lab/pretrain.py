@@ -14,18 +14,16 @@ drawn from (seed, step), so a resumed run is the run that was never interrupted.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
 import os
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
-from pydantic import model_validator
 from safetensors.torch import load_model, save_model
 from transformers import (
     BertConfig,
@@ -38,20 +36,9 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-from alignscope.config import (
-    Count,
-    Device,
-    Fraction,
-    Names,
-    NonNegativeFloat,
-    OpenUnit,
-    Rate,
-    Seed,
-    Text,
-    options,
-)
 from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.io import atomic_directory, atomic_write_json, utf8_lines
+from alignscope.lab.options import PretrainConfig
 from alignscope.lab.tokenizer import load_tokenizer, train_wordpiece
 from alignscope.progress import progress_bar
 from alignscope.runs import make_result, result_file, write_result
@@ -59,73 +46,6 @@ from alignscope.runtime import pick_device
 
 RESUME_DIR = "resume"
 _EVAL_SENTENCES = 500  # held-out sentences per language for the final held-out loss
-Objective = Literal["mlm", "clm"]
-
-
-@options(frozen=True, kw_only=True)
-class PretrainConfig:
-    """The options of `alignscope lab pretrain`, validated on construction (alignscope.config)."""
-
-    corpus: Text  # a `lab generate` folder, or any folder with text/{lang}.train.txt
-    objective: Objective = "mlm"  # mlm: a BERT (masked LM) | clm: a Llama-style decoder
-    languages: Names | None = None  # pretrain on these; None: every language found
-    tokenizer: str | None = None  # reuse this model's tokenizer; None: train one on all languages
-    vocab_size: Count = 4000
-    layers: Count = 4
-    hidden: Count = 128
-    heads: Count | None = None  # None: hidden // 64, at least 2
-    kv_heads: Count | None = None  # clm: key/value heads (grouped-query); None: one per head
-    intermediate: Count | None = None  # None: 4 x hidden (mlm), 8/3 x hidden (clm's SwiGLU)
-    max_length: Count = 128  # positions; longer sentences are truncated
-    dropout: Fraction = 0.1  # mlm: hidden and attention dropout; clm: attention dropout
-    steps: Count = 2000
-    batch_size: Count = 64
-    lr: Rate = 1e-3
-    warmup_ratio: Fraction = 0.05
-    weight_decay: NonNegativeFloat = 0.01
-    mask_prob: OpenUnit = 0.15  # mlm only
-    seed: Seed = 1
-    save_every: Count = 500
-    log_every: Count = 50
-    threads: Count | None = None
-    device: Device = "auto"
-
-    @model_validator(mode="after")
-    def _shapes(self) -> PretrainConfig:
-        if self.hidden % self.num_heads:
-            raise ValueError(f"--hidden {self.hidden} is not divisible by --heads "
-                             f"{self.num_heads}: choose heads that divide the hidden size")
-        if self.kv_heads is not None and self.objective != "clm":
-            raise ValueError("--kv-heads applies to --objective clm only (a BERT has one key/"
-                             "value head per attention head): drop it or add --objective clm")
-        if self.kv_heads is not None and self.num_heads % self.kv_heads:
-            raise ValueError(f"--kv-heads {self.kv_heads} must divide --heads {self.num_heads}")
-        return self
-
-    @property
-    def num_heads(self) -> int:
-        return self.heads or max(2, self.hidden // 64)
-
-    @property
-    def intermediate_size(self) -> int:
-        if self.intermediate:
-            return self.intermediate
-        if self.objective == "mlm":
-            return 4 * self.hidden
-        # SwiGLU has three matrices: 8/3 x hidden matches a 4 x hidden MLP's parameters.
-        return 32 * math.ceil(8 * self.hidden / 3 / 32)
-
-    def identity(self) -> str:
-        """What a resumed run must share with the interrupted one (not threads or device).
-        Options added after the masked-LM lab count only when set, so that models pretrained
-        before keep their identity (the demo reuses them)."""
-        fields = {k: v for k, v in dataclasses.asdict(self).items()
-                  if k not in ("threads", "device", "save_every")
-                  and not (k in _LATER and v == _LATER[k])}
-        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
-
-
-_LATER = {"objective": "mlm", "kv_heads": None}
 
 
 def corpus_languages(corpus: Path) -> list[str]:
@@ -219,7 +139,7 @@ def _build(config: PretrainConfig, tokenizer: PreTrainedTokenizerFast,
     if config.objective == "clm":
         return LlamaForCausalLM(LlamaConfig(
             vocab_size=len(tokenizer), hidden_size=config.hidden,
-            num_hidden_layers=config.layers, num_attention_heads=config.num_heads,
+            num_hidden_layers=config.num_blocks, num_attention_heads=config.num_heads,
             num_key_value_heads=config.kv_heads or config.num_heads,
             intermediate_size=config.intermediate_size,
             max_position_embeddings=config.max_length, attention_dropout=config.dropout,
@@ -227,7 +147,7 @@ def _build(config: PretrainConfig, tokenizer: PreTrainedTokenizerFast,
             pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
             eos_token_id=tokenizer.eos_token_id))
     bert = BertConfig(vocab_size=len(tokenizer), hidden_size=config.hidden,
-                      num_hidden_layers=config.layers, num_attention_heads=config.num_heads,
+                      num_hidden_layers=config.num_blocks, num_attention_heads=config.num_heads,
                       intermediate_size=config.intermediate_size,
                       max_position_embeddings=config.max_length,
                       hidden_dropout_prob=config.dropout,
@@ -249,7 +169,7 @@ def pretrain(config: PretrainConfig, out: str | Path, overwrite: bool = False,
                           f"(it has {','.join(available)})")
     if result_file(out, "pretrain").exists():
         if not overwrite:
-            raise AlignscopeError(f"{out} already holds a pretrained model; choose another --out "
+            raise AlignscopeError(f"{out} already holds a pretrained model", "choose another --out "
                                   "or pass --overwrite")
         shutil.rmtree(out)
     state = _load_resume(out / RESUME_DIR, config)
@@ -315,7 +235,7 @@ def pretrain(config: PretrainConfig, out: str | Path, overwrite: bool = False,
         "steps": step, "final_loss": history[-1]["loss"] if history else None,
         "heldout": evaluation, "seconds_this_session": round(time.perf_counter() - started, 1),
     }, source_language=None, random_init=[],
-        model={"name": str(out), "source": None, "num_blocks": config.layers,
+        model={"name": str(out), "source": None, "num_blocks": config.num_blocks,
                "hidden_size": config.hidden},
         config=dataclasses.asdict(config))
     _export(out, model, tokenizer, history, result)
@@ -363,7 +283,7 @@ def _load_resume(directory: Path, config: PretrainConfig) -> dict[str, Any] | No
     if state["identity"] != config.identity():
         raise AlignscopeError(
             f"{directory.parent} holds an unfinished pretraining run with another configuration "
-            f"({json.dumps(state['config'])}); use the same options to resume it, another --out, "
+            f"({json.dumps(state['config'])})", "use the same options to resume it, another --out, "
             "or --overwrite")
     return state
 

@@ -143,7 +143,7 @@ def load_encoder(name_or_path: str | Path, *, revision: str | None = None,
             "once (it is cached afterwards)") from error
     except ValueError as error:
         if "trust_remote_code" in str(error):
-            raise AlignscopeError(f"model {name_or_path!r} needs custom code; pass "
+            raise AlignscopeError(f"model {name_or_path!r} needs custom code", "pass "
                                   "--trust-remote-code if you trust it") from error
         if Path(source).exists():
             raise AlignscopeError(f"cannot load the model folder {source}: "
@@ -191,4 +191,4 @@ def set_pad_token(tokenizer: Any, name: str) -> None:
             tokenizer.pad_token = token
             return
     raise AlignscopeError(f"the tokenizer of {name!r} has no pad, EOS, BOS or UNK token to pad "
-                          "batches with; add one with tokenizer.add_special_tokens and save it")
+                          "batches with", "add one with tokenizer.add_special_tokens and save it")

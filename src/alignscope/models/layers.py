@@ -12,10 +12,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.layer_names import LayerSelection
+
+# Which parameters of the selected layers an ablation touches (alignscope.models.reinit).
+Scope = Literal["all", "attention", "ffn", "layernorm"]
 
 if TYPE_CHECKING:  # torch is imported where modules are searched
     from torch import nn

@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import math
 import re
+import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -37,14 +38,14 @@ from torch import nn
 
 from alignscope.errors import ConfigError, UnknownNameError
 from alignscope.layer_names import LayerSelection, check_blocks
-from alignscope.models.layers import find_blocks, find_embeddings
+from alignscope.models.layers import Scope, find_blocks, find_embeddings
 
 try:
     from transformers.initialization import guard_torch_init_functions
 except ImportError:  # transformers 4.x has no init flags to honour
     guard_torch_init_functions = contextlib.nullcontext  # type: ignore[assignment]
 
-SCOPES = ("all", "attention", "ffn", "layernorm")
+SCOPES: tuple[str, ...] = typing.get_args(Scope)
 SCHEMES = ("model", "torch-default", "normal:SIGMA")
 _HF_FLAG = "_is_hf_initialized"
 
@@ -104,7 +105,7 @@ def reinitialize(model: nn.Module, layers: LayerSelection | None = None, *,
     """
     init = parse_scheme(scheme)
     if init.kind == "model" and not callable(getattr(model, "_init_weights", None)):
-        raise ConfigError(f"{type(model).__name__} has no _init_weights; use the "
+        raise ConfigError(f"{type(model).__name__} has no _init_weights", "use the "
                           "torch-default or normal:SIGMA init scheme")
     modules = dict(model.named_modules())
     selected = _select(model, modules, layers, regex, scope)
@@ -247,7 +248,7 @@ def _check_selectable(model: nn.Module, targets: dict[str, torch.Tensor]) -> Non
     for name, tensor in others:
         owner = storages.get(tensor.untyped_storage().data_ptr())
         if owner is not None and name not in targets:
-            raise ConfigError(f"{owner} shares its storage with {name} (tied weights); select "
+            raise ConfigError(f"{owner} shares its storage with {name} (tied weights)", "select "
                               "both or neither")
 
 

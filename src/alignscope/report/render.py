@@ -396,7 +396,7 @@ def render_report(sweep: str | Path, out: str | Path) -> dict[str, Path]:
     """Write the report of a sweep folder; returns the paths of report.md and report.html."""
     sweep, out = Path(sweep), Path(out)
     if read_manifest(sweep) is None:
-        raise ConfigError(f"{sweep} is not a sweep folder (no readable manifest.json); pass the "
+        raise ConfigError(f"{sweep} is not a sweep folder (no readable manifest.json)", "pass the "
                           "--out folder of `alignscope sweep`")
     builder = ReportBuilder(sweep, out)
     if not builder.tables.scores and not builder.tables.similarity:

@@ -38,7 +38,7 @@ class TransferTable:
 def render_table(header: list[str], body: list[list[str]], fmt: str, caption: str) -> str:
     """Markdown (with the caption above), CSV or a booktabs LaTeX tabular."""
     if fmt not in FORMATS:
-        raise AlignscopeError(f"unknown table format {fmt!r}; use one of {', '.join(FORMATS)}")
+        raise AlignscopeError(f"unknown table format {fmt!r}", f"use one of {', '.join(FORMATS)}")
     if fmt == "csv":
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator="\n").writerows([header, *body])

@@ -1,4 +1,5 @@
-"""Version-1 result files (alignscope before the layer vocabulary) read as version 2.
+"""Version-1 result files (alignscope before the layer vocabulary) read as version 2, with a
+deprecation warning: alignscope 0.3 reads version 2 only.
 
 Version 1 numbered analysis layers by hidden state (0 = embeddings, k = block k-1's output)
 and RANDOM-INIT layers by block (`0-1`); both become layer names. A v1 `evaluate` file has no
@@ -12,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from alignscope.errors import DataFormatError
+from alignscope.errors import DataFormatError, deprecated
 from alignscope.layer_names import EMBEDDINGS, block_name, layer_names, parse_layers
 from alignscope.runs.schema import SCHEMA_VERSION, Kind
 
@@ -34,7 +35,10 @@ def v1_kind(data: dict[str, Any], path: Path) -> Kind:
 
 def upgrade(data: dict[str, Any], kind: Kind, path: Path,
             sibling: dict[str, Any] | None) -> dict[str, Any]:
-    """A v1 result in the v2 shape; `sibling` is the finetune results beside an evaluation."""
+    """A v1 result in the v2 shape; `sibling` is the finetune results beside an evaluation.
+    Reading version 1 is deprecated: it warns, naming the release that stops it."""
+    deprecated(f"reading the version-1 result file {path}",
+               "a result written by alignscope 0.2 (run its command again)")
     out = {**data, "schema_version": SCHEMA_VERSION, "kind": kind,
            "versions": data.get("versions", {}), "config": data.get("config", {}),
            "created": data.get("created", "")}
@@ -55,7 +59,7 @@ def _finetune(data: dict[str, Any]) -> dict[str, Any]:
     model["num_blocks"] = model.pop("num_layers", None)
     spec = old.get("layers")
     if spec:
-        selection = parse_layers(spec)
+        selection = parse_layers(spec, bare=True)
         names, spec = selection.names, str(selection)
     else:
         names = _layers_of_tensors([t["name"] for t in old.get("tensors", [])])

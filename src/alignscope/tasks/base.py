@@ -1,9 +1,9 @@
-"""Task registry: what a fine-tuning task reads, predicts, and how it is scored.
+"""What a fine-tuning task reads, predicts, and how it is scored.
 
 A task works at the word level: the training loop turns subword windows into one vector per
 word and hands the task head a tensor [batch, words, hidden] with a word mask. Adding a task
-means subclassing `Task` (or `tagging.WordTagging` for one label per word) and decorating it
-with `@register_task`.
+means subclassing `Task` (or `tagging.WordTagging` for one label per word) and registering it:
+`alignscope.tasks.register_task` (a plug-in) or a lazy entry of `alignscope.tasks.TASKS`.
 """
 
 from __future__ import annotations
@@ -20,22 +20,9 @@ from alignscope.data.conllu import read_conllu
 from alignscope.data.registry import ResolvedDataset
 from alignscope.data.sentence import Sentence
 from alignscope.errors import AlignscopeError
-from alignscope.registry import Registry
 
 IGNORE_INDEX = -100
 Labels = dict[str, list[str]]  # JSON-serialisable label vocabularies, saved with the checkpoint
-
-TASKS: Registry[type[Task]] = Registry("task")
-
-
-def register_task(cls: type[Task]) -> type[Task]:
-    return TASKS.register(cls.name, cls)
-
-
-def get_task(name: str, **options: Any) -> Task:
-    """Instantiate a registered task; `options` are its constructor's keyword arguments."""
-    return TASKS[name](**options)
-
 
 _CONLLU_LAYERS = {"upos": "no UPOS annotation ('_' in column 4)",
                   "heads": "no dependency tree ('_' in HEAD)"}

@@ -18,7 +18,7 @@ from alignscope.data.ner import IobSource, read_iob, write_iob
 from alignscope.data.registry import ResolvedDataset
 from alignscope.data.sentence import Sentence
 from alignscope.errors import AlignscopeError, DataFormatError
-from alignscope.tasks.base import Labels, register_task
+from alignscope.tasks.base import Labels
 from alignscope.tasks.metrics import span_scores
 from alignscope.tasks.tagging import WordTagging
 
@@ -48,7 +48,6 @@ def strict_iob2(tags: Sequence[str]) -> list[str]:
     return repaired
 
 
-@register_task
 class NamedEntityRecognition(WordTagging):
     name = "ner"
     label_key = "ner"

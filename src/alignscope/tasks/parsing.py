@@ -22,13 +22,7 @@ from alignscope.data.sentence import Sentence
 from alignscope.errors import ConfigError
 from alignscope.models.biaffine import BiaffineParserHead, ParserOutput
 from alignscope.models.decoding import max_spanning_tree
-from alignscope.tasks.base import (
-    IGNORE_INDEX,
-    Labels,
-    Task,
-    read_annotated_conllu,
-    register_task,
-)
+from alignscope.tasks.base import IGNORE_INDEX, Labels, Task, read_annotated_conllu
 from alignscope.tasks.metrics import DEPREL_SCORINGS, DeprelScoring, attachment_scores
 
 
@@ -37,7 +31,6 @@ class ParsePrediction(TypedDict):
     deprels: list[str]
 
 
-@register_task
 class DependencyParsing(Task):
     name = "parsing"
     main_metric = "las"
@@ -45,7 +38,7 @@ class DependencyParsing(Task):
 
     def __init__(self, deprel: DeprelScoring = "universal") -> None:
         if deprel not in DEPREL_SCORINGS:
-            raise ConfigError(f"unknown DEPREL scoring {deprel!r}; use "
+            raise ConfigError(f"unknown DEPREL scoring {deprel!r}", "use "
                               f"{' or '.join(DEPREL_SCORINGS)}")
         self.deprel_scoring: DeprelScoring = deprel
 

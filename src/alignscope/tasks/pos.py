@@ -8,11 +8,10 @@ from pathlib import Path
 from alignscope.data.conllu import write_conllu
 from alignscope.data.registry import ResolvedDataset
 from alignscope.data.sentence import UPOS_TAGS, Sentence
-from alignscope.tasks.base import Labels, read_annotated_conllu, register_task
+from alignscope.tasks.base import Labels, read_annotated_conllu
 from alignscope.tasks.tagging import WordTagging
 
 
-@register_task
 class PosTagging(WordTagging):
     name = "pos"
     label_key = "upos"

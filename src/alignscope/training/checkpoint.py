@@ -38,7 +38,7 @@ def load_checkpoint(run_dir: str | Path, device: torch.device,
     directory = checkpoint_dir(run_dir)
     task_file = directory / CHECKPOINT_TASK
     if not task_file.is_file():
-        raise AlignscopeError(f"{run_dir} is not a fine-tuned checkpoint (no {CHECKPOINT_TASK}); pass "
+        raise AlignscopeError(f"{run_dir} is not a fine-tuned checkpoint (no {CHECKPOINT_TASK})", "pass "
                               "the --out directory of `alignscope finetune`")
     meta = _read_meta(task_file)
     if not (directory / CHECKPOINT_HEAD).is_file():

@@ -1,35 +1,46 @@
-"""The fine-tuning and evaluation options. Defaults follow XTREME's udpos recipe (see README).
+"""The options of `finetune` and `evaluate`. Defaults follow XTREME's udpos recipe (see README).
 
 Both are validated pydantic dataclasses (see `alignscope.config`): a wrong type, a value out of
 range or an impossible combination fails when the object is built, before any data is read.
+Nothing here imports torch; the validators that parse an init scheme or build a task import
+their module when they run.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, field
+from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from alignscope.config import (
+    DATA_DIR_HELP,
+    DEFAULT_SEED,
     Count,
+    DataDir,
+    Datasets,
     Device,
+    Flag,
+    Folder,
     Fraction,
-    NameList,
+    Layers,
+    Model,
+    ModelFiles,
     NonNegativeFloat,
+    Overwrite,
+    Precision,
     Rate,
     Seed,
     Text,
     options,
     user_error,
 )
-from alignscope.encoding.precision import PrecisionName
 from alignscope.errors import ConfigError
 from alignscope.layer_names import parse_layers
-from alignscope.models.reinit import SCOPES, parse_scheme
-from alignscope.tasks import get_task
+from alignscope.models.layers import Scope
+from alignscope.tasks import TASKS
 
 DEFAULT_MAX_LENGTH = 128  # subwords per window (XTREME)
 
@@ -41,55 +52,89 @@ def _split_groups(value: Any) -> Any:
 
 # Layer groups; each is checked for syntax before the model (and so its depth) is known.
 LayerGroups = Annotated[list[Text], BeforeValidator(_split_groups)]
+Deprel = Literal["universal", "full"]
+
+_DEVICE = "auto, cpu, cuda, cuda:N or mps."
+_PRECISION = "Forward passes in fp32, bf16, fp16 (CUDA) or auto (bf16 on CUDA, fp32 elsewhere)."
+_TASK_OPTIONS = "The task's keyword arguments (--deprel sets parsing's)."
 
 
-@options
-class FinetuneConfig:
-    FLAGS: ClassVar[dict[str, str]] = {"reinit_scope": "--scope", "reinit_scheme": "--init-scheme"}
+@options(frozen=True)
+class FinetuneConfig(ModelFiles):
+    """What `alignscope finetune` runs."""
 
-    model: Text
-    train: Text
-    eval: NameList = field(default_factory=list)
-    task: Text = "pos"
-    dev: Text | None = None  # default: the dev split of the training treebank
-    data_dir: str | None = None
-    seed: Seed = 1
+    model: Model = Field(description="Hub id or local folder of the model (encoder or decoder).")
+    train: Annotated[Text, Flag(metavar="DATASET")] = Field(
+        description="Training set of the source language, e.g. ud:en_ewt.")
+    eval: Datasets = Field(default_factory=list, description="Zero-shot test sets, "
+                           "comma-separated, e.g. ud:fr_pud,ud:de_gsd (the training "
+                           "treebank's own test set is always scored).")
+    task: Annotated[str, Flag(metavar="|".join(TASKS.names))] = Field(
+        "pos", description="The task: part-of-speech tagging, dependency parsing or named "
+                           "entities.")
+    dev: Annotated[Text, Flag(metavar="DATASET")] | None = Field(
+        None, description="Dev set that selects the model (default: the training treebank's dev split).")
+    data_dir: DataDir | None = Field(None, description=DATA_DIR_HELP)
+    seed: Seed = Field(DEFAULT_SEED, description="Seed of the run: head, data order, dropout, "
+                       "re-initialisation.")
     # RANDOM-INIT
-    random_init: str | None = None  # layers: "block.0-1", "block.10,block.11", "embeddings"
-    random_init_regex: str | None = None  # parity with the authors' parameter-name regexes
-    reinit_scope: str = "all"  # all | attention | ffn | layernorm
-    reinit_scheme: str = "model"  # model | torch-default | normal:SIGMA
-    # post-hoc ablations (reinit_scope narrows them too)
-    freeze: str | None = None  # layers not trained, e.g. "block.0-5"
-    revert: LayerGroups = field(default_factory=list)  # reset to pretrained after training
+    random_init: Layers | None = Field(None, description="Layers re-initialised before "
+                                    "fine-tuning: block.0-1, block.10,block.11, embeddings "
+                                    "(docs/layers.md).")
+    random_init_regex: Annotated[str, Flag(metavar="REGEX")] | None = Field(
+        None, description="Re-initialise the parameters whose names match this regex (the authors' "
+                           "selection).")
+    scope: Annotated[Scope, Flag(old_names=("reinit_scope",))] = Field(
+        "all", description="What --random-init, --freeze and --revert touch in their layers: "
+                           "all, attention, ffn or layernorm.")
+    init_scheme: Annotated[str, Flag(old_names=("reinit_scheme",), metavar="SCHEME")] = Field(
+        "model", description="How re-initialised parameters are drawn: model (the model's own "
+                             "initialiser), torch-default or normal:SIGMA.")
+    # post-hoc ablations (scope narrows them too)
+    freeze: Layers | None = Field(None, description="Layers not trained, e.g. block.0-5.")
+    revert: Annotated[LayerGroups, Flag(metavar="GROUPS")] = Field(
+        default_factory=list, description="Layer groups reset to their pretrained weights after training "
+                                           "and evaluated again, separated by ';', e.g. "
+                                           "'block.0-1;block.2-3'.")
     # optimisation (XTREME udpos: lr 2e-5, 10 epochs, batch 32, max length 128)
-    epochs: Count = 10
-    lr: Rate = 2e-5
-    head_lr: Rate | None = None  # task head learning rate; None: same as lr
-    batch_size: Count = 32
-    max_length: Count = DEFAULT_MAX_LENGTH
-    warmup_ratio: Fraction = 0.1
-    weight_decay: NonNegativeFloat = 0.0
-    max_grad_norm: Rate = 1.0
-    dropout: Fraction = 0.1  # task head dropout; the encoder keeps its own config's dropout
-    max_steps: Count | None = None
-    max_train_sentences: Count | None = None
-    max_dev_sentences: Count | None = None
-    max_eval_sentences: Count | None = None  # score the first N sentences of each eval set
-    eval_batch_size: Count = 64
+    epochs: Count = Field(10, description="Passes over the training set.")
+    lr: Rate = Field(2e-5, description="Peak learning rate (linear warm-up and decay).")
+    head_lr: Rate | None = Field(None, description="Learning rate of the task head (default: "
+                                 "--lr).")
+    batch_size: Count = Field(32, description="Training sentences per update.")
+    max_length: Count = Field(DEFAULT_MAX_LENGTH, description="Subwords per window; longer "
+                              "sentences are read in several windows.")
+    warmup_ratio: Fraction = Field(0.1, description="Share of the updates that warm the "
+                                   "learning rate up.")
+    weight_decay: NonNegativeFloat = Field(0.0, description="AdamW weight decay.")
+    max_grad_norm: Rate = Field(1.0, description="Gradient norm clipping.")
+    dropout: Fraction = Field(0.1, description="Dropout of the task head (the model keeps its "
+                              "own).")
+    max_steps: Count | None = Field(None, description="Stop after this many updates.")
+    max_train_sentences: Count | None = Field(None, description="Train on the first N "
+                                              "sentences.")
+    max_dev_sentences: Count | None = Field(None, description="Select on the first N dev "
+                                            "sentences.")
+    max_eval_sentences: Count | None = Field(None, description="Score the first N sentences "
+                                             "of each test set.")
+    eval_batch_size: Count = Field(64, description="Sentences per batch when scoring.")
     # runtime
-    device: Device = "auto"  # auto | cpu | cuda | cuda:N
-    precision: PrecisionName | None = None  # default auto: bf16 on CUDA, else fp32
-    bf16: bool | None = None  # deprecated: True = precision auto, False = fp32
-    dtype: Literal["float32", "bfloat16", "float16"] = "float32"  # the weights' dtype
-    # "auto": spread a large model over GPUs and CPU (accelerate); the strategies it knows
-    device_map: Literal["auto", "balanced", "balanced_low_0", "sequential"] | None = None
-    threads: Count | None = None  # CPU threads for torch; None: torch's default
-    write_predictions: bool = False
-    task_options: dict[str, Any] = field(default_factory=dict)
-    revision: str | None = None
-    trust_remote_code: bool = False
-    allow_pickle: bool = False
+    device: Device = Field("auto", description=_DEVICE)
+    precision: Precision = Field("auto", description=_PRECISION)
+    dtype: Literal["float32", "bfloat16", "float16"] = Field(
+        "float32", description="Dtype the weights are loaded in.")
+    # the strategies accelerate knows
+    device_map: Literal["auto", "balanced", "balanced_low_0", "sequential"] | None = Field(
+        None, description="auto: spread a model larger than one GPU over the GPUs and the CPU "
+                          "(needs alignscope[big]).")
+    threads: Count | None = Field(None, description="CPU threads for torch (default: torch's "
+                                  "choice; 1 is fastest on a busy machine).")
+    write_predictions: bool = Field(False, description="Also write the predictions, in the "
+                                    "input's format, to OUT/predictions/.")
+    deprel: Deprel | None = Field(None, description="Parsing: score DEPRELs as universal "
+                                  "relations (the default) or in full, with subtypes.")
+    task_options: Annotated[dict[str, Any], Flag(internal=True)] = Field(
+        default_factory=dict, description=_TASK_OPTIONS)
 
     @field_validator("random_init", "freeze")
     @classmethod
@@ -97,16 +142,13 @@ class FinetuneConfig:
         if spec is not None and not spec.strip():
             raise ValueError("empty: give layers such as block.0-1, block.10,block.11 or "
                              "embeddings, or leave it out for a reference run")
-        if spec is not None:
-            user_error(parse_layers, spec)  # syntax; the block count is checked on load
-        return spec
+        # Syntax only (the block count is checked on load), then the canonical spelling.
+        return None if spec is None else str(user_error(parse_layers, spec))
 
     @field_validator("revert")
     @classmethod
     def _groups(cls, groups: list[str]) -> list[str]:
-        for spec in groups:
-            user_error(parse_layers, spec)
-        return groups
+        return [str(user_error(parse_layers, spec)) for spec in groups]
 
     @field_validator("random_init_regex")
     @classmethod
@@ -120,53 +162,69 @@ class FinetuneConfig:
                 raise ValueError("empty: give a parameter-name pattern, or leave it out")
         return regex
 
-    @field_validator("reinit_scheme")
+    @field_validator("init_scheme")
     @classmethod
     def _scheme(cls, scheme: str) -> str:
+        from alignscope.models.reinit import parse_scheme
+
         user_error(parse_scheme, scheme)
         return scheme
 
-    @field_validator("reinit_scope")
+    @field_validator("task")
     @classmethod
-    def _scope(cls, scope: str) -> str:
-        if scope not in SCOPES:
-            raise ValueError(f"must be one of {', '.join(SCOPES)}")
-        return scope
+    def _task(cls, task: str) -> str:
+        return user_error(TASKS.check, task)
 
     @model_validator(mode="after")
     def _combinations(self) -> FinetuneConfig:
-        user_error(check_task, self.task, self.task_options)
+        user_error(check_task, self.task, self.task_arguments())
         if self.max_length < 8:
             raise ValueError(f"--max-length (max_length) must be at least 8 subwords (room for "
                              f"the special tokens and a word), got {self.max_length}")
         selected = self.random_init is not None or self.random_init_regex is not None
-        if not selected and self.reinit_scheme != "model":
-            raise ValueError("--init-scheme (reinit_scheme) applies to re-initialised layers: "
+        if not selected and self.init_scheme != "model":
+            raise ValueError("--init-scheme (init_scheme) applies to re-initialised layers: "
                              "add --random-init LAYERS (or --random-init-regex), or drop it")
-        if not (selected or self.freeze or self.revert) and self.reinit_scope != "all":
-            raise ValueError("--scope (reinit_scope) narrows layer ablations: add --random-init, "
+        if not (selected or self.freeze or self.revert) and self.scope != "all":
+            raise ValueError("--scope (scope) narrows layer ablations: add --random-init, "
                              "--freeze or --revert LAYERS, or drop it")
         return self
+
+    def task_arguments(self) -> dict[str, Any]:
+        """The task's keyword arguments: `task_options` and --deprel."""
+        return task_arguments(self.task_options, self.deprel)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-@options(frozen=True, kw_only=True)
+@options(frozen=True)
+class FinetuneOutput(Overwrite):
+    out: Folder = Field(Path("runs/run"), description="Run folder: results.json, checkpoint/, "
+                      "predictions/.")
+
+
+@options(frozen=True)
 class EvaluateConfig:
     """What `alignscope evaluate` runs: a finetune run folder scored on other datasets."""
 
-    checkpoint: Path
-    eval: NameList
-    out: Path | None = None
-    data_dir: str | None = None
-    batch_size: Count = 64
-    device: Device = "auto"
-    precision: PrecisionName | None = None  # default auto: bf16 on CUDA, else fp32
-    bf16: bool | None = None  # deprecated: True = precision auto, False = fp32
-    write_predictions: bool = False
-    max_sentences: Count | None = None
-    task_options: dict[str, Any] = field(default_factory=dict)  # override the checkpoint's
+    checkpoint: Folder = Field(description="A finetune run folder.")
+    eval: Datasets = Field(description="Datasets to score, comma-separated, e.g. "
+                           "ud:fr_pud,ud:ja_gsd.")
+    out: Folder | None = Field(None, description="Output folder: evaluation.json, predictions/ "
+                             "(default: the run folder).")
+    data_dir: DataDir | None = Field(None, description=DATA_DIR_HELP)
+    batch_size: Count = Field(64, description="Sentences per batch.")
+    device: Device = Field("auto", description=_DEVICE)
+    precision: Precision = Field("auto", description=_PRECISION)
+    write_predictions: bool = Field(False, description="Also write the predictions, in the "
+                                    "input's format, to OUT/predictions/.")
+    max_sentences: Count | None = Field(None, description="Score the first N sentences of "
+                                        "each set.")
+    deprel: Deprel | None = Field(None, description="Parsing: score DEPRELs as universal "
+                                  "relations or in full (default: as the run was trained).")
+    task_options: Annotated[dict[str, Any], Flag(internal=True)] = Field(
+        default_factory=dict, description=_TASK_OPTIONS + " They override the run's.")
 
     @model_validator(mode="after")
     def _some_data(self) -> EvaluateConfig:
@@ -174,11 +232,26 @@ class EvaluateConfig:
             raise ValueError("eval (--eval) names no dataset: give e.g. ud:fr_pud,ud:ja_gsd")
         return self
 
+    def task_arguments(self) -> dict[str, Any]:
+        """The task's keyword arguments that override the run's: `task_options`, --deprel."""
+        return task_arguments(self.task_options, self.deprel)
+
+
+def task_arguments(task_options: dict[str, Any], deprel: str | None) -> dict[str, Any]:
+    if deprel is not None and task_options.get("deprel", deprel) != deprel:
+        raise ConfigError(f"--deprel {deprel} contradicts task_options deprel "
+                          f"{task_options['deprel']}", "give one of them")
+    return {**task_options, **({"deprel": deprel} if deprel is not None else {})}
+
 
 def check_task(name: str, task_options: dict[str, Any]) -> None:
-    """An unknown task or task option fails here, not after the data is read."""
-    try:
-        get_task(name, **task_options)
-    except TypeError:
-        raise ConfigError(f"task {name!r} takes no option(s) {', '.join(task_options)}") from None
+    """An unknown task option fails here, not after the data is read (the task's module is
+    imported only when it has options to check)."""
+    if task_options:
+        from alignscope.tasks import get_task
 
+        try:
+            get_task(name, **task_options)
+        except TypeError:
+            raise ConfigError(f"task {name!r} takes no option(s) "
+                              f"{', '.join(task_options)}") from None

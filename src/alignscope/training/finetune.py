@@ -18,7 +18,7 @@ from alignscope.data.registry import DatasetRef, ResolvedDataset, parse_ref, res
 from alignscope.data.sentence import Sentence
 from alignscope.encoding.batching import length_grouped_batches
 from alignscope.encoding.collate import collate_words, pad_id_of
-from alignscope.encoding.precision import autocast, check_precision, resolve_precision
+from alignscope.encoding.precision import autocast, check_precision
 from alignscope.encoding.words import WordAligner, aligner_for
 from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.layer_names import parse_layers
@@ -82,12 +82,12 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
     out = check_out_folder(out)
     resolve_model_source(config.model, config.allow_pickle)  # a local model folder is complete
     pick_device(config.device)  # available (CUDA asked on a machine without it)
-    precision = resolve_precision(config.precision, default="auto", bf16=config.bf16)
+    precision = config.precision
     results_path = result_file(out, "finetune")
     if results_path.exists() and not overwrite:
-        raise AlignscopeError(f"{results_path} already exists; choose another --out or "
+        raise AlignscopeError(f"{results_path} already exists", "choose another --out or "
                               "pass --overwrite")
-    task = get_task(config.task, **config.task_options)
+    task = get_task(config.task, **config.task_arguments())
     data = _resolve_data(config)  # fail on bad references before any heavy work
     shared = shared or SharedData()
     train_sentences = shared.read(task, data.train, config.max_train_sentences)
@@ -141,10 +141,10 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
         "metric": task.main_metric,
         "seed": config.seed,
         "reinit": {"spec": ablations.reinit_spec,
-                   "regex": config.random_init_regex, "scope": config.reinit_scope,
-                   "scheme": config.reinit_scheme, "seed": config.seed,
+                   "regex": config.random_init_regex, "scope": config.scope,
+                   "scheme": config.init_scheme, "seed": config.seed,
                    "tensors": [r.to_dict() for r in ablations.reinit]},
-        "freeze": {"layers": ablations.frozen_layers, "scope": config.reinit_scope,
+        "freeze": {"layers": ablations.frozen_layers, "scope": config.scope,
                    "tensors": [r.to_dict() for r in ablations.frozen]} if config.freeze else None,
         "revert": reverts,
         "data": {"train": _describe(data.train, train_sentences),
@@ -157,10 +157,10 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
         model={"name": config.model, "source": encoder.source,
                "class": type(encoder.model).__name__, "num_blocks": encoder.num_blocks,
                "hidden_size": encoder.hidden_size},
-        config={**config.to_dict(), "precision": precision, "bf16": None})
+        config=config.to_dict())
     save_checkpoint(out / CHECKPOINT_DIR, model, encoder, task, labels, {
         "model": config.model, "dropout": config.dropout, "max_length": config.max_length,
-        "task_options": config.task_options, "seed": config.seed,
+        "task_options": config.task_arguments(), "seed": config.seed,
         "source_language": data.train.language, "random_init": random_init})
     write_result(out, results)  # last: its presence marks a finished run
     return results
@@ -181,14 +181,14 @@ def _ablate(model: torch.nn.Module, config: FinetuneConfig) -> _Ablations:
     depth = len(find_blocks(model))
     specs = [spec for spec in (config.random_init, config.freeze) if spec] + config.revert
     layers = {spec: parse_layers(spec, depth) for spec in specs}
-    points = [revert_point(model, layers[spec], scope=config.reinit_scope)
+    points = [revert_point(model, layers[spec], scope=config.scope)
               for spec in config.revert]
     reinit = []
     if config.random_init or config.random_init_regex:
         reinit = reinitialize(model, layers.get(config.random_init or ""),
-                              regex=config.random_init_regex, scope=config.reinit_scope,
-                              scheme=config.reinit_scheme, seed=config.seed)
-    frozen = freeze(model, layers[config.freeze], scope=config.reinit_scope) \
+                              regex=config.random_init_regex, scope=config.scope,
+                              scheme=config.init_scheme, seed=config.seed)
+    frozen = freeze(model, layers[config.freeze], scope=config.scope) \
         if config.freeze else []
     return _Ablations(reinit, frozen, points,
                       str(layers[config.random_init]) if config.random_init else None,
