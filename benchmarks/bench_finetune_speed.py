@@ -26,6 +26,14 @@ snapshot and checkpoint writing, included). On CUDA the peak allocated GPU memor
     .venv/bin/python benchmarks/bench_finetune_speed.py --model ~/.cache/alignscope/e5-small \
         --train-sentences 1000 --epochs 1 --repeats 2 --out runs/bench_finetune_speed.json
 
+Decoders (issue 17): `--model ~/.cache/alignscope/gemma3-270m` times the same job on a decoder
+LLM. Where transformers has no `...ForTokenClassification` for the architecture (Gemma 3), the
+HF side trains `AutoModel` + dropout + a linear layer through the same Trainer, labels on the
+first subword as in the recipe above. `--freeze-embeddings` keeps the input embedding table out
+of training on both sides (`--freeze embeddings` in alignscope). `--random-weights` builds the
+model from `--model`'s config.json with random weights (the folder then needs only the config
+and the tokenizer), for a machine the weights cannot be copied to.
+
 This is a benchmark, not a test: nothing here asserts.
 """
 
@@ -120,10 +128,44 @@ def _hf_features(tokenizer: Any, sentences: list[Any], max_length: int) -> list[
     return features
 
 
+def _hf_tagger(args: argparse.Namespace, num_labels: int) -> Any:
+    """The architecture's own token-classification model, or AutoModel + dropout + a linear
+    layer where transformers has none (Gemma 3)."""
+    import torch
+    from transformers import AutoConfig, AutoModel, AutoModelForTokenClassification
+    from transformers.models.auto.modeling_auto import (
+        MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES,
+    )
+
+    config = AutoConfig.from_pretrained(args.model)
+    if config.model_type in MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES:
+        return AutoModelForTokenClassification.from_pretrained(
+            args.model, num_labels=num_labels, use_safetensors=True)
+
+    class Tagger(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = AutoModel.from_pretrained(args.model, use_safetensors=True)
+            self.dropout = torch.nn.Dropout(0.1)
+            self.classifier = torch.nn.Linear(config.hidden_size, num_labels)
+
+        def get_input_embeddings(self) -> torch.nn.Module:
+            return self.encoder.get_input_embeddings()
+
+        def forward(self, input_ids: Any, attention_mask: Any, labels: Any = None) -> Any:
+            hidden = self.encoder(input_ids=input_ids,
+                                  attention_mask=attention_mask).last_hidden_state
+            logits = self.classifier(self.dropout(hidden))
+            loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(),
+                                                     labels.flatten(), ignore_index=-100)
+            return {"loss": loss, "logits": logits}
+
+    return Tagger()
+
+
 def run_hf(args: argparse.Namespace) -> dict[str, Any]:
     torch = _setup_torch(args)
     from transformers import (
-        AutoModelForTokenClassification,
         AutoTokenizer,
         DataCollatorForTokenClassification,
         Trainer,
@@ -141,9 +183,11 @@ def run_hf(args: argparse.Namespace) -> dict[str, Any]:
 
     cuda = torch.cuda.is_available()
     set_seed(args.seed)
-    model = AutoModelForTokenClassification.from_pretrained(
-        args.model, num_labels=len(UPOS_TAGS), id2label=dict(enumerate(UPOS_TAGS)),
-        label2id={t: i for i, t in enumerate(UPOS_TAGS)}, use_safetensors=True)
+    model = _hf_tagger(args, len(UPOS_TAGS))
+    if args.freeze_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
     with tempfile.TemporaryDirectory(prefix="bench-hf-") as tmp:
         training_args = TrainingArguments(
             output_dir=tmp, num_train_epochs=args.epochs,
@@ -210,7 +254,7 @@ def run_alignscope(args: argparse.Namespace) -> dict[str, Any]:
         eval=[], epochs=args.epochs, lr=2e-5, batch_size=args.batch_size,
         max_length=args.max_length, warmup_ratio=0.1, weight_decay=0.0, max_grad_norm=1.0,
         max_train_sentences=args.train_sentences, max_dev_sentences=50, seed=args.seed,
-        data_dir=str(args.data_dir))
+        data_dir=str(args.data_dir), freeze="embeddings" if args.freeze_embeddings else None)
     with tempfile.TemporaryDirectory(prefix="bench-alignscope-") as tmp:
         results = finetune_module.finetune(config, Path(tmp) / "run", show_progress=False)
     training = results["training"]
@@ -308,12 +352,25 @@ def make_random_mbert(args: argparse.Namespace, directory: Path) -> Path:
     return directory
 
 
+def make_random_weights(args: argparse.Namespace, directory: Path) -> Path:
+    """`--model`'s own config with random weights, saved with its tokenizer."""
+    import torch
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    torch.manual_seed(args.seed)
+    AutoModel.from_config(AutoConfig.from_pretrained(args.model)).save_pretrained(directory)
+    AutoTokenizer.from_pretrained(args.model).save_pretrained(directory)
+    return directory
+
+
 def _worker_command(args: argparse.Namespace, system: str, model: Path, out: Path) -> list[str]:
     command = [sys.executable, str(Path(__file__).resolve()), "--system", system,
                "--model", str(model), "--data-dir", str(args.data_dir),
                "--train-sentences", str(args.train_sentences), "--epochs", str(args.epochs),
                "--batch-size", str(args.batch_size), "--max-length", str(args.max_length),
                "--seed", str(args.seed), "--worker-json", str(out)]
+    if args.freeze_embeddings:
+        command.append("--freeze-embeddings")
     if args.threads:
         command += ["--threads", str(args.threads)]
     return command
@@ -364,6 +421,8 @@ def drive(args: argparse.Namespace) -> dict[str, Any]:
         model = args.model
         if args.random_config == "mbert":
             model = make_random_mbert(args, tmp / "random-mbert")
+        elif args.random_weights:
+            model = make_random_weights(args, tmp / "random-weights")
         padding = padding_stats(args, model)
         runs: dict[str, list[dict[str, Any]]] = {"hf": [], "alignscope": []}
         for repeat in range(args.repeats):
@@ -446,6 +505,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--random-config", choices=["mbert"], default=None,
                         help="time an mBERT-sized BERT with random weights (reuses --model's "
                              "tokenizer); meant for GPUs, slow on CPU")
+    parser.add_argument("--freeze-embeddings", action="store_true",
+                        help="keep the input embedding table out of training (both systems)")
+    parser.add_argument("--random-weights", action="store_true",
+                        help="random weights in --model's own config (the folder needs only "
+                             "config.json and the tokenizer)")
     parser.add_argument("--out", type=Path, default=None, help="write the summary JSON here")
     parser.add_argument("--system", choices=["hf", "alignscope"], default=None,
                         help=argparse.SUPPRESS)  # worker mode

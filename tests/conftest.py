@@ -82,6 +82,26 @@ def e5_dir() -> Path:
     return Path(value)
 
 
+@pytest.fixture(scope="session")
+def decoder_dir() -> Path:
+    """The real Gemma 3 270M decoder as a checkpoint folder (slow tests only)."""
+    value = os.environ.get("ALIGNSCOPE_DECODER_DIR")
+    if not value or not (Path(value) / "config.json").is_file():
+        pytest.skip("set ALIGNSCOPE_DECODER_DIR to a checkpoint built by "
+                    "../shared/tools/make_offline_decoder.py")
+    return Path(value)
+
+
+@pytest.fixture(scope="session")
+def decoder_gguf(decoder_dir: Path) -> Path:
+    """The GGUF file the decoder checkpoint was built from (slow tests only)."""
+    value = os.environ.get("ALIGNSCOPE_DECODER_GGUF")
+    if not value or not Path(value).is_file():
+        pytest.skip("set ALIGNSCOPE_DECODER_GGUF to the assembled gemma-3-270m-q4_k_m.gguf "
+                    "(make_offline_decoder.py --keep-gguf)")
+    return Path(value)
+
+
 @pytest.fixture
 def first_sentences(tmp_path: Path) -> Callable[[Path, str, int], Path]:
     """Copies the first `count` blank-line separated sentences of a data file to tmp_path/name."""
@@ -135,13 +155,14 @@ def result_header() -> Callable[..., dict]:
 # them with `from_pretrained`, so every tensor carries transformers' `_is_hf_initialized` flag.
 # Every tensor is perturbed away from the values a re-initialisation would give it.
 
-FAMILY_NAMES = ("llama", "qwen2", "gemma", "gpt2", "bert", "xlm-roberta")
+FAMILY_NAMES = ("llama", "qwen2", "gemma", "gemma3", "gpt2", "bert", "xlm-roberta")
 
 
 def _family_configs() -> dict[str, tuple[Any, str]]:
     """family -> (config with a 3-layer, 32-wide model, tokenizer style)."""
     from transformers import (
         BertConfig,
+        Gemma3TextConfig,
         GemmaConfig,
         GPT2Config,
         LlamaConfig,
@@ -157,6 +178,13 @@ def _family_configs() -> dict[str, tuple[Any, str]]:
         "llama": (LlamaConfig(**decoder), "sentencepiece-bos"),
         "qwen2": (Qwen2Config(**decoder), "byte-level"),
         "gemma": (GemmaConfig(head_dim=8, **decoder), "sentencepiece-bos"),
+        # Gemma 3: sliding-window and global layers (a window of 4 tokens, so it matters on
+        # every real sentence), q/k norms, sqrt(d) embedding scale, tied embeddings, and a
+        # query scale that is not 1/sqrt(head_dim).
+        "gemma3": (Gemma3TextConfig(
+            head_dim=8, sliding_window=4, query_pre_attn_scalar=16, tie_word_embeddings=True,
+            layer_types=["sliding_attention", "full_attention", "sliding_attention"],
+            **decoder), "sentencepiece-bos"),
         "gpt2": (GPT2Config(n_embd=32, n_layer=3, n_head=4, n_positions=256,
                             initializer_range=0.05), "byte-level"),
         "bert": (BertConfig(**common), "wordpiece"),
@@ -206,24 +234,33 @@ def _family_tokenizer(style: str, lines: list[str], wordpiece: Path) -> Any:
                                    bos_token="<s>", eos_token="</s>", **pad)
 
 
-def save_family_model(config: Any, tokenizer: Any, directory: Path) -> Path:
+def save_family_model(config: Any, tokenizer: Any, directory: Path, seed: int = 0,
+                      causal_lm: bool = False) -> Path:
+    """A random model of `config` (a causal LM with its head if `causal_lm`, the base model
+    otherwise), every tensor perturbed, saved beside `tokenizer`."""
     import copy
 
     import torch
-    from transformers import AutoModel
+    from transformers import AutoModel, AutoModelForCausalLM
 
     config = copy.deepcopy(config)
     text = config.get_text_config()
     text.vocab_size = len(tokenizer)
     text.bos_token_id, text.eos_token_id = tokenizer.bos_token_id, tokenizer.eos_token_id
-    torch.manual_seed(0)
-    model = AutoModel.from_config(config)
+    torch.manual_seed(seed)
+    model = (AutoModelForCausalLM if causal_lm else AutoModel).from_config(config)
     with torch.no_grad():
         for param in model.parameters():
             param.add_(0.1 * torch.randn_like(param))
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
+
+
+@pytest.fixture(scope="session")
+def family_model() -> Any:
+    """`save_family_model`, for tests that build a model of their own."""
+    return save_family_model
 
 
 @pytest.fixture(scope="session")

@@ -271,6 +271,10 @@ class ModelFiles:
                                     "(some hub models need it).")
     allow_pickle: bool = Field(False, description="Load pickled .bin weights (they can run "
                                "code: only files you trust).")
+    gguf_file: Annotated[str, Flag(metavar="NAME")] | None = Field(
+        None, description="A GGUF file in the model's hub repository or folder, read through "
+                          "transformers and dequantised (needs alignscope[gguf]); a .gguf path "
+                          "can also be given as the model itself.")
 
 
 @options(frozen=True)

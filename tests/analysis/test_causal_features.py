@@ -55,7 +55,7 @@ def by_hand(encoder: Encoder, corpus: ParallelCorpus, lang: str, pooling: str) -
     return torch.cat(rows, 1)
 
 
-@pytest.mark.parametrize("family", ["gpt2", "llama"])
+@pytest.mark.parametrize("family", ["gpt2", "llama", "gemma3"])
 @pytest.mark.parametrize("pooling", ["mean", "weighted-mean", "last", "prompt-last", "word"])
 def test_batched_equals_one_at_a_time(families: dict[str, Path], pud_small: ParallelCorpus,
                                       family: str, pooling: str) -> None:

@@ -17,8 +17,8 @@ from alignscope.models.encoder import load_encoder
 from alignscope.models.layers import find_blocks, find_embeddings
 from alignscope.models.reinit import is_norm, reinitialize, select_parameters
 
-FAMILIES = ("llama", "qwen2", "gemma", "gpt2", "bert", "xlm-roberta")  # tests/conftest.py
-DECODERS = ("llama", "qwen2", "gemma", "gpt2")
+FAMILIES = ("llama", "qwen2", "gemma", "gemma3", "gpt2", "bert", "xlm-roberta")  # tests/conftest.py
+DECODERS = ("llama", "qwen2", "gemma", "gemma3", "gpt2")
 PREFIX = {"gpt2": "h", "bert": "encoder.layer", "xlm-roberta": "encoder.layer"}
 EMBEDDINGS = {"gpt2": ["wte", "wpe"], "bert": ["embeddings"], "xlm-roberta": ["embeddings"]}
 
@@ -139,7 +139,7 @@ def test_random_init_draws_the_model_distribution(families: dict[str, Path],
         owner = modules[record.name.rsplit(".", 1)[0]]
         if is_norm(owner):
             # Identity norms; Gemma's RMSNorm computes x * (1 + w), so its identity is w = 0.
-            identity = 0.0 if family == "gemma" or record.name.endswith("bias") else 1.0
+            identity = 0.0 if family in ("gemma", "gemma3") or record.name.endswith("bias") else 1.0
             assert torch.equal(tensor, torch.full_like(tensor, identity)), record.name
         elif record.name.endswith("bias"):
             assert torch.equal(tensor, torch.zeros_like(tensor)), record.name

@@ -8,7 +8,15 @@ partial_length  each language's features residualised on a smooth basis of its o
                 so CKA reads length as similarity; a randomly initialised model scores high for
                 that reason alone. Partialling removes the confound from every condition.
 
-Both act on one layer at a time, when it is read (features.Features.adjusted).
+standardise     each language's dimensions centred and scaled to unit variance, per layer
+                (z-scores; Timkey & van Schijndel 2021). Decoder LLMs carry a few "rogue" or
+                "massive" dimensions thousands of times larger than the rest (dimensions.py);
+                linear CKA weighs each dimension by its variance and a cosine by its mean
+                square, so those few decide the measure. Standardised, every dimension counts
+                once. A constant dimension becomes 0.
+
+Each acts on one layer at a time, when it is read (features.Features.adjusted); standardise
+comes last.
 """
 
 from __future__ import annotations
@@ -66,3 +74,16 @@ def length_partialled(features: dict[str, Features]) -> dict[str, Features]:
     return {lang: f.adjusted(functools.partial(
         residual, space=column_space(length_basis(f.sentence_tokens))))
         for lang, f in features.items()}
+
+
+def standardise(hidden: Tensor) -> Tensor:
+    """[..., n, dim] with each column centred and scaled to unit (population) variance over
+    the n rows; a constant column becomes 0."""
+    values = hidden.to(torch.float64)
+    centred_values = values - values.mean(-2, keepdim=True)
+    scale = centred_values.pow(2).mean(-2, keepdim=True).sqrt()
+    return (centred_values / scale.where(scale > 0, 1.0)).to(hidden.dtype)
+
+
+def standardised(features: dict[str, Features]) -> dict[str, Features]:
+    return {lang: f.adjusted(standardise) for lang, f in features.items()}

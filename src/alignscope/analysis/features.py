@@ -32,6 +32,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 from transformers.pytorch_utils import Conv1D
 
+from alignscope.analysis.dimensions import dimension_statistics
 from alignscope.data.parallel import ParallelCorpus
 from alignscope.data.registry import cache_dir
 from alignscope.encoding import POOLINGS
@@ -48,11 +49,12 @@ from alignscope.encoding.pooling import (
 from alignscope.encoding.precision import PRECISIONS, autocast, check_precision
 from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.io import atomic_directory, atomic_write_json, file_lock, temporary_beside
-from alignscope.models.encoder import Encoder
+from alignscope.models.encoder import Encoder, no_cache
 from alignscope.models.layers import find_blocks
 from alignscope.progress import progress_bar
 
-CACHE_FORMAT = 3  # 2: sentence token counts; 3: one file per layer, precision, prompt template
+CACHE_FORMAT = 4  # 2: sentence token counts; 3: one file per layer, precision, prompt template;
+# 4: per-layer dimension statistics
 _MAX_BATCH_SENTENCES = 256
 _MAX_PADDING = 0.1  # a batch's shortest sentence is at least 90 % of its longest
 
@@ -119,6 +121,7 @@ class Features:
     row_word: Tensor  # [rows] int64
     sentence_tokens: Tensor  # [sentences] int64: input ids per sentence, special tokens included
     truncated: int  # sentences cut at the length limit
+    dimensions: tuple[dict[str, Any], ...] = ()  # per layer, unadjusted (dimensions.py)
     from_cache: bool = False
     adjustments: tuple[Adjustment, ...] = ()
 
@@ -153,6 +156,7 @@ class ExtractionStats:
     flops: float = 0.0  # matmul FLOPs of the padded batches (linear layers + attention)
     useful_flops: float = 0.0  # the same for the real tokens only (padding excluded)
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # process CPU time of the same span: robust to other jobs' load
     cache_hits: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -160,6 +164,8 @@ class ExtractionStats:
         for name in ("flops", "useful_flops"):
             rate = getattr(self, name) / self.seconds / 1e9 if self.seconds else None
             figures[name.replace("flops", "gflops_per_second")] = rate
+        figures["gflops_per_cpu_second"] = self.flops / self.cpu_seconds / 1e9 \
+            if self.cpu_seconds else None
         return figures
 
 
@@ -167,7 +173,9 @@ def model_identity(encoder: Encoder) -> dict[str, Any]:
     """What makes two loads of a model give the same features: source files, config, dtype."""
     source = Path(encoder.source)
     files = []
-    if source.is_dir():
+    if encoder.gguf is not None:  # one file, known by its digest
+        files.append([encoder.gguf["file"], encoder.gguf["size"], encoder.gguf["sha256"]])
+    elif source.is_dir():
         for path in sorted(source.iterdir()):
             if path.suffix in {".safetensors", ".bin", ".json", ".model"}:
                 stat = path.stat()
@@ -277,7 +285,7 @@ class FeatureExtractor:
         task = progress.add_task(f"{label}{language}".strip(), total=len(encoded), status="") \
             if progress is not None else None
         hidden: Tensor | None = None
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         for batch in batches:
             pooled = self._forward([encoded[i] for i in batch])
             if hidden is None:
@@ -290,6 +298,7 @@ class FeatureExtractor:
             if task is not None:
                 progress.advance(task, len(batch))
         self.stats.seconds += time.perf_counter() - start
+        self.stats.cpu_seconds += time.process_time() - cpu_start
         self.stats.sentences += len(encoded)
         assert hidden is not None  # corpora are never empty
         row_sentence = torch.repeat_interleave(torch.arange(len(encoded)),
@@ -307,7 +316,8 @@ class FeatureExtractor:
             with autocast(self.device, self.options.precision):  # the forward pass only
                 outputs = self.encoder.model(input_ids=ids.to(self.device),
                                              attention_mask=mask.to(self.device),
-                                             output_hidden_states=True, return_dict=True)
+                                             output_hidden_states=True, return_dict=True,
+                                             **no_cache(self.encoder.model.config))
             states = getattr(outputs, "hidden_states", None)
             if not states:
                 raise AlignscopeError(
@@ -320,10 +330,10 @@ class FeatureExtractor:
         return pooled.cpu()
 
     def _count(self, lengths: list[int], width: int, layers: int) -> None:
-        hidden = self.encoder.hidden_size
+        attention = self.encoder.attention_width
 
         def flops(tokens: int, squares: int) -> float:  # linear layers + QK^T and AV
-            return 2 * tokens * self._linear_weights + 4 * squares * hidden * layers
+            return 2 * tokens * self._linear_weights + 4 * squares * attention * layers
 
         self.stats.flops += flops(len(lengths) * width, len(lengths) * width * width)
         self.stats.useful_flops += flops(sum(lengths), sum(n * n for n in lengths))
@@ -364,7 +374,8 @@ def open_entry(entry: Path, key: dict[str, Any], language: str,
     if len(shapes) != 1 or next(iter(shapes))[0] != rows["row_sentence"].numel():
         return None
     return Features(language, LayerFiles(entry, count, scratch), rows["row_sentence"],
-                    rows["row_word"], rows["sentence_tokens"], int(info["truncated"]))
+                    rows["row_word"], rows["sentence_tokens"], int(info["truncated"]),
+                    tuple(info["dimensions"]))
 
 
 def _opened(entry: Path, key: dict[str, Any], language: str, scratch: bool = False) -> Features:
@@ -381,6 +392,8 @@ def write_entry(folder: Path, key: dict[str, Any], extracted: Extracted) -> None
         save_file({"hidden": hidden.contiguous()}, str(layer_file(folder, layer)))
     save_file({"row_sentence": extracted.row_sentence, "row_word": extracted.row_word,
                "sentence_tokens": extracted.sentence_tokens}, str(folder / "rows.safetensors"))
-    atomic_write_json(folder / "info.json", {"truncated": extracted.truncated,
-                                             "layers": extracted.hidden.shape[0]})
+    # Computed while every layer is in memory, so an analysis need not read a layer twice.
+    atomic_write_json(folder / "info.json", {
+        "truncated": extracted.truncated, "layers": extracted.hidden.shape[0],
+        "dimensions": [dimension_statistics(hidden) for hidden in extracted.hidden]})
     atomic_write_json(folder / "key.json", key)

@@ -113,6 +113,11 @@ class AnalysisSettings(ModelFiles):
     precision: Annotated[Precision, Flag(old_names=("autocast",))] = Field(
         "fp32", description="Forward passes in fp32, bf16, fp16 (CUDA) or auto (bf16 on CUDA).")
     batch_tokens: Count = Field(8192, description="Padded tokens per forward pass.")
+    standardise: bool = Field(
+        False, description="Scale each dimension of each language's features to zero mean and "
+        "unit variance before any measure, so that a few outlier dimensions of huge "
+        "activation (common in decoder LLMs) do not decide linear CKA, retrieval or MEXA "
+        "alone (docs/analysis.md).")
     cache: Annotated[bool, Flag(old_names=("use_cache",))] = Field(
         True, description="Re-use and store extracted features ($ALIGNSCOPE_CACHE).")
 
@@ -162,20 +167,23 @@ class AnalysisSettings(ModelFiles):
         return ExtractionOptions(self.pooling, self.max_tokens, self.batch_tokens, self.precision,
                                  self.cache, self.prompt_template)
 
-    def check_models(self, *names: str) -> None:
-        """The device available and local model folders complete, before any data is read."""
+    def check_models(self, pretrained: str, *others: str) -> None:
+        """The device available, local model folders complete and a GGUF file readable, before
+        any data is read; `gguf_file` belongs to the (pretrained) model named first."""
         from alignscope.models.encoder import resolve_model_source
         from alignscope.runtime import pick_device
 
         pick_device(self.device)
-        for name in names:
+        resolve_model_source(pretrained, self.allow_pickle, self.gguf_file, self.revision)
+        for name in others:
             resolve_model_source(name, self.allow_pickle)
 
-    def load(self, name: str, revision: str | None = None) -> Encoder:
+    def load(self, name: str, revision: str | None = None,
+             gguf_file: str | None = None) -> Encoder:
         from alignscope.models.encoder import load_encoder
 
         return load_encoder(name, revision=revision, trust_remote_code=self.trust_remote_code,
-                            allow_pickle=self.allow_pickle)
+                            allow_pickle=self.allow_pickle, gguf_file=gguf_file)
 
 
 @options(frozen=True)

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from alignscope.analysis.adjust import centred, length_partialled
+from alignscope.analysis.adjust import centred, length_partialled, standardised
 from alignscope.analysis.compare import Comparison, LayerSides, Samples, compare_conditions
 from alignscope.analysis.controls import derangement, random_init_copy
 from alignscope.analysis.features import FeatureExtractor, Features
@@ -63,6 +63,8 @@ def adjusted(features: dict[str, Features], config: SimilarityConfig) -> dict[st
         features = centred(features)
     if config.partial_length:
         features = length_partialled(features)
+    if config.standardise:
+        features = standardised(features)
     return features
 
 
@@ -116,7 +118,7 @@ def run_similarity(config: SimilarityConfig, out: str | Path | None = None,
     corpus, windows = sample_corpus(corpus, config)
     options.check_sentences(len(corpus) if windows is None else windows[0][1] - windows[0][0])
     device = pick_device(config.device)
-    encoder = config.load(config.model, config.revision)
+    encoder = config.load(config.model, config.revision, config.gguf_file)
     extractor = FeatureExtractor(encoder, config.extraction_options(), device,
                                  show_progress=show_progress)
     features = adjusted(extractor.extract_all(corpus, languages), config)
@@ -136,16 +138,16 @@ def run_similarity(config: SimilarityConfig, out: str | Path | None = None,
             dataclasses.replace(options, half_samples=0, layer_matrix=False), windows, device,
             None, show_progress, "random-init")["parallel"]
         extraction["random-init"] = random_extractor.stats.as_dict()
-    result = _result(config, encoder.source, corpus, features, conditions, windows, options)
-    result.update(extraction=extraction, device=device_description(device),
-                  seconds=round(time.perf_counter() - started, 3))
+    result = _result(config, encoder.record, corpus, features, conditions, windows, options)
+    result.update(dimensions=dimension_table(features), extraction=extraction,
+                  device=device_description(device), seconds=round(time.perf_counter() - started, 3))
     result = clean(result)
     if out_dir is not None:
         write_run(out_dir, result, similarity_tables(result))
     return result
 
 
-def _result(config: SimilarityConfig, model_source: str, corpus: ParallelCorpus,
+def _result(config: SimilarityConfig, model: dict[str, Any], corpus: ParallelCorpus,
             features: dict[str, Features], conditions: dict[str, dict[str, Any]],
             windows: list[tuple[int, int]] | None, options: MeasureOptions) -> dict[str, Any]:
     layers = layer_names(features[config.source].num_layers - 1)
@@ -162,7 +164,8 @@ def _result(config: SimilarityConfig, model_source: str, corpus: ParallelCorpus,
     results = gather("values")
     return make_result("similarity", {
         "preset": config.preset, "target_languages": list(config.targets),
-        "parallel": {"spec": config.parallel, "sentences": len(corpus),
+        # The sentence ids in the order measured, so the sample can be checked independently.
+        "parallel": {"spec": config.parallel, "sentences": len(corpus), "ids": list(corpus.ids),
                      "ids_sha256": hashlib.sha256("\n".join(corpus.ids).encode()).hexdigest(),
                      "files": corpus.sources},
         "windows": windows, "layers": layers, "measures": list(keys),
@@ -175,7 +178,13 @@ def _result(config: SimilarityConfig, model_source: str, corpus: ParallelCorpus,
                          for m in next(iter(parallel.values())).matrix},
         "truncated": {lang: f.truncated for lang, f in features.items()},
     }, source_language=config.source, random_init=run_origin(config.model)[1],
-        model={"name": config.model, "source": model_source}, config=dataclasses.asdict(config))
+        model={**model, "name": config.model}, config=dataclasses.asdict(config))
+
+
+def dimension_table(features: dict[str, Features]) -> dict[str, dict[str, list[Any]]]:
+    """statistic -> language -> one value per layer (the unadjusted features')."""
+    return {key: {lang: [layer[key] for layer in f.dimensions] for lang, f in features.items()}
+            for key in next(iter(features.values())).dimensions[0]}
 
 
 def similarity_tables(result: dict[str, Any]) -> dict[str, str]:

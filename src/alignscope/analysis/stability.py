@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from alignscope.analysis.adjust import standardised
 from alignscope.analysis.compare import LayerSides, compare_conditions
 from alignscope.analysis.controls import derangement
 from alignscope.analysis.features import FeatureExtractor, Features
@@ -59,13 +60,16 @@ def run_stability(config: StabilityConfig, out: str | Path | None = None,
     extraction = config.extraction_options()
     features: dict[str, dict[str, Features]] = {}
     stats: dict[str, Any] = {}
-    sources: dict[str, str] = {}
-    for role, name, revision in (("pretrained", config.pretrained, config.revision),
-                                 ("finetuned", config.finetuned, None)):
-        encoder = config.load(name, revision)
+    sources: dict[str, dict[str, Any]] = {}
+    for role, name, revision, gguf_file in (
+            ("pretrained", config.pretrained, config.revision, config.gguf_file),
+            ("finetuned", config.finetuned, None, None)):
+        encoder = config.load(name, revision, gguf_file)
         extractor = FeatureExtractor(encoder, extraction, device, show_progress=show_progress)
         features[role] = extractor.extract_all(corpus, config.languages, f"{role} ")
-        stats[role], sources[role] = extractor.stats.as_dict(), encoder.source
+        if config.standardise:
+            features[role] = standardised(features[role])
+        stats[role], sources[role] = extractor.stats.as_dict(), encoder.record
         del encoder, extractor  # one model in memory at a time
     before, after = features["pretrained"], features["finetuned"]
     for lang in config.languages:
@@ -101,7 +105,7 @@ def run_stability(config: StabilityConfig, out: str | Path | None = None,
     return result
 
 
-def _result(config: StabilityConfig, sources: dict[str, str], sentences: int,
+def _result(config: StabilityConfig, sources: dict[str, dict[str, Any]], sentences: int,
             before: dict[str, Features], conditions: dict[str, dict[str, Any]],
             cross_lingual: dict[str, dict[str, Any]], options: MeasureOptions) -> dict[str, Any]:
     keys = options.result_keys
@@ -111,7 +115,7 @@ def _result(config: StabilityConfig, sources: dict[str, str], sentences: int,
     results = {key: {condition: {lang: c.values[key] for lang, c in by_lang.items()}
                      for condition, by_lang in conditions.items()} for key in keys}
     return make_result("stability", {
-        "pretrained": {"name": config.pretrained, "source": sources["pretrained"]},
+        "pretrained": {**sources["pretrained"], "name": config.pretrained},
         "languages": list(config.languages), "sentences": sentences,
         "rows": {lang: f.rows for lang, f in before.items()},
         "layers": layers,
@@ -129,7 +133,7 @@ def _result(config: StabilityConfig, sources: dict[str, str], sentences: int,
                         for key in keys} if cross_lingual else {},
         },
     }, source_language=source_language, random_init=random_init,
-        model={"name": config.finetuned, "source": sources["finetuned"]},
+        model={**sources["finetuned"], "name": config.finetuned},
         config=dataclasses.asdict(config))
 
 

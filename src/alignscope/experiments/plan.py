@@ -61,9 +61,12 @@ def model_depth(model: str) -> int:
     """Number of transformer blocks, from the model's config alone (no weights)."""
     from transformers import AutoConfig
 
+    from alignscope.models import gguf
     from alignscope.models.encoder import resolve_model_source
     from alignscope.models.layers import configured_depth
 
+    if gguf.is_gguf(model):
+        return gguf.block_count(Path(resolve_model_source(model)))
     try:
         config = AutoConfig.from_pretrained(resolve_model_source(model))
     except (OSError, ValueError) as error:

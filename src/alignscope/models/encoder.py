@@ -6,7 +6,8 @@ is reduced to its language model. Its blocks and input embeddings are found by i
 the module tree (models/layers.py), so a new architecture needs no table entry.
 
 Weights load from safetensors unless the user allows pickled `.bin` files; remote code runs
-only when asked. A directory written by `alignscope finetune` resolves to its encoder.
+only when asked. A directory written by `alignscope finetune` resolves to its encoder. A GGUF
+file (llama.cpp, Ollama) loads through transformers' GGUF support, dequantised (gguf.py).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from transformers.models.auto.modeling_auto import (
 from transformers.tokenization_utils_base import PreTrainedTokenizerBase
 
 from alignscope.errors import AlignscopeError, UnknownNameError
+from alignscope.models import gguf
 from alignscope.models.files import check_model_folder, could_be_hub_id
 from alignscope.models.layers import find_blocks
 from alignscope.runs import encoder_dir
@@ -36,7 +38,14 @@ class Encoder:
     model: PreTrainedModel
     tokenizer: PreTrainedTokenizerBase
     name: str  # what the user asked for
-    source: str  # the resolved hub id or directory
+    source: str  # the resolved hub id, directory or GGUF file
+    gguf: dict[str, Any] | None = None  # the GGUF file's description (gguf.describe)
+
+    @property
+    def record(self) -> dict[str, Any]:
+        """What a result says about the model: name, source and, for a GGUF file, the file."""
+        return {"name": self.name, "source": self.source,
+                **({"gguf": self.gguf} if self.gguf is not None else {})}
 
     @property
     def num_blocks(self) -> int:
@@ -51,6 +60,15 @@ class Encoder:
     def hidden_size(self) -> int:
         config = self.model.config
         return int(getattr(config, "hidden_size", None) or config.dim)
+
+    @property
+    def attention_width(self) -> int:
+        """Query heads x head size: the width of QK^T and AV (Gemma 3 270M: 4 x 256 = 1024,
+        wider than its hidden size of 640)."""
+        config = self.model.config
+        heads, head_dim = (getattr(config, "num_attention_heads", None),
+                           getattr(config, "head_dim", None))
+        return int(heads * head_dim) if heads and head_dim else self.hidden_size
 
     def max_tokens(self, requested: int | None = None) -> int:
         """Longest input (special tokens included) the model accepts, capped by `requested`."""
@@ -67,9 +85,13 @@ class Encoder:
         return min(limits) if limits else 512
 
 
-def resolve_model_source(name_or_path: str | Path, allow_pickle: bool = False) -> str:
+def resolve_model_source(name_or_path: str | Path, allow_pickle: bool = False,
+                         gguf_file: str | None = None, revision: str | None = None) -> str:
     """Map a finetune run directory to its saved encoder; leave hub ids alone. A local folder
-    must be complete (see `files.check_model_folder`)."""
+    must be complete (see `files.check_model_folder`). A GGUF model (a `.gguf` path, or
+    `gguf_file` in a folder or hub repository) resolves to its local file, checked readable."""
+    if gguf_file is not None or gguf.is_gguf(name_or_path):
+        return str(gguf.locate(name_or_path, gguf_file, revision))
     path = Path(name_or_path).expanduser()
     saved = encoder_dir(path)
     if saved is not None:
@@ -107,22 +129,58 @@ def is_causal(config: PreTrainedConfig) -> bool:
         kind in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and kind not in MODEL_FOR_MASKED_LM_MAPPING_NAMES)
 
 
+def no_cache(config: PreTrainedConfig) -> dict[str, Any]:
+    """Forward keywords that keep a decoder from filling a key/value cache nobody reads (it
+    costs memory and a copy per layer); none for an encoder."""
+    return {"use_cache": False} if is_causal(config) else {}
+
+
 def load_encoder(name_or_path: str | Path, *, revision: str | None = None,
                  trust_remote_code: bool = False, allow_pickle: bool = False,
-                 dtype: str = "float32", device_map: str | None = None) -> Encoder:
+                 dtype: str = "float32", device_map: str | None = None,
+                 gguf_file: str | None = None) -> Encoder:
     """Load the base model (no task head) and its fast tokenizer.
 
     `allow_pickle` permits `.bin` checkpoints, which execute pickle code on load. `dtype`
     is the weights' dtype (`bfloat16` halves the memory). `device_map` ("auto", "balanced",
     ...) spreads a model larger than one GPU over the GPUs and the CPU (needs accelerate:
-    `pip install 'alignscope[big]'`); without it the caller moves the model.
+    `pip install 'alignscope[big]'`); without it the caller moves the model. A `.gguf` path,
+    or `gguf_file` inside a folder or hub repository, loads a GGUF file (gguf.py).
     """
     weights_dtype = parse_dtype(dtype)
     if device_map is not None and importlib.util.find_spec("accelerate") is None:
         raise AlignscopeError(f"--device-map {device_map} needs the accelerate package",
                               "pip install 'alignscope[big]'")
-    source = resolve_model_source(name_or_path, allow_pickle)
+    source = resolve_model_source(name_or_path, allow_pickle, gguf_file, revision)
     placement: dict[str, Any] = {"device_map": device_map} if device_map is not None else {}
+    description = None
+    if gguf_file is not None or gguf.is_gguf(name_or_path):
+        model, tokenizer, description = gguf.load(Path(source), weights_dtype, placement)
+    else:
+        model, tokenizer = _load_pretrained(source, revision, trust_remote_code, allow_pickle,
+                                            weights_dtype, placement, str(name_or_path))
+    if not tokenizer.is_fast:
+        raise AlignscopeError(f"model {name_or_path!r} has no fast tokenizer; word alignment "
+                              "needs one (install `tokenizers` or convert the tokenizer)")
+    model = language_model(model)
+    if getattr(model.config, "is_encoder_decoder", False):
+        raise AlignscopeError(f"model {name_or_path!r} is an encoder-decoder "
+                              f"({type(model).__name__}); alignscope reads encoder-only and "
+                              "decoder-only models", "pick an encoder or a decoder-only LLM")
+    find_blocks(model)  # fail early on architectures we cannot dissect
+    if is_causal(model.config):
+        set_pad_token(tokenizer, str(name_or_path))
+    # alignscope windows long sentences itself: the tokenizer's length warning would mislead.
+    tokenizer.deprecation_warnings["sequence-length-is-longer-than-the-specified-maximum"] = True
+    model.eval()
+    return Encoder(model=model, tokenizer=tokenizer, name=str(name_or_path), source=source,
+                   gguf=description)
+
+
+def _load_pretrained(source: str, revision: str | None, trust_remote_code: bool,
+                     allow_pickle: bool, weights_dtype: torch.dtype, placement: dict[str, Any],
+                     name_or_path: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """A model folder or hub id, with its tokenizer."""
     try:
         config = AutoConfig.from_pretrained(source, revision=revision,
                                             trust_remote_code=trust_remote_code)
@@ -150,21 +208,7 @@ def load_encoder(name_or_path: str | Path, *, revision: str | None = None,
                                   f"{str(error).splitlines()[0]}",
                                   "check its config.json (model_type) and weights") from error
         raise
-    if not tokenizer.is_fast:
-        raise AlignscopeError(f"model {name_or_path!r} has no fast tokenizer; word alignment "
-                              "needs one (install `tokenizers` or convert the tokenizer)")
-    model = language_model(model)
-    if getattr(model.config, "is_encoder_decoder", False):
-        raise AlignscopeError(f"model {name_or_path!r} is an encoder-decoder "
-                              f"({type(model).__name__}); alignscope reads encoder-only and "
-                              "decoder-only models", "pick an encoder or a decoder-only LLM")
-    find_blocks(model)  # fail early on architectures we cannot dissect
-    if is_causal(model.config):
-        set_pad_token(tokenizer, str(name_or_path))
-    # alignscope windows long sentences itself: the tokenizer's length warning would mislead.
-    tokenizer.deprecation_warnings["sequence-length-is-longer-than-the-specified-maximum"] = True
-    model.eval()
-    return Encoder(model=model, tokenizer=tokenizer, name=str(name_or_path), source=source)
+    return model, tokenizer
 
 
 def language_model(model: PreTrainedModel) -> PreTrainedModel:

@@ -8,6 +8,8 @@ import torch
 from torch import nn
 from transformers import PreTrainedModel
 
+from alignscope.models.encoder import no_cache
+
 
 class WordInputs(Protocol):
     """A batch of sentences as subword windows plus where each word's anchor subword sits."""
@@ -27,8 +29,8 @@ class TaskModel(nn.Module):
 
     def word_representations(self, batch: WordInputs) -> torch.Tensor:
         """[sentences, max_words, hidden]: each word's anchor vector, stitched across windows."""
-        hidden = self.encoder(input_ids=batch.input_ids,
-                              attention_mask=batch.attention_mask).last_hidden_state
+        hidden = self.encoder(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
+                              **no_cache(self.encoder.config)).last_hidden_state
         # The head stays float32 whatever the encoder's weights (--dtype bfloat16), so bf16
         # states are widened; under CUDA autocast the head still computes in bf16.
         hidden = hidden.float()

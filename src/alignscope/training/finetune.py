@@ -80,7 +80,8 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
     elif fields:
         raise ConfigError("pass either a FinetuneConfig or keyword fields, not both")
     out = check_out_folder(out)
-    resolve_model_source(config.model, config.allow_pickle)  # a local model folder is complete
+    # A local model folder is complete, a GGUF file readable.
+    resolve_model_source(config.model, config.allow_pickle, config.gguf_file, config.revision)
     pick_device(config.device)  # available (CUDA asked on a machine without it)
     precision = config.precision
     results_path = result_file(out, "finetune")
@@ -106,7 +107,7 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
     encoder = load_encoder(config.model, revision=config.revision,
                            trust_remote_code=config.trust_remote_code,
                            allow_pickle=config.allow_pickle, dtype=config.dtype,
-                           device_map=config.device_map)
+                           device_map=config.device_map, gguf_file=config.gguf_file)
     # The default (128) shrinks to a smaller model's limit; an explicit longer window is an error.
     if config.max_length > encoder.max_tokens() and config.max_length != DEFAULT_MAX_LENGTH:
         raise ConfigError(f"--max-length {config.max_length} exceeds what the model accepts "
@@ -154,9 +155,8 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
         "device": device_description(device),
         "resources": peak_memory_mb(device),
     }, source_language=data.train.language, random_init=random_init,
-        model={"name": config.model, "source": encoder.source,
-               "class": type(encoder.model).__name__, "num_blocks": encoder.num_blocks,
-               "hidden_size": encoder.hidden_size},
+        model={**encoder.record, "class": type(encoder.model).__name__,
+               "num_blocks": encoder.num_blocks, "hidden_size": encoder.hidden_size},
         config=config.to_dict())
     save_checkpoint(out / CHECKPOINT_DIR, model, encoder, task, labels, {
         "model": config.model, "dropout": config.dropout, "max_length": config.max_length,
