@@ -3,7 +3,8 @@ shows, plus what it leaves out at this size (every measure and control of the pr
 similarity, its layer aggregates per language, the dev curves, stability per measure, the
 cross-lingual similarity before and after fine-tuning).
 
-    python benchmarks/study_tables.py runs/decoder-pos [--majority runs/majority.json]
+    python benchmarks/study_tables.py runs/decoder-pos [--majority runs/majority.json] \\
+        [--similarity runs/decoder-sim-standardised ...]
 
 Everything is read through the library (`experiments.aggregate.collect`, `runs.load_run`); the
 paired deltas, intervals and drops are the sweep's own (results/summary.csv, drops.csv).
@@ -59,32 +60,31 @@ def _layers(rows: list[Row]) -> list[str]:
     return [layer for _, layer in sorted({(r["position"], r["layer"]) for r in rows})]
 
 
-def similarity_tables(tables: Tables, out: Path) -> str:
-    rows = [r for r in tables.similarity if r["stage"] == "pretrained"]
-    if not rows:
-        return ""
-    result = load_run(part_dir(_folder(out, "similarity-pretrained"), "similarity"),
-                      "similarity").data
+def similarity_tables(result: dict[str, Any]) -> str:
+    """Every measure and condition of one similarity result per layer, and its layer
+    aggregates per language."""
     measures = [m for m in result["measures"] if not m.endswith(("-forward", "-backward"))]
     conditions = result["conditions"]
     languages = result["target_languages"]
-    layers = _layers(rows)
-    text = [f"Pretrained model, {result['source_language']} vs {len(languages)} languages "
-            f"({', '.join(languages)}), {result['parallel']['sentences']} sentences; mean over "
-            "the languages [lowest, highest language]."]
+    layers = result["layers"]
+    adjust = [name for name in ("standardise", "centre", "partial_length")
+              if result["config"].get(name)]
+    text = [f"{result['source_language']} vs {len(languages)} languages "
+            f"({', '.join(languages)}), {result['parallel']['sentences']} sentences"
+            f"{', ' + ', '.join(adjust) if adjust else ''}; mean over the languages "
+            "[lowest, highest language]."]
     for measure in measures:
-        header = ["layer"] + [condition for condition in conditions]
         body = []
         for position, layer in enumerate(layers):
             cells = [layer]
             for condition in conditions:
-                values = [r["value"] for r in rows if r["measure"] == measure
-                          and r["condition"] == condition and r["position"] == position
-                          and r["value"] is not None]
+                values = [curve[position] for curve in
+                          result["results"][measure].get(condition, {}).values()
+                          if curve[position] is not None]
                 cells.append(f"{statistics.fmean(values):.2f} [{min(values):.2f}, "
                              f"{max(values):.2f}]" if values else "–")
             body.append(cells)
-        text += [f"\n{measure}:\n", table(header, body)]
+        text += [f"\n{measure}:\n", table(["layer", *conditions], body)]
     text.append("\nLayer aggregates of the parallel curves per language (mean over layers; max "
                 "and where; the max's half-sample interval):\n")
     header = ["language"] + [f"{m} mean / max (layer)" for m in measures]
@@ -111,8 +111,11 @@ def _interval(result: dict[str, Any], measure: str, lang: str, position: int | N
     return f" [{span[0]:.2f}, {span[1]:.2f}]" if span and None not in span else ""
 
 
-def _folder(out: Path, name: str) -> Path:
-    return next(folder for record, folder in finished_runs(out) if record["name"] == name)
+def similarity_results(out: Path, extra: Sequence[Path] = ()) -> list[dict[str, Any]]:
+    """The sweep's pretrained similarity (when finished), then each `extra` result folder."""
+    folders = [part_dir(folder, "similarity") for record, folder in finished_runs(out)
+               if record["name"] == "similarity-pretrained"]
+    return [load_run(folder, "similarity").data for folder in [*folders, *extra]]
 
 
 def pos_tables(tables: Tables, majority: dict[str, Any] | None) -> str:
@@ -216,11 +219,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sweep", type=Path)
     parser.add_argument("--majority", type=Path, help="benchmarks/majority_baseline.py --json")
+    parser.add_argument("--similarity", type=Path, nargs="*", default=[],
+                        help="more similarity result folders to tabulate (e.g. --standardise)")
     args = parser.parse_args()
     tables = collect(args.sweep)
     majority = json.loads(args.majority.read_text()) if args.majority else None
-    for title, text in (("Similarity", similarity_tables(tables, args.sweep)),
-                        ("RANDOM-INIT", pos_tables(tables, majority)),
+    for result in similarity_results(args.sweep, args.similarity):
+        print(f"## Similarity of {result['model']['name']}\n\n{similarity_tables(result)}\n")
+    for title, text in (                        ("RANDOM-INIT", pos_tables(tables, majority)),
                         ("Dev curves", dev_curves(args.sweep)),
                         ("Stability", stability_tables(tables)),
                         ("Correlation", correlation_table(tables))):

@@ -72,9 +72,10 @@ def test_pos_table_is_the_paired_deltas_and_the_majority(full_sweep: Path) -> No
 def test_similarity_stability_and_correlation_tables(full_sweep: Path) -> None:
     tables = _module()
     collected = collect(full_sweep)
-    similarity = tables.similarity_tables(collected, full_sweep)
-    result = load_run(part_dir(full_sweep / "runs/similarity-pretrained", "similarity"),
-                      "similarity").data
+    [result] = tables.similarity_results(full_sweep)
+    assert result == load_run(part_dir(full_sweep / "runs/similarity-pretrained", "similarity"),
+                               "similarity").data
+    similarity = tables.similarity_tables(result)
     curves = result["results"]["linear"]["parallel"]
     [row] = _rows(similarity, "block.1 ")
     values = [curves[lang][2] for lang in ("fr", "de", "ru")]
@@ -94,5 +95,5 @@ def test_similarity_stability_and_correlation_tables(full_sweep: Path) -> None:
 def test_script_prints_every_section(full_sweep: Path) -> None:
     done = subprocess.run([sys.executable, str(REPO / "benchmarks/study_tables.py"),
                            str(full_sweep)], capture_output=True, text=True, check=True)
-    for title in ("Similarity", "RANDOM-INIT", "Dev curves", "Stability", "Correlation"):
+    for title in ("Similarity of", "RANDOM-INIT", "Dev curves", "Stability", "Correlation"):
         assert f"## {title}" in done.stdout
