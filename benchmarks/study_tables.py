@@ -172,7 +172,7 @@ def dev_curves(out: Path) -> str:
                      number(training["train_words_per_second"], 1),
                      f"{record.get('seconds', 0) / 60:.0f}" if record.get("seconds") else "–"])
     return table(["run", "dev accuracy per epoch", "train loss per epoch", "best epoch",
-                  "updates", "train words/s", "run minutes"], body)
+                  "updates", "train words/s", "run minutes"], body) if body else ""
 
 
 def stability_tables(tables: Tables) -> str:
