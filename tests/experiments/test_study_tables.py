@@ -97,3 +97,18 @@ def test_script_prints_every_section(full_sweep: Path) -> None:
                            str(full_sweep)], capture_output=True, text=True, check=True)
     for title in ("Similarity of", "RANDOM-INIT", "Dev curves", "Stability", "Correlation"):
         assert f"## {title}" in done.stdout
+
+
+def test_correlations_match_the_sweeps_own(full_sweep: Path) -> None:
+    spec = importlib.util.spec_from_file_location(
+        "study_correlations", REPO / "benchmarks/study_correlations.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    layers, columns, rows = module.correlations(full_sweep, [], "REF", ["linear", "mexa"])
+    assert columns == ["linear raw"]  # the tiny sweep measures linear CKA, no random-init control
+    sweep = [r for r in collect(full_sweep).correlation if r["measure"] == "linear"]
+    assert {r["run"] for r in sweep} == {"correlation-pos-REF-s1", "correlation-pos-REF-s2"}
+    for position, (layer, row) in enumerate(zip(layers, rows, strict=True)):
+        at = [r["spearman"] for r in sweep if r["position"] == position]
+        assert row == [layer, f"{statistics.fmean(at):.2f}"]
