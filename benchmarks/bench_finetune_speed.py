@@ -228,27 +228,36 @@ def run_hf(args: argparse.Namespace) -> dict[str, Any]:
 def run_alignscope(args: argparse.Namespace) -> dict[str, Any]:
     torch = _setup_torch(args)
     from alignscope.training import finetune as finetune_module
+    from alignscope.training import loop
     from alignscope.training.config import FinetuneConfig
 
     cuda = torch.cuda.is_available()
     # Peak RSS of the training loop only: reset VmHWM when an epoch's batches are drawn and read
-    # it when the epoch's loop leaves the batch iterator (exhausted, or closed on `break`), i.e.
+    # it when the epoch's loop leaves its batches (exhausted, or closed on `break`), i.e.
     # before finetune() snapshots the best model.
     peaks: list[float] = []
-    original_batches = finetune_module.length_grouped_batches
+    original_batches = loop.length_grouped_batches
 
-    def batches(*a: Any, **k: Any) -> Any:
-        _reset_hwm()
-        if cuda:
-            torch.cuda.reset_peak_memory_stats()
+    def measured(items: list[Any]) -> Any:
         try:
-            yield from original_batches(*a, **k)
+            yield from items
         finally:
             hwm = _vm_hwm_mb()
             if hwm is not None:
                 peaks.append(hwm)
 
-    finetune_module.length_grouped_batches = batches
+    class Batches(list):  # the loop iterates over the batches left: batches[position:]
+        def __getitem__(self, index: Any) -> Any:
+            items = super().__getitem__(index)
+            return measured(items) if isinstance(index, slice) else items
+
+    def batches(*a: Any, **k: Any) -> Any:
+        _reset_hwm()
+        if cuda:
+            torch.cuda.reset_peak_memory_stats()
+        return Batches(original_batches(*a, **k))
+
+    loop.length_grouped_batches = batches
     config = FinetuneConfig(
         model=str(args.model), train=str(_train_path(args.data_dir)),  # a file: no dev/test pass
         eval=[], epochs=args.epochs, lr=2e-5, batch_size=args.batch_size,

@@ -4,6 +4,8 @@
 #   2. similarity extraction FLOP/s as a share of a large bf16 matmul, and `--preset authors`
 #      against the authors' procedure (same values, speed)
 #   3. a 7-group POS sweep (REF + 6 block pairs) with --runs-per-device 1 vs 4
+#   4. resumable fine-tuning in fp16 (gradient scaler) and bf16: interrupted after a checkpoint
+#      and resumed, against the uninterrupted run
 # --smoke runs the same code paths on the CPU in about a minute (tiny 4-block model: REF + 2 block
 # pairs, a few sentences; the sweep with --jobs 1 vs 2 instead, as there is no GPU to share).
 #   bash benchmarks/gpu_suite.sh [--smoke] [--out DIR] [--data-dir DATA] [--tokenizer DIR]
@@ -30,8 +32,10 @@ export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" HF_HUB_OFFLINE=1 TRANSFO
 export ALIGNSCOPE_CACHE="$out/cache"
 if [ "$smoke" = 1 ]; then
     size=tiny device=cpu sentences=16 train=32 jobs_a=(--jobs 1) jobs_b=(--jobs 2) threads=(--threads 1)
+    precisions=(fp32)
 else
     size=mbert device=cuda sentences=1000 train=2000 jobs_a=(--runs-per-device 1) jobs_b=(--runs-per-device 4) threads=()
+    precisions=(fp16 bf16)
 fi
 rm -rf "$out" && mkdir -p "$out"
 step() { echo "== $(date -u +%H:%M:%S) $*"; }
@@ -65,4 +69,8 @@ for variant in a b; do
     echo "{\"options\": \"${jobs[*]}\", \"seconds\": $seconds}" > "$out/sweep-$variant.json"
     cat "$out/sweep-$variant.json"
 done
+
+step "4. resumable fine-tuning (${precisions[*]}): interrupted and resumed vs uninterrupted"
+$py benchmarks/gpu_resume.py --model "$out/model" --data-dir "$data" --device "$device" \
+    --precisions "${precisions[@]}" "${threads[@]}" --out "$out/resume.json"
 step "done: figures in $out/*.json"

@@ -235,26 +235,41 @@ def _family_tokenizer(style: str, lines: list[str], wordpiece: Path) -> Any:
 
 
 def save_family_model(config: Any, tokenizer: Any, directory: Path, seed: int = 0,
-                      causal_lm: bool = False) -> Path:
-    """A random model of `config` (a causal LM with its head if `causal_lm`, the base model
-    otherwise), every tensor perturbed, saved beside `tokenizer`."""
+                      head: bool = False) -> Path:
+    """A random model of `config` (with `head` the whole LM: causal, or masked for BERT; the
+    base model otherwise), every tensor perturbed, saved beside `tokenizer`."""
     import copy
 
     import torch
-    from transformers import AutoModel, AutoModelForCausalLM
+    from transformers import AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM
 
     config = copy.deepcopy(config)
     text = config.get_text_config()
     text.vocab_size = len(tokenizer)
     text.bos_token_id, text.eos_token_id = tokenizer.bos_token_id, tokenizer.eos_token_id
     torch.manual_seed(seed)
-    model = (AutoModelForCausalLM if causal_lm else AutoModel).from_config(config)
+    auto = (AutoModelForMaskedLM if config.model_type == "bert" else AutoModelForCausalLM) \
+        if head else AutoModel
+    model = auto.from_config(config)
     with torch.no_grad():
         for param in model.parameters():
             param.add_(0.1 * torch.randn_like(param))
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
+
+
+def _save_families(configs: dict[str, tuple[Any, str]], root: Path, data: Path, tiny_bert: Path,
+                   head: bool = False) -> dict[str, Path]:
+    lines = _family_lines(data)
+    tokenizers: dict[str, Any] = {}
+    saved = {}
+    for family, (config, style) in configs.items():
+        if style not in tokenizers:
+            tokenizers[style] = _family_tokenizer(style, lines, tiny_bert)
+        saved[family] = save_family_model(config, tokenizers[style], root / family,
+                                           head=head)
+    return saved
 
 
 @pytest.fixture(scope="session")
@@ -267,15 +282,26 @@ def family_model() -> Any:
 def families(tmp_path_factory: pytest.TempPathFactory, data_slices: Path,
              tiny_bert: Path) -> dict[str, Path]:
     """family -> directory of a tiny saved model (3 blocks, hidden 32) and its tokenizer."""
-    lines = _family_lines(data_slices)
-    root = tmp_path_factory.mktemp("families")
-    tokenizers: dict[str, Any] = {}
-    saved = {}
-    for family, (config, style) in _family_configs().items():
-        if style not in tokenizers:
-            tokenizers[style] = _family_tokenizer(style, lines, tiny_bert)
-        saved[family] = save_family_model(config, tokenizers[style], root / family)
-    return saved
+    return _save_families(_family_configs(), tmp_path_factory.mktemp("families"), data_slices,
+                          tiny_bert)
+
+
+@pytest.fixture(scope="session")
+def lm_families(tmp_path_factory: pytest.TempPathFactory, data_slices: Path,
+                tiny_bert: Path) -> dict[str, Path]:
+    """family -> a tiny LM saved with its head: Llama (untied head), Gemma 3 (tied, logit
+    soft-capping), GPT-2, BERT (masked-LM head); 3 blocks, hidden 32."""
+    from transformers import Gemma3TextConfig
+
+    configs = _family_configs()
+    gemma3 = Gemma3TextConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=3,
+                              num_attention_heads=4, num_key_value_heads=2, head_dim=8,
+                              max_position_embeddings=256, sliding_window=4,
+                              final_logit_softcapping=5.0, initializer_range=0.05)
+    chosen = {"llama": configs["llama"], "gemma3": (gemma3, "sentencepiece-bos"),
+              "gpt2": configs["gpt2"], "bert": configs["bert"]}
+    return _save_families(chosen, tmp_path_factory.mktemp("lm_families"), data_slices,
+                          tiny_bert, head=True)
 
 
 @pytest.fixture(scope="session")
@@ -289,3 +315,53 @@ def llava(tmp_path_factory: pytest.TempPathFactory, families: dict[str, Path]) -
                          vision_config=vision.to_dict())
     tokenizer = PreTrainedTokenizerFast.from_pretrained(families["llama"])
     return save_family_model(config, tokenizer, tmp_path_factory.mktemp("llava"))
+
+
+# --- real kills at chosen points ------------------------------------------------------------
+_KILLED_CHILD = """
+import os, signal, sys
+from alignscope import train_state
+from alignscope.training.loop import Loop
+from alignscope.training.predict import Predictor
+CALLS = {}
+def kill():
+    os.kill(os.getpid(), signal.SIGKILL)
+def arm(owner, name, when):
+    real, calls = getattr(owner, name), [0]
+    def wrapper(*args, **kwargs):
+        calls[0] += 1
+        if when(calls[0], *args):
+            kill()
+        return real(*args, **kwargs)
+    setattr(owner, name, wrapper)
+def count(owner, name):
+    real = getattr(owner, name)
+    CALLS[name] = 0
+    def wrapper(*args, **kwargs):
+        CALLS[name] += 1
+        return real(*args, **kwargs)
+    setattr(owner, name, wrapper)
+%s
+from alignscope.cli import app
+app(sys.argv[1:])
+"""
+
+
+@pytest.fixture(scope="session")
+def killed_cli() -> Callable[[str, list[str]], int]:
+    """Runs `alignscope ARGS` in a child process that first runs `setup`: Python that arms a
+    SIGKILL of the child itself with `arm(owner, name, when)` (killed at the call for which
+    `when(calls, *args)` holds), `count(owner, name)` (calls in CALLS[name]) and `kill()`.
+    Returns the exit status: -9 when it was killed."""
+    import subprocess
+    import sys
+
+    import alignscope
+
+    def run(setup: str, args: list[str]) -> int:
+        env = {**os.environ, "PYTHONPATH": str(Path(alignscope.__file__).parents[1])}
+        return subprocess.run([sys.executable, "-c", _KILLED_CHILD % setup, *args], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              timeout=600).returncode
+
+    return run

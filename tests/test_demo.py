@@ -3,6 +3,7 @@ sweeps, the report and the findings; a second run resumes without redoing anythi
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -64,4 +65,20 @@ def test_unknown_keys_are_refused_before_any_work(tmp_path: Path) -> None:
         run_demo(tmp_path / "demo", {**TINY, "pretrian": {}})
     with pytest.raises(ConfigError, match="corpus"):
         run_demo(tmp_path / "demo", {**TINY, "corpus": {**TINY["corpus"], "sentenses": 5}})
+    assert not (tmp_path / "demo").exists()
+
+
+@pytest.mark.parametrize(("override", "culprit"), [
+    ("corpus.sentences=0", "key `corpus`: option --sentences"),
+    ("control.hidden=0", "key `control`: option --hidden"),
+    ("sweep.finetune.epochs=0", "key `sweep.finetune.epochs`"),
+    ("sweep.finetune.epoch=2", "unknown key `sweep.finetune.epoch`; did you mean epochs"),
+    ("sweep.random_init.groups=[block.2]", "`sweep.random_init.groups.0`: block.2 does not exist"),
+    ("sweep.analyses.stability.groups=[block.0]",
+     "`sweep.analyses.stability.groups.0`: block.0 is not a layer group"),
+])
+def test_every_section_is_checked_before_the_corpus_is_made(tmp_path: Path, override: str,
+                                                             culprit: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(culprit)):
+        run_demo(tmp_path / "demo", TINY, [override])
     assert not (tmp_path / "demo").exists()

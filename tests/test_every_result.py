@@ -12,6 +12,9 @@ import jsonschema
 import pytest
 
 from alignscope.analysis.correlation import CorrelationConfig, run_correlation
+from alignscope.analysis.lens.run import run_lens
+from alignscope.analysis.llm_settings import LensConfig, NeuronsConfig
+from alignscope.analysis.neurons.run import run_neurons
 from alignscope.analysis.similarity import SimilarityConfig, run_similarity
 from alignscope.analysis.stability import StabilityConfig, run_stability
 from alignscope.experiments.sweep import run_sweep
@@ -19,8 +22,10 @@ from alignscope.lab.generate import GenerateConfig, generate
 from alignscope.lab.lexicon import LexiconSizes
 from alignscope.lab.pretrain import PretrainConfig, pretrain
 from alignscope.runs import KINDS, RESULT_FILES, load_run, part_dir
+from alignscope.training.config import MergeConfig
 from alignscope.training.evaluate import evaluate
 from alignscope.training.finetune import finetune
+from alignscope.training.merge import merge_runs
 
 SCHEMA = json.loads((Path(__file__).parents[1] / "docs" / "results.schema.json")
                     .read_text(encoding="utf-8"))
@@ -63,6 +68,13 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> Path:
                             "similarity": {"pretrained": True, "finetuned": True},
                             "stability": {"groups": ["REF"]}, "correlation": {"groups": ["REF"]}},
                "device": "cpu", "threads": 1}, root / "sweep", jobs=1, progress=False)
+    # The whole masked LM `lab pretrain` writes beside the encoder: the lens reads its head.
+    run_lens(LensConfig(model=f"{model}/mlm", languages=("en",), tasks=("repetition",),
+                        lenses=("logit",), max_items=3, demos=1, device="cpu"), root / "lens")
+    run_neurons(NeuronsConfig(model=f"{model}/mlm", languages=("en", "xx"), parallel="ud:labpud",
+                              ppl_sentences=4, data_dir=data, device="cpu"), root / "neurons")
+    merge_runs(MergeConfig(runs=[root / "finetune", root / "finetune"], layers=["", "block.0"]),
+               root / "merge")
     return root
 
 
@@ -81,7 +93,7 @@ def test_every_result_file_validates_against_the_committed_schema(study: Path) -
     # by hand one of each; the sweep: REF and block.0 fine-tuned, the similarity of the
     # pretrained model and of both fine-tuned ones, REF's stability and correlation
     assert found == {"pretrain": 1, "finetune": 3, "evaluate": 1, "similarity": 4,
-                     "stability": 2, "correlation": 2}
+                     "stability": 2, "correlation": 2, "lens": 1, "neurons": 1, "merge": 1}
 
 
 @pytest.mark.slow

@@ -187,13 +187,22 @@ def _rename(values: dict[str, Any], old: str, field: OptionField) -> dict[str, A
     return values
 
 
+class _HintedValueError(ValueError):
+    """A check's error inside a validator, keeping what to do about it."""
+
+    def __init__(self, message: str, hint: str | None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
 def user_error(check: Callable[..., Any], *args: Any) -> Any:
     """Run a check that raises AlignscopeError inside a pydantic validator, whose errors must
-    be ValueErrors to be reported with the key that failed."""
+    be ValueErrors to be reported with the key that failed (its advice is kept)."""
     try:
         return check(*args)
     except AlignscopeError as error:
-        raise ValueError(error.message) from None
+        own = error.hint if error.hint != type(error).default_hint else None
+        raise _HintedValueError(error.message, own) from None
 
 
 # ---------------------------------------------------------------- field types
@@ -376,8 +385,9 @@ def describe(error: ValidationError, cls: type, source: str | Path | None = None
                    else None)
     if first["type"] in ("unexpected_keyword_argument", "extra_forbidden"):
         return _unknown(key, list(flags), source)
+    hint = getattr((first.get("ctx") or {}).get("error"), "hint", None)  # from user_error
     if not key:  # a combination of options: the message names them
-        return ConfigError(f"{where}{first['msg'].removeprefix('Value error, ')}")
+        return ConfigError(f"{where}{first['msg'].removeprefix('Value error, ')}", hint or "")
     flag = flags.get(key) or "--" + key.replace("_", "-")
     name = f"option {flag} ({key})" + "".join(f"[{part}]" for part in loc[1:])
     if first["type"] in ("missing", "missing_keyword_argument"):
@@ -386,7 +396,7 @@ def describe(error: ValidationError, cls: type, source: str | Path | None = None
     got = first.get("input")
     shown = "" if isinstance(got, Mapping) or repr(got) in message else f", got {got!r}"
     return ConfigError(f"{where}{name}: {message}{shown}",
-                       f"change {flag} (`{key}` in a --config file)")
+                       hint or f"change {flag} (`{key}` in a --config file)")
 
 
 def _unknown(key: str, known: list[str], source: str | Path | None) -> ConfigError:

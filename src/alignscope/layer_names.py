@@ -117,8 +117,9 @@ def parse_layers(spec: str | Sequence[str], num_blocks: int | None = None, *,
 
 
 def check_blocks(selection: LayerSelection, num_blocks: int) -> None:
-    missing = [block_name(index) for index in selection.blocks if index >= num_blocks]
+    missing = [index for index in selection.blocks if index >= num_blocks]
     if missing:
+        verb = "does" if len(missing) == 1 else "do"
         raise ConfigError(
-            f"{', '.join(missing)} does not exist: the model has {num_blocks} blocks, "
-            f"block.0-{num_blocks - 1} (or 'embeddings')")
+            f"{LayerSelection(tuple(missing))} {verb} not exist: the model has {num_blocks} "
+            f"blocks, block.0-{num_blocks - 1} (or 'embeddings')")

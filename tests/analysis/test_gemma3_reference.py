@@ -37,7 +37,7 @@ def gemma3_causal(families: dict[str, Path], family_model: Any,
     config = AutoConfig.from_pretrained(families["gemma3"])
     config.architectures = ["Gemma3ForCausalLM"]
     directory = family_model(config, PreTrainedTokenizerFast.from_pretrained(families["gemma3"]),
-                             tmp_path_factory.mktemp("gemma3_causal"), seed=1, causal_lm=True)
+                             tmp_path_factory.mktemp("gemma3_causal"), seed=1, head=True)
     assert "lm_head.weight" not in load_file(directory / "model.safetensors")  # tied
     return directory
 

@@ -148,15 +148,18 @@ def evaluate(*extra: str, run: Callable[[Workspace], Path] | None = None) -> Arg
                       "--eval", str(w.train), "--device", "cpu", *extra]
 
 
-def parallel(w: Workspace, fr: str | bytes = "Le chat dort .\nLe chat dort .\n") -> str:
+def parallel(w: Workspace, *more: str, fr: str | bytes = "Le chat dort .\nLe chat dort .\n") -> str:
+    """The template of line-aligned files for en, fr and the languages `more`."""
     w.write("par/en.txt", "The cat sleeps .\nThe cat sleeps .\n")
     w.write("par/fr.txt", fr)
+    for language in more:
+        w.write(f"par/{language}.txt", "a .\nb .\n")
     return str(w.root / "par" / "{lang}.txt")
 
 
 def similarity(*extra: str, fr: str | bytes = "Le chat dort .\nLe chat dort .\n") -> Args:
     return lambda w: ["similarity", "--model", str(w.model), "--targets", "fr", "--parallel",
-                      parallel(w, fr), "--out", str(w.out), "--device", "cpu", "--no-progress",
+                      parallel(w, fr=fr), "--out", str(w.out), "--device", "cpu", "--no-progress",
                       *extra]
 
 
@@ -237,10 +240,10 @@ CASES: list[tuple[str, Args, tuple[str, ...]]] = [
     ("random-init-beyond-model", finetune("--random-init", "7"), ("block.7", "block.0-1")),
     # finetune: freeze and revert, loading
     ("freeze-garbage", finetune("--freeze", "a-b"), ("--freeze", "a-b")),
-    ("freeze-beyond-model", finetune("--freeze", "block.2"), ("block.2", "block.0-1")),
+    ("freeze-beyond-model", finetune("--freeze", "block.2"), ("--freeze", "block.2", "block.0-1")),
     ("revert-empty-group", finetune("--revert", "block.0;"), ("--revert",)),
     ("revert-beyond-model", finetune("--revert", "block.0;block.0-3"),
-     ("block.2, block.3", "block.0-1")),
+     ("--revert block.0-3", "block.2-3 do not exist", "block.0-1")),
     ("scope-with-freeze-unknown", finetune("--freeze", "block.0", "--scope", "mlp"), ("--scope", "ffn")),
     ("dtype-unknown", finetune("--dtype", "bf17"), ("--dtype", "bfloat16")),
     ("scheme-without-layers", finetune("--init-scheme", "torch-default"),
@@ -476,11 +479,215 @@ CASES: list[tuple[str, Args, tuple[str, ...]]] = [
 ]
 
 
+# --- long runs (issue 20): sweep files and folders, reports, resuming, the lab, decoders ------
+def experiment(w: Workspace, **changes: object) -> dict:
+    """A valid experiment over the workspace's tiny model and treebanks."""
+    spec: dict = {"name": "tiny", "model": str(w.model), "data_dir": str(w.data), "seeds": [1],
+                  "tasks": {"pos": {"source": "ud:en_tiny", "targets": ["ud:fr_tiny"]}},
+                  "random_init": {"reference": True}, "finetune": {"epochs": 1}, "threads": 1}
+    for key, value in changes.items():  # dotted keys: finetune.epochs
+        node = spec
+        *parents, last = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return spec
+
+
+def sweep(*extra: str, text: str | None = None, **changes: object) -> Args:
+    """`sweep` of an experiment file: the valid one with `changes`, or `text` as written."""
+    def args(w: Workspace) -> list[str]:
+        import yaml
+
+        body = text if text is not None else yaml.safe_dump(experiment(w, **changes))
+        return ["sweep", str(w.write("exp.yaml", body)), "--out", str(w.out), "--no-progress",
+                *extra]
+    return args
+
+
+def sweep_folder(w: Workspace, runs: dict[str, dict], files: dict[str, str] | None = None) -> Path:
+    """A hand-made sweep folder: manifest entries `runs`, and the files `files` under it."""
+    folder = w.root / "swept"
+    w.write("swept/manifest.json", json.dumps({"schema": 1, "experiment": "tiny", "sweeps": [],
+                                               "runs": runs}))
+    for name, content in (files or {}).items():
+        w.write(f"swept/{name}", content)
+    return folder
+
+
+def sealed_run(w: Workspace, value: float) -> Path:
+    """A sweep whose one finetune run is sealed (run.json holds its files' hashes), scoring
+    `value` on fr."""
+    import hashlib
+
+    results = (w.run / "results.json").read_text()
+    results = results.replace('"upos_accuracy": 0.5', f'"upos_accuracy": {json.dumps(value)}')
+    digest = hashlib.sha256(results.encode()).hexdigest()
+    record = {"name": "pos-REF-s1", "kind": "finetune", "key": "k", "status": "done",
+              "labels": {"task": "pos", "model": "m", "group": "REF", "seed": 1},
+              "config": {}, "files": {"finetune/results.json": digest}}
+    return sweep_folder(w, {"pos-REF-s1": {"kind": "finetune", "key": "k", "status": "done",
+                                           "labels": record["labels"], "deps": []}},
+                        {"runs/pos-REF-s1/run.json": json.dumps(record),
+                         "runs/pos-REF-s1/finetune/results.json": results})
+
+
+def report(folder: Callable[[Workspace], Path]) -> Args:
+    return lambda w: ["report", str(folder(w)), "--out", str(w.out)]
+
+
+def resume_state(w: Workspace, config: dict) -> None:
+    """An interrupted fine-tune's checkpoint in --out, written by `config`."""
+    w.write("out/resume/state.json", json.dumps({"format": 1, "config": config,
+                                                 "progress": {"step": 3}, "tensor_groups": []}))
+
+
+def lab_generate(*extra: str) -> Args:
+    """`lab generate` of two languages, xx vocabulary-shifted from en; `extra` overrides."""
+    return lambda w: ["lab", "generate", "--out", str(w.out), "--sentences", "20",
+                      "--languages", "en,xx", "--transforms", "xx=vocab-shift", *extra]
+
+
+def t5_model(w: Workspace) -> Path:
+    """The tiny model's folder with a T5 (encoder-decoder) configuration."""
+    config = {"model_type": "t5", "d_model": 16, "num_layers": 2, "num_heads": 2, "d_ff": 32,
+              "vocab_size": 40, "is_encoder_decoder": True}
+    return w.model_copy("t5", replace={"config.json": json.dumps(config).encode()})
+
+
+LONG_RUN_CASES: list[tuple[str, Args, tuple[str, ...]]] = [
+    # sweep files
+    ("sweep-seeds-a-word", sweep(seeds="one"), ("seeds",)),
+    ("sweep-unknown-top-key", sweep(text="name: t\nmodle: m\n"), ("modle", "model")),
+    ("sweep-unknown-finetune-key", sweep(**{"finetune.epoch": 2}),
+     ("finetune.epoch", "epochs")),
+    ("sweep-epochs-a-list", sweep(**{"finetune.epochs": [1]}), ("finetune.epochs",)),
+    ("sweep-unset-variable", sweep(model="${ALIGNSCOPE_SURELY_UNSET}"),
+     ("`model`", "ALIGNSCOPE_SURELY_UNSET")),
+    ("sweep-malformed-variable", sweep(data_dir="${HOME:data}"),
+     ("`data_dir`", "${HOME:data}", "${NAME:-DEFAULT}")),
+    ("sweep-group-beyond-model", sweep(**{"random_init.groups": ["block.5"]}),
+     ("random_init.groups.0", "block.5", "block.0-1")),
+    ("sweep-stability-group-not-run", lambda w: sweep(**{
+        "analyses.stability.groups": ["block.0"], "analyses.parallel": parallel(w)})(w),
+     ("analyses.stability.groups.0", "block.0", "REF")),
+    ("sweep-correlation-group-not-run", lambda w: sweep(**{
+        "analyses.similarity.pretrained": True, "analyses.correlation.groups": ["block.1"],
+        "analyses.parallel": parallel(w, "de", "ru"), "analyses.languages": ["fr", "de", "ru"]})(w),
+     ("analyses.correlation.groups.0", "block.1")),
+    ("sweep-model-empty", lambda w: sweep(**{"analyses.similarity.pretrained": True,
+                                             "analyses.parallel": parallel(w)}, model="")(w),
+     ("key `model`", "empty")),
+    ("sweep-device-unknown", sweep(device="gpu"), ("key `device`", "gpu")),
+    ("sweep-shared-setting-out-of-range", lambda w: sweep(**{
+        "analyses.similarity.pretrained": True, "analyses.parallel": parallel(w),
+        "analyses.settings.max_sentences": 0})(w),
+     ("key `analyses.settings.max_sentences`",)),
+    ("sweep-encoder-decoder", lambda w: sweep(model=str(t5_model(w)))(w),
+     ("`models`", "encoder-decoder", "t5")),
+    ("sweep-malformed-training-file", lambda w: sweep(**{"tasks.pos.source": str(w.write(
+        "broken.conllu", conllu(1) + "1\tx\n"))})(w), ("broken.conllu:8",)),
+    ("sweep-set-without-value", sweep("--set", "finetune.epochs"), ("--set", "KEY=VALUE")),
+    ("sweep-set-bad-yaml", sweep("--set", "seeds=[1,"), ("--set", "YAML")),
+    ("sweep-set-into-a-list", sweep("--set", "seeds.first=1"), ("--set", "`seeds`")),
+    ("sweep-jobs-0", sweep("--jobs", "0"), ("--jobs",)),
+    ("sweep-backend-unknown", sweep("--backend", "slurm"), ("--backend", "slurm")),
+    ("sweep-address-without-ray", sweep("--address", "127.0.0.1:6379"),
+     ("--address", "--backend ray")),
+    ("sweep-runs-per-device-0", sweep("--runs-per-device", "0"), ("--runs-per-device",)),
+    ("sweep-another-configuration-in-folder", lambda w: [
+        *sweep()(w), "--out", str(w.write("old/runs/pos-REF-s1/run.json", json.dumps(
+            {"status": "done", "key": "0123456789abcdef", "files": {}})).parents[2])],
+     ("pos-REF-s1", "different configuration", "0123456789abcdef")),
+    ("sweep-checkpoint-of-another-configuration", lambda w: [
+        *sweep()(w), "--out", str(w.write("old/resume/pos-REF-s1/state.json", json.dumps(
+            {"format": 1, "config": {"epochs": 7}, "progress": {"step": 2},
+             "tensor_groups": []})).parents[2])],
+     ("resume/pos-REF-s1", "another configuration", "epochs")),
+    # sweep folders: status and report
+    ("status-manifest-of-another-version", lambda w: [
+        "sweep", "status", str(w.write("swept/manifest.json", '{"schema": 9}').parent)],
+     ("manifest.json", "not a sweep manifest")),
+    ("report-missing-folder", report(lambda w: w.root / "never"), ("never", "no such folder")),
+    ("report-empty-folder", report(lambda w: w.write("empty/.keep", "").parent),
+     ("empty", "not a sweep folder")),
+    ("report-foreign-folder", report(lambda w: w.run), ("not a sweep folder", "finetune result",
+                                                        "alignscope table")),
+    ("report-damaged-manifest", report(lambda w: w.write("swept/manifest.json", "{").parent),
+     ("manifest.json:", "not valid JSON")),
+    ("report-all-failed", report(lambda w: sweep_folder(w, {
+        name: {"kind": "finetune", "key": "k", "status": "failed", "error": "boom",
+               "labels": {}, "deps": []} for name in ("a", "b")})),
+     ("no finished run", "2 failed", "sweep status")),
+    ("report-altered-run", report(lambda w: (sealed_run(w, 0.5), w.write(
+        "swept/runs/pos-REF-s1/finetune/results.json", "{}"))[0]),
+     ("pos-REF-s1", "no longer hold")),
+    ("report-nan-score", report(lambda w: sealed_run(w, float("nan"))),
+     ("pos-REF-s1", "upos_accuracy", "nan", "not a score")),
+    # evaluate and resuming
+    ("eval-sweep-checkpoint-deleted", lambda w: evaluate(run=lambda _: (
+        w.write("swept/runs/pos-REF-s1/run.json", "{}"),
+        w.write("swept/runs/pos-REF-s1/finetune/results.json",
+                (w.run / "results.json").read_text()))[1].parent)(w),
+     ("deleted", "keep_checkpoints")),
+    ("finetune-interrupted-without-resume", lambda w: (resume_state(w, {}), finetune()(w))[1],
+     ("interrupted", "--resume", "--overwrite")),
+    ("finetune-resume-another-configuration", lambda w: (
+        resume_state(w, {"lr": 0.5}), finetune("--resume")(w))[1],
+     ("another configuration", "lr: 0.5 then")),
+    ("finetune-checkpoint-every-0", finetune("--checkpoint-every", "0"),
+     ("--checkpoint-every",)),
+    # the lab
+    ("lab-language-code-bad", lab_generate("--languages", "en,X1"), ("X1", "2-3 lowercase")),
+    ("lab-transform-unknown", lab_generate("--transforms", "xx=flip"), ("flip", "vocab-shift")),
+    ("lab-transform-foreign-language", lab_generate("--transforms", "xx=invert,zz=invert"),
+     ("zz",)),
+    ("lab-anchor-share-above-1", lab_generate("--anchor-share", "1.5"),
+     ("--anchor-share", "[0, 1]")),
+    ("lab-anchor-share-negative", lab_generate("--anchor-share", "xx=-0.1"),
+     ("--anchor-share", "xx", "[0, 1]")),
+    ("lab-anchor-share-without-vocab-shift", lab_generate("--transforms", "xx=invert",
+                                                          "--anchor-share", "xx=0.3"),
+     ("--anchor-share xx=0.3", "no effect", "vocab-shift")),
+    ("lab-sentences-0", lab_generate("--sentences", "0"), ("--sentences",)),
+    ("lab-eval-sentences-0", lab_generate("--eval-sentences", "0"), ("--eval-sentences",)),
+    ("lab-no-transform-copies-english", lab_generate("--languages", "en,xx,yy"),
+     ("yy", "copy", "--transforms")),
+    ("lab-pretrain-tokenizer-missing", lab_pretrain("--tokenizer", "models/none"),
+     ("--tokenizer", "models/none", "no such folder")),
+    ("lab-pretrain-vocab-size-0", lab_pretrain("--vocab-size", "0"), ("--vocab-size",)),
+    # decoder options and parallel folders
+    ("sim-prompt-template-without-sentence", similarity(
+        "--pooling", "prompt-last", "--prompt-template", "Say it:"), ("{sentence}",)),
+    ("sim-prompt-template-without-pooling", similarity("--prompt-template", "X {sentence}"),
+     ("--prompt-template", "prompt-last")),
+    ("sim-pooling-typo", similarity("--pooling", "lats"), ("lats", "last")),
+    ("sim-parallel-empty-file", similarity(fr=""), ("fr.txt", "empty")),
+    ("sim-parallel-blank-line", similarity(fr="Le chat dort .\n\n"), ("fr.txt:2", "empty line")),
+    ("sim-parallel-missing-language-file", lambda w: [
+        *similarity()(w), "--targets", "fr,de"], ("de.txt", "not found")),
+    ("finetune-revert-overlapping-twice", finetune("--revert", "block.0;block.0"),
+     ("--revert", "block.0")),
+    # the demo: every section before the corpus is generated
+    ("demo-finetune-epochs-0", lambda w: ["demo", "--out", str(w.out), "--no-progress", "--set",
+                                          "sweep.finetune.epochs=0"],
+     ("sweep.finetune.epochs", "greater than or equal to 1")),
+    ("demo-stability-group-beyond-model", lambda w: [
+        "demo", "--out", str(w.out), "--set", "pretrain.num_blocks=2", "--set",
+        "sweep.analyses.stability.groups=[block.4]"], ("sweep.analyses.stability.groups.0",
+                                                       "block.4")),
+    ("finetune-freeze-everything-and-random-init", finetune("--freeze", "block.0-1",
+                                                            "--random-init", "block.0-2"),
+     ("block.2", "block.0-1")),
+]
+
+
 def _snapshot(root: Path) -> set[Path]:
     return set(root.rglob("*"))
 
 
-@pytest.mark.parametrize(("args", "culprits"), [pytest.param(a, c, id=i) for i, a, c in CASES])
+@pytest.mark.parametrize(("args", "culprits"), [pytest.param(a, c, id=i)
+                                                for i, a, c in [*CASES, *LONG_RUN_CASES]])
 def test_bad_input_is_refused_cleanly(ws: Workspace, args: Args,
                                       culprits: tuple[str, ...]) -> None:
     argv = args(ws)
@@ -496,8 +703,9 @@ def test_bad_input_is_refused_cleanly(ws: Workspace, args: Args,
 
 
 def test_enough_cases() -> None:
-    assert len(CASES) >= 60
-    assert len({name for name, _, _ in CASES}) == len(CASES)
+    assert len(CASES) >= 60 and len(LONG_RUN_CASES) >= 40
+    names = [name for name, _, _ in [*CASES, *LONG_RUN_CASES]]
+    assert len(set(names)) == len(names)
 
 
 def test_no_misleading_length_warning_for_windowed_sentences(tiny_model_dir: Path) -> None:

@@ -118,7 +118,8 @@ def test_the_committed_reference_is_generated_from_the_code() -> None:
 REQUIRED = {"model": "m", "train": "t", "targets": "fr", "pretrained": "m", "finetuned": "f",
             "languages": "en,fr", "checkpoint": "run", "eval": "ud:fr_pud", "similarity": "s",
             "transfer": "t", "corpus": "c", "out": "o", "runs": ["r"], "sweep": "s",
-            "experiment": "e.yaml", "kind": "ud", "names": ["en_ewt"]}
+            "experiment": "e.yaml", "kind": "ud", "names": ["en_ewt"],
+            "transforms": {"xx": "vocab-shift", "yy": "invert"}}
 OLD_NAMES = sorted({(cls, field.name, old) for _, command in COMMANDS for cls in command.classes
                     for field in option_fields(cls) for old in field.flag.old_names},
                    key=lambda item: (item[0].__name__, item[2]))

@@ -71,3 +71,21 @@ def full_sweep(full_experiment: dict[str, Any], tmp_path_factory: pytest.TempPat
         result = run_sweep(full_experiment, out, progress=False)
     assert set(result.statuses.values()) == {"done"}, result.statuses
     return out
+
+
+LLM_ANALYSES = {
+    "languages": ["fr", "de"], "settings": {"seed": 0},
+    "lens": {"settings": {"lenses": ["logit"], "tasks": ["translation", "repetition"],
+                          "max_items": 2}},
+    "neurons": {"settings": {"max_sentences": 12, "ppl_sentences": 4, "top_rate": 0.1,
+                             "filter_rate": 0.8, "bar_ratio": 0.8}}}
+
+
+@pytest.fixture(scope="session")
+def llm_experiment(lm_families: dict[str, Path], data_slices: Path,
+                   ) -> Callable[..., dict[str, Any]]:
+    """A tiny decoder (with its LM head): POS REF x 1 seed, the lens and the neurons; keyword
+    arguments replace keys of `analyses`."""
+    return lambda **analyses: tiny_experiment(
+        lm_families["llama"], data_slices, seeds=[1], random_init={"reference": True},
+        analyses={**LLM_ANALYSES, **analyses})

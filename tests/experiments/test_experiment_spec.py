@@ -139,7 +139,10 @@ def test_cli_dry_run_lists_runs_and_refuses_bad_files(experiment: Experiment,
                                       "--dry-run", "--set", "finetune.bogus=1"])
     assert result.exit_code == 2 and "unknown key `finetune.bogus`" in flat(result.output)
     result = CliRunner().invoke(app, ["sweep", "status", str(out)])
-    assert result.exit_code == 2 and "is not a sweep folder" in flat(result.output)
+    assert result.exit_code == 2 and "out: no such folder" in flat(result.output)
+    result = CliRunner().invoke(app, ["sweep", "status", str(tmp_path)])
+    assert result.exit_code == 2 and "is not a sweep folder (no manifest.json)" in flat(
+        result.output)
 
 
 @pytest.mark.parametrize("config", sorted(Path(__file__).parents[2].glob("configs/*/*.yaml")),

@@ -40,3 +40,8 @@ def test_gpu_suite_smoke(tiny_bert: Path, data_slices: Path, tmp_path: Path) -> 
         status = json.loads((out / f"sweep-{variant}" / "manifest.json").read_text())
         assert {e["status"] for e in status["runs"].values()} == {"done"}
         assert len(status["runs"]) == 3  # REF + the 2 block pairs of the 4-block smoke model
+    resume = json.loads((out / "resume.json").read_text())["fp32"]
+    # On the CPU in fp32 the resumed run is the uninterrupted one, bit for bit.
+    assert resume["resumed_at_steps"] == [resume["interrupted_at_step"]] == [5]
+    assert resume["identical_history"] and resume["identical_metrics"]
+    assert resume["largest_weight_difference"] == 0.0

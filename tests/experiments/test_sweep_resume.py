@@ -158,3 +158,35 @@ def test_one_sweep_per_folder(full_experiment: dict[str, Any], full_sweep: Path,
     out = copy_of(full_sweep, tmp_path)
     with sweep_lock(out), pytest.raises(AlignscopeError, match="another sweep is running"):
         run_sweep(experiment, out, progress=False)
+
+
+def test_an_interrupted_finetune_resumes_from_its_checkpoint(
+        experiment: Experiment, tmp_path: Path, killed_cli: Callable[[str, list[str]], int],
+        ) -> None:
+    tiny = experiment(seeds=[1], random_init={"reference": True})
+    tiny["finetune"].update(epochs=3, batch_size=4, checkpoint_every=2)  # 8 steps per epoch
+    config = tmp_path / "exp.yaml"
+    config.write_text(yaml.safe_dump(tiny), encoding="utf-8")
+    out = tmp_path / "out"
+    # SIGKILL in the 7th step: the checkpoint of step 6 is on disk.
+    assert killed_cli('arm(Loop, "_step", lambda calls, *a: calls == 7)',
+                      ["sweep", str(config), "--out", str(out), "--no-progress"]) == -9
+    assert finished(out) == set()
+    [planned] = prepare(config, out)[1]
+    assert (planned.state, planned.resumes_at) == ("todo", 6)
+    status = sweep_status(out)["runs"]["pos-REF-s1"]
+    assert (status["status"], status["checkpoint_step"]) == ("interrupted", 6)
+    with pytest.raises(RunConflictError, match=r"resume/pos-REF-s1 holds the checkpoint of an "
+                                               r"unfinished run .*lr: 0.002 then, 0.001 now"):
+        prepare(config, out, ["finetune.lr=0.001"])
+
+    assert run_sweep(config, out, progress=False).executed == ["pos-REF-s1"]
+    assert not (out / "resume" / "pos-REF-s1").exists()
+    run_sweep(config, tmp_path / "whole", progress=False)
+    resumed, whole = (json.loads((folder / "runs/pos-REF-s1/finetune/results.json").read_text())
+                      for folder in (out, tmp_path / "whole"))
+    assert resumed["training"]["resumed_at_steps"] == [6]
+    assert whole["training"]["resumed_at_steps"] == []
+    assert resumed["training"]["history"] == whole["training"]["history"]
+    assert [e["metrics"] for e in resumed["evaluations"]] == \
+        [e["metrics"] for e in whole["evaluations"]]

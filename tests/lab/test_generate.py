@@ -119,6 +119,17 @@ def test_anchor_sets_are_nested_and_sized(tmp_path: Path) -> None:
     assert kept_a and kept_a < kept_b
 
 
+def test_a_copy_is_asked_for_not_made_silently(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"language zz has no transformation"):
+        GenerateConfig(languages=("en", "zz"))
+    config = GenerateConfig(languages=("en", "xx"), transforms={"xx": "copy"}, sentences=20,
+                            eval_sentences=2, parallel_sentences=3, sizes=SIZES)
+    generate(config, tmp_path / "d")
+    treebank = {lang: (tmp_path / "d" / "ud" / f"{lang}_lab-ud-train.conllu").read_text(
+        encoding="utf-8") for lang in ("en", "xx")}
+    assert treebank["xx"] == treebank["en"] and config.specs[1].transforms == []
+
+
 def test_a_seed_fixes_the_corpus(tmp_path: Path) -> None:
     def make(seed: int, name: str) -> str:
         generate(GenerateConfig(languages=["en", "xx"], transforms={"xx": "vocab-shift"},
@@ -147,3 +158,28 @@ def test_bad_options_are_refused(tmp_path: Path, languages, transforms, share, m
 def test_existing_output_is_kept(corpus: Path) -> None:
     with pytest.raises(AlignscopeError, match="already exists"):
         generate(GenerateConfig(languages=["en"], anchor_share=0.0, sentences=10), corpus)
+
+
+def test_the_lexicon_is_the_lens_word_list_and_matches_the_parallel_text(corpus: Path) -> None:
+    """`lens --words LAB_FOLDER`: every content lexeme in its base form, the translations the
+    generator used: in the parallel treebanks of en and xx (a vocabulary shift keeps the word
+    order), a base-form word of en faces its listed xx word."""
+    from alignscope.analysis.lens.words import read_words
+
+    words = read_words(corpus)
+    assert words.layout == "lab" and words.languages == tuple(LANGS)
+    assert len(words.concepts) == SIZES.nouns + SIZES.verbs + SIZES.adjectives
+    by_english = {c.words["en"]: c.words["xx"] for c in words.concepts}
+    assert len(by_english) == len(words.concepts)
+    english, shifted = (read_conllu(resolve(f"ud:{lang}_labpud:test", data_dir=corpus).path)
+                        for lang in ("en", "xx"))
+    checked = 0
+    for en_sentence, xx_sentence in zip(english, shifted, strict=True):
+        assert en_sentence.upos is not None
+        for en_word, upos, xx_word in zip(en_sentence.words, en_sentence.upos,
+                                          xx_sentence.words, strict=True):
+            if en_word in by_english and upos in ("NOUN", "VERB", "ADJ"):
+                assert xx_word == by_english[en_word]
+                checked += 1
+    assert checked > 20
+    assert read_words(corpus / "lexicon.tsv").concepts == words.concepts

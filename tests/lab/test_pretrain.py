@@ -70,7 +70,8 @@ def test_interrupted_run_resumes_into_the_same_model(corpus: Path, tmp_path: Pat
     monkeypatch.setattr(pretrain_module, "_loss", failing)
     with pytest.raises(KeyboardInterrupt):
         pretrain(config, tmp_path / "cut", show_progress=False)
-    assert json.loads((tmp_path / "cut" / "resume" / "state.json").read_text())["step"] == 20
+    state = json.loads((tmp_path / "cut" / "resume" / "state.json").read_text())
+    assert state["progress"]["step"] == 20
     assert not (tmp_path / "cut" / "config.json").exists()  # no half-trained model to load
     monkeypatch.setattr(pretrain_module, "_loss", real_loss)
     pretrain(config, tmp_path / "cut", show_progress=False)

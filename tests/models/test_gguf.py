@@ -262,3 +262,16 @@ def test_missing_packages_are_named_before_loading(tmp_path: Path,
     with pytest.raises(AlignscopeError, match=r"needs the accelerate package") as caught:
         load_encoder(tmp_path / "absent.gguf")
     assert "alignscope[gguf]" in str(caught.value.hint)
+
+
+def test_a_gguf_file_loads_with_its_lm_head_for_the_lens(lm_families: dict[str, Path],
+                                                         tmp_path: Path) -> None:
+    """`head=True` (lens, neurons) reads the file's output weights: the logits of its twin."""
+    folder = lm_families["llama"]
+    path = write_gguf(folder, tmp_path / "llama-lm.gguf")
+    from_gguf, reference = load_encoder(path, head=True), load_encoder(folder, head=True)
+    assert from_gguf.lm is not None and reference.lm is not None
+    ids = torch.tensor([reference.tokenizer(SENTENCES[2])["input_ids"]])
+    with torch.no_grad():
+        torch.testing.assert_close(from_gguf.lm(ids).logits, reference.lm(ids).logits,
+                                   atol=1e-5, rtol=1e-5)

@@ -125,7 +125,9 @@ def test_long_sentences_are_windowed_not_truncated(tiny_bert: Path, data_slices:
 @pytest.mark.parametrize(("overrides", "error", "needle"), [
     ({"task": "postag"}, AlignscopeError, "did you mean pos"),
     ({"eval": ["ud:fr_pudd"]}, UnknownNameError, "fr_pud"),
-    ({"random_init": "block.3-5"}, ConfigError, "block.4, block.5 does not exist.*block.0-3"),
+    ({"random_init": "block.3-5"}, ConfigError,
+     "--random-init block.3-5: block.4-5 do not exist.*block.0-3"),
+    ({"freeze": "block.0-9"}, ConfigError, "--freeze block.0-9: block.4-9 do not exist"),
     ({"random_init": "layer.3"}, ConfigError, "bad item 'layer.3'"),
     ({"train": "ud:fr_gsd"}, AlignscopeError, "no train split"),
 ])

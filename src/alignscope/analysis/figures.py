@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from alignscope.analysis.llm_figures import lens_figures, neurons_figures
 from alignscope.analysis.measures import describe
 from alignscope.analysis.plots import (
     plot_correlation,
@@ -72,7 +73,8 @@ def correlation_figures(folder: Path, result: dict[str, Any]) -> None:
 
 
 FIGURES = {"similarity": similarity_figures, "stability": stability_figures,
-           "correlation": correlation_figures}
+           "correlation": correlation_figures, "lens": lens_figures,
+           "neurons": neurons_figures}
 
 
 def draw(folder: Path, result: dict[str, Any]) -> None:

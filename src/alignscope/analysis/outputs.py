@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -84,11 +84,15 @@ def aggregate_table(aggregates: Mapping[str, Mapping[str, Mapping[str, Mapping[s
     return buffer.getvalue()
 
 
-def write_run(out: Path, result: dict[str, Any], tables: Mapping[str, str]) -> None:
-    """The JSON, the CSV tables and the figures appear in `out` together, or nothing does."""
+def write_run(out: Path, result: dict[str, Any], tables: Mapping[str, str],
+              files: Callable[[Path], None] | None = None) -> None:
+    """The JSON, the CSV tables, the figures and any `files` (written by the callback into the
+    folder: a tuned lens, activation tensors) appear in `out` together, or nothing does."""
     from alignscope.analysis.figures import draw  # matplotlib: only when a run is written
 
     with atomic_directory(out) as folder:
+        if files is not None:
+            files(folder)
         write_result(folder, result)
         for name, text in tables.items():
             atomic_write_text(folder / name, text)

@@ -2,7 +2,7 @@
 Each command's flags are derived from its option classes (`_app.command`); importing this
 package imports no heavy library (torch, transformers, scikit-learn, matplotlib, ray)."""
 
-from alignscope.cli import analysis, data, demo, lab, report, sweep, train
+from alignscope.cli import analysis, data, demo, lab, llm, report, sweep, train
 from alignscope.cli._app import app
 
-__all__ = ["analysis", "app", "data", "demo", "lab", "report", "sweep", "train"]
+__all__ = ["analysis", "app", "data", "demo", "lab", "llm", "report", "sweep", "train"]

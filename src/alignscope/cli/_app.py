@@ -34,8 +34,8 @@ T = TypeVar("T")
 
 # Commands in the order of the workflow, in `alignscope --help` and docs/cli.md; a command not
 # listed comes after them.
-WORKFLOW = ("data", "finetune", "evaluate", "similarity", "stability", "correlate", "table",
-            "sweep", "report", "lab", "demo")
+WORKFLOW = ("data", "finetune", "evaluate", "similarity", "stability", "correlate", "lens",
+            "neurons", "merge", "table", "sweep", "report", "lab", "demo")
 CONFIG_HELP = ("YAML file of these options (keys: the option names, `_` for `-`); options typed "
                "here win over it.")
 NBSP = "\u00a0"

@@ -34,7 +34,9 @@ def _print_plan(planned: list[Any]) -> None:
     labels = {"done": "done (kept)", "todo": "to run", "failed": "failed (--retry-failed)",
               "corrupt": "not a whole result: redone"}
     for item in planned:
-        table.add_row(item.run.name, item.run.kind, item.run.key, labels[item.state])
+        resumes = f", from its checkpoint at step {item.resumes_at}" \
+            if item.resumes_at is not None else ""
+        table.add_row(item.run.name, item.run.kind, item.run.key, labels[item.state] + resumes)
     console().print(table)
     counts: dict[str, int] = {}
     for item in planned:
@@ -75,8 +77,9 @@ def status(folder: SweepFolder) -> None:
     for column in ("run", "kind", "status", "seconds", "error"):
         table.add_column(column)
     for name, entry in info["runs"].items():
-        seconds = entry.get("seconds")
-        table.add_row(name, entry["kind"], entry["status"],
+        seconds, checkpoint = entry.get("seconds"), entry.get("checkpoint_step")
+        table.add_row(name, entry["kind"], entry["status"] + (
+                          f" (checkpoint at step {checkpoint})" if checkpoint is not None else ""),
                       "" if seconds is None else f"{seconds:.1f}",
                       (entry.get("error") or "")[:80])
     console().print(table)

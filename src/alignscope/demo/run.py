@@ -43,14 +43,51 @@ def load_demo_config(config: str | Path | dict[str, Any] | DemoConfig | None = N
     return build(DemoConfig, apply_overrides(data, overrides or [])).sections()
 
 
-def _corpus(config: dict[str, Any], out: Path) -> dict[str, Any]:
-    from alignscope.lab.generate import GenerateConfig, generate, read_manifest
+def _section_error(section: str, error: ConfigError) -> ConfigError:
+    """An options class's or the experiment's error, said of the demo configuration's section
+    the user wrote (`sweep.finetune.epochs`, not the sweep's `finetune.epochs`)."""
+    message = error.message.removeprefix("the experiment: ")
+    if section == "sweep" and "key `" in message:
+        message = message.replace("key `", "key `sweep.", 1)
+    else:
+        message = f"key `{section}`: {message}"
+    hint = f"change it under `{section}` in the --config file or with --set {section}.KEY=VALUE"
+    if section == "sweep" and error.hint != ConfigError.default_hint:  # advice of its own
+        hint = error.hint
+    return ConfigError(f"demo configuration, {message}", hint)
+
+
+def _corpus_config(config: dict[str, Any]) -> Any:
+    from alignscope.lab.generate import GenerateConfig
 
     try:
-        generate_config = GenerateConfig(**{"seed": config["seed"], **config["corpus"]})
+        return GenerateConfig(**{"seed": config["seed"], **config["corpus"]})
     except ConfigError as error:  # the options class names the bad key
-        raise ConfigError(f"demo configuration, key `corpus`: {error.message}",
-                          error.hint) from None
+        raise _section_error("corpus", error) from None
+
+
+def _check(settings: dict[str, Any], out: Path) -> None:
+    """Every section is valid before anything is generated or trained: the sweeps as far as
+    they can be without their models and data, which the demo makes."""
+    from alignscope.experiments.plan import check_offline
+    from alignscope.experiments.spec import load_spec
+
+    _corpus_config(settings)
+    depths = {name: _pretrain_config(settings, out, extra).num_blocks
+              for name, extra in (("sweep", {}), ("control", settings["control"]))}
+    models = out / "models"
+    for name, spec in sweep_specs(settings, out, models / "multilingual",
+                                  models / "control").items():
+        try:
+            check_offline(load_spec(spec), depths[name])
+        except ConfigError as error:
+            raise _section_error("sweep", error) from None
+
+
+def _corpus(config: dict[str, Any], out: Path) -> dict[str, Any]:
+    from alignscope.lab.generate import generate, read_manifest
+
+    generate_config = _corpus_config(config)
     folder = out / "data"
     if folder.exists():
         manifest = read_manifest(folder)
@@ -69,8 +106,7 @@ def _pretrain_config(config: dict[str, Any], out: Path, extra: dict[str, Any]) -
                               threads=config["threads"], tokenizer=str(out / "models" / "tokenizer"),
                               **{**config["pretrain"], **extra})
     except ConfigError as error:  # the options class names the bad key
-        raise ConfigError(f"demo configuration, key `pretrain`: {error.message}",
-                          error.hint) from None
+        raise _section_error("control" if extra else "pretrain", error) from None
 
 
 def _finished(folder: Path, config: Any) -> bool:
@@ -148,6 +184,7 @@ def run_demo(out: str | Path, config: str | Path | dict[str, Any] | DemoConfig |
 
     out = Path(out)
     settings = load_demo_config(config, overrides)
+    _check(settings, out)
     started = time.perf_counter()
     timings: dict[str, float] = {}
 

@@ -53,3 +53,11 @@ def length_grouped_batches(lengths: Sequence[int], batch_size: int, generator: t
         batches.extend(chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size))
     permutation = torch.randperm(len(batches), generator=generator).tolist()
     return [batches[i] for i in permutation]
+
+
+def unpadded_batches(lengths: Sequence[int], max_tokens: int,
+                     max_sentences: int = 64) -> list[list[int]]:
+    """Batches of inputs of one length each, so that no batch holds a padding token: every
+    input is computed exactly as alone, whatever the architecture does with masks."""
+    return sorted_batches(lengths, max_tokens=max_tokens, max_sentences=max_sentences,
+                          max_padding=0.0)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable
@@ -25,13 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from alignscope.analysis.intervals import t_interval
 from alignscope.experiments.spec import REFERENCE
 from alignscope.experiments.store import RunStore
 from alignscope.io import atomic_file, atomic_write_text
 from alignscope.runs import load_run, part_dir, result_file
 
 RESULTS = "results"
-CONFIDENCE = 0.95
 Row = dict[str, Any]
 
 
@@ -71,6 +70,8 @@ def collect(out: str | Path) -> Tables:
                                           ("task", "model", "group", "seed")}}
         if record["kind"] == "finetune":
             _scores(tables, base, load_run(part_dir(folder, "finetune"), "finetune").data)
+        if record["kind"] == "merge":  # a merged model's scores, its group the merge's name
+            _scores(tables, base, load_run(part_dir(folder, "evaluate"), "evaluate").data)
         for kind, rows in (("similarity", tables.similarity), ("stability", tables.stability)):
             if result_file(part_dir(folder, kind), kind).is_file():
                 result = load_run(part_dir(folder, kind), kind).data
@@ -119,19 +120,6 @@ def _cross_lingual(base: Row, results: dict[str, Any], layers: list[str]) -> Ite
         for role, by_language in by_role.items():
             yield from _curves({**base, "stage": f"stability-{role}"},
                                {measure: {"cross-lingual": by_language}}, layers)
-
-
-def t_interval(values: list[float], confidence: float = CONFIDENCE,
-               ) -> tuple[float | None, float | None]:
-    """Student-t interval for the mean; undefined (None) below two values."""
-    if len(values) < 2:
-        return None, None
-    from scipy import stats
-
-    mean = statistics.fmean(values)
-    half = stats.t.ppf((1 + confidence) / 2, len(values) - 1) * statistics.stdev(values) \
-        / math.sqrt(len(values))
-    return mean - half, mean + half
 
 
 def _main(scores: list[Row], metrics: dict[str, str]) -> list[Row]:

@@ -12,6 +12,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from alignscope.experiments.checkpoints import state_dir
 from alignscope.experiments.plan import FINETUNED, RunSpec
 from alignscope.runs import CHECKPOINT_DIR, part_dir, timestamp
 
@@ -35,6 +36,19 @@ def _stability(config: dict[str, Any], finetuned: str, out: Path,
     run_stability(settings, out)
 
 
+def _pretrained_analysis(run: RunSpec, work: Path) -> None:
+    """A lens or neurons run on the pretrained model."""
+    from alignscope.analysis.lens.run import run_lens
+    from alignscope.analysis.llm_settings import LensConfig, NeuronsConfig
+    from alignscope.analysis.neurons.run import run_neurons
+
+    config = {**run.config, "device": run.runtime.get("device", "auto")}
+    if run.kind == "lens":
+        run_lens(LensConfig(**config), part_dir(work, "lens"))
+    else:
+        run_neurons(NeuronsConfig(**config), part_dir(work, "neurons"))
+
+
 def _finetune(run: RunSpec, work: Path) -> None:
     from alignscope.training.config import FinetuneConfig
     from alignscope.training.finetune import finetune
@@ -44,9 +58,10 @@ def _finetune(run: RunSpec, work: Path) -> None:
     _SHARED = _SHARED or SharedData()
     runtime = run.runtime
     config = FinetuneConfig(**run.config["finetune"], device=runtime.get("device", "auto"),
-                            threads=runtime.get("threads"))
+                            threads=runtime.get("threads"), resume=True,
+                            checkpoint_every=runtime.get("checkpoint_every"))
     out = part_dir(work, "finetune")
-    finetune(config, out, show_progress=False, shared=_SHARED)
+    finetune(config, out, show_progress=False, shared=_SHARED, state_dir=state_dir(runtime))
     if "similarity" in run.config:
         _similarity(run.config["similarity"], str(out), part_dir(work, "similarity"), runtime)
     if "stability" in run.config:
@@ -54,6 +69,22 @@ def _finetune(run: RunSpec, work: Path) -> None:
         _stability(run.config["stability"], str(out), part_dir(work, "stability"), runtime)
     if not runtime.get("keep_checkpoint", False):
         shutil.rmtree(out / CHECKPOINT_DIR, ignore_errors=True)
+
+
+def _merge(run: RunSpec, work: Path, deps: dict[str, Path]) -> None:
+    """The fine-tuned runs merged (`alignscope merge`), then evaluated like a finetune run."""
+    from alignscope.training.config import MergeConfig
+    from alignscope.training.evaluate import evaluate
+    from alignscope.training.merge import merge_runs
+
+    merged = part_dir(work, "merge")
+    runs = [part_dir(deps[name], "finetune") for name in run.deps]
+    merge_runs(MergeConfig(**run.config["merge"], runs=runs), merged)
+    evaluate(checkpoint=str(merged), **{**run.config["evaluate"],
+                                        "device": run.runtime.get("device", "auto")},
+             out=str(part_dir(work, "evaluate")), show_progress=False)
+    if not run.runtime.get("keep_checkpoint", False):
+        shutil.rmtree(merged / CHECKPOINT_DIR, ignore_errors=True)
 
 
 def _correlation(run: RunSpec, work: Path, deps: dict[str, Path]) -> None:
@@ -85,6 +116,10 @@ def execute_run(run: RunSpec, work: Path, deps: dict[str, Path] | None = None,
                         run.runtime)
         elif run.kind == "correlation":
             _correlation(run, work, deps or {})
+        elif run.kind == "merge":
+            _merge(run, work, deps or {})
+        elif run.kind in ("lens", "neurons"):
+            _pretrained_analysis(run, work)
         else:
             raise ValueError(f"unknown run kind {run.kind!r}")
         record["status"] = "done"

@@ -12,8 +12,10 @@ import hashlib
 import json
 from typing import Any
 
+from alignscope.training.config import RUNTIME_FIELDS as FINETUNE_RUNTIME
+
 RESULTS_EPOCH = 1
-RUNTIME_FIELDS = frozenset({"device", "threads", "cache"})
+RUNTIME_FIELDS = FINETUNE_RUNTIME | {"cache"}
 
 
 def results_version() -> str:

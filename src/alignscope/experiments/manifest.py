@@ -18,6 +18,36 @@ from alignscope.runs import timestamp
 MANIFEST = "manifest.json"
 SCHEMA = 1
 STATUSES = ("pending", "running", "done", "failed", "skipped")
+# What the manifest keeps of a run's record: timings, error, where it ran (Ray: node id, IP).
+RECORDED = ("started", "finished", "seconds", "error", "device", "host", "node", "node_ip",
+            "versions")
+
+
+def open_sweep(out: Path) -> dict[str, Any]:
+    """The manifest of the sweep folder `out`; a missing folder, a folder that is not a sweep
+    (with what it holds instead) and a damaged manifest are each said so."""
+    from alignscope.errors import ConfigError, DataFormatError
+    from alignscope.io import read_json
+    from alignscope.runs import RESULT_FILES
+
+    hint = "pass the --out folder of `alignscope sweep`"
+    if not out.exists():
+        raise ConfigError(f"{out}: no such folder", hint)
+    if not out.is_dir():
+        raise ConfigError(f"{out} is a file, not a sweep folder", hint)
+    if not (out / MANIFEST).is_file():
+        held = [f"a {kind} result ({name})" for kind, name in RESULT_FILES.items()
+                if (out / name).is_file()]
+        raise ConfigError(f"{out} is not a sweep folder (no {MANIFEST})"
+                          + (f"; it holds {held[0]}" if held else ""),
+                          hint + (" (`alignscope table` reads a single run)" if held else ""))
+    data = read_json(out / MANIFEST)  # invalid JSON: the file and line
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA \
+            or not isinstance(data.get("runs"), dict):
+        raise DataFormatError(out / MANIFEST, None, "not a sweep manifest this version reads",
+                              "run the same `alignscope sweep` again: it rebuilds the "
+                              "manifest from the run folders")
+    return data
 
 
 def read_manifest(out: Path) -> dict[str, Any] | None:
@@ -44,8 +74,7 @@ class Manifest:
             self.data["runs"][run.name] = {
                 "kind": run.kind, "key": run.key, "labels": run.labels, "deps": list(run.deps),
                 "status": entry.get("status", "pending"), "attempts": entry.get("attempts", 0),
-                **{k: entry[k] for k in ("started", "finished", "seconds", "error", "device",
-                                         "worker", "versions") if k in entry}}
+                **{k: entry[k] for k in RECORDED if k in entry}}
 
     def status(self, name: str) -> str:
         return str(self.data["runs"][name]["status"])

@@ -1,46 +1,55 @@
 """An experiment expanded into runs, each checked against the model and the data first.
 
-Three kinds of run, each in its own folder under `OUT/runs/`:
+Kinds of run, each in its own folder under `OUT/runs/`:
   similarity   the pretrained model's cross-lingual similarity (one per model);
+  lens         the logit and tuned lens on the pretrained model (one per model; docs/llm.md);
+  neurons      its language-specific neurons and the deactivation matrix (one per model);
   finetune     one task x layer group x seed: fine-tuning, then the analyses of the fine-tuned
                model (similarity, stability) while its checkpoint exists;
-  correlation  a fine-tuned run's zero-shot scores against the pretrained similarity.
+  correlation  a fine-tuned run's zero-shot scores against the pretrained similarity;
+  merge        one model merged from fine-tuned runs of one task and seed (`merges`), evaluated
+               on the task's source and targets (its group is the merge's name).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from alignscope.analysis.llm_settings import LensConfig, NeuronsConfig
 from alignscope.analysis.settings import SimilarityConfig, StabilityConfig
 from alignscope.config import OptionsError, option_names
 from alignscope.data.parallel import load_parallel
 from alignscope.data.registry import parse_ref, resolve, ud_treebanks
 from alignscope.errors import AlignscopeError, ConfigError, UnknownNameError, did_you_mean
 from alignscope.experiments.keys import run_key, without_runtime
-from alignscope.experiments.spec import REFERENCE, ExperimentSpec, TaskSpec, describe
+from alignscope.experiments.spec import REFERENCE, ExperimentSpec, MergeSpec, TaskSpec, describe
 from alignscope.layer_names import LayerSelection, parse_layers
 from alignscope.tasks import TASKS
-from alignscope.training.config import FinetuneConfig
+from alignscope.training.config import FinetuneConfig, MergeConfig
 
 # Set by the sweep for every run, not by the `finetune:` section.
 MANAGED_FINETUNE = frozenset({"model", "train", "eval", "task", "dev", "data_dir", "seed",
-                              "random_init", "task_options", "device", "threads"})
+                              "random_init", "task_options", "device", "threads", "resume"})
 MANAGED_ANALYSIS = frozenset({"model", "pretrained", "finetuned", "targets", "source", "languages",
                               "parallel", "data_dir", "device"})
 FINETUNED = "<this run's fine-tuned model>"
+LLM_CONFIGS: dict[str, type] = {"lens": LensConfig, "neurons": NeuronsConfig}
+# Kinds run by the sweep's driver: they read other runs' folders.
+DRIVER_KINDS = ("correlation", "merge")
 
 
 @dataclass(frozen=True)
 class RunSpec:
     name: str  # the run's folder under OUT/runs/
-    kind: str  # similarity | finetune | correlation
+    kind: str  # similarity | lens | neurons | finetune | correlation | merge
     config: dict[str, Any]  # resolved; what the key hashes
     labels: dict[str, Any]  # task, model, group, seed: for tables
-    runtime: dict[str, Any] = field(default_factory=dict)  # device, threads: not hashed
+    runtime: dict[str, Any] = field(default_factory=dict)  # device, threads...: not hashed
     deps: tuple[str, ...] = ()  # names of the runs this one reads
 
     @property
@@ -62,16 +71,19 @@ def model_depth(model: str) -> int:
     from transformers import AutoConfig
 
     from alignscope.models import gguf
-    from alignscope.models.encoder import resolve_model_source
+    from alignscope.models.encoder import check_architecture, resolve_model_source
     from alignscope.models.layers import configured_depth
 
     if gguf.is_gguf(model):
         return gguf.block_count(Path(resolve_model_source(model)))
     try:
         config = AutoConfig.from_pretrained(resolve_model_source(model))
+        check_architecture(config, model)
     except (OSError, ValueError) as error:
         raise ConfigError(f"key `models`: cannot read the configuration of {model!r} "
                           f"({str(error).splitlines()[0]})") from None
+    except AlignscopeError as error:
+        raise ConfigError(f"key `models`: {error.message}", error.hint) from None
     depth = configured_depth(config)
     if depth is None:
         raise ConfigError(f"key `models`: {model!r} does not say how many layers it has")
@@ -98,12 +110,14 @@ def layer_groups(spec: ExperimentSpec, depth: int) -> list[str]:
     return groups
 
 
-def _validated(config_class: type, options: dict[str, Any], key: str) -> Any:
-    """`config_class` from YAML values; an error names the key under `key`."""
+def _validated(config_class: type, options: dict[str, Any], key: str,
+               written: dict[str, str]) -> Any:
+    """`config_class` from YAML values; an error names the key under `key`, or the key the
+    user wrote for a field the sweep fills in (`written`)."""
     try:
         return config_class(**options)
     except OptionsError as error:
-        raise ConfigError(describe(error.validation, prefix=key)) from None
+        raise ConfigError(describe(error.validation, prefix=key, written=written)) from None
     except AlignscopeError as error:  # a check of the class itself (a combination of options)
         raise ConfigError(f"key `{key}`: {error}") from None
 
@@ -155,13 +169,31 @@ def _analysis_settings(spec: ExperimentSpec, own: dict[str, Any], config_class: 
     return {**shared, **own}
 
 
-def plan(spec: ExperimentSpec) -> list[RunSpec]:
-    """Every run of the experiment, dependencies before the runs that read them."""
+def _check_names(spec: ExperimentSpec) -> None:
     for name in spec.tasks:
         if name not in TASKS:
             raise ConfigError(describe_unknown(f"tasks.{name}", name, set(TASKS)))
     _check_keys(spec.finetune, FinetuneConfig, MANAGED_FINETUNE, "finetune")
     _check_shared(spec)
+
+
+def check_offline(spec: ExperimentSpec, depth: int) -> None:
+    """What `plan` checks without reading the models or the data, for an experiment whose
+    models (of `depth` blocks) and data are still to be made (the demo's sweeps)."""
+    _check_names(spec)
+    groups = layer_groups(spec, depth)
+    for key, wanted in (("analyses.stability.groups", spec.analyses.stability
+                         and spec.analyses.stability.groups),
+                        ("analyses.correlation.groups", spec.analyses.correlation
+                         and spec.analyses.correlation.groups)):
+        _canonical_groups(key, list(wanted) if isinstance(wanted, list) else [], groups, depth)
+    task_name, task = next(iter(spec.tasks.items()))
+    _finetune_config(spec, spec.models[0], task_name, task, REFERENCE, spec.seeds[0])
+
+
+def plan(spec: ExperimentSpec) -> list[RunSpec]:
+    """Every run of the experiment, dependencies before the runs that read them."""
+    _check_names(spec)
     languages = {name: _task_languages(name, task, spec.data_dir)
                  for name, task in spec.tasks.items()}
     runtime = {"device": spec.device, "threads": spec.threads}
@@ -171,12 +203,16 @@ def plan(spec: ExperimentSpec) -> list[RunSpec]:
     for model in spec.models:
         depth = model_depth(model)
         groups = layer_groups(spec, depth)
+        analysis.check_groups(groups, depth)
         suffix = f"-{_slug(model)}" if multi else ""
         similarity_name = None
         if analysis.similarity is not None and analysis.similarity_pretrained:
             similarity_name = f"similarity{suffix}" if multi else "similarity-pretrained"
             config = analysis.similarity_config(model)
             runs.append(RunSpec(similarity_name, "similarity", config,
+                                {"model": model, "group": "pretrained"}, runtime))
+        for kind, config in analysis.of_pretrained(model).items():
+            runs.append(RunSpec(f"{kind}{suffix}", kind, config,
                                 {"model": model, "group": "pretrained"}, runtime))
         for task_name, task in spec.tasks.items():
             for group in groups:
@@ -186,9 +222,10 @@ def plan(spec: ExperimentSpec) -> list[RunSpec]:
                     analyses_of_run = analysis.of_finetuned(model, group)
                     labels = {"task": task_name, "model": model, "group": group, "seed": seed,
                               "source_language": languages[task_name].source}
-                    runs.append(RunSpec(name, "finetune",
-                                        {"finetune": config, **analyses_of_run},
-                                        labels, runtime))
+                    runs.append(RunSpec(
+                        name, "finetune",
+                        {"finetune": without_runtime(config.to_dict()), **analyses_of_run},
+                        labels, {**runtime, "checkpoint_every": config.checkpoint_every}))
                     if similarity_name and analysis.correlates(group):
                         runs.append(RunSpec(
                             f"correlation-{name}", "correlation",
@@ -196,7 +233,68 @@ def plan(spec: ExperimentSpec) -> list[RunSpec]:
                              "similarity": _by_name(runs, similarity_name).key,
                              "transfer": _by_name(runs, name).key},
                             labels, {}, (similarity_name, name)))
+            runs += _merges(spec, task_name, task, groups, depth, suffix, model,
+                            languages[task_name])
+    _check_data(runs)
     return runs
+
+
+def _merges(spec: ExperimentSpec, task_name: str, task: TaskSpec, groups: list[str],
+            depth: int, suffix: str, model: str, languages: _Languages) -> list[RunSpec]:
+    """The `merges` of this task, one run per seed, after the fine-tuned runs it reads."""
+    runs = []
+    for index, merge in enumerate(spec.merges):
+        if merge.task != task_name:
+            continue
+        config = _merge_config(spec, merge, groups, depth, f"merges.{index}")
+        evaluation = {"eval": [task.source, *task.targets], "data_dir": _absolute(spec.data_dir),
+                      "max_sentences": spec.finetune.get("max_eval_sentences"),
+                      "task_options": dict(task.options)}
+        for seed in spec.seeds:
+            deps = tuple(f"{task_name}-{group}-s{seed}{suffix}" for group in config["labels"])
+            runs.append(RunSpec(f"merge-{merge.name}-s{seed}{suffix}", "merge",
+                                {"merge": config, "evaluate": evaluation},
+                                {"task": task_name, "model": model, "group": merge.name,
+                                 "seed": seed, "source_language": languages.source},
+                                {}, deps))
+    return runs
+
+
+def _merge_config(spec: ExperimentSpec, merge: MergeSpec, groups: list[str], depth: int,
+                  key: str) -> dict[str, Any]:
+    if not spec.keep_checkpoints:
+        raise ConfigError(f"key `{key}`: a merge reads the fine-tuned runs' checkpoints",
+                          "set keep_checkpoints: true")
+    labels = list(merge.groups)
+    _canonical_groups(f"{key}.groups", labels, groups, depth)
+    options = {"runs": [f"<{label}>" for label in labels], "labels": labels,
+               **merge.model_dump(include={"method", "layers", "base", "weights"})}
+    config: MergeConfig = _checked(MergeConfig, options, key, {})
+    return {k: v for k, v in dataclasses.asdict(config).items() if k != "runs"}
+
+
+def _check_data(runs: list[RunSpec]) -> None:
+    """The fine-tunes' datasets parse and their labels agree, as far as the runs read them: a
+    malformed file fails here, naming its file and line, not in every run."""
+    from alignscope.tasks import get_task
+    from alignscope.training.finetune import read_data, resolve_data
+    from alignscope.training.shared import SharedData
+
+    shared, checked = SharedData(), set()
+    for run in runs:
+        if run.kind != "finetune":
+            continue
+        config = FinetuneConfig(**run.config["finetune"])
+        reads = {key: config.to_dict()[key] for key in _DATA_KEYS}
+        if json.dumps(reads, sort_keys=True) not in checked:
+            checked.add(json.dumps(reads, sort_keys=True))
+            read_data(get_task(config.task, **config.task_arguments()), resolve_data(config),
+                      config, shared)
+
+
+# What decides which sentences a fine-tune reads.
+_DATA_KEYS = ("task", "task_options", "deprel", "train", "dev", "eval", "data_dir",
+              "max_train_sentences", "max_dev_sentences", "max_eval_sentences")
 
 
 def _by_name(runs: list[RunSpec], name: str) -> RunSpec:
@@ -214,13 +312,16 @@ def _check_shared(spec: ExperimentSpec) -> None:
 
 
 def _finetune_config(spec: ExperimentSpec, model: str, task_name: str, task: TaskSpec,
-                     group: str, seed: int) -> dict[str, Any]:
+                     group: str, seed: int) -> FinetuneConfig:
     options = {**spec.finetune, "model": model, "train": task.source, "eval": list(task.targets),
                "task": task_name, "dev": task.dev, "data_dir": _absolute(spec.data_dir),
                "seed": seed, "task_options": dict(task.options),
                "random_init": None if group == REFERENCE else group}  # canonical: block.0-1
-    config: FinetuneConfig = _validated(FinetuneConfig, options, "finetune")
-    return without_runtime(config.to_dict())
+    return _validated(FinetuneConfig, options, "finetune", {
+        "model": "models", "train": f"tasks.{task_name}.source",
+        "eval": f"tasks.{task_name}.targets", "dev": f"tasks.{task_name}.dev",
+        "task_options": f"tasks.{task_name}.options", "data_dir": "data_dir", "seed": "seeds",
+        "device": "device", "threads": "threads"})
 
 
 def _absolute(path: str | None) -> str | None:
@@ -243,12 +344,14 @@ class _AnalysisPlan:
     stability_groups: list[str] | None
     correlation_groups: list[str]
     correlation_measure: str | None
+    llm: dict[str, dict[str, Any]]  # lens, neurons: their own settings
 
     @classmethod
     def build(cls, spec: ExperimentSpec, languages: dict[str, _Languages]) -> _AnalysisPlan:
         analyses = spec.analyses
         sources = {lang.source for lang in languages.values()}
-        wanted = analyses.similarity or analyses.stability or analyses.correlation
+        wanted = analyses.similarity or analyses.stability or analyses.correlation \
+            or analyses.lens or analyses.neurons
         if wanted and len(sources) > 1:
             raise ConfigError(f"key `analyses`: the tasks have different source languages "
                               f"({', '.join(sorted(sources))}); analyses compare one source "
@@ -265,6 +368,9 @@ class _AnalysisPlan:
         if analyses.stability:
             stability = _analysis_settings(spec, analyses.stability.settings, StabilityConfig,
                                            "analyses.stability")
+        llm = {kind: _analysis_settings(spec, own.settings, LLM_CONFIGS[kind],
+                                        f"analyses.{kind}")
+               for kind, own in (("lens", analyses.lens), ("neurons", analyses.neurons)) if own}
         correlation = analyses.correlation
         if correlation and not (analyses.similarity and analyses.similarity.pretrained):
             raise ConfigError("key `analyses.correlation` needs `analyses.similarity.pretrained:"
@@ -275,9 +381,18 @@ class _AnalysisPlan:
                    stability, None if not analyses.stability or analyses.stability.groups == "all"
                    else list(analyses.stability.groups),
                    list(correlation.groups) if correlation else [],
-                   correlation.measure if correlation else None)
+                   correlation.measure if correlation else None, llm)
         plan.check(spec.models[0])
         return plan
+
+    def _written(self, analysis: Any) -> dict[str, str]:
+        """Where the user wrote each field the sweep fills in or shares between analyses."""
+        shared = {name: f"analyses.settings.{name}" for name in self.spec.analyses.settings
+                  if name not in analysis.settings}
+        return {"model": "models", "pretrained": "models", "source": "tasks",
+                "targets": "analyses.languages", "languages": "analyses.languages",
+                "parallel": "analyses.parallel", "data_dir": "data_dir", "device": "device",
+                **shared}
 
     def _common(self) -> dict[str, Any]:
         return {"parallel": self.spec.analyses.parallel, "data_dir": _absolute(self.spec.data_dir),
@@ -287,7 +402,8 @@ class _AnalysisPlan:
         assert self.similarity is not None
         config = _checked(SimilarityConfig, {"model": model, "source": self.source,
                                              "targets": self.targets, **self._common(),
-                                             **self.similarity}, "analyses.similarity")
+                                             **self.similarity}, "analyses.similarity",
+                          self._written(self.spec.analyses.similarity))
         return without_runtime(dataclasses.asdict(config))
 
     def stability_config(self, model: str) -> dict[str, Any]:
@@ -295,8 +411,21 @@ class _AnalysisPlan:
         config = _checked(StabilityConfig, {"pretrained": model, "finetuned": FINETUNED,
                                             "languages": (self.source, *self.targets),
                                             **self._common(), **self.stability},
-                          "analyses.stability")
+                          "analyses.stability", self._written(self.spec.analyses.stability))
         return without_runtime(dataclasses.asdict(config))
+
+    def of_pretrained(self, model: str) -> dict[str, dict[str, Any]]:
+        """lens and neurons runs' configurations: the studied languages are the targets
+        (neurons also the source); the source is the lens's default latent language."""
+        languages = {"lens": self.targets, "neurons": (self.source, *self.targets)}
+        configs = {}
+        for kind, own in self.llm.items():
+            defaults = {"latent": (self.source,)} if kind == "lens" else {}
+            config = _checked(LLM_CONFIGS[kind], {
+                **defaults, "model": model, "languages": languages[kind], **self._common(),
+                **own}, f"analyses.{kind}", self._written(getattr(self.spec.analyses, kind)))
+            configs[kind] = without_runtime(dataclasses.asdict(config))
+        return configs
 
     def of_finetuned(self, model: str, group: str) -> dict[str, Any]:
         """The analyses a fine-tuned run does while its checkpoint exists."""
@@ -311,20 +440,43 @@ class _AnalysisPlan:
     def correlates(self, group: str) -> bool:
         return group in self.correlation_groups
 
+    def check_groups(self, groups: list[str], depth: int) -> None:
+        """The groups stability and correlation name are groups the experiment runs; they are
+        kept under their canonical names (`0-1` is `block.0-1`)."""
+        for key, wanted in (("analyses.stability.groups", self.stability_groups or []),
+                            ("analyses.correlation.groups", self.correlation_groups)):
+            _canonical_groups(key, wanted, groups, depth)
+
     def check(self, model: str) -> None:
         """Build every analysis configuration once so that bad settings fail now."""
         if self.similarity is not None:
             self.similarity_config(model)
         if self.stability is not None:
             self.stability_config(model)
+        self.of_pretrained(model)
         if self.correlation_groups and len(self.targets) < 3:
             raise ConfigError("key `analyses.correlation`: a correlation needs at least 3 target"
                               f" languages; the analyses have {len(self.targets)}")
 
 
-def _checked(config_class: type, options: dict[str, Any], key: str) -> Any:
+def _canonical_groups(key: str, wanted: list[str], groups: list[str], depth: int) -> None:
+    """Each of `wanted` is one of `groups`; it is renamed in place to its canonical name."""
+    for index, group in enumerate(wanted):
+        try:
+            name = group if group == REFERENCE else str(parse_layers(group, depth))
+        except ConfigError as error:
+            raise ConfigError(f"key `{key}.{index}`: {error}") from None
+        if name not in groups:
+            raise ConfigError(f"key `{key}.{index}`: {group} is not a layer group this "
+                              f"experiment runs ({', '.join(groups)})",
+                              "name one of those, or add it to random_init")
+        wanted[index] = name
+
+
+def _checked(config_class: type, options: dict[str, Any], key: str,
+             written: dict[str, str]) -> Any:
     """An analysis configuration from YAML values: types, then its own checks (presets...)."""
-    config = _validated(config_class, options, f"{key}.settings")
+    config = _validated(config_class, options, f"{key}.settings", written)
     try:
         if hasattr(config, "resolved"):
             return config.resolved()

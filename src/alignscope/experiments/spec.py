@@ -13,7 +13,11 @@
       similarity: {pretrained: true, finetuned: true}
       stability: {groups: all}
       correlation: {groups: [REF]}
-    keep_checkpoints: false
+      lens: {settings: {max_items: 20}}            # any LensConfig field (docs/llm.md)
+      neurons: {settings: {ppl_sentences: 50}}     # any NeuronsConfig field
+    merges:                                        # per seed, evaluated on the task's sets
+      - {name: swap, task: pos, groups: [REF, block.0-1], layers: ['', block.0-1]}
+    keep_checkpoints: false                        # merges need true
 
 `${VAR}` and `${VAR:-default}` in any string value are expanded from the environment;
 `--set KEY=VALUE` (dotted keys, YAML values) overrides a key before validation. Every error
@@ -31,11 +35,12 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from alignscope.config import check_input, load_yaml
+from alignscope.config import Device, Text, check_input, load_yaml
 from alignscope.errors import ConfigError, did_you_mean
 
 REFERENCE = "REF"
 _ENV = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+_REFERENCE = re.compile(r"\$\{[^}]*\}?")
 
 
 class _Strict(BaseModel):
@@ -74,6 +79,12 @@ class CorrelationSpec(_Strict):
     measure: str | None = None
 
 
+class LlmSpec(_Strict):
+    """`lens` or `neurons` on each pretrained model (the targets are its languages)."""
+
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
 class AnalysesSpec(_Strict):
     parallel: str = "ud:pud"
     languages: list[str] | None = Field(
@@ -83,19 +94,37 @@ class AnalysesSpec(_Strict):
     similarity: SimilaritySpec | None = None
     stability: StabilitySpec | None = None
     correlation: CorrelationSpec | None = None
+    lens: LlmSpec | None = None
+    neurons: LlmSpec | None = None
+
+
+class MergeSpec(_Strict):
+    """A model merged, per seed, from this experiment's fine-tuned runs of one task
+    (`alignscope merge`), then evaluated on that task's source and targets."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    task: str
+    groups: list[str] = Field(min_length=2, description="layer groups of the runs merged, "
+                                                        "e.g. [REF, block.0-1]")
+    method: Literal["swap", "average"] = "swap"
+    layers: list[str] = Field(default_factory=list, description="swap: per group, the layers "
+                                                                "taken from its run")
+    base: int = Field(default=0, ge=0)
+    weights: list[float] = Field(default_factory=list)
 
 
 class ExperimentSpec(_Strict):
     name: str
-    models: list[str] = Field(min_length=1)
+    models: list[Text] = Field(min_length=1)
     data_dir: str | None = None
     seeds: list[int] = Field(min_length=1)
     tasks: dict[str, TaskSpec] = Field(min_length=1)
     random_init: GroupsSpec = Field(default_factory=GroupsSpec)
     finetune: dict[str, Any] = Field(default_factory=dict)
     analyses: AnalysesSpec = Field(default_factory=AnalysesSpec)
+    merges: list[MergeSpec] = Field(default_factory=list)
     keep_checkpoints: bool = False
-    device: str = "auto"
+    device: Device = "auto"
     threads: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="before")
@@ -109,12 +138,12 @@ class ExperimentSpec(_Strict):
             del data["model"]
         return data
 
-    @field_validator("seeds")
+    @field_validator("seeds", "models")
     @classmethod
-    def _distinct(cls, seeds: list[int]) -> list[int]:
-        if len(set(seeds)) != len(seeds):
-            raise ValueError("seeds repeat")
-        return seeds
+    def _distinct(cls, values: list[Any]) -> list[Any]:
+        if len(set(values)) != len(values):
+            raise ValueError("an item is given twice")
+        return values
 
 
 def expand_env(data: Any, where: str = "") -> Any:
@@ -125,6 +154,11 @@ def expand_env(data: Any, where: str = "") -> Any:
         return [expand_env(value, f"{where}.{i}") for i, value in enumerate(data)]
     if not isinstance(data, str):
         return data
+
+    for reference in _REFERENCE.findall(data):  # `${VAR:path}`, `${VAR`: not a variable
+        if not _ENV.fullmatch(reference):
+            raise ConfigError(f"key `{where}`: {reference!r} is not a variable reference",
+                              "write ${NAME}, or ${NAME:-DEFAULT} for a default")
 
     def substitute(match: re.Match[str]) -> str:
         value = os.environ.get(match["name"])
@@ -169,14 +203,26 @@ def load_spec(source: str | Path | dict[str, Any], overrides: list[str] | None =
     try:
         return ExperimentSpec.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(f"{where}: {describe(error, ExperimentSpec)}") from None
+        message = describe(error, ExperimentSpec)
+        if isinstance(data, dict) and "model" in data:  # what was written: `model: X`
+            message = message.replace("`models.0`", "`model`")
+        raise ConfigError(f"{where}: {message}") from None
 
 
 def describe(error: ValidationError, schema: type[BaseModel] | None = None,
-             prefix: str = "") -> str:
-    """The first problem, naming its key; unknown keys get the close known ones."""
-    first = error.errors()[0]
-    key = _join(prefix, ".".join(str(part) for part in first["loc"]))
+             prefix: str = "", written: dict[str, str] | None = None) -> str:
+    """The first problem, naming its key; unknown keys get the close known ones. An unknown
+    key comes first: it is often the misspelling of a required one said to be missing.
+    `written` names the key the user wrote for a field filled from elsewhere (`model` ->
+    `models`)."""
+    first = min(error.errors(), key=lambda item: item["type"] != "extra_forbidden")
+    parts = [str(part) for part in first["loc"]]
+    if parts and parts[0] in (written or {}):
+        key = ".".join([(written or {})[parts[0]], *parts[1:]])
+    else:
+        key = _join(prefix, ".".join(parts))
+    if not key:  # a check of the whole file: its input is the whole file
+        return first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         known = _known_keys(schema, first["loc"][:-1]) if schema else []
         hint = did_you_mean(str(first["loc"][-1]), known) or \

@@ -38,6 +38,8 @@ from alignscope.lab.languages import Language, LanguageSpec, Row, parse_transfor
 from alignscope.lab.lexicon import PARADIGMS, LexiconSizes, build_lexicon
 
 MANIFEST = "lab.json"
+# The default transformations of the default languages: any other language needs its own.
+DEFAULT_TRANSFORMS = {"xx": "vocab-shift", "yy": "vocab-shift:greek+head-final"}
 TREEBANK, PARALLEL = "lab", "labpud"
 _CODE = re.compile(r"^[a-z]{2,3}$")
 
@@ -75,10 +77,12 @@ class GenerateConfig:
 
     languages: Languages = Field(("en", "xx", "yy"), description="Language codes (2-3 letters), "
                              "comma-separated; the first is the source.")
-    transforms: Annotated[dict[str, str], BeforeValidator(_assignments),
+    transforms: Annotated[dict[str, str] | None, BeforeValidator(_assignments),
                           Flag(old_names=("transform",), metavar="LANG=T1+T2,...")] = Field(
-        default_factory=dict, description="How each language differs from the source, with "
-        "T in vocab-shift[:latin|greek|cyrillic], head-final, adj-after-noun, invert.")
+        None, description="How each language but the source differs from it, with T in "
+        "vocab-shift[:latin|greek|cyrillic], head-final, adj-after-noun, invert, or copy (an "
+        "exact copy, asked for). Default: xx=vocab-shift, yy=vocab-shift:greek+head-final, "
+        "for those of them in --languages; any other language needs its own.")
     anchor_share: Annotated[float | dict[str, float], BeforeValidator(_shares),
                             Flag(metavar="SHARE|LANG=SHARE,...")] = Field(
         0.1, description="Share of lexemes a vocab-shifted language keeps identical: 0.1, or "
@@ -96,15 +100,21 @@ class GenerateConfig:
 
     @model_validator(mode="after")
     def _consistent(self) -> GenerateConfig:
-        user_error(language_specs, self.languages, self.transforms, self.anchor_share)
+        user_error(language_specs, self.languages, self.transforms_used, self.anchor_share)
         if self.sentences - 2 * self.heldout < 1:
             raise ValueError(f"--sentences {self.sentences} leaves no training sentence after "
                              f"{self.heldout} dev and {self.heldout} test sentences")
         return self
 
     @property
+    def transforms_used(self) -> dict[str, str]:
+        if self.transforms is not None:
+            return self.transforms
+        return {code: text for code, text in DEFAULT_TRANSFORMS.items() if code in self.languages}
+
+    @property
     def specs(self) -> tuple[LanguageSpec, ...]:
-        return language_specs(self.languages, self.transforms, self.anchor_share)
+        return language_specs(self.languages, self.transforms_used, self.anchor_share)
 
     @property
     def heldout(self) -> int:
@@ -139,17 +149,28 @@ def language_specs(languages: Sequence[str], transforms: dict[str, str],
     if len(set(codes)) != len(codes):
         raise ConfigError(f"a language is given twice in {','.join(codes)}")
     shares = anchor_share if isinstance(anchor_share, dict) else dict.fromkeys(codes, anchor_share)
+    for code, share in shares.items():
+        if not 0.0 <= share <= 1.0:
+            raise ConfigError(f"--anchor-share for {code} must be in [0, 1], got {share}")
+    for code in codes[1:]:
+        if not transforms.get(code, "").strip():
+            raise ConfigError(f"language {code} has no transformation: it would be an exact "
+                              f"copy of {codes[0]} (every word shared, so --anchor-share does "
+                              "nothing)", f"give it one, e.g. --transforms {code}=vocab-shift, "
+                              f"or {code}=copy for a deliberate copy")
     for name, where in ((transforms, "--transforms"), (shares, "--anchor-share")):
         unknown = sorted(set(name) - set(codes))
         if unknown:
             raise ConfigError(f"{where} names {', '.join(unknown)}, not in --languages "
                               f"{','.join(codes)}")
-    for code, share in shares.items():
-        if not 0.0 <= share <= 1.0:
-            raise ConfigError(f"--anchor-share for {code} must be in [0, 1], got {share}")
     specs = []
     for code in codes:
-        script, orders = parse_transform(code, transforms.get(code, ""))
+        text = transforms.get(code, "").strip()
+        script, orders = parse_transform(code, "" if text == "copy" else text)
+        if isinstance(anchor_share, dict) and code in anchor_share and script is None:
+            raise ConfigError(f"--anchor-share {code}={anchor_share[code]} has no effect: {code} "
+                              f"keeps every word of {codes[0]} (no vocab-shift)",
+                              f"drop {code} from --anchor-share, or give it vocab-shift")
         specs.append(LanguageSpec(code, script, orders, shares.get(code, 0.0)))
     return tuple(specs)
 

@@ -54,7 +54,7 @@ def parse_transform(code: str, text: str) -> tuple[str | None, frozenset[str]]:
         else:
             raise ConfigError(f"unknown transformation {part!r} for language {code!r}", "use "
                               f"{', '.join(TRANSFORMS)} joined by '+' (vocab-shift:greek for "
-                              "another script)")
+                              "another script), or copy alone")
     return script, frozenset(orders)
 
 

@@ -5,16 +5,15 @@ rotary positions and a SwiGLU MLP, trained on next-token prediction).
 The output folder is a standard Hugging Face checkpoint (config.json, model.safetensors, a
 fast tokenizer) that every command takes as `--model`, plus `pretrain.json` (a result of kind
 `pretrain`, docs/results.md: configuration, timings, held-out loss per language), `loss.json`
-and `loss.png`. While training,
-`resume/` holds the last checkpoint (weights, optimizer, schedule, loss history), replaced
-atomically every `save_every` steps; a killed run continues from it. Batches and masks are
-drawn from (seed, step), so a resumed run is the run that was never interrupted.
+and `loss.png`. While training, `resume/` holds the last checkpoint (alignscope.train_state:
+weights, optimizer, schedule, generators, loss history), replaced atomically every
+`save_every` steps; a killed run continues from it. Batches and masks are drawn from (seed,
+step), so a resumed run is the run that was never interrupted.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import shutil
@@ -24,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_model, save_model
 from transformers import (
     BertConfig,
     BertForMaskedLM,
@@ -36,6 +34,7 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
+from alignscope import train_state
 from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.io import atomic_directory, atomic_write_json, utf8_lines
 from alignscope.lab.options import PretrainConfig
@@ -45,6 +44,7 @@ from alignscope.runs import make_result, result_file, write_result
 from alignscope.runtime import pick_device
 
 RESUME_DIR = "resume"
+_RUNTIME = ("threads", "device", "save_every")  # a resumed run may change them
 _EVAL_SENTENCES = 500  # held-out sentences per language for the final held-out loss
 
 
@@ -172,12 +172,13 @@ def pretrain(config: PretrainConfig, out: str | Path, overwrite: bool = False,
             raise AlignscopeError(f"{out} already holds a pretrained model", "choose another --out "
                                   "or pass --overwrite")
         shutil.rmtree(out)
-    state = _load_resume(out / RESUME_DIR, config)
+    checkpoint = train_state.load(out / RESUME_DIR, dataclasses.asdict(config),
+                                  runtime=_RUNTIME, what="pretraining run")
     if config.threads:
         torch.set_num_threads(config.threads)
     started = time.perf_counter()
 
-    if state is not None:
+    if checkpoint is not None:
         tokenizer = load_tokenizer(out / RESUME_DIR, config.objective)
     else:
         tokenizer = reused or corpus_tokenizer(corpus, config.vocab_size, config.max_length,
@@ -187,18 +188,15 @@ def pretrain(config: PretrainConfig, out: str | Path, overwrite: bool = False,
     batches = _Batches(train_ids, tokenizer, config)
 
     device = pick_device(config.device)
-    model = _build(config, tokenizer)
+    model = _build(config, tokenizer).to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config))
     step, history = 0, []
-    if state is not None:
-        load_model(model, str(out / RESUME_DIR / "model.safetensors"))
-        optimizer.load_state_dict(torch.load(out / RESUME_DIR / "optimizer.pt",
-                                             weights_only=True))
-        scheduler.load_state_dict(state["scheduler"])
-        step, history = state["step"], state["history"]
-    model.to(device).train()
+    if checkpoint is not None:
+        checkpoint.restore(model, optimizer, scheduler)
+        step, history = checkpoint.progress["step"], checkpoint.progress["history"]
+        checkpoint.restore_rng()
 
     window: list[float] = []
     with progress_bar(show_progress) as bar:
@@ -223,8 +221,10 @@ def pretrain(config: PretrainConfig, out: str | Path, overwrite: bool = False,
                 bar.update(job, status=f"loss {history[-1]['loss']:.3f}")
             bar.update(job, advance=1)
             if step % config.save_every == 0 or step == config.steps:
-                _save_resume(out / RESUME_DIR, model, optimizer, scheduler, tokenizer, config,
-                             step, history)
+                train_state.save(out / RESUME_DIR, config=dataclasses.asdict(config),
+                                 progress={"step": step, "history": history}, model=model,
+                                 optimizer=optimizer, scheduler=scheduler,
+                                 files=tokenizer.save_pretrained)
     model.eval()
     evaluation = {lang: _heldout(model, tokenizer, corpus, lang, config, device)
                   for lang in available}
@@ -273,31 +273,6 @@ def _schedule(config: PretrainConfig):
         return max(0.0, (config.steps - step) / max(1, config.steps - warmup))
 
     return factor
-
-
-def _load_resume(directory: Path, config: PretrainConfig) -> dict[str, Any] | None:
-    path = directory / "state.json"
-    if not path.is_file():
-        return None
-    state = json.loads(path.read_text(encoding="utf-8"))
-    if state["identity"] != config.identity():
-        raise AlignscopeError(
-            f"{directory.parent} holds an unfinished pretraining run with another configuration "
-            f"({json.dumps(state['config'])})", "use the same options to resume it, another --out, "
-            "or --overwrite")
-    return state
-
-
-def _save_resume(directory: Path, model: PreTrainedModel, optimizer: torch.optim.Optimizer,
-                 scheduler: Any, tokenizer: PreTrainedTokenizerFast, config: PretrainConfig,
-                 step: int, history: list[dict[str, Any]]) -> None:
-    with atomic_directory(directory) as tmp:
-        save_model(model, str(tmp / "model.safetensors"))  # handles the tied embeddings
-        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-        tokenizer.save_pretrained(tmp)
-        atomic_write_json(tmp / "state.json", {
-            "identity": config.identity(), "config": dataclasses.asdict(config), "step": step,
-            "history": history, "scheduler": scheduler.state_dict()})
 
 
 @torch.no_grad()

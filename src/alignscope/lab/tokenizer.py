@@ -13,7 +13,7 @@ from pathlib import Path
 
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
-from alignscope.errors import AlignscopeError, ConfigError
+from alignscope.errors import ConfigError
 
 SPECIALS = {"mlm": ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
             "clm": ["[PAD]", "[UNK]", "[BOS]", "[EOS]"]}
@@ -70,10 +70,16 @@ _NEEDED = {"mlm": ("pad_token", "mask_token"), "clm": ("pad_token", "bos_token",
 def load_tokenizer(directory: str | Path, objective: str = "mlm") -> PreTrainedTokenizerFast:
     """A fast tokenizer with the special tokens `objective` needs (a mask token for mlm; pad,
     BOS and EOS for clm), e.g. the multilingual model's for a control."""
+    if not Path(directory).is_dir():  # not a hub id: the lab reuses its own models' tokenizers
+        raise ConfigError(f"--tokenizer {directory}: no such folder",
+                          "give the folder of a model whose tokenizer to reuse (e.g. a `lab "
+                          "pretrain` output), or leave --tokenizer out")
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(directory))
-    except OSError as error:
-        raise AlignscopeError(f"cannot load a tokenizer from {directory}: {error}") from error
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"--tokenizer {directory}: no tokenizer can be read from this folder "
+                          f"({str(error).splitlines()[0]})",
+                          "give the folder of a model saved with its tokenizer") from None
     missing = [name for name in _NEEDED[objective] if getattr(tokenizer, name) is None]
     if not tokenizer.is_fast or missing:
         raise ConfigError(f"--tokenizer {directory}: {objective} pretraining needs a fast "

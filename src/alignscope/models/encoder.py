@@ -19,7 +19,15 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedConfig, PreTrainedModel
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForCausalLM,
+    AutoModelForMaskedLM,
+    AutoTokenizer,
+    PreTrainedConfig,
+    PreTrainedModel,
+)
 from transformers.models.auto.modeling_auto import (
     MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
     MODEL_FOR_MASKED_LM_MAPPING_NAMES,
@@ -30,7 +38,7 @@ from alignscope.errors import AlignscopeError, UnknownNameError
 from alignscope.models import gguf
 from alignscope.models.files import check_model_folder, could_be_hub_id
 from alignscope.models.layers import find_blocks
-from alignscope.runs import encoder_dir
+from alignscope.runs import encoder_dir, no_model_here
 
 
 @dataclass
@@ -40,6 +48,7 @@ class Encoder:
     name: str  # what the user asked for
     source: str  # the resolved hub id, directory or GGUF file
     gguf: dict[str, Any] | None = None  # the GGUF file's description (gguf.describe)
+    lm: PreTrainedModel | None = None  # with `head=True`: the whole LM, `model` is its base
 
     @property
     def record(self) -> dict[str, Any]:
@@ -98,9 +107,10 @@ def resolve_model_source(name_or_path: str | Path, allow_pickle: bool = False,
         check_model_folder(saved, allow_pickle)
         return str(saved)
     if path.exists() and not (path / "config.json").is_file():
-        raise AlignscopeError(f"{path} is neither a model directory (no config.json) nor an "
-                              "alignscope run directory (no checkpoint/encoder)",
-                              "pass a model folder, a finetune --out folder or a hub id")
+        raise no_model_here(path) or AlignscopeError(
+            f"{path} is neither a model directory (no config.json) nor an alignscope run "
+            "directory (no checkpoint/encoder)",
+            "pass a model folder, a finetune --out folder or a hub id")
     if path.exists():
         check_model_folder(path, allow_pickle)
         return str(path)
@@ -138,8 +148,12 @@ def no_cache(config: PreTrainedConfig) -> dict[str, Any]:
 def load_encoder(name_or_path: str | Path, *, revision: str | None = None,
                  trust_remote_code: bool = False, allow_pickle: bool = False,
                  dtype: str = "float32", device_map: str | None = None,
-                 gguf_file: str | None = None) -> Encoder:
+                 gguf_file: str | None = None, head: bool = False) -> Encoder:
     """Load the base model (no task head) and its fast tokenizer.
+
+    With `head`, the whole language model is loaded (causal LM, or masked LM for an encoder)
+    into `Encoder.lm`, and `model` is its base: the lens and perplexity read the model's own
+    head. A folder without the head's weights is refused rather than given a random head.
 
     `allow_pickle` permits `.bin` checkpoints, which execute pickle code on load. `dtype`
     is the weights' dtype (`bfloat16` halves the memory). `device_map` ("auto", "balanced",
@@ -155,38 +169,44 @@ def load_encoder(name_or_path: str | Path, *, revision: str | None = None,
     placement: dict[str, Any] = {"device_map": device_map} if device_map is not None else {}
     description = None
     if gguf_file is not None or gguf.is_gguf(name_or_path):
-        model, tokenizer, description = gguf.load(Path(source), weights_dtype, placement)
+        model, tokenizer, description, missing = gguf.load(
+            Path(source), weights_dtype, placement, lambda config: lm_class(config, head))
     else:
-        model, tokenizer = _load_pretrained(source, revision, trust_remote_code, allow_pickle,
-                                            weights_dtype, placement, str(name_or_path))
+        model, tokenizer, missing = _load_pretrained(source, revision, trust_remote_code,
+                                                     allow_pickle, weights_dtype, placement,
+                                                     str(name_or_path), head)
     if not tokenizer.is_fast:
         raise AlignscopeError(f"model {name_or_path!r} has no fast tokenizer; word alignment "
                               "needs one (install `tokenizers` or convert the tokenizer)")
+    lm = None
+    if head:
+        lm = _checked_head(model, missing, str(name_or_path))
+        model = lm.base_model
     model = language_model(model)
-    if getattr(model.config, "is_encoder_decoder", False):
-        raise AlignscopeError(f"model {name_or_path!r} is an encoder-decoder "
-                              f"({type(model).__name__}); alignscope reads encoder-only and "
-                              "decoder-only models", "pick an encoder or a decoder-only LLM")
+    check_architecture(model.config, name_or_path)
     find_blocks(model)  # fail early on architectures we cannot dissect
     if is_causal(model.config):
         set_pad_token(tokenizer, str(name_or_path))
     # alignscope windows long sentences itself: the tokenizer's length warning would mislead.
     tokenizer.deprecation_warnings["sequence-length-is-longer-than-the-specified-maximum"] = True
-    model.eval()
+    (lm or model).eval()
     return Encoder(model=model, tokenizer=tokenizer, name=str(name_or_path), source=source,
-                   gguf=description)
+                   gguf=description, lm=lm)
 
 
 def _load_pretrained(source: str, revision: str | None, trust_remote_code: bool,
                      allow_pickle: bool, weights_dtype: torch.dtype, placement: dict[str, Any],
-                     name_or_path: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """A model folder or hub id, with its tokenizer."""
+                     name_or_path: str, head: bool
+                     ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, list[str]]:
+    """A model folder or hub id (with `head`, its whole LM), its tokenizer and the weights the
+    checkpoint lacked."""
     try:
         config = AutoConfig.from_pretrained(source, revision=revision,
                                             trust_remote_code=trust_remote_code)
-        model = AutoModel.from_pretrained(
+        model, loading = lm_class(config, head).from_pretrained(
             source, config=config, revision=revision, trust_remote_code=trust_remote_code,
-            use_safetensors=None if allow_pickle else True, dtype=weights_dtype, **placement)
+            use_safetensors=None if allow_pickle else True, dtype=weights_dtype,
+            output_loading_info=True, **placement)
         tokenizer = AutoTokenizer.from_pretrained(source, revision=revision,
                                                   trust_remote_code=trust_remote_code)
     except (OSError, SafetensorError) as error:
@@ -208,7 +228,23 @@ def _load_pretrained(source: str, revision: str | None, trust_remote_code: bool,
                                   f"{str(error).splitlines()[0]}",
                                   "check its config.json (model_type) and weights") from error
         raise
-    return model, tokenizer
+    return model, tokenizer, list(loading.get("missing_keys") or [])
+
+
+def lm_class(config: PreTrainedConfig, head: bool) -> Any:
+    """The auto class to load: the whole LM (causal, or masked for an encoder) or the base."""
+    if not head:
+        return AutoModel
+    return AutoModelForCausalLM if is_causal(config) else AutoModelForMaskedLM
+
+
+def check_architecture(config: PreTrainedConfig, name: str | Path) -> None:
+    """An encoder-decoder (T5, BART...) is refused: from its configuration alone, so that a
+    sweep refuses it before its first run."""
+    if getattr(config.get_text_config(), "is_encoder_decoder", False):
+        raise AlignscopeError(f"model {str(name)!r} is an encoder-decoder ({config.model_type}); "
+                              "alignscope reads encoder-only and decoder-only models",
+                              "pick an encoder or a decoder-only LLM")
 
 
 def language_model(model: PreTrainedModel) -> PreTrainedModel:
@@ -236,3 +272,14 @@ def set_pad_token(tokenizer: Any, name: str) -> None:
             return
     raise AlignscopeError(f"the tokenizer of {name!r} has no pad, EOS, BOS or UNK token to pad "
                           "batches with", "add one with tokenizer.add_special_tokens and save it")
+
+
+def _checked_head(lm: PreTrainedModel, missing: list[str], name: str) -> PreTrainedModel:
+    """The LM, if every weight (its head's included) came from the checkpoint."""
+    if missing:
+        raise AlignscopeError(
+            f"{name} lacks weights of its language model ({', '.join(sorted(missing)[:3])} "
+            "missing): its head would be random",
+            "give the whole language model's folder (e.g. `lab pretrain`'s clm/ or mlm/ "
+            "folder, or a hub LM), not a base encoder saved without its head")
+    return lm

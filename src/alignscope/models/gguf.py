@@ -24,6 +24,7 @@ import hashlib
 import importlib.util
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -165,14 +166,19 @@ def _convert(path: Path, folder: Path) -> None:
     AutoTokenizer.from_pretrained(str(path.parent), gguf_file=str(path)).save_pretrained(folder)
 
 
-def load(path: Path, dtype: Any, placement: dict[str, Any]) -> tuple[Any, Any, dict[str, Any]]:
-    """The base model, dense (every tensor dequantised to `dtype`, none kept in GGUF blocks),
-    its tokenizer and the file's description."""
-    from transformers import AutoConfig, AutoModel, AutoTokenizer
+def load(path: Path, dtype: Any, placement: dict[str, Any], auto: Callable[[Any], Any]
+         ) -> tuple[Any, Any, dict[str, Any], list[str]]:
+    """The model of the class `auto(config)` picks (the base, or the whole LM), dense (every
+    tensor dequantised to `dtype`, none kept in GGUF blocks), its tokenizer, the file's
+    description and the weights the file lacked."""
+    from transformers import AutoConfig, AutoTokenizer
     from transformers.utils.quantization_config import GgufConfig
 
     model = converted(path)
-    network = AutoModel.from_pretrained(
-        str(path.parent), gguf_file=str(path), config=AutoConfig.from_pretrained(model.converted),
-        quantization_config=GgufConfig(dequantize=True), dtype=dtype, **placement)
-    return network, AutoTokenizer.from_pretrained(model.converted), model.description
+    config = AutoConfig.from_pretrained(model.converted)
+    network, loading = auto(config).from_pretrained(
+        str(path.parent), gguf_file=str(path), config=config,
+        quantization_config=GgufConfig(dequantize=True), dtype=dtype, output_loading_info=True,
+        **placement)
+    return (network, AutoTokenizer.from_pretrained(model.converted), model.description,
+            list(loading.get("missing_keys") or []))

@@ -4,7 +4,9 @@ Writes DIR/report.md (figures linked), DIR/report.html (one self-contained file:
 embedded as data URIs, no network needed), DIR/figures/*.{png,svg} and DIR/tables/*.{csv,tex}:
 per task the RANDOM-INIT table (mean ± std over seeds, Δ vs REF with its 95 % interval) and its
 heatmap (layer group x language), the source-vs-target drop per group; similarity per layer
-before and after fine-tuning, the stability curve, the correlation plot; what was run (models,
+before and after fine-tuning, the stability curve, the correlation plot; the lens (latent-
+language table and curves per language pair) and the language-specific neurons (counts per
+layer and language, the deactivation matrix beside its random control); what was run (models,
 seeds, versions, hardware, time) and what failed.
 """
 
@@ -12,45 +14,29 @@ from __future__ import annotations
 
 import base64
 import html
+import math
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from alignscope.analysis.measures import describe
+from alignscope.config import check_out_folder
 from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.experiments.aggregate import Row, Tables, collect, finished_runs, to_csv
 from alignscope.experiments.manifest import read_manifest
 from alignscope.experiments.spec import REFERENCE
+from alignscope.experiments.sweep import sweep_status
 from alignscope.io import atomic_write_text
 from alignscope.layer_names import parse_layers
-from alignscope.report import sweep_figures
+from alignscope.report import llm_sections, sweep_figures
+from alignscope.report.blocks import Figure, Section, Table
 from alignscope.report.tables import render_table
 from alignscope.runs import timestamp
 from alignscope.tasks.metrics import metric_label
 
 POINTS = 100  # metrics are stored in 0-1; tables and figures show points
-
-
-@dataclass
-class Figure:
-    stem: str
-    caption: str
-
-
-@dataclass
-class Section:
-    title: str
-    blocks: list[Any] = field(default_factory=list)  # str (Markdown paragraph), Table, Figure
-
-
-@dataclass
-class Table:
-    caption: str
-    header: list[str]
-    rows: list[list[str]]
 
 
 def _number(value: float | None, scale: float = POINTS, signed: bool = False) -> str:
@@ -95,7 +81,10 @@ class ReportBuilder:
         self.tables_dir = out / "tables"
         self.tables: Tables = collect(sweep)
         self.manifest = read_manifest(sweep) or {}
-        self.records = [record for record, _ in finished_runs(sweep)]
+        finished = finished_runs(sweep)
+        self.records = [record for record, _ in finished]
+        self.llm_runs = [(record, folder) for record, folder in finished
+                         if record["kind"] in llm_sections.KINDS]
         self.figures: list[Figure] = []
 
     def figure(self, paths: list[Path], caption: str) -> Figure:
@@ -299,6 +288,12 @@ class ReportBuilder:
         for task, model in _ordered((r["task"], r["model"]) for r in self.tables.scores):
             sections.append(self.random_init(task, model))
         sections += [s for s in (self.similarity(), self.stability(), self.correlation()) if s]
+        for record, folder in self.llm_runs:
+            section, tables = llm_sections.section(record, folder, self.figures_dir)
+            self.figures += [block for block in section.blocks if isinstance(block, Figure)]
+            for stem, table in tables.items():
+                self._write_table(stem, table)
+            sections.append(section)
         return sections
 
 
@@ -392,16 +387,36 @@ def _html(title: str, sections: list[Section], figures_dir: Path) -> str:
     return "\n".join(parts)
 
 
+def _check_results(sweep: Path, builder: ReportBuilder, status: dict[str, Any]) -> None:
+    """Nothing is drawn from a sweep whose finished runs were altered, that has none, or
+    whose scores are not numbers."""
+    altered = sorted(name for name, entry in status["runs"].items()
+                     if entry["status"] == "missing")
+    if altered:
+        raise ConfigError(f"{sweep}: {len(altered)} finished run(s) no longer hold the result "
+                          f"the sweep sealed ({', '.join(altered[:3])}"
+                          f"{', ...' if len(altered) > 3 else ''}): their files were changed or "
+                          "removed since", "run the same `alignscope sweep` again to redo them "
+                          "(it moves such folders aside), or restore the files")
+    if not builder.tables.scores and not builder.tables.similarity and not builder.llm_runs:
+        failed = status["counts"].get("failed", 0)
+        raise ConfigError(f"{sweep} has no finished run yet"
+                          + (f" ({failed} failed)" if failed else ""),
+                          f"see `alignscope sweep status {sweep}`")
+    for row in builder.tables.scores:
+        if not math.isfinite(row["value"]):
+            raise ConfigError(f"{sweep / 'runs' / row['run']}: its {row['metric']} on "
+                              f"{row['dataset']} is {row['value']}, not a score",
+                              "redo the run: move its folder away and run the same "
+                              "`alignscope sweep` again")
+
+
 def render_report(sweep: str | Path, out: str | Path) -> dict[str, Path]:
     """Write the report of a sweep folder; returns the paths of report.md and report.html."""
-    sweep, out = Path(sweep), Path(out)
-    if read_manifest(sweep) is None:
-        raise ConfigError(f"{sweep} is not a sweep folder (no readable manifest.json)", "pass the "
-                          "--out folder of `alignscope sweep`")
+    sweep, out = Path(sweep), check_out_folder(out)
+    status = sweep_status(sweep)  # a missing folder, a foreign one, a damaged manifest
     builder = ReportBuilder(sweep, out)
-    if not builder.tables.scores and not builder.tables.similarity:
-        raise ConfigError(f"{sweep} has no finished run yet; see `alignscope sweep status "
-                          f"{sweep}`")
+    _check_results(sweep, builder, status)
     sections = builder.sections()
     title = f"alignscope report: {builder.manifest.get('experiment', sweep.name)}"
     for name, rows in (("summary", builder.tables.summary()), ("drops", builder.tables.drops())):

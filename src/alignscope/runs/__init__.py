@@ -8,6 +8,9 @@ results (`make_result`, `write_result`) and `load_run`, the one reader, for ever
     <similarity run>/similarity.json    kind similarity, plus CSV tables and figures
     <stability run>/stability.json      kind stability, plus CSV tables and figures
     <correlation run>/correlation.json  kind correlation, plus correlation.csv and a figure
+    <lens run>/lens.json                kind lens, plus curves.csv, tuned-lens/ and figures
+    <neurons run>/neurons.json          kind neurons, plus activation.safetensors, masks/
+    <merge run>/merge.json              kind merge, plus checkpoint/ (as a finetune run's)
     <pretrained model>/pretrain.json    kind pretrain (`lab pretrain`; written last)
     <sweep run>/<kind>/                 a sweep run's result of each kind, laid out as above
 
@@ -28,7 +31,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from alignscope.errors import DataFormatError
+from alignscope.errors import AlignscopeError, DataFormatError
 from alignscope.io import atomic_write_json, read_json
 from alignscope.layer_names import parse_layers
 from alignscope.runs import legacy
@@ -36,13 +39,14 @@ from alignscope.runs.schema import ADAPTER, KINDS, SCHEMA_VERSION, Kind, RunHead
 
 __all__ = ["CHECKPOINT_DIR", "KINDS", "LAYER_KINDS", "PREDICTIONS_DIR", "RESULT_FILES",
            "SCHEMA_VERSION", "TRANSFER_KINDS", "Kind", "Run", "checkpoint_dir", "encoder_dir",
-           "load_run", "make_result", "part_dir", "result_file", "run_origin", "timestamp",
-           "validate", "write_result"]
+           "load_run", "make_result", "no_model_here", "part_dir", "result_file", "run_origin",
+           "timestamp", "validate", "write_result"]
 
 RESULT_FILES: dict[Kind, str] = {
     "finetune": "results.json", "evaluate": "evaluation.json", "similarity": "similarity.json",
     "stability": "stability.json", "correlation": "correlation.json",
-    "pretrain": "pretrain.json"}
+    "pretrain": "pretrain.json", "lens": "lens.json", "neurons": "neurons.json",
+    "merge": "merge.json"}
 TRANSFER_KINDS: tuple[Kind, ...] = ("finetune", "evaluate")  # zero-shot scores
 LAYER_KINDS: tuple[Kind, ...] = ("similarity", "stability")  # one value per layer and language
 _HEADER = frozenset(RunHeader.model_fields)
@@ -83,6 +87,28 @@ def encoder_dir(path: str | Path) -> Path | None:
         if (candidate / "config.json").is_file():
             return candidate
     return None
+
+
+def no_model_here(path: str | Path) -> AlignscopeError | None:
+    """Why a folder given as a fine-tuned model holds none, when it is a known case: a sweep
+    folder (not one of its runs), or a finished fine-tune whose checkpoint was deleted (by a
+    sweep, once the run's analyses were done, unless `keep_checkpoints: true`)."""
+    path = Path(path).expanduser()
+    if (path / "manifest.json").is_file() and (path / "runs").is_dir():
+        return AlignscopeError(f"{path} is a sweep folder, not one of its runs",
+                               "pass a run's folder, OUT/runs/NAME (one whose fine-tuned model "
+                               "was kept: keep_checkpoints: true)")
+    folder = part_dir(path, "finetune") if part_dir(path, "finetune").is_dir() else path
+    if not result_file(folder, "finetune").is_file() or encoder_dir(folder) is not None:
+        return None
+    if any((where / "run.json").is_file() for where in (folder, folder.parent)):  # a sweep's
+        return AlignscopeError(f"{path}: this sweep run's fine-tuned model was deleted once its "
+                               "analyses were done (the experiment's keep_checkpoints: false, "
+                               "the default)", "set keep_checkpoints: true and run the sweep "
+                               "into another --out, or fine-tune it again with `alignscope "
+                               "finetune`")
+    return AlignscopeError(f"{path}: the run finished, but its {CHECKPOINT_DIR}/ folder is gone",
+                           "fine-tune it again with `alignscope finetune`")
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 SCHEMA_VERSION = 2
-Kind = Literal["finetune", "evaluate", "similarity", "stability", "correlation", "pretrain"]
+Kind = Literal["finetune", "evaluate", "similarity", "stability", "correlation", "pretrain",
+               "lens", "neurons", "merge"]
 KINDS: tuple[Kind, ...] = ("finetune", "evaluate", "similarity", "stability", "correlation",
-                           "pretrain")
+                           "pretrain", "lens", "neurons", "merge")
 
 LayerName = Annotated[str, Field(pattern=r"^(embeddings|block\.[0-9]+)$",
                                  description="`embeddings` or `block.K` (docs/layers.md)")]
@@ -170,8 +171,84 @@ class PretrainResult(RunHeader):
                     "empty for a language without dev text")
 
 
+
+
+class LayerCurve(_Open):
+    mean: list[Value]
+    low: list[Value]
+    high: list[Value]
+    n: list[int]
+
+
+class LensItem(_Open):
+    task: str
+    source: str | None
+    target: str
+    prompt: str = Field(description="the text the model read")
+    input_ids: list[int]
+    position: int = Field(description="the index of the read token in input_ids")
+    target_ids: list[int] = Field(description="the answer's tokens (docs/llm.md: the rule)")
+    latent_ids: dict[str, list[int]]
+    control_ids: dict[str, list[int]] = Field(
+        default_factory=dict, description="latent language -> the tokens of another concept's "
+                                          "word in it (the control)")
+    values: dict[str, dict[str, list[Any]]] = Field(
+        description="lens -> metric (target.prob, target.rank, latent.<lang>.prob, ...) -> "
+                    "one value per layer")
+
+
+class LensResult(_LayerResult):
+    kind: Literal["lens"]
+    languages: list[str]
+    latent: list[str]
+    tasks: list[str]
+    lenses: list[str]
+    curves: dict[str, dict[str, dict[str, LayerCurve]]] = Field(
+        description="lens -> task (translation:fr-zh, repetition:zh, cloze:fr) -> metric -> "
+                    "mean over items with its interval, one value per layer")
+    item_counts: dict[str, dict[str, int]]
+    items: list[LensItem]
+
+    @model_validator(mode="after")
+    def _lengths(self) -> LensResult:
+        for lens, by_task in self.curves.items():
+            for task, by_metric in by_task.items():
+                for metric, curve in by_metric.items():
+                    if len(curve.mean) != len(self.layers):
+                        raise ValueError(f"curves.{lens}.{task}.{metric} has {len(curve.mean)} "
+                                         f"values for {len(self.layers)} layers")
+        return self
+
+
+class Deactivation(_Open):
+    languages: list[str] = Field(description="rows: whose neurons are off; columns: the text")
+    base: dict[str, float] = Field(description="perplexity of each language, nothing off")
+    selected: list[list[Value]] = Field(description="perplexity change, language neurons off")
+    random: list[list[Value]] = Field(description="perplexity change, as many random neurons "
+                                                  "off (same count per layer)")
+
+
+class NeuronsResult(_LayerResult):
+    kind: Literal["neurons"]
+    languages: list[str]
+    neurons_per_layer: int
+    selection: dict[str, Any]
+    counts: dict[str, list[int]] = Field(description="language -> selected neurons per block")
+    deactivation: Deactivation | None
+
+
+class MergeResult(RunHeader):
+    kind: Literal["merge"]
+    method: Literal["swap", "average"]
+    runs: list[str]
+    layers: dict[str, Any] = Field(
+        description="layer (embeddings, block.K, other) -> the run it was taken from (swap) "
+                    "or each run's weight (average)")
+
+
 RunResult = Annotated[FinetuneResult | EvaluateResult | SimilarityResult | StabilityResult
-                      | CorrelationResult | PretrainResult, Field(discriminator="kind")]
+                      | CorrelationResult | PretrainResult | LensResult | NeuronsResult
+                      | MergeResult, Field(discriminator="kind")]
 ADAPTER: TypeAdapter[Any] = TypeAdapter(RunResult)
 
 

@@ -14,7 +14,14 @@ from alignscope.errors import AlignscopeError, DataFormatError
 from alignscope.io import atomic_directory, atomic_write_json
 from alignscope.models.encoder import Encoder, load_encoder
 from alignscope.models.task_model import TaskModel
-from alignscope.runs import CHECKPOINT_ENCODER, CHECKPOINT_HEAD, CHECKPOINT_TASK, checkpoint_dir
+from alignscope.runs import (
+    CHECKPOINT_DIR,
+    CHECKPOINT_ENCODER,
+    CHECKPOINT_HEAD,
+    CHECKPOINT_TASK,
+    checkpoint_dir,
+    no_model_here,
+)
 from alignscope.tasks import Labels, Task, get_task
 
 
@@ -38,8 +45,9 @@ def load_checkpoint(run_dir: str | Path, device: torch.device,
     directory = checkpoint_dir(run_dir)
     task_file = directory / CHECKPOINT_TASK
     if not task_file.is_file():
-        raise AlignscopeError(f"{run_dir} is not a fine-tuned checkpoint (no {CHECKPOINT_TASK})", "pass "
-                              "the --out directory of `alignscope finetune`")
+        raise no_model_here(run_dir) or AlignscopeError(
+            f"{run_dir} is not a fine-tuned checkpoint (no {CHECKPOINT_DIR}/{CHECKPOINT_TASK})",
+            "pass the --out folder of `alignscope finetune`")
     meta = _read_meta(task_file)
     if not (directory / CHECKPOINT_HEAD).is_file():
         raise AlignscopeError(f"{directory}: the task head ({CHECKPOINT_HEAD}) is missing",

@@ -28,6 +28,7 @@ from alignscope.config import (
     Layers,
     Model,
     ModelFiles,
+    Names,
     NonNegativeFloat,
     Overwrite,
     Precision,
@@ -52,6 +53,18 @@ def _split_groups(value: Any) -> Any:
 
 # Layer groups; each is checked for syntax before the model (and so its depth) is known.
 LayerGroups = Annotated[list[Text], BeforeValidator(_split_groups)]
+# A merge's layers: one group per run, empty for a run that gives no layer.
+RunLayers = Annotated[list[str], BeforeValidator(_split_groups)]
+
+
+def _split_runs(value: Any) -> Any:
+    return [item.strip() for item in value.split(",")] if isinstance(value, str) else value
+
+
+def _split_numbers(value: Any) -> Any:
+    return [float(item) for item in value.split(",")] if isinstance(value, str) else value
+
+
 Deprel = Literal["universal", "full"]
 
 _DEVICE = "auto, cpu, cuda, cuda:N or mps."
@@ -129,6 +142,12 @@ class FinetuneConfig(ModelFiles):
                           "(needs alignscope[big]).")
     threads: Count | None = Field(None, description="CPU threads for torch (default: torch's "
                                   "choice; 1 is fastest on a busy machine).")
+    checkpoint_every: Count | None = Field(None, description=(
+        "Also save the whole training state every N steps (it is always saved at each epoch "
+        "end); only the latest checkpoint is kept, and removed once the run is finished."))
+    resume: bool = Field(False, description=(
+        "Continue the interrupted run in --out from its last checkpoint (from step 0 if it "
+        "has none); a changed configuration is refused, naming the keys."))
     write_predictions: bool = Field(False, description="Also write the predictions, in the "
                                     "input's format, to OUT/predictions/.")
     deprel: Deprel | None = Field(None, description="Parsing: score DEPRELs as universal "
@@ -148,7 +167,12 @@ class FinetuneConfig(ModelFiles):
     @field_validator("revert")
     @classmethod
     def _groups(cls, groups: list[str]) -> list[str]:
-        return [str(user_error(parse_layers, spec)) for spec in groups]
+        names = [str(user_error(parse_layers, spec)) for spec in groups]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"the group {repeated[0]} is given twice; each group is reverted "
+                             "and scored once")
+        return names
 
     @field_validator("random_init_regex")
     @classmethod
@@ -196,6 +220,10 @@ class FinetuneConfig(ModelFiles):
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# How a run goes, not what it computes: a resumed run may change them.
+RUNTIME_FIELDS = frozenset({"device", "threads", "checkpoint_every", "resume"})
 
 
 @options(frozen=True)
@@ -255,3 +283,52 @@ def check_task(name: str, task_options: dict[str, Any]) -> None:
         except TypeError:
             raise ConfigError(f"task {name!r} takes no option(s) "
                               f"{', '.join(task_options)}") from None
+
+
+@options(frozen=True)
+class MergeConfig:
+    """What `alignscope merge` runs."""
+
+    runs: Annotated[list[Path], Field(min_length=2), BeforeValidator(_split_runs),
+                    Flag(metavar="RUNS")] = Field(
+        description="Finetune run folders of the same base model (two or more), "
+                    "comma-separated.")
+    method: Literal["swap", "average"] = Field("swap", description="swap (layer groups) or "
+                                               "average (weighted mean of every tensor).")
+    layers: Annotated[RunLayers, Flag(metavar="GROUPS")] = Field(
+        default_factory=list, description="swap: per run, the layers taken from it, "
+                                          "';'-separated in run order, empty for none (e.g. "
+                                          "';block.0-1,block.22-23').")
+    base: Annotated[int, Field(ge=0, strict=True)] = Field(0, description="swap: index (from "
+                                "0) of the run giving every other tensor and the task head.")
+    weights: Annotated[list[float], BeforeValidator(_split_numbers), Flag(metavar="X,X")] = \
+        Field(default_factory=list, description="average: one weight per run, summing to 1 "
+                                                "(default: equal).")
+    labels: Annotated[Names, Flag(metavar="NAMES")] | None = Field(
+        None, description="Names of the runs in results (default: their folder names).")
+
+    def check(self) -> None:
+        if self.method == "swap":
+            if self.weights:
+                raise ConfigError("--weights is read only by --method average")
+            if len(self.layers) != len(self.runs):
+                raise ConfigError(f"--layers gives {len(self.layers)} groups for "
+                                  f"{len(self.runs)} runs", "give one group per run, "
+                                  "';'-separated, empty for none: ';block.0-1'")
+            if self.base >= len(self.runs):
+                raise ConfigError(f"--base {self.base}: there are {len(self.runs)} runs "
+                                  f"(0-{len(self.runs) - 1})")
+        elif self.layers:
+            raise ConfigError("--layers is read only by --method swap")
+        if self.labels is not None and len(self.labels) != len(self.runs):
+            raise ConfigError(f"{len(self.labels)} labels for {len(self.runs)} runs")
+
+    @property
+    def run_labels(self) -> list[str]:
+        return list(self.labels) if self.labels is not None else [p.name for p in self.runs]
+
+
+@options(frozen=True)
+class MergeOutput(Overwrite):
+    out: Folder = Field(description="Output folder: checkpoint/ (as a finetune run's) and "
+                                    "merge.json.")

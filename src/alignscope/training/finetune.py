@@ -4,49 +4,47 @@ atomically."""
 
 from __future__ import annotations
 
-import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import get_linear_schedule_with_warmup
 
+from alignscope import train_state
 from alignscope.config import build, check_out_folder
 from alignscope.data.registry import DatasetRef, ResolvedDataset, parse_ref, resolve
 from alignscope.data.sentence import Sentence
-from alignscope.encoding.batching import length_grouped_batches
-from alignscope.encoding.collate import collate_words, pad_id_of
-from alignscope.encoding.precision import autocast, check_precision
-from alignscope.encoding.words import WordAligner, aligner_for
+from alignscope.encoding.precision import check_precision
+from alignscope.encoding.words import aligner_for
 from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.layer_names import parse_layers
 from alignscope.models.ablation import RevertPoint, freeze, revert_point, reverted
 from alignscope.models.encoder import load_encoder, resolve_model_source
 from alignscope.models.layers import find_blocks, layers_of_parameters
-from alignscope.models.reinit import ReinitRecord, is_norm, reinitialize
+from alignscope.models.reinit import ReinitRecord, reinitialize
 from alignscope.models.task_model import TaskModel
-from alignscope.progress import progress_bar
 from alignscope.runs import CHECKPOINT_DIR, PREDICTIONS_DIR, make_result, result_file, write_result
 from alignscope.runtime import device_description, peak_memory_mb, pick_device
-from alignscope.tasks import Task, get_task
+from alignscope.tasks import Labels, Task, get_task
 from alignscope.training.checkpoint import save_checkpoint
-from alignscope.training.config import DEFAULT_MAX_LENGTH, FinetuneConfig
-from alignscope.training.predict import Predictor, Prepared
+from alignscope.training.config import DEFAULT_MAX_LENGTH, RUNTIME_FIELDS, FinetuneConfig
+from alignscope.training.loop import Loop
+from alignscope.training.predict import Predictor
 from alignscope.training.shared import SharedData
 
-_STATUS_EVERY = 20  # steps between loss read-outs for the progress bar
+STATE_DIR = "resume"  # the training state of an unfinished run (alignscope.train_state)
 
 
 @dataclass
-class _Data:
+class Data:
     train: ResolvedDataset
     dev: ResolvedDataset | None
     evals: list[ResolvedDataset]
 
 
-def _resolve_data(config: FinetuneConfig) -> _Data:
+def resolve_data(config: FinetuneConfig) -> Data:
+    """The datasets a fine-tune reads: its source's train and dev splits (or --dev), the
+    source's test split and every --eval set."""
     train_ref = parse_ref(config.train)
     train = resolve(train_ref, "train", config.data_dir)
     if config.dev:
@@ -63,17 +61,34 @@ def _resolve_data(config: FinetuneConfig) -> _Data:
         dataset = resolve(ref, "eval", config.data_dir)
         if all(dataset.path != seen.path for seen in evals):
             evals.append(dataset)
-    return _Data(train, dev, evals)
+    return Data(train, dev, evals)
+
+
+def read_data(task: Task, data: Data, config: FinetuneConfig, shared: SharedData,
+              ) -> tuple[list[Sentence], list[Sentence] | None, list[list[Sentence]], Labels]:
+    """Train, dev and eval sentences as far as the run reads them, and the labels of the
+    training set, which the others must not go beyond."""
+    train = shared.read(task, data.train, config.max_train_sentences)
+    dev = shared.read(task, data.dev, config.max_dev_sentences) if data.dev else None
+    evals = [shared.read(task, dataset, config.max_eval_sentences) for dataset in data.evals]
+    labels = task.build_labels(train)
+    for sentences in (dev or [], *evals):
+        task.check_labels(sentences, labels)
+    return train, dev, evals, labels
 
 
 def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run", *,
              overwrite: bool = False, show_progress: bool = True,
-             shared: SharedData | None = None, **fields: Any) -> dict[str, Any]:
+             shared: SharedData | None = None, state_dir: str | Path | None = None,
+             **fields: Any) -> dict[str, Any]:
     """Run one fine-tuning experiment and return the results dict written to `out`.
 
     Pass a `FinetuneConfig`, or its fields as keywords:
     `finetune(model="xlm-roberta-base", train="ud:en_ewt", eval=["ud:fr_gsd"], out="runs/x")`.
     `shared` lets many runs in one process read and tokenise each dataset once (sweeps).
+    The training state is checkpointed in `out/resume/` and removed once `results.json` is
+    written; a caller that gives its own `state_dir` keeps it there and removes it itself (a
+    sweep, once the run's analyses are done too).
     """
     if config is None:
         config = build(FinetuneConfig, fields)
@@ -88,16 +103,14 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
     if results_path.exists() and not overwrite:
         raise AlignscopeError(f"{results_path} already exists", "choose another --out or "
                               "pass --overwrite")
+    owned = state_dir is None
+    state_dir = out / STATE_DIR if state_dir is None else Path(state_dir)
+    checkpoint = _checkpoint(config, state_dir, overwrite)
     task = get_task(config.task, **config.task_arguments())
-    data = _resolve_data(config)  # fail on bad references before any heavy work
+    data = resolve_data(config)  # fail on bad references before any heavy work
     shared = shared or SharedData()
-    train_sentences = shared.read(task, data.train, config.max_train_sentences)
-    dev_sentences = shared.read(task, data.dev, config.max_dev_sentences) if data.dev else None
-    eval_sentences = [shared.read(task, dataset, config.max_eval_sentences)
-                      for dataset in data.evals]
-    labels = task.build_labels(train_sentences)
-    for sentences in (dev_sentences or [], *eval_sentences):
-        task.check_labels(sentences, labels)
+    train_sentences, dev_sentences, eval_sentences, labels = read_data(task, data, config,
+                                                                       shared)
 
     torch.manual_seed(config.seed)
     if config.threads:
@@ -126,11 +139,11 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
     predictor = Predictor(model, task, labels, aligner, device, config.eval_batch_size,
                           precision, show_progress)
 
-    training = _train(model, task, labels, aligner, predictor, train_sentences, dev_sentences,
-                      config, device, show_progress, shared)
-    best_state = training.pop("best_state")
-    if best_state is not None:  # with a dev set: back to the best epoch's weights
-        model.load_state_dict(best_state)
+    trained = Loop(model, task, labels, predictor, config, device, state_dir,
+                   show_progress).run(aligner, train_sentences, dev_sentences, shared, checkpoint)
+    training = trained.summary
+    if trained.best_state is not None:  # with a dev set: back to the best epoch's weights
+        model.load_state_dict(trained.best_state)
 
     predictions_dir = out / PREDICTIONS_DIR if config.write_predictions else None
     evaluations = [predictor.evaluate(dataset, sentences, predictions_dir)
@@ -163,7 +176,25 @@ def finetune(config: FinetuneConfig | None = None, out: str | Path = "runs/run",
         "task_options": config.task_arguments(), "seed": config.seed,
         "source_language": data.train.language, "random_init": random_init})
     write_result(out, results)  # last: its presence marks a finished run
+    if owned:
+        train_state.remove(state_dir)
     return results
+
+
+def _checkpoint(config: FinetuneConfig, state_dir: Path, overwrite: bool,
+                ) -> train_state.Checkpoint | None:
+    """The checkpoint to resume from; an interrupted run is neither resumed nor replaced
+    unless asked (--resume, --overwrite)."""
+    if config.resume:
+        return train_state.load(state_dir, config.to_dict(), runtime=RUNTIME_FIELDS,
+                                what="fine-tuning run")
+    if overwrite:
+        train_state.remove(state_dir)
+    elif train_state.exists(state_dir):
+        raise AlignscopeError(f"{state_dir} holds the checkpoint of an interrupted fine-tuning "
+                              "run", "pass --resume to continue it, or --overwrite to start "
+                              "again")
+    return None
 
 
 @dataclass
@@ -179,8 +210,15 @@ def _ablate(model: torch.nn.Module, config: FinetuneConfig) -> _Ablations:
     """Check every layer spec, remember the revert groups' pretrained weights, then apply
     RANDOM-INIT and freezing."""
     depth = len(find_blocks(model))
-    specs = [spec for spec in (config.random_init, config.freeze) if spec] + config.revert
-    layers = {spec: parse_layers(spec, depth) for spec in specs}
+    options = [("--random-init", config.random_init), ("--freeze", config.freeze),
+               *(("--revert", spec) for spec in config.revert)]
+    layers = {}
+    for option, spec in options:
+        if spec:
+            try:
+                layers[spec] = parse_layers(spec, depth)
+            except ConfigError as error:  # a group beyond this model's depth
+                raise ConfigError(f"{option} {spec}: {error.message}", error.hint) from None
     points = [revert_point(model, layers[spec], scope=config.scope)
               for spec in config.revert]
     reinit = []
@@ -211,104 +249,3 @@ def _describe(dataset: ResolvedDataset, sentences: list[Sentence] | None) -> dic
     sentences = sentences or []
     return {"dataset": dataset.name, "path": str(dataset.path), "language": dataset.language,
             "sentences": len(sentences), "words": sum(len(s) for s in sentences)}
-
-
-def _parameter_groups(model: TaskModel, config: FinetuneConfig) -> list[dict[str, Any]]:
-    """No weight decay on biases and norms; the head may have its own learning rate."""
-    norms = {id(p) for module in model.modules() if is_norm(module) for p in module.parameters()}
-    groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
-    for name, parameter in model.named_parameters():
-        if not parameter.requires_grad:
-            continue  # frozen: the optimizer never sees it
-        no_decay = name.endswith("bias") or id(parameter) in norms
-        groups.setdefault((name.startswith("head."), no_decay), []).append(parameter)
-    head_lr = config.head_lr if config.head_lr is not None else config.lr
-    return [{"params": params, "lr": head_lr if in_head else config.lr,
-             "weight_decay": 0.0 if no_decay else config.weight_decay}
-            for (in_head, no_decay), params in groups.items()]
-
-
-def _train(model: TaskModel, task: Task, labels: Any, aligner: WordAligner, predictor: Predictor,
-           train: list[Sentence], dev: list[Sentence] | None, config: FinetuneConfig,
-           device: torch.device, show_progress: bool, shared: SharedData) -> dict[str, Any]:
-    encoded, alignment = shared.encode(aligner, train)
-    lengths = [item.num_tokens for item in encoded]
-    batches_per_epoch = math.ceil(len(train) / config.batch_size)
-    total_steps = config.epochs * batches_per_epoch
-    if config.max_steps is not None:
-        total_steps = min(total_steps, config.max_steps)
-    epochs = math.ceil(total_steps / batches_per_epoch)
-
-    optimizer = torch.optim.AdamW(
-        _parameter_groups(model, config), lr=config.lr, eps=1e-8,
-        # The fused kernel updates the large embedding matrix ~20x faster than the loop.
-        fused=device.type in {"cpu", "cuda"})
-    scheduler = get_linear_schedule_with_warmup(
-        optimizer, int(config.warmup_ratio * total_steps), total_steps)
-    generator = torch.Generator().manual_seed(config.seed)
-    pad_id = pad_id_of(aligner.tokenizer)
-    # Tokenised and aligned once, predicted after every epoch.
-    dev_prepared: Prepared | None = predictor.prepare(dev) if dev is not None else None
-
-    history: list[dict[str, Any]] = []
-    best_score, best_state, best_step = -math.inf, None, 0
-    step, words_seen, train_seconds = 0, 0, 0.0
-    model.train()
-    with progress_bar(show_progress) as bar:
-        job = bar.add_task("train", total=total_steps, status="")
-        for epoch in range(1, epochs + 1):
-            started = time.perf_counter()
-            # Summed on the device: reading the loss every step would wait for the GPU.
-            running_loss, batches_run = torch.zeros((), dtype=torch.float64, device=device), 0
-            for indices in length_grouped_batches(lengths, config.batch_size, generator):
-                if step >= total_steps:
-                    break
-                batch = collate_words(encoded, indices, pad_id).to(device)
-                targets = {k: v.to(device) for k, v in task.targets(
-                    [train[i] for i in indices], labels, batch.word_mask.shape[1]).items()}
-                with autocast(device, predictor.precision):
-                    output = model(batch)
-                    loss = task.loss(output, targets, batch.word_mask)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-                step += 1
-                words_seen += batch.num_words
-                running_loss += loss.detach().double()
-                batches_run += 1
-                status = None
-                if show_progress and batches_run % _STATUS_EVERY == 0:
-                    status = f"epoch {epoch} loss {float(running_loss) / batches_run:.4f}"
-                bar.update(job, advance=1, **({"status": status} if status else {}))
-            train_seconds += time.perf_counter() - started
-            record: dict[str, Any] = {"epoch": epoch, "step": step,
-                                      "train_loss": float(running_loss) / max(batches_run, 1)}
-            score = -math.inf
-            if dev is not None:
-                assert dev_prepared is not None
-                predictions, _ = predictor.predict(dev_prepared, description=f"dev epoch {epoch}")
-                dev_metrics = task.score(dev, predictions, labels)
-                record["dev"] = dev_metrics
-                score = float(dev_metrics[task.main_metric])
-            history.append(record)
-            # Without a dev set the last model is kept (ties also favour the later model);
-            # the best one waits on the CPU, not beside the live weights on the GPU.
-            if dev is None or score > best_score:
-                best_score, best_step = score, step
-                if dev is not None:
-                    best_state = {k: v.detach().to("cpu", copy=True)
-                                  for k, v in model.state_dict().items()}
-            if step >= total_steps:
-                break
-    return {
-        "steps": step, "epochs_run": len(history), "batches_per_epoch": batches_per_epoch,
-        "best_step": best_step, "best_epoch": next(r["epoch"] for r in history
-                                                   if r["step"] == best_step),
-        "best_dev_score": None if dev is None else best_score,
-        "history": history, "alignment": alignment.to_dict(),
-        "train_seconds": round(train_seconds, 3), "train_words": words_seen,
-        "train_words_per_second": round(words_seen / train_seconds, 1) if train_seconds else None,
-        "best_state": best_state,
-    }

@@ -20,7 +20,6 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from alignscope.errors import ConfigError
 from alignscope.experiments.execute import execute_run
 from alignscope.experiments.plan import RunSpec
 
@@ -40,11 +39,7 @@ def _run_in_worker(run: dict[str, Any], work: str) -> dict[str, Any]:
 
 def plan_slots(jobs: int | None, runs_per_device: int, gpus: int,
                threads: int | None) -> list[dict[str, Any]]:
-    """Each slot's device and CPU threads."""
-    if jobs is not None and jobs < 1:
-        raise ConfigError(f"--jobs must be at least 1, got {jobs}")
-    if runs_per_device < 1:
-        raise ConfigError(f"--runs-per-device must be at least 1, got {runs_per_device}")
+    """Each slot's device and CPU threads (`jobs` and `runs_per_device` at least 1)."""
     if gpus:
         slots = [{"device": f"cuda:{i}", "threads": threads or 1}
                  for i in range(gpus) for _ in range(runs_per_device)]

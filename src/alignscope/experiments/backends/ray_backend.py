@@ -6,6 +6,7 @@ need no shared filesystem and the folders look exactly as with the local backend
 
 from __future__ import annotations
 
+import contextlib
 import io
 import tarfile
 import tempfile
@@ -33,9 +34,39 @@ def _unpack(data: bytes, folder: Path) -> None:
 
 def run_task(run: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
     """The Ray task: the run in a temporary folder, returned as (record, tar archive)."""
+    import ray
+
     with tempfile.TemporaryDirectory(prefix="alignscope-run-") as work:
         record = execute_run(RunSpec.from_dict(run), Path(work))
+        record.update(node=ray.get_runtime_context().get_node_id(),
+                      node_ip=ray.util.get_node_ip_address())
         return record, _pack(Path(work)) if record["status"] == "done" else b""
+
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def loopback_address(address: str | None) -> bool:
+    return address is not None and "://" not in address and \
+        address.rpartition(":")[0] in _LOOPBACK
+
+
+@contextlib.contextmanager
+def on_loopback() -> Any:
+    """`ray.init` on 127.0.0.1: Ray rewrites a loopback address to this machine's interface
+    address, where a cluster bound to loopback (`ray start --node-ip-address 127.0.0.1`) does
+    not listen (ray-project/ray#59110), and binds a new instance there, unless it thinks
+    clusters are off."""
+    from ray._private import ray_constants
+
+    if not hasattr(ray_constants, "ENABLE_RAY_CLUSTER"):
+        yield
+        return
+    saved, ray_constants.ENABLE_RAY_CLUSTER = ray_constants.ENABLE_RAY_CLUSTER, False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = saved
 
 
 class RayBackend:
@@ -45,10 +76,15 @@ class RayBackend:
             import ray
         except ImportError:
             raise ConfigError("--backend ray needs Ray: pip install 'alignscope[ray]'") from None
-        if runs_per_device < 1:
-            raise ConfigError(f"--runs-per-device must be at least 1, got {runs_per_device}")
         if not ray.is_initialized():
-            ray.init(address=address, log_to_driver=False)
+            try:
+                with on_loopback() if loopback_address(address) else contextlib.nullcontext():
+                    ray.init(address=address, log_to_driver=False)
+            except (ConnectionError, RuntimeError, ValueError) as error:
+                raise ConfigError(f"--address {address}: no Ray cluster could be reached "
+                                  f"({str(error).splitlines()[0]})",
+                                  "start one (`ray start --head`), or check the address "
+                                  "(HOST:PORT of its head node, or auto)") from None
         gpus = ray.cluster_resources().get("GPU", 0)
         self.resources = {"num_gpus": 1 / runs_per_device, "num_cpus": 1} if gpus \
             else {"num_cpus": 1}
@@ -58,10 +94,11 @@ class RayBackend:
         self.remote = ray.remote(run_task).options(**self.resources)
         self.in_flight = 0
         self.address = address
+        self.driver_ip = ray.util.get_node_ip_address()
 
     def describe(self) -> dict[str, Any]:
-        return {"backend": "ray", "address": self.address, "jobs": self.limit,
-                "resources_per_run": self.resources}
+        return {"backend": "ray", "address": self.address, "driver_ip": self.driver_ip,
+                "jobs": self.limit, "resources_per_run": self.resources}
 
     def free(self) -> bool:
         return self.in_flight < self.limit
