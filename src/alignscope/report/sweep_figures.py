@@ -70,9 +70,12 @@ def drop_bars(directory: Path, stem: str, groups: Sequence[str],
             means = np.array([mean for mean, _ in values])
             low = np.array([np.nan if band[0] is None else band[0] for _, band in values])
             high = np.array([np.nan if band[1] is None else band[1] for _, band in values])
-            errors = np.nan_to_num(np.vstack([means - low, high - means]))
+            errors = np.vstack([means - low, high - means])
+            # No interval (one seed) draws no bar rather than a zero-width one that looks like
+            # a tight interval.
             axes.bar(x + (index - (len(drops) - 1) / 2) * width, means, width, color=color,
-                     label=label, yerr=errors, capsize=2, error_kw={"lw": 0.8})
+                     label=label, yerr=None if np.isnan(errors).all() else errors, capsize=2,
+                     error_kw={"lw": 0.8})
         axes.axhline(0, color="0.3", lw=0.6)
         axes.set_xticks(x, groups, rotation=30 if len(groups) > 4 else 0)
         axes.set_ylabel("drop: REF − group (points)")
