@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import re
 
+import pytest
+
 from alignscope.progress import JobProgress
 
 
@@ -42,3 +44,28 @@ def test_live_bar_when_forced() -> None:
     assert "start pos-REF-s1 (local)" in text and "2/2" in text and "sweep" in text
     assert not re.search(r"^\d\d:\d\d:\d\d ", text, re.M)  # the bar's log: no timestamps
     assert display.progress.tasks[0].completed == 2
+
+
+def test_third_party_bars_are_off_in_a_log_and_on_at_a_terminal(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from transformers.utils import logging as hf_logging
+
+    from alignscope.progress import quiet_third_party
+
+    for name in ("HF_HUB_DISABLE_PROGRESS_BARS", "HF_DATASETS_DISABLE_PROGRESS_BARS",
+                 "TRANSFORMERS_VERBOSITY"):
+        monkeypatch.delenv(name, raising=False)
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    quiet_third_party(stream=Terminal())
+    assert "HF_HUB_DISABLE_PROGRESS_BARS" not in os.environ
+    quiet_third_party(stream=io.StringIO())  # a log file: bars off, warnings kept
+    assert os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1"
+    assert "TRANSFORMERS_VERBOSITY" not in os.environ
+    assert not hf_logging.is_progress_bar_enabled()  # imported before: switched off too
+    hf_logging.enable_progress_bar()

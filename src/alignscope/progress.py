@@ -3,6 +3,7 @@ files, CI, `nohup`), nothing when asked to be quiet."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +19,33 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+
+# Read by the Hugging Face libraries when they are imported, in this process and in every
+# worker it starts (workers inherit the environment).
+_BARS_OFF = {"HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
+
+
+def quiet_third_party(quiet: bool = False, stream: TextIO | None = None) -> None:
+    """Other libraries' progress bars (transformers' "Loading weights" and "Writing model
+    shards", datasets', the hub's) off when `stream` (stderr) is not a terminal, where each
+    is a line of carriage returns in a log; `quiet` also turns them off on a terminal and
+    hides transformers' info and warnings. alignscope's own progress is not affected."""
+    terminal = (stream or sys.stderr).isatty()
+    if terminal and not quiet:
+        return
+    os.environ.update(_BARS_OFF)
+    if quiet:
+        os.environ["TRANSFORMERS_VERBOSITY"] = "error"
+    if "transformers" in sys.modules:  # imported already: it read the environment before
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        if quiet:
+            hf_logging.set_verbosity_error()
+    if "datasets" in sys.modules:
+        import datasets
+
+        datasets.disable_progress_bars()
 
 
 def progress_bar(enabled: bool = True, console: Console | None = None) -> Progress:

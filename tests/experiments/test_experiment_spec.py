@@ -151,3 +151,20 @@ def test_shipped_configs_follow_the_schema(config: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("ALIGNSCOPE_E5_DIR", "/models/e5-small")
     spec = load_spec(config)
     assert len(spec.seeds) >= (3 if config.parent.name == "paper" else 2)
+
+
+def test_models_are_named_readably(experiment: Experiment, tiny_bert: Path) -> None:
+    """Tables and the report name a model by its folder's name, or the name given; the path
+    stays in the labels for provenance; two models may not share a name."""
+    runs = planned(experiment())
+    assert {run.labels["model"] for run in runs} == {tiny_bert.name}
+    assert {run.labels["model_path"] for run in runs} == {str(tiny_bert)}
+    named = planned(experiment(model={"path": str(tiny_bert), "name": "tiny"}))
+    assert {run.labels["model"] for run in named} == {"tiny"}
+    assert [run.key for run in named] == [run.key for run in runs]  # a name changes no result
+    two = {key: value for key, value in experiment().items() if key != "model"}
+    with pytest.raises(ConfigError, match="two models are named"):
+        planned({**two, "models": [str(tiny_bert), {"path": "elsewhere/model",
+                                                    "name": tiny_bert.name}]})
+    with pytest.raises(ConfigError, match="given twice"):  # one model, whatever its names
+        planned({**two, "models": [str(tiny_bert), {"path": str(tiny_bert), "name": "b"}]})

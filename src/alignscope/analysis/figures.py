@@ -18,6 +18,7 @@ from alignscope.analysis.plots import (
     plot_layer_matrix,
     plot_pre_post,
 )
+from alignscope.runs import model_name
 from alignscope.tasks.metrics import metric_label
 
 Results = Mapping[str, Mapping[str, Mapping[str, Sequence[float | None]]]]
@@ -38,7 +39,8 @@ def plot_conditions(folder: Path, stem: str, layers: Sequence[str], results: Res
 def similarity_figures(folder: Path, result: dict[str, Any]) -> None:
     layers, source = result["layers"], result["source_language"]
     plot_conditions(folder, "similarity", layers, result["results"], "parallel",
-                    f"{result['model']['name']}: {source} vs targets", result["intervals"])
+                    f"{model_name(result['model']['name'])}: {source} vs targets",
+                    result["intervals"])
     for key, by_language in result["layer_matrix"].items():
         for lang, matrix in by_language.items():
             plot_layer_matrix(folder, f"matrix-{key}-{lang}", matrix, layers,

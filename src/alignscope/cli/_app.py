@@ -351,9 +351,8 @@ def console() -> Any:
 
 
 def quiet_third_party(quiet: bool) -> None:
-    """Without progress display, transformers' weight-loading bars and info logs are noise."""
-    if quiet:
-        from transformers.utils import logging as hf_logging
+    """Other libraries' bars off when stderr is not a terminal; under `quiet` (no progress
+    display) also on a terminal, with transformers' info logs (alignscope.progress)."""
+    from alignscope.progress import quiet_third_party as silence
 
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
+    silence(quiet)

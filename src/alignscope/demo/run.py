@@ -15,7 +15,9 @@ unfinished runs. The demo folder holds:
 from __future__ import annotations
 
 import copy
+import json
 import multiprocessing
+import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -174,27 +176,64 @@ def sweep_specs(config: dict[str, Any], out: Path, multilingual: Path,
     return {"sweep": main, "control": control_spec}
 
 
+def _word_retrieval(settings: dict[str, Any], out: Path, models: dict[str, Path]) -> None:
+    """Word translation retrieval of each model against the lexicon, into words/NAME.json;
+    kept while the model it was measured on is (its pretraining result's `created`)."""
+    from alignscope.analysis.words import word_retrieval
+    from alignscope.io import atomic_write_json
+    from alignscope.lab.generate import read_manifest
+    from alignscope.runs import load_run
+
+    manifest = read_manifest(out / "data")
+    source = manifest["source_language"]
+    targets = [code for code in manifest["languages"] if code != source]
+    for name, model in models.items():
+        stamp = load_run(model, "pretrain").data["created"]
+        path = out / "words" / f"{name}.json"
+        if path.is_file() and json.loads(path.read_text(encoding="utf-8")).get("of") == stamp:
+            continue
+        result = word_retrieval(model, out / "data", source, targets, device="cpu")
+        atomic_write_json(path, {**result, "model": name, "of": stamp})
+
+
+def _cpu_seconds() -> float:
+    """User and system CPU time of this process and of the child processes it has waited for
+    (the pretraining and sweep workers, once their pools shut down)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
 def run_demo(out: str | Path, config: str | Path | dict[str, Any] | DemoConfig | None = None,
              overrides: list[str] | None = None, progress: bool | None = None) -> dict[str, Path]:
     """Run (or resume) the whole demo into `out`; returns where the reports are."""
-    from alignscope.demo.findings import write_findings
+    from alignscope.demo.findings import TITLE, findings, write_findings
     from alignscope.experiments.sweep import run_sweep
     from alignscope.io import atomic_write_json
+    from alignscope.progress import quiet_third_party
     from alignscope.report.render import render_report
 
     out = Path(out)
     settings = load_demo_config(config, overrides)
+    quiet_third_party()  # in a log (and in the workers), no weight-loading bars
     _check(settings, out)
-    started = time.perf_counter()
     timings: dict[str, float] = {}
+    cpu: dict[str, float] = {}
+    last = {"wall": time.perf_counter(), "cpu": _cpu_seconds()}
 
     def lap(stage: str) -> None:
-        timings[stage] = round(time.perf_counter() - started - sum(timings.values()), 1)
+        """Each stage's wall time and CPU time (this process and its finished workers: the
+        CPU figure is what load on a shared machine does not inflate)."""
+        now = {"wall": time.perf_counter(), "cpu": _cpu_seconds()}
+        timings[stage] = round(now["wall"] - last["wall"], 1)
+        cpu[stage] = round(now["cpu"] - last["cpu"], 1)
+        last.update(now)
 
     _corpus(settings, out)
     lap("generate")
     multilingual, control = _pretrain_models(settings, out)
     lap("pretrain")
+    _word_retrieval(settings, out, {"multilingual": multilingual, "control": control})
+    lap("word retrieval")
     for name, spec in sweep_specs(settings, out, multilingual, control).items():
         result = run_sweep(spec, out / name, jobs=settings["jobs"], progress=progress,
                            retry_failed=True)  # a re-run of the demo retries what failed
@@ -203,8 +242,11 @@ def run_demo(out: str | Path, config: str | Path | dict[str, Any] | DemoConfig |
                                   f"({', '.join(result.failed[:3])}); see "
                                   f"`alignscope sweep status {out / name}`")
         lap(f"sweep {name}")
-    paths = render_report(out / "sweep", out / "report")
-    findings = write_findings(out, settings)
+    sections = findings(out, settings, out / "report" / "figures")
+    paths = render_report(out / "sweep", out / "report", preface=sections,
+                          title=TITLE.replace("findings", "report"))
+    written = write_findings(out, sections)
     lap("report")
-    atomic_write_json(out / DEMO_FILE, {"config": settings, "seconds": timings})
-    return {"findings": findings, "report": Path(paths["html"])}
+    atomic_write_json(out / DEMO_FILE, {"config": settings, "seconds": timings,
+                                        "cpu_seconds": cpu})
+    return {"findings": written, "report": Path(paths["html"])}

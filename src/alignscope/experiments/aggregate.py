@@ -161,8 +161,9 @@ def summarise(scores: list[Row], metrics: dict[str, str]) -> list[Row]:
     return rows
 
 
-def drop_rows(pairs: dict[tuple[Any, ...], dict[int, dict[str, float]]]) -> list[Row]:
-    """Per group and seed: drop = REF - group on the source and averaged over targets."""
+def seed_drops(pairs: dict[tuple[Any, ...], dict[int, dict[str, float]]],
+               ) -> dict[tuple[Any, ...], dict[int, tuple[float, float]]]:
+    """(task, model, group) -> seed -> (source drop, mean target drop), drop = REF - group."""
     by_group: dict[tuple[Any, ...], dict[int, dict[str, list[float]]]] = defaultdict(
         lambda: defaultdict(lambda: {"source": [], "target": []}))
     for (task, model, group, _dataset, _language, role), by_seed in pairs.items():
@@ -171,10 +172,16 @@ def drop_rows(pairs: dict[tuple[Any, ...], dict[int, dict[str, float]]]) -> list
         for seed, entry in by_seed.items():
             if "delta" in entry:
                 by_group[(task, model, group)][seed][role].append(-entry["delta"])
+    return {key: {seed: (statistics.fmean(d["source"]), statistics.fmean(d["target"]))
+                  for seed, d in by_seed.items() if d["source"] and d["target"]}
+            for key, by_seed in by_group.items()}
+
+
+def drop_rows(pairs: dict[tuple[Any, ...], dict[int, dict[str, float]]]) -> list[Row]:
+    """Per group: source drop, mean target drop and target - source, mean over seeds with
+    their intervals."""
     rows = []
-    for (task, model, group), by_seed in by_group.items():
-        per_seed = {seed: (statistics.fmean(d["source"]), statistics.fmean(d["target"]))
-                    for seed, d in by_seed.items() if d["source"] and d["target"]}
+    for (task, model, group), per_seed in seed_drops(pairs).items():
         if not per_seed:
             continue
         row: Row = {"task": task, "model": model, "group": group, "seeds": len(per_seed)}

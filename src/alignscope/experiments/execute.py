@@ -101,6 +101,9 @@ def execute_run(run: RunSpec, work: Path, deps: dict[str, Path] | None = None,
     """Fill `work` with the run's results; the record says whether it worked and how long."""
     import torch
 
+    from alignscope.progress import quiet_third_party
+
+    quiet_third_party()  # a worker's log: no weight-loading bars (on a terminal they stay)
     started, clock = timestamp(), time.perf_counter()
     threads = run.runtime.get("threads")
     if threads:

@@ -188,7 +188,7 @@ def check_offline(spec: ExperimentSpec, depth: int) -> None:
                          and spec.analyses.correlation.groups)):
         _canonical_groups(key, list(wanted) if isinstance(wanted, list) else [], groups, depth)
     task_name, task = next(iter(spec.tasks.items()))
-    _finetune_config(spec, spec.models[0], task_name, task, REFERENCE, spec.seeds[0])
+    _finetune_config(spec, spec.named_models()[0][1], task_name, task, REFERENCE, spec.seeds[0])
 
 
 def plan(spec: ExperimentSpec) -> list[RunSpec]:
@@ -200,27 +200,30 @@ def plan(spec: ExperimentSpec) -> list[RunSpec]:
     runs: list[RunSpec] = []
     analysis = _AnalysisPlan.build(spec, languages)
     multi = len(spec.models) > 1
-    for model in spec.models:
+    for model_name, model in spec.named_models():
         depth = model_depth(model)
         groups = layer_groups(spec, depth)
         analysis.check_groups(groups, depth)
-        suffix = f"-{_slug(model)}" if multi else ""
+        suffix = f"-{_slug(model_name)}" if multi else ""
         similarity_name = None
         if analysis.similarity is not None and analysis.similarity_pretrained:
             similarity_name = f"similarity{suffix}" if multi else "similarity-pretrained"
             config = analysis.similarity_config(model)
             runs.append(RunSpec(similarity_name, "similarity", config,
-                                {"model": model, "group": "pretrained"}, runtime))
+                                {"model": model_name, "model_path": model,
+                                 "group": "pretrained"}, runtime))
         for kind, config in analysis.of_pretrained(model).items():
             runs.append(RunSpec(f"{kind}{suffix}", kind, config,
-                                {"model": model, "group": "pretrained"}, runtime))
+                                {"model": model_name, "model_path": model,
+                                 "group": "pretrained"}, runtime))
         for task_name, task in spec.tasks.items():
             for group in groups:
                 for seed in spec.seeds:
                     name = f"{task_name}-{group}-s{seed}{suffix}"
                     config = _finetune_config(spec, model, task_name, task, group, seed)
                     analyses_of_run = analysis.of_finetuned(model, group)
-                    labels = {"task": task_name, "model": model, "group": group, "seed": seed,
+                    labels = {"task": task_name, "model": model_name, "model_path": model,
+                              "group": group, "seed": seed,
                               "source_language": languages[task_name].source}
                     runs.append(RunSpec(
                         name, "finetune",
@@ -233,15 +236,17 @@ def plan(spec: ExperimentSpec) -> list[RunSpec]:
                              "similarity": _by_name(runs, similarity_name).key,
                              "transfer": _by_name(runs, name).key},
                             labels, {}, (similarity_name, name)))
-            runs += _merges(spec, task_name, task, groups, depth, suffix, model,
-                            languages[task_name])
+            runs += _merges(spec, task_name, task, groups, depth, suffix,
+                            {"model": model_name, "model_path": model}, languages[task_name])
     _check_data(runs)
     return runs
 
 
 def _merges(spec: ExperimentSpec, task_name: str, task: TaskSpec, groups: list[str],
-            depth: int, suffix: str, model: str, languages: _Languages) -> list[RunSpec]:
-    """The `merges` of this task, one run per seed, after the fine-tuned runs it reads."""
+            depth: int, suffix: str, model: dict[str, str], languages: _Languages
+            ) -> list[RunSpec]:
+    """The `merges` of this task, one run per seed, after the fine-tuned runs it reads;
+    `model` holds the model's labels (its readable name and its path)."""
     runs = []
     for index, merge in enumerate(spec.merges):
         if merge.task != task_name:
@@ -254,7 +259,7 @@ def _merges(spec: ExperimentSpec, task_name: str, task: TaskSpec, groups: list[s
             deps = tuple(f"{task_name}-{group}-s{seed}{suffix}" for group in config["labels"])
             runs.append(RunSpec(f"merge-{merge.name}-s{seed}{suffix}", "merge",
                                 {"merge": config, "evaluate": evaluation},
-                                {"task": task_name, "model": model, "group": merge.name,
+                                {"task": task_name, **model, "group": merge.name,
                                  "seed": seed, "source_language": languages.source},
                                 {}, deps))
     return runs
@@ -328,8 +333,8 @@ def _absolute(path: str | None) -> str | None:
     return None if path is None else str(Path(path).expanduser().resolve())
 
 
-def _slug(model: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(model.rstrip("/")).name or model)
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(name.rstrip("/")).name or name)
 
 
 @dataclass
@@ -382,7 +387,7 @@ class _AnalysisPlan:
                    else list(analyses.stability.groups),
                    list(correlation.groups) if correlation else [],
                    correlation.measure if correlation else None, llm)
-        plan.check(spec.models[0])
+        plan.check(spec.named_models()[0][1])
         return plan
 
     def _written(self, analysis: Any) -> dict[str, str]:

@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from alignscope.config import Device, Text, check_input, load_yaml
 from alignscope.errors import ConfigError, did_you_mean
+from alignscope.runs import model_name
 
 REFERENCE = "REF"
 _ENV = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
@@ -113,9 +114,16 @@ class MergeSpec(_Strict):
     weights: list[float] = Field(default_factory=list)
 
 
+class ModelSpec(_Strict):
+    path: str = Field(description="a checkpoint folder or a hub id")
+    name: str | None = Field(default=None, description="how tables, figures and the report "
+                             "name the model (default: the folder's name, or the hub id)")
+
+
 class ExperimentSpec(_Strict):
     name: str
-    models: list[Text] = Field(min_length=1)
+    models: list[Text | ModelSpec] = Field(min_length=1, description="paths or hub ids, or "
+                                          "{path, name} mappings to name a model")
     data_dir: str | None = None
     seeds: list[int] = Field(min_length=1)
     tasks: dict[str, TaskSpec] = Field(min_length=1)
@@ -141,9 +149,25 @@ class ExperimentSpec(_Strict):
     @field_validator("seeds", "models")
     @classmethod
     def _distinct(cls, values: list[Any]) -> list[Any]:
-        if len(set(values)) != len(values):
+        keys = [value.path if isinstance(value, ModelSpec) else value for value in values]
+        if len(set(keys)) != len(keys):
             raise ValueError("an item is given twice")
         return values
+
+    @model_validator(mode="after")
+    def _distinct_names(self) -> ExperimentSpec:
+        names = [name for name, _ in self.named_models()]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"two models are named {', '.join(repeated)}: give each a `name` "
+                             "(models: [{path: ..., name: ...}])")
+        return self
+
+    def named_models(self) -> list[tuple[str, str]]:
+        """(readable name, path or hub id) of every model, in order."""
+        return [(model_name(entry), entry) if isinstance(entry, str)
+                else (entry.name or model_name(entry.path), entry.path)
+                for entry in self.models]
 
 
 def expand_env(data: Any, where: str = "") -> Any:
@@ -209,6 +233,9 @@ def load_spec(source: str | Path | dict[str, Any], overrides: list[str] | None =
         raise ConfigError(f"{where}: {message}") from None
 
 
+_UNION_MEMBER = re.compile(r"\[|^ModelSpec$")
+
+
 def describe(error: ValidationError, schema: type[BaseModel] | None = None,
              prefix: str = "", written: dict[str, str] | None = None) -> str:
     """The first problem, naming its key; unknown keys get the close known ones. An unknown
@@ -216,7 +243,8 @@ def describe(error: ValidationError, schema: type[BaseModel] | None = None,
     `written` names the key the user wrote for a field filled from elsewhere (`model` ->
     `models`)."""
     first = min(error.errors(), key=lambda item: item["type"] != "extra_forbidden")
-    parts = [str(part) for part in first["loc"]]
+    # A union's member (`models`: a path or a {path, name} mapping) is not a key the user wrote.
+    parts = [str(part) for part in first["loc"] if not _UNION_MEMBER.search(str(part))]
     if parts and parts[0] in (written or {}):
         key = ".".join([(written or {})[parts[0]], *parts[1:]])
     else:

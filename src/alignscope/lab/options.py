@@ -29,6 +29,7 @@ from alignscope.config import (
 )
 
 Objective = Literal["mlm", "clm"]
+Schedule = Literal["linear", "cosine"]
 
 
 @options(frozen=True)
@@ -59,16 +60,23 @@ class PretrainConfig:
     dropout: Fraction = Field(0.1, description="mlm: hidden and attention dropout; clm: "
                               "attention dropout.")
     steps: Count = Field(2000, description="Optimizer updates.")
-    batch_size: Count = Field(64, description="Sentences per update.")
-    lr: Rate = Field(1e-3, description="Peak learning rate (linear warm-up and decay).")
+    batch_size: Count = Field(64, description="Sentences per update, on average: each batch "
+                              "holds about as many tokens as this many sentences of the mean "
+                              "length (more short sentences, fewer long ones).")
+    lr: Rate = Field(1e-3, description="Peak learning rate (after a linear warm-up).")
     warmup_ratio: Fraction = Field(0.05, description="Share of the updates that warm the "
                                    "learning rate up.")
+    schedule: Schedule = Field("linear", description="How the learning rate decays to 0 "
+                               "after warm-up: linear, or cosine (lower sooner: the last "
+                               "updates refine rather than still learn).")
     weight_decay: NonNegativeFloat = Field(0.01, description="AdamW weight decay.")
     mask_prob: OpenUnit = Field(0.15, description="mlm: share of the tokens masked.")
     seed: Seed = Field(DEFAULT_SEED, description="Seed of the weights, the batches and the "
                        "masks.")
     save_every: Count = Field(500, description="Updates between resumable checkpoints.")
     log_every: Count = Field(50, description="Updates between loss readings.")
+    curve_points: Count = Field(20, description="Held-out accuracy is measured this many "
+                                "times, evenly spaced (the convergence curve).")
     threads: Count | None = Field(None, description="CPU threads for torch (default: torch's "
                                   "choice).")
     device: Device = Field("auto", description="auto, cpu, cuda, cuda:N or mps.")
@@ -99,17 +107,23 @@ class PretrainConfig:
         return 32 * math.ceil(8 * self.hidden / 3 / 32)
 
     def identity(self) -> str:
-        """What a resumed run must share with the interrupted one (not threads or device).
-        Options added after the masked-LM lab count only when set, so that models pretrained
-        before keep their identity (the demo reuses them)."""
+        """What a resumed run must share with the interrupted one: the options that shape the
+        model (not threads, device, when to save or score) and the training procedure's
+        version. Options added later count only when set (`_LATER`)."""
         fields = {k: v for k, v in dataclasses.asdict(self).items()
-                  if k not in ("threads", "device", "save_every")
+                  if k not in ("threads", "device", "save_every", "curve_points")
                   and not (k in _LATER and v == _LATER[k])}
         fields["layers"] = fields.pop("num_blocks")  # the identity's key predates the name
+        fields["recipe"] = RECIPE
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 
-_LATER = {"objective": "mlm", "kv_heads": None}
+_LATER = {"objective": "mlm", "kv_heads": None, "schedule": "linear"}
+# The training procedure's version: a checkpoint of another one would resume into a model
+# no uninterrupted run gives. 2: length-bucketed epochs of token-budget batches (was: batches
+# drawn with replacement).
+RECIPE = 2
+PLATEAU = 1.0  # points of held-out accuracy the last fifth of the steps may add: converged
 
 
 @options(frozen=True)

@@ -17,11 +17,11 @@ import dataclasses
 import math
 import os
 import shutil
+import statistics
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from transformers import (
     BertConfig,
@@ -37,15 +37,24 @@ from transformers import (
 from alignscope import train_state
 from alignscope.errors import AlignscopeError, ConfigError
 from alignscope.io import atomic_directory, atomic_write_json, utf8_lines
-from alignscope.lab.options import PretrainConfig
+from alignscope.lab.batching import Batches, HeldOut
+from alignscope.lab.options import PLATEAU, RECIPE, PretrainConfig
 from alignscope.lab.tokenizer import load_tokenizer, train_wordpiece
 from alignscope.progress import progress_bar
 from alignscope.runs import make_result, result_file, write_result
 from alignscope.runtime import pick_device
 
 RESUME_DIR = "resume"
-_RUNTIME = ("threads", "device", "save_every")  # a resumed run may change them
-_EVAL_SENTENCES = 500  # held-out sentences per language for the final held-out loss
+# A resumed run may change these: how fast it goes or how often it scores, not what it computes.
+_RUNTIME = ("threads", "device", "save_every", "curve_points")
+_EVAL_SENTENCES = 500  # held-out sentences per language, for the curve and the final score
+
+
+def _compared(config: PretrainConfig) -> dict[str, Any]:
+    """What a checkpoint must share with the run resuming it: the options and the training
+    procedure's version (a checkpoint of another recipe would resume into a model no
+    uninterrupted run gives)."""
+    return {**dataclasses.asdict(config), "recipe": RECIPE}
 
 
 def corpus_languages(corpus: Path) -> list[str]:
@@ -70,56 +79,6 @@ def _read_lines(path: Path, limit: int | None = None) -> list[str]:
     return lines[:limit] if limit else lines
 
 
-class _Batches:
-    """Tokenised sentences of all languages; batch `step` is drawn from (seed, step). Labels
-    are the masked tokens (mlm) or every real token (clm; the loss shifts them)."""
-
-    def __init__(self, ids: list[list[int]], tokenizer: PreTrainedTokenizerFast,
-                 config: PretrainConfig) -> None:
-        self.ids = ids
-        self.config = config
-        self.pad = tokenizer.pad_token_id
-        self.mask = tokenizer.mask_token_id
-        self.specials = torch.tensor(sorted(set(tokenizer.all_special_ids)))
-        self.vocab = len(tokenizer)
-
-    def padded(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        width = max(len(row) for row in rows)
-        input_ids = torch.full((len(rows), width), self.pad, dtype=torch.long)
-        for index, row in enumerate(rows):
-            input_ids[index, :len(row)] = torch.tensor(row)
-        return input_ids, (input_ids != self.pad).long()
-
-    def masked(self, input_ids: torch.Tensor, seed: int,
-               ) -> tuple[torch.Tensor, torch.Tensor]:
-        """BERT masking: mask_prob of the real tokens; 80% [MASK], 10% random, 10% kept."""
-        generator = torch.Generator().manual_seed(seed)
-        labels = input_ids.clone()
-        maskable = ~torch.isin(input_ids, self.specials)
-        chosen = (torch.rand(input_ids.shape, generator=generator) < self.config.mask_prob) \
-            & maskable
-        labels[~chosen] = -100
-        draw = torch.rand(input_ids.shape, generator=generator)
-        inputs = input_ids.clone()
-        inputs[chosen & (draw < 0.8)] = self.mask
-        randomised = chosen & (draw >= 0.8) & (draw < 0.9)
-        inputs[randomised] = torch.randint(self.vocab, input_ids.shape,
-                                           generator=generator)[randomised]
-        return inputs, labels
-
-    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        rng = np.random.default_rng([self.config.seed, step])
-        picked = rng.integers(0, len(self.ids), self.config.batch_size)
-        input_ids, attention = self.padded([self.ids[i] for i in picked])
-        inputs, labels = self.labels(input_ids, attention, self.config.seed * 1_000_003 + step)
-        return inputs, attention, labels
-
-    def labels(self, input_ids: torch.Tensor, attention: torch.Tensor, seed: int,
-               ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(inputs, labels) of a padded batch: masked (mlm), or the tokens themselves (clm)."""
-        if self.config.objective == "mlm":
-            return self.masked(input_ids, seed)
-        return input_ids, input_ids.masked_fill(attention == 0, -100)
 
 
 def _tokenize(tokenizer: PreTrainedTokenizerFast, lines: list[str], config: PretrainConfig,
@@ -172,8 +131,8 @@ def pretrain(config: PretrainConfig, out: str | Path, overwrite: bool = False,
             raise AlignscopeError(f"{out} already holds a pretrained model", "choose another --out "
                                   "or pass --overwrite")
         shutil.rmtree(out)
-    checkpoint = train_state.load(out / RESUME_DIR, dataclasses.asdict(config),
-                                  runtime=_RUNTIME, what="pretraining run")
+    checkpoint = train_state.load(out / RESUME_DIR, _compared(config), runtime=_RUNTIME,
+                                  what="pretraining run")
     if config.threads:
         torch.set_num_threads(config.threads)
     started = time.perf_counter()
@@ -185,65 +144,160 @@ def pretrain(config: PretrainConfig, out: str | Path, overwrite: bool = False,
                                                config.objective)
     train_ids = [row for lang in languages for row in _tokenize(
         tokenizer, _read_lines(corpus / "text" / f"{lang}.train.txt"), config)]
-    batches = _Batches(train_ids, tokenizer, config)
+    batches = Batches(train_ids, tokenizer, objective=config.objective,
+                      batch_size=config.batch_size, seed=config.seed, mask_prob=config.mask_prob)
+    heldout = {lang: HeldOut.build(_tokenize(tokenizer, _read_lines(path, _EVAL_SENTENCES),
+                                             config), batches, config.seed, config.batch_size)
+               for lang in available
+               if (path := corpus / "text" / f"{lang}.dev.txt").is_file()}
 
     device = pick_device(config.device)
-    model = _build(config, tokenizer).to(device).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
-                                  weight_decay=config.weight_decay)
+    model = _build(config, tokenizer)
+    optimizer = _optimizer(model, config, device)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config))
-    step, history = 0, []
+    progress = _Progress()
+    model.to(device).train()
     if checkpoint is not None:
         checkpoint.restore(model, optimizer, scheduler)
-        step, history = checkpoint.progress["step"], checkpoint.progress["history"]
+        progress = _Progress.restore(checkpoint.progress)
         checkpoint.restore_rng()
 
+    def save() -> None:
+        train_state.save(out / RESUME_DIR, config=_compared(config),
+                         progress=dataclasses.asdict(progress), model=model,
+                         optimizer=optimizer, scheduler=scheduler,
+                         files=tokenizer.save_pretrained)
+
+    _train(config, model, optimizer, scheduler, batches, heldout, progress, device, save,
+           show_progress)
+    model.eval()
+    final = progress.curve[-1] if progress.curve and progress.curve[-1]["step"] == config.steps \
+        else {"step": progress.step, "heldout": _score(model, heldout, device)}
+    result = make_result("pretrain", {
+        "objective": config.objective, "languages": languages,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "vocab_size": len(tokenizer), "train_sentences": len(train_ids),
+        "steps": progress.step,
+        "final_loss": progress.history[-1]["loss"] if progress.history else None,
+        "heldout": final["heldout"], "curve": progress.curve,
+        "convergence": convergence(progress.curve, languages, config.steps),
+        "train_seconds": round(progress.train_seconds, 1),
+        "train_cpu_seconds": round(progress.train_cpu_seconds, 1), "train_tokens": progress.tokens,
+        "tokens_per_second": round(progress.tokens / max(progress.train_seconds, 1e-9)),
+        "seconds_this_session": round(time.perf_counter() - started, 1),
+    }, source_language=None, random_init=[],
+        model={"name": str(out), "source": None, "num_blocks": config.num_blocks,
+               "hidden_size": config.hidden},
+        config=dataclasses.asdict(config))
+    _export(out, model, tokenizer, progress.history, result)
+    return result
+
+
+@dataclasses.dataclass
+class _Progress:
+    """What a checkpoint carries besides the weights: the step, the training-loss history,
+    the held-out curve and the training time and tokens so far."""
+
+    step: int = 0
+    history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    curve: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    train_seconds: float = 0.0
+    train_cpu_seconds: float = 0.0  # this process's CPU time: a figure that load does not skew
+    tokens: int = 0
+
+    @classmethod
+    def restore(cls, state: dict[str, Any]) -> _Progress:
+        return cls(**{field.name: state[field.name] for field in dataclasses.fields(cls)
+                      if field.name in state})
+
+
+def _train(config: PretrainConfig, model: BertForMaskedLM | LlamaForCausalLM,
+           optimizer: torch.optim.Optimizer, scheduler: Any, batches: Batches,
+           heldout: dict[str, HeldOut], progress: _Progress, device: torch.device,
+           save: Any, show_progress: bool) -> None:
+    """The training loop from `progress.step`: held-out scores at the curve's steps, a
+    checkpoint every `save_every` steps and at the end."""
+    curve_steps = _curve_steps(config)
     window: list[float] = []
+    status: dict[str, str] = {}
     with progress_bar(show_progress) as bar:
-        job = bar.add_task("pretrain", total=config.steps, completed=step, status="")
-        while step < config.steps:
-            inputs, attention, labels = (t.to(device) for t in batches.batch(step))
-            torch.manual_seed(config.seed * 1_000_003 + step)  # dropout too resumes exactly
-            loss = _loss(model, inputs, attention, labels)
+        job = bar.add_task("pretrain", total=config.steps, completed=progress.step, status="")
+        while progress.step < config.steps:
+            began, began_cpu = time.perf_counter(), time.process_time()
+            inputs, attention, labels = batches.batch(progress.step)
+            progress.tokens += int(inputs.numel() if attention is None else attention.sum())
+            torch.manual_seed(config.seed * 1_000_003 + progress.step)  # dropout resumes too
+            loss = _loss(model, inputs.to(device), _to(attention, device), labels.to(device))
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
-            step += 1
+            progress.step += 1
             window.append(float(loss.detach()))
+            progress.train_seconds += time.perf_counter() - began
+            progress.train_cpu_seconds += time.process_time() - began_cpu
+            step = progress.step
             if not math.isfinite(window[-1]):
                 raise AlignscopeError(f"pretraining diverged at step {step} (the loss is not "
                                       "finite); lower --lr")
             if step % config.log_every == 0 or step == config.steps:
-                history.append({"step": step, "loss": round(sum(window) / len(window), 5)})
+                progress.history.append({"step": step,
+                                         "loss": round(sum(window) / len(window), 5)})
                 window = []
-                bar.update(job, status=f"loss {history[-1]['loss']:.3f}")
-            bar.update(job, advance=1)
+                status["loss"] = f"loss {progress.history[-1]['loss']:.3f}"
+            if step in curve_steps and heldout:
+                model.eval()
+                progress.curve.append({"step": step, "heldout": _score(model, heldout, device)})
+                model.train()
+                mean = statistics.fmean(s["accuracy"] for s in progress.curve[-1]["heldout"]
+                                        .values())
+                status["accuracy"] = f"held-out accuracy {mean:.1%}"
+            bar.update(job, advance=1, status=", ".join(status.values()))
             if step % config.save_every == 0 or step == config.steps:
-                train_state.save(out / RESUME_DIR, config=dataclasses.asdict(config),
-                                 progress={"step": step, "history": history}, model=model,
-                                 optimizer=optimizer, scheduler=scheduler,
-                                 files=tokenizer.save_pretrained)
-    model.eval()
-    evaluation = {lang: _heldout(model, tokenizer, corpus, lang, config, device)
-                  for lang in available}
-    result = make_result("pretrain", {
-        "objective": config.objective, "languages": languages,
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "vocab_size": len(tokenizer), "train_sentences": len(train_ids),
-        "steps": step, "final_loss": history[-1]["loss"] if history else None,
-        "heldout": evaluation, "seconds_this_session": round(time.perf_counter() - started, 1),
-    }, source_language=None, random_init=[],
-        model={"name": str(out), "source": None, "num_blocks": config.num_blocks,
-               "hidden_size": config.hidden},
-        config=dataclasses.asdict(config))
-    _export(out, model, tokenizer, history, result)
-    return result
+                save()
+
+
+def _to(tensor: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
+    return None if tensor is None else tensor.to(device)
+
+
+def _optimizer(model: torch.nn.Module, config: PretrainConfig,
+               device: torch.device) -> torch.optim.Optimizer:
+    """AdamW, fused into one kernel per step where torch has one for the device."""
+    return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
+                             fused=device.type in ("cpu", "cuda"))
+
+
+def _curve_steps(config: PretrainConfig) -> set[int]:
+    """The steps at which the held-out curve is measured: `curve_points` evenly spaced,
+    the last one at the last step."""
+    points = min(config.curve_points, config.steps)
+    return {round(k * config.steps / points) for k in range(1, points + 1)}
+
+
+def convergence(curve: list[dict[str, Any]], languages: list[str],
+                steps: int) -> dict[str, Any] | None:
+    """What the last fifth of the steps added to the held-out accuracy (in points) of each
+    pretraining language and of their mean; plateaued when the mean gained under `PLATEAU`
+    points (one language's score moves by about a point from one measurement to the next)."""
+    done = [point for point in curve if point["step"] <= steps]
+    before = [point for point in done if point["step"] <= 0.8 * steps]
+    if not before or done[-1]["step"] != steps:
+        return None
+    start, end = before[-1], done[-1]
+    scored = [lang for lang in languages if lang in end["heldout"]]
+    if not scored:
+        return None
+    gain = {lang: round(100 * (end["heldout"][lang]["accuracy"]
+                               - start["heldout"][lang]["accuracy"]), 2) for lang in scored}
+    mean = round(statistics.fmean(gain.values()), 2)
+    return {"from_step": start["step"], "to_step": end["step"], "gain_points": gain,
+            "mean_gain_points": mean, "threshold_points": PLATEAU, "plateaued": mean < PLATEAU}
 
 
 def _scored_logits(model: BertForMaskedLM | LlamaForCausalLM, inputs: torch.Tensor,
-                   attention: torch.Tensor, labels: torch.Tensor,
+                   attention: torch.Tensor | None, labels: torch.Tensor,
                    ) -> tuple[torch.Tensor, torch.Tensor]:
     """Vocabulary logits and targets at the scored positions only (the head's cost otherwise
     goes to positions the loss ignores): the masked tokens (mlm); every position whose next
@@ -259,7 +313,7 @@ def _scored_logits(model: BertForMaskedLM | LlamaForCausalLM, inputs: torch.Tens
 
 
 def _loss(model: BertForMaskedLM | LlamaForCausalLM, inputs: torch.Tensor,
-          attention: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+          attention: torch.Tensor | None, labels: torch.Tensor) -> torch.Tensor:
     logits, targets = _scored_logits(model, inputs, attention, labels)
     return torch.nn.functional.cross_entropy(logits, targets)
 
@@ -270,37 +324,36 @@ def _schedule(config: PretrainConfig):
     def factor(step: int) -> float:
         if step < warmup:
             return (step + 1) / warmup
-        return max(0.0, (config.steps - step) / max(1, config.steps - warmup))
+        left = max(0.0, (config.steps - step) / max(1, config.steps - warmup))
+        return left if config.schedule == "linear" else 0.5 * (1 - math.cos(math.pi * left))
 
     return factor
 
 
 @torch.no_grad()
-def _heldout(model: BertForMaskedLM | LlamaForCausalLM, tokenizer: PreTrainedTokenizerFast,
-             corpus: Path, language: str, config: PretrainConfig, device: torch.device,
-             ) -> dict[str, float]:
-    """Loss and top-1 accuracy on a language's dev text: of the masked tokens (mlm, masks fixed
-    by the seed), or of every next token, [EOS] included (clm, with its perplexity)."""
-    path = corpus / "text" / f"{language}.dev.txt"
-    if not path.is_file():
-        return {}
-    ids = _tokenize(tokenizer, _read_lines(path, _EVAL_SENTENCES), config)
-    batches = _Batches(ids, tokenizer, config)
-    total_loss, correct, count = 0.0, 0, 0
-    for start in range(0, len(ids), config.batch_size):
-        input_ids, attention = batches.padded(ids[start:start + config.batch_size])
-        inputs, labels = batches.labels(input_ids, attention, config.seed + start)
-        logits, targets = _scored_logits(model, inputs.to(device), attention.to(device),
-                                         labels.to(device))
-        total_loss += float(torch.nn.functional.cross_entropy(logits, targets, reduction="sum"))
-        correct += int((logits.argmax(-1) == targets).sum())
-        count += len(targets)
-    loss = total_loss / max(count, 1)
-    if config.objective == "mlm":
-        return {"loss": round(loss, 4), "accuracy": round(correct / max(count, 1), 4),
-                "masked_tokens": count}
-    return {"loss": round(loss, 4), "perplexity": round(math.exp(loss), 3),
-            "accuracy": round(correct / max(count, 1), 4), "predicted_tokens": count}
+def _score(model: BertForMaskedLM | LlamaForCausalLM, heldout: dict[str, HeldOut],
+           device: torch.device) -> dict[str, dict[str, float]]:
+    """Per language, loss and top-1 accuracy on its held-out text: of the masked tokens (mlm,
+    the same masks at every call), or of every next token, [EOS] included (clm, with its
+    perplexity)."""
+    causal = isinstance(model, LlamaForCausalLM)
+    scores = {}
+    for language, held in heldout.items():
+        total_loss, correct, count = 0.0, 0, 0
+        for inputs, attention, labels in held.batches:
+            logits, targets = _scored_logits(model, inputs.to(device), _to(attention, device),
+                                             labels.to(device))
+            total_loss += float(torch.nn.functional.cross_entropy(logits, targets,
+                                                                  reduction="sum"))
+            correct += int((logits.argmax(-1) == targets).sum())
+            count += len(targets)
+        loss = total_loss / max(count, 1)
+        accuracy = round(correct / max(count, 1), 4)
+        scores[language] = ({"loss": round(loss, 4), "perplexity": round(math.exp(loss), 3),
+                             "accuracy": accuracy, "predicted_tokens": count} if causal else
+                            {"loss": round(loss, 4), "accuracy": accuracy,
+                             "masked_tokens": count})
+    return scores
 
 
 def _base_model(model: BertForMaskedLM | LlamaForCausalLM, seed: int) -> PreTrainedModel:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import html
 import math
+import re
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable
@@ -255,7 +256,7 @@ class ReportBuilder:
         seconds = sum(r.get("seconds") or 0 for r in self.records)
         sweeps = self.manifest.get("sweeps", [])
         lines = [
-            f"- experiment: **{self.manifest.get('experiment', '?')}**, folder `{self.sweep}`",
+            f"- experiment: **{self.manifest.get('experiment', '?')}**",
             f"- models: {', '.join(_ordered(str(x.get('model')) for x in labels if x.get('model')))}",
             f"- tasks: {', '.join(_ordered(str(x['task']) for x in labels if x.get('task')))}; "
             f"layer groups: {', '.join(in_model_order(str(x['group']) for x in labels if 'seed' in x))}"
@@ -277,6 +278,15 @@ class ReportBuilder:
             section.blocks.append("Every planned run finished.")
         return section
 
+    def paths(self) -> Section:
+        """Where things are: the only place the report names folders."""
+        labels = [r.get("labels", {}) for r in self.records]
+        models = _ordered(f"{x['model']}: `{x.get('model_path', x['model'])}`" for x in labels
+                          if x.get("model"))
+        lines = [f"- sweep folder: `{self.sweep.resolve()}`",
+                 *(f"- model {entry}" for entry in models)]
+        return Section("Provenance", ["\n".join(lines)])
+
     def _write_table(self, stem: str, table: Table) -> None:
         self.tables_dir.mkdir(parents=True, exist_ok=True)
         for fmt, suffix in (("csv", "csv"), ("latex", "tex")):
@@ -294,7 +304,7 @@ class ReportBuilder:
             for stem, table in tables.items():
                 self._write_table(stem, table)
             sections.append(section)
-        return sections
+        return [*sections, self.paths()]
 
 
 def _band(row: Row, name: str) -> str:
@@ -337,7 +347,8 @@ def _short(model: str) -> str:
 
 # --- rendering ----------------------------------------------------------------------------
 
-def _markdown(title: str, sections: list[Section]) -> str:
+def markdown(title: str, sections: list[Section], figures: str = "figures") -> str:
+    """The sections as Markdown; figures are linked in the folder `figures` (relative)."""
     parts = [f"# {title}\n"]
     for section in sections:
         parts.append(f"## {section.title}\n")
@@ -345,8 +356,8 @@ def _markdown(title: str, sections: list[Section]) -> str:
             if isinstance(block, Table):
                 parts.append(render_table(block.header, block.rows, "markdown", block.caption))
             elif isinstance(block, Figure):
-                parts.append(f"![{block.caption}](figures/{block.stem}.png)\n\n*{block.caption}* "
-                             f"([SVG](figures/{block.stem}.svg))\n")
+                parts.append(f"![{block.caption}]({figures}/{block.stem}.png)\n\n"
+                             f"*{block.caption}* ([SVG]({figures}/{block.stem}.svg))\n")
             else:
                 parts.append(f"{block}\n")
     return "\n".join(parts)
@@ -379,12 +390,21 @@ def _html(title: str, sections: list[Section], figures_dir: Path) -> str:
                              f"{esc(block.caption)}</figcaption></figure>")
             else:
                 items = [line[2:] for line in str(block).splitlines() if line.startswith("- ")]
-                parts.append("<ul>" + "".join(f"<li>{esc(i).replace('**', '')}</li>"
-                                              for i in items) + "</ul>" if items
-                             else f"<p>{esc(str(block))}</p>")
+                parts.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in items)
+                             + "</ul>" if items else f"<p>{_inline(str(block))}</p>")
         parts.append("</section>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+_STRONG = re.compile(r"\*\*(.+?)\*\*")
+_CODE = re.compile(r"`([^`]+)`")
+
+
+def _inline(text: str) -> str:
+    """Escaped text with Markdown's **bold** and `code` as HTML."""
+    text = _STRONG.sub(r"<strong>\1</strong>", html.escape(text))
+    return _CODE.sub(r"<code>\1</code>", text)
 
 
 def _check_results(sweep: Path, builder: ReportBuilder, status: dict[str, Any]) -> None:
@@ -411,18 +431,21 @@ def _check_results(sweep: Path, builder: ReportBuilder, status: dict[str, Any]) 
                               "`alignscope sweep` again")
 
 
-def render_report(sweep: str | Path, out: str | Path) -> dict[str, Path]:
-    """Write the report of a sweep folder; returns the paths of report.md and report.html."""
+def render_report(sweep: str | Path, out: str | Path, preface: list[Section] | None = None,
+                  title: str | None = None) -> dict[str, Path]:
+    """Write the report of a sweep folder; returns the paths of report.md and report.html.
+    `preface` sections (e.g. the demo's findings, figures already in OUT/figures) come
+    first."""
     sweep, out = Path(sweep), check_out_folder(out)
     status = sweep_status(sweep)  # a missing folder, a foreign one, a damaged manifest
     builder = ReportBuilder(sweep, out)
     _check_results(sweep, builder, status)
-    sections = builder.sections()
-    title = f"alignscope report: {builder.manifest.get('experiment', sweep.name)}"
+    sections = [*(preface or []), *builder.sections()]
+    title = title or f"alignscope report: {builder.manifest.get('experiment', sweep.name)}"
     for name, rows in (("summary", builder.tables.summary()), ("drops", builder.tables.drops())):
         if rows:
             atomic_write_text(builder.tables_dir / f"{name}.csv", to_csv(rows))
-    paths = {"markdown": atomic_write_text(out / "report.md", _markdown(title, sections)),
+    paths = {"markdown": atomic_write_text(out / "report.md", markdown(title, sections)),
              "html": atomic_write_text(out / "report.html",
                                        _html(title, sections, builder.figures_dir))}
     return paths

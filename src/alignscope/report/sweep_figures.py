@@ -70,9 +70,12 @@ def drop_bars(directory: Path, stem: str, groups: Sequence[str],
             means = np.array([mean for mean, _ in values])
             low = np.array([np.nan if band[0] is None else band[0] for _, band in values])
             high = np.array([np.nan if band[1] is None else band[1] for _, band in values])
-            errors = np.nan_to_num(np.vstack([means - low, high - means]))
+            errors = np.vstack([means - low, high - means])
+            # No interval (one seed) draws no bar rather than a zero-width one that looks like
+            # a tight interval.
             axes.bar(x + (index - (len(drops) - 1) / 2) * width, means, width, color=color,
-                     label=label, yerr=errors, capsize=2, error_kw={"lw": 0.8})
+                     label=label, yerr=None if np.isnan(errors).all() else errors, capsize=2,
+                     error_kw={"lw": 0.8})
         axes.axhline(0, color="0.3", lw=0.6)
         axes.set_xticks(x, groups, rotation=30 if len(groups) > 4 else 0)
         axes.set_ylabel("drop: REF − group (points)")
@@ -123,4 +126,33 @@ def layer_lines(directory: Path, stem: str, layers: Sequence[str],
         # Below the axes: beside them it would take a third of a column's width.
         figure.legend(handles=handles, frameon=False, loc="outside lower center",
                       ncol=min(len(handles), 3 if width == ONE_COLUMN else 5))
+        return save(figure, directory, stem)
+
+
+def step_lines(directory: Path, stem: str,
+               curves: Mapping[str, tuple[Sequence[int], Sequence[float | None]]], *,
+               title: str, ylabel: str,
+               dashed: Mapping[str, tuple[Sequence[int], Sequence[float | None]]] | None = None,
+               states: tuple[str, str] = ("solid", "dashed")) -> list[Path]:
+    """Training curves: one line per label against the step; `dashed` draws a second model
+    of the same labels in the same colour, `states` names the two."""
+    from matplotlib.lines import Line2D
+
+    with paper_figure(ONE_COLUMN, 2.6) as figure:
+        axes = figure.subplots()
+        for color, (label, (steps, values)) in zip(palette(len(curves)), curves.items(),
+                                                   strict=False):
+            axes.plot(steps, as_array(values), color=color, label=label)
+            if dashed and label in dashed:
+                axes.plot(dashed[label][0], as_array(dashed[label][1]), linestyle="--",
+                          color=color)
+        axes.set_xlabel("step")
+        axes.set_ylabel(ylabel)
+        axes.set_title(title)
+        axes.grid(alpha=0.3)
+        handles, _ = axes.get_legend_handles_labels()
+        if dashed:
+            handles += [Line2D([], [], color="0.3", linestyle=style, label=label)
+                        for label, style in zip(states, ("-", "--"), strict=True)]
+        figure.legend(handles=handles, frameon=False, loc="outside lower center", ncol=3)
         return save(figure, directory, stem)

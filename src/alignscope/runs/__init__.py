@@ -39,7 +39,8 @@ from alignscope.runs.schema import ADAPTER, KINDS, SCHEMA_VERSION, Kind, RunHead
 
 __all__ = ["CHECKPOINT_DIR", "KINDS", "LAYER_KINDS", "PREDICTIONS_DIR", "RESULT_FILES",
            "SCHEMA_VERSION", "TRANSFER_KINDS", "Kind", "Run", "checkpoint_dir", "encoder_dir",
-           "load_run", "make_result", "no_model_here", "part_dir", "result_file", "run_origin",
+           "load_run", "make_result", "model_name", "no_model_here",
+           "part_dir", "result_file", "run_origin",
            "timestamp", "validate", "write_result"]
 
 RESULT_FILES: dict[Kind, str] = {
@@ -57,6 +58,13 @@ CHECKPOINT_HEAD = "head.safetensors"
 PREDICTIONS_DIR = "predictions"
 _MADE_BY: dict[Kind, str] = {kind: f"`alignscope {kind}`" for kind in KINDS}
 _MADE_BY.update(correlation="`alignscope correlate`", pretrain="`alignscope lab pretrain`")
+
+
+def model_name(model: str) -> str:
+    """A model's name for people (tables, figure titles): a local folder's own name, else the
+    hub id as given."""
+    local = Path(model).expanduser()
+    return local.resolve().name if local.exists() or local.is_absolute() else model
 
 
 def timestamp() -> str:

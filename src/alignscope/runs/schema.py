@@ -169,6 +169,17 @@ class PretrainResult(RunHeader):
     heldout: dict[str, dict[str, Value]] = Field(
         description="language -> loss and accuracy on its dev text (clm: also perplexity); "
                     "empty for a language without dev text")
+    curve: list[dict[str, Any]] = Field(
+        default_factory=list, description="the held-out scores along training: {step, "
+        "heldout: language -> scores}, `curve_points` of them, the last at the last step")
+    convergence: dict[str, Any] | None = Field(
+        default=None, description="what the last fifth of the steps added to each pretraining "
+        "language's held-out accuracy (points) and whether that is a plateau")
+    train_seconds: float | None = Field(default=None, description="the training loop's time")
+    train_cpu_seconds: float | None = Field(default=None,
+                                            description="the training loop's CPU time")
+    train_tokens: int | None = Field(default=None, description="real tokens trained on")
+    tokens_per_second: int | None = None
 
 
 
