@@ -72,6 +72,45 @@ def tiny_bert(tmp_path_factory: pytest.TempPathFactory, data_slices: Path) -> Pa
     return directory
 
 
+# Models built outside the repository by ../shared/tools (hundreds of MB): the tests that need
+# one are opt-in, run when its variable points at it and deselected (counted, with how to run
+# them, in the header) otherwise.
+REAL_MODELS = {"e5_dir": ("ALIGNSCOPE_E5_DIR", "config.json"),
+               "decoder_dir": ("ALIGNSCOPE_DECODER_DIR", "config.json"),
+               "decoder_gguf": ("ALIGNSCOPE_DECODER_GGUF", None)}
+
+
+def _real_model_missing(fixture: str) -> bool:
+    variable, inside = REAL_MODELS[fixture]
+    value = os.environ.get(variable)
+    if not value:
+        return True
+    path = Path(value)
+    return not ((path / inside).is_file() if inside else path.is_file())
+
+
+_DESELECTED = pytest.StashKey[tuple[int, list[str]]]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    missing = {fixture for fixture in REAL_MODELS if _real_model_missing(fixture)}
+    needs = {item: missing & set(getattr(item, "fixturenames", ())) for item in items}
+    deselected = [item for item in items if needs[item]]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if not needs[item]]
+        variables = sorted({REAL_MODELS[fixture][0] for item in deselected for fixture in needs[item]})
+        config.stash[_DESELECTED] = (len(deselected), variables)
+
+
+def pytest_report_collectionfinish(config: pytest.Config) -> str | None:
+    if _DESELECTED not in config.stash:
+        return None
+    count, variables = config.stash[_DESELECTED]
+    return (f"{count} tests of the real offline models deselected: set {', '.join(variables)} "
+            "(built by ../shared/tools/make_offline_*.py) to run them")
+
+
 @pytest.fixture(scope="session")
 def e5_dir() -> Path:
     """The real 12-layer offline encoder (slow tests only)."""

@@ -5,7 +5,6 @@ written out here, agrees to 1e-4; the last layer is the model's own prediction."
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -17,23 +16,15 @@ from alignscope.analysis.lens.run import run_lens
 from alignscope.analysis.llm_settings import LensConfig
 
 
-@pytest.fixture(scope="module")
-def gemma() -> Path:
-    value = os.environ.get("ALIGNSCOPE_DECODER_DIR")
-    if not value or not (Path(value) / "config.json").is_file():
-        pytest.skip("set ALIGNSCOPE_DECODER_DIR to the offline Gemma 3 270M folder")
-    return Path(value)
-
-
 @pytest.mark.slow
 @torch.no_grad()
-def test_recorded_probabilities_recompute_through_norm_and_unembedding(gemma: Path) -> None:
+def test_recorded_probabilities_recompute_through_norm_and_unembedding(decoder_dir: Path) -> None:
     torch.set_num_threads(1)
-    result = run_lens(LensConfig(model=str(gemma), languages=("fr", "zh"), sources=("de",),
+    result = run_lens(LensConfig(model=str(decoder_dir), languages=("fr", "zh"), sources=("de",),
                                  tasks=("translation",), lenses=("logit",), max_items=2,
                                  device="cpu"))
     assert result["readout"]["max_relative_difference"] < 1e-5
-    model = AutoModelForCausalLM.from_pretrained(gemma, dtype=torch.float32).eval()
+    model = AutoModelForCausalLM.from_pretrained(decoder_dir, dtype=torch.float32).eval()
     norm, unembedding = model.model.norm.weight.double(), model.model.embed_tokens.weight.double()
     eps = model.config.rms_norm_eps
     assert len(result["items"]) >= 3  # of 4: a collision with the English answer drops one
