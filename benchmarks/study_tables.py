@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from alignscope.experiments.aggregate import Row, Tables, collect, finished_runs
-from alignscope.experiments.spec import REFERENCE
-from alignscope.report.render import in_model_order
+from alignscope.report.render import drop_cells, random_init_cell, random_init_grid
 from alignscope.runs import load_run, part_dir
 
 POINTS = 100
@@ -36,16 +35,6 @@ def table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 
 def number(value: float | None, digits: int = 2) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
-
-
-def band(mean: float | None, low: float | None, high: float | None, scale: float = POINTS,
-         signed: bool = True) -> str:
-    if mean is None:
-        return "–"
-    form = "+.1f" if signed else ".1f"
-    text = f"{scale * mean:{form}}"
-    return text if low is None or high is None else \
-        f"{text} [{scale * low:{form}}, {scale * high:{form}}]"
 
 
 def _mean_by(rows: Iterable[Row], key: str) -> dict[Any, float]:
@@ -119,43 +108,27 @@ def similarity_results(out: Path, extra: Sequence[Path] = ()) -> list[dict[str, 
 
 
 def pos_tables(tables: Tables, majority: dict[str, Any] | None) -> str:
+    """The report's RANDOM-INIT and drop cells, transposed (a row per language, for 16 languages),
+    with the majority-tag baseline beside them."""
     summary = tables.summary()
     if not summary:
         return ""
-    groups = in_model_order(r["group"] for r in summary)
-    languages = list(dict.fromkeys(r["language"] for r in sorted(
-        summary, key=lambda r: r["role"] != "source")))
-    cell = {(r["group"], r["language"]): r for r in summary}
-    header = ["dataset", "majority", *(f"{g} (mean ± std)" if g == REFERENCE else f"{g} Δ"
-                                       for g in groups)]
+    groups, languages, cell = random_init_grid(summary)
     body = []
     for lang in languages:
         base = majority["scores"].get(lang, {}).get("accuracy") if majority else None
-        cells = [lang + (" (source)" if cell[(groups[0], lang)]["role"] == "source" else ""),
-                 number(None if base is None else POINTS * base, 1)]
-        for group in groups:
-            row = cell.get((group, lang))
-            if row is None:
-                cells.append("–")
-            elif group == REFERENCE:
-                cells.append(f"{POINTS * row['mean']:.1f} ± {number(_points(row['std']), 1)}")
-            else:
-                cells.append(band(row["delta_mean"], row["delta_low"], row["delta_high"]))
-        body.append(cells)
+        body.append([lang + (" (source)" if cell[(groups[0], lang)]["role"] == "source" else ""),
+                     number(None if base is None else POINTS * base, 1),
+                     *(random_init_cell(group, cell.get((group, lang))) for group in groups)])
     seeds = sorted({r["seed"] for r in tables.scores})
-    text = [f"UPOS accuracy x100, seeds {seeds}; REF: mean ± std over seeds; other groups: Δ vs "
-            "REF (paired per seed), mean [95 % t-interval over seeds].\n", table(header, body)]
+    text = [f"UPOS accuracy x100, seeds {seeds}; REF: mean ± std over seeds; other groups: mean "
+            "(Δ vs REF, paired per seed, [95 % t-interval over seeds]).\n",
+            table(["dataset", "majority", *groups], body)]
     drops = {r["group"]: r for r in tables.drops()}
     text += ["\nDrops (REF − group, points), mean over seeds [95 % t-interval]:\n",
              table(["group", "source drop", "target drop (mean of targets)", "target − source"],
-                   [[g, *(band(drops[g][n], drops[g][f"{n}_low"], drops[g][f"{n}_high"])
-                          for n in ("source_drop", "target_drop", "target_minus_source"))]
-                    for g in groups if g in drops])]
+                   [[g, *drop_cells(drops[g])] for g in groups if g in drops])]
     return "\n".join(text)
-
-
-def _points(value: float | None) -> float | None:
-    return None if value is None else POINTS * value
 
 
 def dev_curves(out: Path) -> str:
@@ -226,7 +199,7 @@ def main() -> None:
     majority = json.loads(args.majority.read_text()) if args.majority else None
     for result in similarity_results(args.sweep, args.similarity):
         print(f"## Similarity of {result['model']['name']}\n\n{similarity_tables(result)}\n")
-    for title, text in (                        ("RANDOM-INIT", pos_tables(tables, majority)),
+    for title, text in (("RANDOM-INIT", pos_tables(tables, majority)),
                         ("Dev curves", dev_curves(args.sweep)),
                         ("Stability", stability_tables(tables)),
                         ("Correlation", correlation_table(tables))):

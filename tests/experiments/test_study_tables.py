@@ -59,7 +59,8 @@ def test_pos_table_is_the_paired_deltas_and_the_majority(full_sweep: Path) -> No
                   for s in (1, 2)]
         half = stats.t.ppf(0.975, 1) * statistics.stdev(deltas) / 2 ** 0.5
         mean = statistics.fmean(deltas)
-        assert row[3] == f"{mean:+.1f} [{mean - half:+.1f}, {mean + half:+.1f}]"
+        ablated = statistics.fmean(100 * value[("block.0-1", s, language)] for s in (1, 2))
+        assert row[3] == f"{ablated:.1f} ({mean:+.1f} [{mean - half:+.1f}, {mean + half:+.1f}])"
     [drops] = _rows(text, "block.0-1")
     source = [100 * (value[("REF", s, "en")] - value[("block.0-1", s, "en")]) for s in (1, 2)]
     target = [statistics.fmean(100 * (value[("REF", s, lang)] - value[("block.0-1", s, lang)])

@@ -96,24 +96,11 @@ class ReportBuilder:
     # --- sections ---------------------------------------------------------------------
     def random_init(self, task: str, model: str) -> Section:
         summary = [r for r in self.tables.summary() if r["task"] == task and r["model"] == model]
-        groups = in_model_order(r["group"] for r in summary)
-        languages = _ordered(r["language"] for r in sorted(summary, key=lambda r: r["role"]
-                                                             != "source"))
-        cell = {(r["group"], r["language"]): r for r in summary}
+        groups, languages, cell = random_init_grid(summary)
         metric = metric_label(summary[0]["metric"])
         section = Section(f"{task}: RANDOM-INIT ({_short(model)})")
-        rows = []
-        for group in groups:
-            cells = []
-            for language in languages:
-                row = cell.get((group, language))
-                if row is None:
-                    cells.append("–")
-                elif group == REFERENCE:
-                    cells.append(f"{_number(row['mean'])} ± {_number(row['std'])}")
-                else:
-                    cells.append(f"{_number(row['mean'])} ({_interval(row)})")
-            rows.append([group, *cells])
+        rows = [[group, *(random_init_cell(group, cell.get((group, language)))
+                          for language in languages)] for group in groups]
         seeds = max(r["seeds"] for r in summary)
         table = Table(f"{metric} ×100, mean over {seeds} seed(s); REF: ± std; groups: (Δ vs REF, "
                       f"paired per seed, 95 % t-interval over seeds). First column: source "
@@ -150,9 +137,7 @@ class ReportBuilder:
         table = Table("Drop against REF in points (REF − group), mean over seeds [95 % interval]"
                       "; the paper's summary is target drop − source drop.",
                       ["group", "source drop", "target drop", "target − source"],
-                      [[g, *(_band(rows[g], name) for name in
-                             ("source_drop", "target_drop", "target_minus_source"))]
-                       for g in groups])
+                      [[g, *drop_cells(rows[g])] for g in groups])
         self._write_table(f"drops-{task}", table)
         return [self.figure(paths, f"{task}: source drop and mean target drop per layer group "
                                    "(bars: 95 % interval over seeds)."), table]
@@ -305,6 +290,29 @@ class ReportBuilder:
                 self._write_table(stem, table)
             sections.append(section)
         return [*sections, self.paths()]
+
+
+def random_init_grid(summary: list[Row]) -> tuple[list[str], list[str], dict[tuple[str, str], Row]]:
+    """A RANDOM-INIT summary's layer groups (model order), languages (source first) and rows by
+    (group, language)."""
+    groups = in_model_order(r["group"] for r in summary)
+    languages = _ordered(r["language"] for r in sorted(summary, key=lambda r: r["role"]
+                                                         != "source"))
+    return groups, languages, {(r["group"], r["language"]): r for r in summary}
+
+
+def random_init_cell(group: str, row: Row | None) -> str:
+    """REF: mean ± std over seeds; another group: its mean (Δ vs REF [95 % interval])."""
+    if row is None:
+        return "–"
+    if group == REFERENCE:
+        return f"{_number(row['mean'])} ± {_number(row['std'])}"
+    return f"{_number(row['mean'])} ({_interval(row)})"
+
+
+def drop_cells(row: Row) -> list[str]:
+    """Source drop, mean target drop and their difference, each with its interval."""
+    return [_band(row, name) for name in ("source_drop", "target_drop", "target_minus_source")]
 
 
 def _band(row: Row, name: str) -> str:
