@@ -21,7 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from alignscope.experiments.aggregate import Row, Tables, collect, finished_runs
-from alignscope.report.render import drop_cells, random_init_cell, random_init_grid
+from alignscope.report.render import (
+    drop_cells,
+    in_model_order,
+    random_init_cell,
+    random_init_grid,
+)
 from alignscope.runs import load_run, part_dir
 
 POINTS = 100
@@ -132,10 +137,12 @@ def pos_tables(tables: Tables, majority: dict[str, Any] | None) -> str:
 
 
 def dev_curves(out: Path) -> str:
+    runs = [(record, folder) for record, folder in finished_runs(out)
+            if record["kind"] == "finetune"]
+    order = in_model_order(record["labels"]["group"] for record, _ in runs)
+    runs.sort(key=lambda run: (order.index(run[0]["labels"]["group"]), run[0]["labels"]["seed"]))
     body = []
-    for record, folder in finished_runs(out):
-        if record["kind"] != "finetune":
-            continue
+    for record, folder in runs:
         data = load_run(part_dir(folder, "finetune"), "finetune").data
         training = data["training"]
         metric = data["metric"]
