@@ -1,4 +1,5 @@
-"""Drop bars: an interval is drawn only where the seeds give one."""
+"""Drop bars: an interval is drawn only where the seeds give one. Layer lines: every control
+its own grey line."""
 
 from __future__ import annotations
 
@@ -40,3 +41,16 @@ def test_intervals_drawn_where_seeds_give_them(tmp_path: Path, drawn: list[Figur
     assert bars is not None
     segments = bars.lines[2][0].get_segments()
     assert [(segment[0][1], segment[1][1]) for segment in segments] == [(1.0, 3.0), (0.5, 1.5)]
+
+
+def test_every_control_is_drawn_in_its_own_style(tmp_path: Path, drawn: list[Figure]) -> None:
+    shuffled, random_init = [0.1, 0.0, 0.05], [0.6, 0.45, 0.4]
+    sweep_figures.layer_lines(tmp_path, "similarity", ["embeddings", "block.0", "block.1"],
+                              {"fr": [0.7, 0.4, 0.3]}, title="en", ylabel="linear CKA",
+                              controls={"shuffled pairs (mean)": shuffled,
+                                        "random-init model (mean)": random_init})
+    lines = {line.get_label(): line for line in drawn[0].axes[0].get_lines()}
+    assert list(lines["shuffled pairs (mean)"].get_ydata()) == shuffled
+    assert list(lines["random-init model (mean)"].get_ydata()) == random_init
+    assert lines["shuffled pairs (mean)"].get_linestyle() == ":"
+    assert lines["random-init model (mean)"].get_linestyle() == "-."

@@ -38,6 +38,13 @@ from alignscope.runs import timestamp
 from alignscope.tasks.metrics import metric_label
 
 POINTS = 100  # metrics are stored in 0-1; tables and figures show points
+CONTROL_LABELS = {"shuffled": "shuffled pairs", "random-init": "random-init model"}
+CONTROL_CAPTIONS = {
+    "shuffled": "the shuffled pairs control (sentences that are not translations of each other: "
+                "the level a measure gives without alignment)",
+    "random-init": "the random-init control (the same sentences through the architecture with "
+                   "freshly drawn weights: what tokens, scripts and lengths give without training)",
+}
 
 
 def _number(value: float | None, scale: float = POINTS, signed: bool = False) -> str:
@@ -155,31 +162,28 @@ class ReportBuilder:
                              and r["condition"] == "parallel")
         curves = before or after
         layers = _layer_names(rows)
-        # The control of the curves drawn solid (pretrained, else fine-tuned REF).
+        # The controls of the curves drawn solid (pretrained, else fine-tuned REF).
         stage = "pretrained" if before else "finetuned"
-        controls = [r for r in rows if r["stage"] == stage and r["measure"] == measure
-                    and r["condition"] != "parallel"
-                    and (stage == "pretrained" or r["group"] == REFERENCE)]
-        control = None
-        if controls:
-            name = controls[0]["condition"]
-            values = [_mean([r["value"] for r in controls
-                             if r["condition"] == name and r["position"] == p])
-                      for p in range(len(layers))]
-            control = (f"{name} pairs (mean)", values)
+        rows_of = [r for r in rows if r["stage"] == stage and r["measure"] == measure
+                   and r["condition"] != "parallel"
+                   and (stage == "pretrained" or r["group"] == REFERENCE)]
+        names = _ordered(r["condition"] for r in rows_of)
+        controls = {f"{CONTROL_LABELS.get(name, name)} (mean)": [
+            _mean([r["value"] for r in rows_of if r["condition"] == name and r["position"] == p])
+            for p in range(len(layers))] for name in names}
         source = _ordered(r["language"] for r in self.tables.scores if r["role"] == "source")
         paths = sweep_figures.layer_lines(
             self.figures_dir, "similarity", layers,
             {lang: [v.get(p) for p in range(len(layers))] for lang, v in curves.items()},
             dashed={lang: [v.get(p) for p in range(len(layers))] for lang, v in after.items()}
-            if before else None, control=control,
+            if before else None, controls=controls,
             title=f"{source[0] if len(source) == 1 else 'source'} vs each target language",
             ylabel=describe(measure))
         what = ("solid: pretrained; dashed: fine-tuned (REF, mean over seeds)" if before and after
                 else "pretrained" if before else "fine-tuned (REF, mean over seeds)")
-        baseline = (f"; dotted: the {controls[0]['condition']} pairs control, mean over languages "
-                    "(sentences that are not translations of each other: the level a measure "
-                    "gives without alignment)") if control else ""
+        baseline = "".join(f"; {style}: {CONTROL_CAPTIONS.get(name, f'the {name} control')}, "
+                           "mean over languages"
+                           for style, name in zip(("dotted", "dash-dotted"), names, strict=False))
         section.blocks.append(self.figure(paths, f"{describe(measure)} between the source and "
                                                  f"each target per layer ({what}{baseline})."))
         return section

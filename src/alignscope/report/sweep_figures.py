@@ -89,12 +89,13 @@ def layer_lines(directory: Path, stem: str, layers: Sequence[str],
                 curves: Mapping[str, Sequence[float | None]], *, title: str, ylabel: str,
                 dashed: Mapping[str, Sequence[float | None]] | None = None,
                 states: tuple[str, str] = ("pretrained", "fine-tuned"),
-                control: tuple[str, Sequence[float | None]] | None = None,
+                controls: Mapping[str, Sequence[float | None]] | None = None,
                 ylim: tuple[float, float] | None = None, zero_line: bool = False,
                 ) -> list[Path]:
     """One line per label; `dashed` draws a second state of the same labels (e.g. after
-    fine-tuning) in the same colour; `states` names the solid and dashed lines; `control`
-    (label, values) is a grey baseline such as the shuffled-pairs control."""
+    fine-tuning) in the same colour; `states` names the solid and dashed lines; `controls`
+    (label -> values) are grey baselines such as the shuffled-pairs and random-init controls,
+    dotted, then dash-dotted."""
     from matplotlib.lines import Line2D
 
     width = ONE_COLUMN if len(curves) <= 6 else TWO_COLUMNS / 1.4
@@ -107,8 +108,8 @@ def layer_lines(directory: Path, stem: str, layers: Sequence[str],
             axes.plot(x, as_array(values), marker="o", color=color, label=label)
             if dashed and label in dashed:
                 axes.plot(x, as_array(dashed[label]), linestyle="--", marker="s", color=color)
-        if control is not None:
-            axes.plot(x, as_array(control[1]), color="0.45", linestyle=":", label=control[0])
+        for style, (label, values) in zip((":", "-."), (controls or {}).items(), strict=False):
+            axes.plot(x, as_array(values), color="0.45", linestyle=style, label=label)
         # `E` for the embeddings, then block K's output as K: full names would not fit a
         # column, and a longer first label runs into the next one.
         axes.set_xticks(x, [name.replace("block.", "").replace("embeddings", "E")
