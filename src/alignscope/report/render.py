@@ -164,12 +164,13 @@ class ReportBuilder:
         layers = _layer_names(rows)
         # The controls of the curves drawn solid (pretrained, else fine-tuned REF).
         stage = "pretrained" if before else "finetuned"
-        rows_of = [r for r in rows if r["stage"] == stage and r["measure"] == measure
-                   and r["condition"] != "parallel"
-                   and (stage == "pretrained" or r["group"] == REFERENCE)]
-        names = _ordered(r["condition"] for r in rows_of)
+        control_rows = [r for r in rows if r["stage"] == stage and r["measure"] == measure
+                        and r["condition"] != "parallel"
+                        and (stage == "pretrained" or r["group"] == REFERENCE)]
+        names = _ordered(r["condition"] for r in control_rows)
         controls = {f"{CONTROL_LABELS.get(name, name)} (mean)": [
-            _mean([r["value"] for r in rows_of if r["condition"] == name and r["position"] == p])
+            _mean([r["value"] for r in control_rows
+                   if r["condition"] == name and r["position"] == p])
             for p in range(len(layers))] for name in names}
         source = _ordered(r["language"] for r in self.tables.scores if r["role"] == "source")
         paths = sweep_figures.layer_lines(
@@ -183,7 +184,8 @@ class ReportBuilder:
                 else "pretrained" if before else "fine-tuned (REF, mean over seeds)")
         baseline = "".join(f"; {style}: {CONTROL_CAPTIONS.get(name, f'the {name} control')}, "
                            "mean over languages"
-                           for style, name in zip(("dotted", "dash-dotted"), names, strict=False))
+                           for (_, style), name in zip(sweep_figures.CONTROL_LINES, names,
+                                                       strict=False))
         section.blocks.append(self.figure(paths, f"{describe(measure)} between the source and "
                                                  f"each target per layer ({what}{baseline})."))
         return section

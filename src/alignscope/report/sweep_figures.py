@@ -85,6 +85,10 @@ def drop_bars(directory: Path, stem: str, groups: Sequence[str],
         return save(figure, directory, stem)
 
 
+# Grey control lines in order: (matplotlib style, the word a caption uses for it).
+CONTROL_LINES = ((":", "dotted"), ("-.", "dash-dotted"))
+
+
 def layer_lines(directory: Path, stem: str, layers: Sequence[str],
                 curves: Mapping[str, Sequence[float | None]], *, title: str, ylabel: str,
                 dashed: Mapping[str, Sequence[float | None]] | None = None,
@@ -108,7 +112,8 @@ def layer_lines(directory: Path, stem: str, layers: Sequence[str],
             axes.plot(x, as_array(values), marker="o", color=color, label=label)
             if dashed and label in dashed:
                 axes.plot(x, as_array(dashed[label]), linestyle="--", marker="s", color=color)
-        for style, (label, values) in zip((":", "-."), (controls or {}).items(), strict=False):
+        for (style, _), (label, values) in zip(CONTROL_LINES, (controls or {}).items(),
+                                               strict=False):
             axes.plot(x, as_array(values), color="0.45", linestyle=style, label=label)
         # `E` for the embeddings, then block K's output as K: full names would not fit a
         # column, and a longer first label runs into the next one.
